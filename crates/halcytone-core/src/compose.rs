@@ -1,0 +1,183 @@
+//! Turns a plan into rendered, validated and previewed posts: the content
+//! plan that `generate` prints and `POST /generateBatch` returns.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use jiff::ZonedDateTime;
+use serde::{Serialize, Serializer};
+
+use crate::channel::Channel;
+use crate::document::{ItemId, LivingDocument};
+use crate::plan::{Period, Plan};
+use crate::publisher::{Content, ItemView, OutgoingPost, PostId, PostStatus, Publisher, RenderInput};
+use crate::render::Renderer;
+use crate::request::RequestPreview;
+
+/// The item a post is about, as plans show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemRef {
+    /// Stable id.
+    pub id: ItemId,
+    /// Section name.
+    pub section: String,
+    /// Title.
+    pub title: String,
+}
+
+fn as_timestamp<S: Serializer>(zoned: &ZonedDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&zoned.timestamp())
+}
+
+/// A rendered post of a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduledPost {
+    /// Stable id from channel and slot.
+    pub id: PostId,
+    /// The channel.
+    pub channel: Channel,
+    /// When it goes out (serialised in UTC, as `2026-11-30T09:00:00Z`).
+    #[serde(serialize_with = "as_timestamp")]
+    pub scheduled_at: ZonedDateTime,
+    /// The item (the featured item of a newsletter).
+    pub item: ItemRef,
+    /// The ids of the other items a newsletter carries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub includes: Vec<ItemId>,
+    /// Lifecycle state.
+    pub status: PostStatus,
+    /// The channel's rendered content.
+    pub content: Content,
+    /// The first (usually only) request `publish` sends, secrets redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestPreview>,
+    /// Every request, when publishing takes more than one (a thread).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestPreview>,
+}
+
+/// A plan with its rendered posts (PRODUCT §3).
+#[derive(Debug, Clone, Serialize)]
+pub struct ContentPlan {
+    /// Stable id from the document revision and the request.
+    pub plan_id: String,
+    /// The period.
+    pub period: Period,
+    /// The first day, `YYYY-MM-DD`.
+    #[serde(serialize_with = "serialize_display")]
+    pub start: jiff::civil::Date,
+    /// The time zone name.
+    pub timezone: String,
+    /// Whether this is a dry run.
+    pub dry_run: bool,
+    /// Posts by time, then channel.
+    pub posts: Vec<ScheduledPost>,
+    /// Slots left empty, posts left out and why.
+    pub warnings: Vec<String>,
+}
+
+fn serialize_display<S: Serializer, T: std::fmt::Display>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+/// What composing needs besides the plan.
+pub struct Composer<'a> {
+    /// The document the plan was made from.
+    pub document: &'a LivingDocument,
+    /// Publishers by channel.
+    pub publishers: &'a BTreeMap<Channel, Arc<dyn Publisher>>,
+    /// Compiled templates.
+    pub renderer: &'a Renderer,
+    /// The featured section.
+    pub featured_section: &'a str,
+    /// Whether requests are previewed.
+    pub dry_run: bool,
+}
+
+impl Composer<'_> {
+    /// Renders, validates and previews every post of `plan`.
+    ///
+    /// A post that fails rendering or validation is left out and named in the
+    /// warnings with the channel, the item and the rule, so the plan never
+    /// carries a post that would be refused.
+    pub fn compose(&self, plan: Plan) -> ContentPlan {
+        let items: HashMap<&ItemId, _> = self.document.items().map(|item| (&item.id, item)).collect();
+        let mut views: HashMap<&ItemId, ItemView> = HashMap::new();
+        let mut view = |id: &ItemId| -> Option<ItemView> {
+            let item = items.get(id)?;
+            Some(
+                views
+                    .entry(&item.id)
+                    .or_insert_with(|| ItemView::new(item, self.featured_section))
+                    .clone(),
+            )
+        };
+        let mut warnings = plan.warnings;
+        let mut posts = Vec::with_capacity(plan.posts.len());
+        for planned in plan.posts {
+            let Some(publisher) = self.publishers.get(&planned.channel) else {
+                continue;
+            };
+            let (Some(item), Some(includes)) = (
+                view(&planned.item),
+                planned.includes.iter().map(&mut view).collect::<Option<Vec<_>>>(),
+            ) else {
+                continue;
+            };
+            let include_refs: Vec<&ItemView> = includes.iter().collect();
+            let input = RenderInput {
+                post_id: &planned.id,
+                scheduled_at: &planned.scheduled_at,
+                item: &item,
+                includes: &include_refs,
+            };
+            let outgoing = publisher.render(&input, self.renderer).and_then(|content| {
+                publisher.validate(&content)?;
+                Ok(OutgoingPost {
+                    id: planned.id.clone(),
+                    scheduled_at: planned.scheduled_at.clone(),
+                    content,
+                })
+            });
+            let previews = outgoing.and_then(|post| {
+                let previews = if self.dry_run { publisher.preview(&post)? } else { Vec::new() };
+                Ok((post, previews))
+            });
+            let (post, mut previews) = match previews {
+                Ok(rendered) => rendered,
+                Err(error) => {
+                    warnings.push(format!("post {} ({} item `{}`) left out: {error}", planned.id, planned.channel, planned.item));
+                    continue;
+                }
+            };
+            let request = (!previews.is_empty()).then(|| previews[0].clone());
+            if previews.len() < 2 {
+                previews.clear();
+            }
+            posts.push(ScheduledPost {
+                id: planned.id,
+                channel: planned.channel,
+                scheduled_at: planned.scheduled_at,
+                item: ItemRef {
+                    id: item.id.clone(),
+                    section: item.section.clone(),
+                    title: item.title.clone(),
+                },
+                includes: planned.includes,
+                status: PostStatus::Draft,
+                content: post.content,
+                request,
+                requests: previews,
+            });
+        }
+        ContentPlan {
+            plan_id: plan.id,
+            period: plan.period,
+            start: plan.start,
+            timezone: plan.timezone,
+            dry_run: self.dry_run,
+            posts,
+            warnings,
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The classified errors of publishing, and configuration errors.
+
+use std::time::Duration;
+
+use crate::channel::Channel;
+
+/// A boxed error kept as the source of a transient failure.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a post could not be validated, previewed or published.
+///
+/// The variant says what to do next: `Invalid` and `Permanent` never succeed
+/// on retry, `Transient` and `RateLimited` may, and `OutcomeUnknown` must not
+/// be retried automatically because the request may have been applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The post breaks a rule of the channel; it is never sent.
+    #[error("{channel} post is invalid: {field} {reason}")]
+    Invalid {
+        /// The channel whose rule is broken.
+        channel: Channel,
+        /// The content field at fault.
+        field: &'static str,
+        /// The rule, as a phrase following the field name.
+        reason: String,
+    },
+    /// The API refused the request and will refuse it again.
+    #[error("{channel} rejected the request ({status}): {message}")]
+    Permanent {
+        /// The channel.
+        channel: Channel,
+        /// The HTTP status.
+        status: u16,
+        /// The API's own message.
+        message: String,
+    },
+    /// The request failed in a way that may pass on a later attempt.
+    #[error("{channel} failed transiently: {message}")]
+    Transient {
+        /// The channel.
+        channel: Channel,
+        /// What happened.
+        message: String,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The API asked to slow down.
+    #[error("{channel} rate limited, retry after {retry_after:?}")]
+    RateLimited {
+        /// The channel.
+        channel: Channel,
+        /// How long the API asked to wait, when it said.
+        retry_after: Option<Duration>,
+    },
+    /// The request may or may not have been applied (a timeout after it was sent).
+    #[error("{channel} outcome unknown: {message}")]
+    OutcomeUnknown {
+        /// The channel.
+        channel: Channel,
+        /// What happened.
+        message: String,
+    },
+    /// The channel lacks configuration needed to send.
+    #[error("{channel} is not configured: set {missing}")]
+    NotConfigured {
+        /// The channel.
+        channel: Channel,
+        /// The configuration keys to set.
+        missing: String,
+    },
+    /// The operation does not exist yet for this channel.
+    #[error("{channel}: {what} is not implemented yet")]
+    Unsupported {
+        /// The channel.
+        channel: Channel,
+        /// The operation.
+        what: &'static str,
+    },
+}
+
+impl PublishError {
+    /// Whether a later attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Transient { .. } | Self::RateLimited { .. })
+    }
+
+    /// Whether the same request will fail again, whatever the wait.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::Invalid { .. } | Self::Permanent { .. } | Self::NotConfigured { .. } | Self::Unsupported { .. }
+        )
+    }
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    /// The dotted key, such as `channels.twitter.base_url`.
+    pub key: String,
+    /// Why the value cannot be used.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// Makes an error for `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        let channel = Channel::from_static("twitter");
+        let transient = PublishError::Transient {
+            channel: channel.clone(),
+            message: "503".to_owned(),
+            source: None,
+        };
+        assert!(transient.is_retryable() && !transient.is_permanent());
+        let invalid = PublishError::Invalid {
+            channel: channel.clone(),
+            field: "text",
+            reason: "is empty".to_owned(),
+        };
+        assert!(invalid.is_permanent() && !invalid.is_retryable());
+        assert_eq!(invalid.to_string(), "twitter post is invalid: text is empty");
+        let unknown = PublishError::OutcomeUnknown {
+            channel,
+            message: "timeout".to_owned(),
+        };
+        assert!(!unknown.is_retryable() && !unknown.is_permanent());
+    }
+}

@@ -1,0 +1,21 @@
+//! Halcytone's core: the domain types, the `Publisher` and `Source` traits,
+//! the Markdown living document, the planner and the template engine.
+//!
+//! Publisher and source crates depend on this crate alone (see [`prelude`]);
+//! core never names a concrete channel.
+#![deny(missing_docs)]
+
+pub mod channel;
+pub mod compose;
+pub mod document;
+pub mod error;
+pub mod markdown;
+pub mod plan;
+pub mod prelude;
+pub mod publisher;
+pub mod registry;
+pub mod render;
+pub mod request;
+pub mod secret;
+pub mod source;
+pub mod text;

@@ -1,0 +1,473 @@
+//! The planner: which item goes out on which channel when, for a period.
+//!
+//! Rules (PRODUCT §3): an item appears at most once per channel per period;
+//! consecutive posts on a channel come from different sections when possible;
+//! high priority and earlier dates first; never before an item's `Date`; only
+//! on the channels an item allows; the featured section (Breathscape) is
+//! featured every week on every channel; slots no item can fill are left out
+//! and named in the warnings. Times are local to the plan's time zone, so a
+//! 09:00 slot stays 09:00 across daylight-saving changes.
+
+use std::cmp::Reverse;
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::ToSpan;
+use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::TimeZone;
+use jiff::ZonedDateTime;
+use serde::{Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::channel::Channel;
+use crate::document::{short_hex, Item, ItemId, LivingDocument};
+use crate::publisher::{PostId, PostShape};
+
+/// The longest `Nd` period.
+pub const MAX_PERIOD_DAYS: i64 = 92;
+
+/// How long a plan runs: `day`, `week`, `month` or `Nd` (1–92 days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    /// One day.
+    Day,
+    /// Seven days.
+    Week,
+    /// From the start date to the same day of the next month.
+    Month,
+    /// A number of days from 1 to 92.
+    Days(u8),
+}
+
+/// A period that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad period `{0}`: expected day, week, month or Nd with N from 1 to 92 (such as 10d)")]
+pub struct PeriodError(pub String);
+
+impl FromStr for Period {
+    type Err = PeriodError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim() {
+            "day" => Ok(Self::Day),
+            "week" => Ok(Self::Week),
+            "month" => Ok(Self::Month),
+            other => other
+                .strip_suffix('d')
+                .and_then(|days| days.parse::<u8>().ok())
+                .filter(|days| (1..=MAX_PERIOD_DAYS).contains(&i64::from(*days)))
+                .map(Self::Days)
+                .ok_or_else(|| PeriodError(value.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Day => formatter.write_str("day"),
+            Self::Week => formatter.write_str("week"),
+            Self::Month => formatter.write_str("month"),
+            Self::Days(days) => write!(formatter, "{days}d"),
+        }
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl Period {
+    /// The number of days the period covers from `start`.
+    pub fn days_from(&self, start: Date) -> i64 {
+        match self {
+            Self::Day => 1,
+            Self::Week => 7,
+            Self::Days(days) => i64::from(*days),
+            Self::Month => start
+                .checked_add(1.month())
+                .ok()
+                .and_then(|end| start.until(end).ok())
+                .map_or(30, |span| i64::from(span.get_days())),
+        }
+    }
+}
+
+/// A set of weekdays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Weekdays(u8);
+
+impl Weekdays {
+    /// Every day of the week.
+    pub const EVERY_DAY: Self = Self(0b111_1111);
+    /// Monday to Friday.
+    pub const MONDAY_TO_FRIDAY: Self = Self(0b001_1111);
+    /// Saturday and Sunday.
+    pub const WEEKEND: Self = Self(0b110_0000);
+    /// Monday alone.
+    pub const MONDAY: Self = Self(0b000_0001);
+
+    fn bit(weekday: Weekday) -> u8 {
+        1 << weekday.to_monday_zero_offset()
+    }
+
+    /// Whether `weekday` is in the set.
+    pub fn contains(self, weekday: Weekday) -> bool {
+        self.0 & Self::bit(weekday) != 0
+    }
+}
+
+const DAY_NAMES: [(&str, Weekday); 7] = [
+    ("mon", Weekday::Monday),
+    ("tue", Weekday::Tuesday),
+    ("wed", Weekday::Wednesday),
+    ("thu", Weekday::Thursday),
+    ("fri", Weekday::Friday),
+    ("sat", Weekday::Saturday),
+    ("sun", Weekday::Sunday),
+];
+
+fn parse_weekday(name: &str) -> Option<Weekday> {
+    let name = name.trim().to_ascii_lowercase();
+    DAY_NAMES
+        .iter()
+        .find(|(short, weekday)| name == *short || name == format!("{weekday:?}").to_ascii_lowercase())
+        .map(|(_, weekday)| *weekday)
+}
+
+impl FromStr for Weekdays {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "daily" | "every-day" => return Ok(Self::EVERY_DAY),
+            "weekdays" => return Ok(Self::MONDAY_TO_FRIDAY),
+            "weekends" | "weekend" => return Ok(Self::WEEKEND),
+            _ => {}
+        }
+        let mut set = 0u8;
+        for part in value.split(',') {
+            let unknown = || format!("unknown day `{}`", part.trim());
+            if let Some((first, last)) = part.split_once('-') {
+                let first = parse_weekday(first).ok_or_else(unknown)?.to_monday_zero_offset();
+                let last = parse_weekday(last).ok_or_else(unknown)?.to_monday_zero_offset();
+                if first > last {
+                    return Err(format!("day range `{}` runs backwards", part.trim()));
+                }
+                for offset in first..=last {
+                    set |= 1 << offset;
+                }
+            } else {
+                set |= Self::bit(parse_weekday(part).ok_or_else(unknown)?);
+            }
+        }
+        Ok(Self(set))
+    }
+}
+
+impl fmt::Display for Weekdays {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::EVERY_DAY => return formatter.write_str("daily"),
+            Self::MONDAY_TO_FRIDAY => return formatter.write_str("weekdays"),
+            Self::WEEKEND => return formatter.write_str("weekends"),
+            _ => {}
+        }
+        let names: Vec<&str> = DAY_NAMES
+            .iter()
+            .filter(|(_, weekday)| self.contains(*weekday))
+            .map(|(name, _)| *name)
+            .collect();
+        formatter.write_str(&names.join(","))
+    }
+}
+
+/// One recurring slot: `weekdays 10:00`, `daily 09:00`, `mon,wed 12:30`, `mon-fri 08:15`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SlotRule {
+    /// The days the slot recurs on.
+    pub days: Weekdays,
+    /// The local time of the slot.
+    pub time: Time,
+}
+
+impl FromStr for SlotRule {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let bad = |why: String| format!("bad cadence slot `{value}`: {why}; expected DAYS HH:MM such as `weekdays 10:00`, `daily 09:00` or `mon,thu 12:30`");
+        let (days, time) = value
+            .trim()
+            .rsplit_once(' ')
+            .ok_or_else(|| bad("no time".to_owned()))?;
+        let days = days.parse().map_err(bad)?;
+        let time = Time::strptime("%H:%M", time.trim()).map_err(|_| bad(format!("bad time `{}`", time.trim())))?;
+        Ok(Self { days, time })
+    }
+}
+
+impl fmt::Display for SlotRule {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{} {}", self.days, self.time.strftime("%H:%M"))
+    }
+}
+
+/// When a channel posts: a list of recurring slots.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cadence(pub Vec<SlotRule>);
+
+impl Cadence {
+    /// Parses a configured list such as `["daily 09:00", "daily 17:00"]`.
+    ///
+    /// # Errors
+    /// Returns the first entry that cannot be read, with the expected form.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+        entries
+            .iter()
+            .map(|entry| entry.as_ref().parse())
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+}
+
+impl fmt::Display for Cadence {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rules: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        formatter.write_str(&rules.join(", "))
+    }
+}
+
+/// One channel of a plan request.
+#[derive(Debug, Clone)]
+pub struct PlanChannel {
+    /// The channel.
+    pub channel: Channel,
+    /// Its slots.
+    pub cadence: Cadence,
+    /// How many items one post carries.
+    pub shape: PostShape,
+}
+
+/// What to plan.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    /// How long.
+    pub period: Period,
+    /// The first day.
+    pub start: Date,
+    /// The zone slot times are in.
+    pub timezone: TimeZone,
+    /// The section featured every week (Breathscape).
+    pub featured_section: String,
+    /// The channels to plan, with their cadences.
+    pub channels: Vec<PlanChannel>,
+}
+
+/// A post in a plan, before rendering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedPost {
+    /// Stable id from channel and slot.
+    pub id: PostId,
+    /// The channel.
+    pub channel: Channel,
+    /// When it goes out.
+    pub scheduled_at: ZonedDateTime,
+    /// The item (the featured item of a digest).
+    pub item: ItemId,
+    /// The other items of a digest.
+    pub includes: Vec<ItemId>,
+}
+
+/// A planned period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Stable id from the document revision and the request.
+    pub id: String,
+    /// The period.
+    pub period: Period,
+    /// The first day.
+    pub start: Date,
+    /// The time zone name.
+    pub timezone: String,
+    /// Posts by time, then channel.
+    pub posts: Vec<PlannedPost>,
+    /// Slots left empty and other things a person should know.
+    pub warnings: Vec<String>,
+}
+
+/// The Monday after `today` (a week from `today` when `today` is a Monday).
+pub fn next_monday(today: Date) -> Date {
+    let days = 7 - i64::from(today.weekday().to_monday_zero_offset());
+    today.checked_add(days.days()).unwrap_or(today)
+}
+
+/// A slot that cannot be placed in time (the date is outside jiff's range).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot place a slot on {date}: {message}")]
+pub struct PlanError {
+    /// The date.
+    pub date: String,
+    /// Why.
+    pub message: String,
+}
+
+struct Slot {
+    at: ZonedDateTime,
+    week: i64,
+}
+
+fn slots(request: &PlanRequest, cadence: &Cadence) -> Result<Vec<Slot>, PlanError> {
+    let mut slots = Vec::new();
+    for offset in 0..request.period.days_from(request.start) {
+        let error = |message: String| PlanError {
+            date: format!("{} + {offset} days", request.start),
+            message,
+        };
+        let date = request.start.checked_add(offset.days()).map_err(|e| error(e.to_string()))?;
+        for rule in cadence.0.iter().filter(|rule| rule.days.contains(date.weekday())) {
+            // jiff resolves a time in a DST gap to the later instant and an
+            // ambiguous one to the earlier, as calendars do.
+            let at = date
+                .to_datetime(rule.time)
+                .to_zoned_datetime(request.timezone.clone())
+                .map_err(|e| error(e.to_string()))?;
+            slots.push(Slot { at, week: offset / 7 });
+        }
+    }
+    slots.sort_by(|left, right| left.at.cmp(&right.at));
+    slots.dedup_by(|left, right| left.at == right.at);
+    Ok(slots)
+}
+
+fn post_id(channel: &Channel, at: &ZonedDateTime) -> PostId {
+    let digest = Sha256::new()
+        .chain_update(channel.as_str())
+        .chain_update("|")
+        .chain_update(at.timestamp().to_string())
+        .finalize();
+    PostId(format!("post_{}", short_hex(&digest)))
+}
+
+fn plan_id(document: &LivingDocument, request: &PlanRequest) -> String {
+    let mut hasher = Sha256::new()
+        .chain_update(&document.revision)
+        .chain_update(request.period.to_string())
+        .chain_update(request.start.to_string())
+        .chain_update(request.timezone.iana_name().unwrap_or("fixed"))
+        .chain_update(&request.featured_section);
+    for plan_channel in &request.channels {
+        hasher.update(format!("|{}={}|{:?}", plan_channel.channel, plan_channel.cadence, plan_channel.shape));
+    }
+    format!("plan_{}", short_hex(&hasher.finalize()))
+}
+
+/// Plans `request.period` from `document`.
+///
+/// # Errors
+/// Returns a [`PlanError`] only when a slot falls outside the supported date range.
+pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, PlanError> {
+    let mut ranked: Vec<(usize, &Item)> = document.items().enumerate().collect();
+    ranked.sort_by_key(|(index, item)| (Reverse(item.priority), item.date.is_none(), item.date, *index));
+    let ranked: Vec<&Item> = ranked.into_iter().map(|(_, item)| item).collect();
+    let is_featured = |item: &Item| item.section.eq_ignore_ascii_case(&request.featured_section);
+
+    let timezone = request.timezone.iana_name().unwrap_or("UTC").to_owned();
+    let mut posts = Vec::new();
+    let mut warnings = Vec::new();
+    if !ranked.iter().any(|item| is_featured(item)) {
+        warnings.push(format!(
+            "the document has no `{}` section items to feature; other items are featured instead",
+            request.featured_section
+        ));
+    }
+    for plan_channel in &request.channels {
+        let channel = &plan_channel.channel;
+        let mut used: HashSet<&ItemId> = HashSet::new();
+        let mut last_section: Option<&str> = None;
+        let mut featured_weeks: HashSet<i64> = HashSet::new();
+        let mut weeks_with_slots: Vec<(i64, Date)> = Vec::new();
+        for slot in slots(request, &plan_channel.cadence)? {
+            let day = slot.at.date();
+            if weeks_with_slots.last().is_none_or(|(week, _)| *week != slot.week) {
+                weeks_with_slots.push((slot.week, day));
+            }
+            let candidates: Vec<&Item> = ranked
+                .iter()
+                .copied()
+                .filter(|item| item.allows(channel) && !used.contains(&item.id) && item.date.is_none_or(|date| date <= day))
+                .collect();
+            let wants_featured = match plan_channel.shape {
+                PostShape::Digest { .. } => true,
+                PostShape::Single => !featured_weeks.contains(&slot.week),
+            };
+            let chosen = candidates
+                .iter()
+                .find(|item| wants_featured && is_featured(item))
+                .or_else(|| candidates.iter().find(|item| Some(item.section.as_str()) != last_section))
+                .or_else(|| candidates.first())
+                .copied();
+            let Some(item) = chosen else {
+                warnings.push(format!(
+                    "no item left for {channel} at {} {timezone}: every item allowed on {channel} and dated on or before that day is already planned",
+                    slot.at.strftime("%a %Y-%m-%d %H:%M")
+                ));
+                continue;
+            };
+            used.insert(&item.id);
+            if is_featured(item) {
+                featured_weeks.insert(slot.week);
+            }
+            last_section = Some(&item.section);
+            let includes: Vec<ItemId> = match plan_channel.shape {
+                PostShape::Single => Vec::new(),
+                PostShape::Digest { more } => candidates
+                    .iter()
+                    .filter(|other| other.id != item.id)
+                    .take(more)
+                    .map(|other| other.id.clone())
+                    .collect(),
+            };
+            for included in &includes {
+                if let Some(other) = candidates.iter().find(|other| &other.id == included) {
+                    used.insert(&other.id);
+                }
+            }
+            posts.push(PlannedPost {
+                id: post_id(channel, &slot.at),
+                channel: channel.clone(),
+                scheduled_at: slot.at,
+                item: item.id.clone(),
+                includes,
+            });
+        }
+        let any_featured = ranked.iter().any(|item| is_featured(item) && item.allows(channel));
+        for (week, first_day) in weeks_with_slots {
+            if any_featured && !featured_weeks.contains(&week) {
+                warnings.push(format!(
+                    "no `{}` item could be featured on {channel} in the week from {first_day}",
+                    request.featured_section
+                ));
+            }
+        }
+    }
+    posts.sort_by(|left, right| {
+        left.scheduled_at
+            .timestamp()
+            .cmp(&right.scheduled_at.timestamp())
+            .then_with(|| left.channel.cmp(&right.channel))
+    });
+    Ok(Plan {
+        id: plan_id(document, request),
+        period: request.period,
+        start: request.start,
+        timezone,
+        posts,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,15 @@
+//! What a publisher or source crate needs, in one `use`.
+
+pub use async_trait::async_trait;
+
+pub use crate::channel::Channel;
+pub use crate::error::{ConfigError, PublishError};
+pub use crate::plan::{Cadence, SlotRule, Weekdays};
+pub use crate::publisher::{
+    Content, ItemView, OutgoingPost, PostShape, PublishReceipt, Publisher, RenderInput, ensure, render_field,
+    typed_content,
+};
+pub use crate::registry::{Registry, Settings};
+pub use crate::render::Renderer;
+pub use crate::request::{HeaderValue, Method, OutboundRequest};
+pub use crate::secret::SecretString;

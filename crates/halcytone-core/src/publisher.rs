@@ -1,0 +1,293 @@
+//! The `Publisher` trait and the types that cross it.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use jiff::ZonedDateTime;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::channel::Channel;
+use crate::document::{Item, ItemId, Priority};
+use crate::error::PublishError;
+use crate::plan::Cadence;
+use crate::render::Renderer;
+use crate::request::{OutboundRequest, RequestPreview};
+use crate::text::{first_paragraph, hashtag, markdown_to_html, markdown_to_text};
+
+/// The stable id of a post: the same channel and slot always give the same id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PostId(pub String);
+
+impl fmt::Display for PostId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// Where a post is in its lifecycle (PRODUCT §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    /// Planned, waiting for review.
+    Draft,
+    /// Approved by a person.
+    Approved,
+    /// Queued for its time.
+    Scheduled,
+    /// Leased by a dispatcher and being sent.
+    Publishing,
+    /// Sent and confirmed.
+    Published,
+    /// Refused by a person.
+    Rejected,
+    /// Withdrawn before sending.
+    Cancelled,
+    /// Retries exhausted; kept with its errors.
+    Failed,
+    /// The outcome of a send is unknown; waits for a person.
+    Unconfirmed,
+}
+
+/// The rendered content of a post, as a JSON object whose shape belongs to
+/// the channel (email `{subject, preheader, html, text}`, twitter `{parts}`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Content(pub serde_json::Value);
+
+impl Content {
+    /// Serialises a channel's typed content.
+    ///
+    /// # Errors
+    /// Returns the serialisation error (only for types that cannot be JSON).
+    pub fn from_typed<T: Serialize>(content: &T) -> Result<Self, serde_json::Error> {
+        serde_json::to_value(content).map(Self)
+    }
+
+    /// Reads the content back as a channel's typed content.
+    ///
+    /// # Errors
+    /// Returns the error of a content object that does not have the type's shape.
+    pub fn to_typed<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.0)
+    }
+}
+
+/// How many items one post of a channel carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostShape {
+    /// One item a post (social posts, articles).
+    Single,
+    /// A featured item and up to `more` others (a newsletter).
+    Digest {
+        /// How many items besides the featured one.
+        more: usize,
+    },
+}
+
+/// An item prepared for templates: its fields plus its body as sanitised
+/// HTML, plain text and a first-paragraph summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    /// Stable id.
+    pub id: ItemId,
+    /// Section name.
+    pub section: String,
+    /// Title.
+    pub title: String,
+    /// Tags without `#`.
+    pub tags: Vec<String>,
+    /// Hashtags made from the tags (`#breathscape`).
+    pub hashtags: Vec<String>,
+    /// The item's link, if any.
+    pub link: Option<String>,
+    /// Priority.
+    pub priority: Priority,
+    /// Earliest publish date as `YYYY-MM-DD`.
+    pub date: Option<String>,
+    /// The body as sanitised HTML.
+    pub body_html: String,
+    /// The body as plain text, links as `text (url)`.
+    pub body_text: String,
+    /// The first paragraph as plain text, without link targets.
+    pub summary: String,
+    /// Whether the item is in the featured section.
+    pub featured: bool,
+}
+
+impl ItemView {
+    /// Prepares an item; `featured_section` is compared without case.
+    pub fn new(item: &Item, featured_section: &str) -> Self {
+        let featured = item.section.eq_ignore_ascii_case(featured_section);
+        let mut hashtags: Vec<String> = item.tags.iter().filter_map(|tag| hashtag(tag)).collect();
+        if featured {
+            if let Some(featured_tag) = hashtag(featured_section) {
+                hashtags.retain(|tag| !tag.eq_ignore_ascii_case(&featured_tag));
+                hashtags.insert(0, featured_tag);
+            }
+        }
+        hashtags.dedup_by(|left, right| left.eq_ignore_ascii_case(right));
+        Self {
+            id: item.id.clone(),
+            section: item.section.clone(),
+            title: item.title.clone(),
+            tags: item.tags.clone(),
+            hashtags,
+            link: item.link.clone(),
+            priority: item.priority,
+            date: item.date.map(|date| date.to_string()),
+            body_html: markdown_to_html(&item.body),
+            body_text: markdown_to_text(&item.body, true),
+            summary: first_paragraph(&item.body),
+            featured,
+        }
+    }
+}
+
+/// What a publisher renders one post from.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderInput<'a> {
+    /// The post's id.
+    pub post_id: &'a PostId,
+    /// When the post goes out, in the plan's time zone.
+    pub scheduled_at: &'a ZonedDateTime,
+    /// The item (the featured item of a digest).
+    pub item: &'a ItemView,
+    /// The other items of a digest; empty for single posts.
+    pub includes: &'a [&'a ItemView],
+}
+
+/// A rendered post ready to be previewed or sent.
+#[derive(Debug, Clone)]
+pub struct OutgoingPost {
+    /// The post's id; channels with idempotency keys derive the key from it.
+    pub id: PostId,
+    /// When the post goes out.
+    pub scheduled_at: ZonedDateTime,
+    /// The rendered content.
+    pub content: Content,
+}
+
+impl OutgoingPost {
+    /// The idempotency key of the post: the same for every attempt, across
+    /// retries and restarts.
+    pub fn idempotency_key(&self) -> String {
+        format!("halcytone-{}", self.id)
+    }
+}
+
+/// What a channel answered to a successful publish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishReceipt {
+    /// The id the channel gave the post (every part of a thread, in order).
+    pub external_ids: Vec<String>,
+    /// A link to the post, when the channel gives one.
+    pub url: Option<String>,
+}
+
+/// A publishing channel: renders, validates, previews and publishes posts.
+///
+/// `render`, `validate` and `build_requests` are pure; only `publish` does IO.
+/// Publishers classify errors but never retry or sleep: retries, rate limits
+/// and circuit breakers wrap them from outside.
+#[async_trait]
+pub trait Publisher: Send + Sync + 'static {
+    /// The channel this publisher sends to.
+    fn channel(&self) -> Channel;
+
+    /// When posts go out unless configuration says otherwise.
+    fn default_cadence(&self) -> Cadence;
+
+    /// How many items one post carries.
+    fn shape(&self) -> PostShape {
+        PostShape::Single
+    }
+
+    /// The configuration keys still missing before the channel can send;
+    /// empty when it is fully configured.
+    fn missing_configuration(&self) -> Vec<&'static str>;
+
+    /// Renders one post with the channel's templates and rules.
+    ///
+    /// # Errors
+    /// Returns `Invalid` when a template fails or the content cannot be made
+    /// to fit the channel.
+    fn render(&self, input: &RenderInput<'_>, renderer: &Renderer) -> Result<Content, PublishError>;
+
+    /// Checks rendered (or edited) content against the channel's rules.
+    ///
+    /// # Errors
+    /// Returns `Invalid` naming the field and the rule.
+    fn validate(&self, content: &Content) -> Result<(), PublishError>;
+
+    /// Builds the exact HTTP requests `publish` sends for `post`, secrets included.
+    ///
+    /// # Errors
+    /// Returns `Invalid` when the content does not have the channel's shape.
+    fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError>;
+
+    /// The requests `publish` would send, with secrets redacted.
+    ///
+    /// # Errors
+    /// As [`Publisher::build_requests`].
+    fn preview(&self, post: &OutgoingPost) -> Result<Vec<RequestPreview>, PublishError> {
+        Ok(self
+            .build_requests(post)?
+            .iter()
+            .map(OutboundRequest::redacted)
+            .collect())
+    }
+
+    /// Sends the post.
+    ///
+    /// # Errors
+    /// Returns a classified [`PublishError`].
+    async fn publish(&self, post: &OutgoingPost) -> Result<PublishReceipt, PublishError>;
+}
+
+/// Rejects content that does not have the channel's shape, naming the channel.
+///
+/// # Errors
+/// Returns `Invalid` with the deserialisation message.
+pub fn typed_content<T: DeserializeOwned>(channel: &Channel, content: &Content) -> Result<T, PublishError> {
+    content.to_typed().map_err(|error| PublishError::Invalid {
+        channel: channel.clone(),
+        field: "content",
+        reason: format!("does not have the {channel} shape: {error}"),
+    })
+}
+
+/// Fails with `Invalid` on `field` unless `ok`.
+///
+/// # Errors
+/// Returns `Invalid { field, reason }` when `ok` is false.
+pub fn ensure(channel: &Channel, ok: bool, field: &'static str, reason: impl FnOnce() -> String) -> Result<(), PublishError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(PublishError::Invalid {
+            channel: channel.clone(),
+            field,
+            reason: reason(),
+        })
+    }
+}
+
+/// Renders a template and maps a failure to `Invalid` on `field`.
+///
+/// # Errors
+/// Returns `Invalid` with the template error.
+pub fn render_field<T: Serialize>(
+    renderer: &Renderer,
+    channel: &Channel,
+    field: &'static str,
+    template: &str,
+    data: &T,
+) -> Result<String, PublishError> {
+    renderer.render(template, data).map_err(|error| PublishError::Invalid {
+        channel: channel.clone(),
+        field,
+        reason: error.to_string(),
+    })
+}
