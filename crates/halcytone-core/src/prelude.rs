@@ -11,5 +11,5 @@ pub use crate::publisher::{
 };
 pub use crate::registry::{Registry, Settings};
 pub use crate::render::Renderer;
-pub use crate::request::{HeaderValue, Method, OutboundRequest};
+pub use crate::request::{BaseUrl, HeaderValue, Method, OutboundRequest, endpoint};
 pub use crate::secret::SecretString;

@@ -60,9 +60,13 @@ impl Content {
     /// Serialises a channel's typed content.
     ///
     /// # Errors
-    /// Returns the serialisation error (only for types that cannot be JSON).
-    pub fn from_typed<T: Serialize>(content: &T) -> Result<Self, serde_json::Error> {
-        serde_json::to_value(content).map(Self)
+    /// Returns `Invalid` for a type that cannot be JSON (a map with non-string keys).
+    pub fn from_typed<T: Serialize>(channel: &Channel, content: &T) -> Result<Self, PublishError> {
+        serde_json::to_value(content).map(Self).map_err(|error| PublishError::Invalid {
+            channel: channel.clone(),
+            field: "content",
+            reason: error.to_string(),
+        })
     }
 
     /// Reads the content back as a channel's typed content.

@@ -1,7 +1,11 @@
 //! `OutboundRequest`: the HTTP request a publisher sends, and its redacted preview.
 
-use serde::Serialize;
+use std::borrow::Cow;
 
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::channel::Channel;
+use crate::error::PublishError;
 use crate::secret::SecretString;
 
 /// The HTTP method of an outbound request.
@@ -31,6 +35,14 @@ pub enum HeaderValue {
 }
 
 impl HeaderValue {
+    /// `Bearer <token>`, redacted in previews.
+    pub fn bearer(token: Option<&SecretString>) -> Self {
+        Self::Secret {
+            prefix: "Bearer ",
+            secret: token.cloned(),
+        }
+    }
+
     fn redacted(&self) -> String {
         match self {
             Self::Plain(value) => value.clone(),
@@ -48,6 +60,56 @@ impl HeaderValue {
                 .map(|secret| format!("{prefix}{}", secret.expose())),
         }
     }
+}
+
+/// The base URL of an external API, as configured: absolute http(s), with a
+/// host and no query or fragment. Tests point it at a mock server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(Cow<'static, str>);
+
+impl BaseUrl {
+    /// A base URL known at compile time (a channel's public default).
+    pub const fn from_static(url: &'static str) -> Self {
+        Self(Cow::Borrowed(url))
+    }
+
+    /// Checks a configured base URL.
+    ///
+    /// # Errors
+    /// Says why the URL cannot be a base URL.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let url = url::Url::parse(value.trim()).map_err(|error| format!("`{value}` is not a URL: {error}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(format!("`{value}` is not an absolute http or https URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("`{value}` has a query or fragment; give the base URL alone"));
+        }
+        Ok(Self(Cow::Owned(value.trim().trim_end_matches('/').to_owned())))
+    }
+
+    /// The URL without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL of `path` under this base.
+    pub fn join(&self, path: &str) -> String {
+        endpoint(&self.0, path)
+    }
+}
+
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Self::parse(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Joins a configured base URL and an API path, whatever trailing slash the
+/// base has: `https://crm.example/` + `/api/v1/x` → `https://crm.example/api/v1/x`.
+pub fn endpoint(base_url: &str, path: &str) -> String {
+    format!("{}/{}", base_url.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
 /// One HTTP request exactly as a publisher sends it.
@@ -68,19 +130,28 @@ pub struct OutboundRequest {
 
 impl OutboundRequest {
     /// A JSON request with the given headers; `content-type` is added.
-    pub fn json(
+    ///
+    /// # Errors
+    /// Returns `Invalid` for a body that cannot be JSON (a map with non-string keys).
+    pub fn json<T: Serialize>(
+        channel: &Channel,
         method: Method,
         url: String,
         mut headers: Vec<(&'static str, HeaderValue)>,
-        body: serde_json::Value,
-    ) -> Self {
+        body: &T,
+    ) -> Result<Self, PublishError> {
+        let body = serde_json::to_value(body).map_err(|error| PublishError::Invalid {
+            channel: channel.clone(),
+            field: "body",
+            reason: error.to_string(),
+        })?;
         headers.push(("content-type", HeaderValue::Plain("application/json".to_owned())));
-        Self {
+        Ok(Self {
             method,
             url,
             headers,
             body: Some(body),
-        }
+        })
     }
 
     /// The request with every secret replaced by `***`.
@@ -117,8 +188,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn base_urls_must_be_absolute_http() {
+        assert_eq!(BaseUrl::parse("https://api.x.com/").unwrap().join("2/tweets"), "https://api.x.com/2/tweets");
+        for bad in ["api.x.com", "ftp://x.example", "https://x.example/?a=1", "https://"] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn endpoints_join_with_one_slash() {
+        assert_eq!(endpoint("https://crm.example/", "/api/v1/x"), "https://crm.example/api/v1/x");
+        assert_eq!(endpoint("http://127.0.0.1:9/base", "api"), "http://127.0.0.1:9/base/api");
+    }
+
+    #[test]
     fn previews_redact_secrets() {
         let request = OutboundRequest::json(
+            &Channel::from_static("twitter"),
             Method::Post,
             "https://api.x.com/2/tweets".to_owned(),
             vec![(
@@ -128,8 +214,9 @@ mod tests {
                     secret: Some(SecretString::new("token-123")),
                 },
             )],
-            serde_json::json!({"text": "hi"}),
-        );
+            &serde_json::json!({"text": "hi"}),
+        )
+        .unwrap();
         let preview = serde_json::to_string(&request.redacted()).unwrap();
         assert!(!preview.contains("token-123"));
         assert_eq!(

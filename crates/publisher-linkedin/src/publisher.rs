@@ -1,0 +1,149 @@
+//! `LinkedinPublisher`: renders, validates and previews LinkedIn posts.
+
+use halcytone_core::prelude::*;
+use jiff::civil::time;
+use serde::{Deserialize, Serialize};
+
+use crate::CHANNEL;
+use crate::config::LinkedinConfig;
+use crate::render::{MAX_COMMENTARY, commentary, first_unescaped};
+use crate::wire::{Distribution, PostRequest};
+
+/// A LinkedIn post.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkedinContent {
+    pub(crate) commentary: String,
+}
+
+/// Publishes posts through the Posts API.
+#[derive(Debug)]
+pub struct LinkedinPublisher {
+    config: LinkedinConfig,
+}
+
+impl LinkedinPublisher {
+    /// Makes a publisher from its configuration.
+    pub fn new(config: LinkedinConfig) -> Self {
+        Self { config }
+    }
+}
+
+#[derive(Serialize)]
+struct TemplateData<'a> {
+    item: &'a ItemView,
+    scheduled_at: String,
+}
+
+#[async_trait]
+impl Publisher for LinkedinPublisher {
+    fn channel(&self) -> Channel {
+        CHANNEL
+    }
+
+    fn default_cadence(&self) -> Cadence {
+        Cadence(vec![SlotRule {
+            days: Weekdays::MONDAY_TO_FRIDAY,
+            time: time(12, 0, 0, 0),
+        }])
+    }
+
+    fn missing_configuration(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.config.access_token.is_none() {
+            missing.push("channels.linkedin.access_token");
+        }
+        if self.config.author_urn.is_none() {
+            missing.push("channels.linkedin.author_urn");
+        }
+        missing
+    }
+
+    fn render(&self, input: &RenderInput<'_>, renderer: &Renderer) -> Result<Content, PublishError> {
+        let data = TemplateData {
+            item: input.item,
+            scheduled_at: input.scheduled_at.to_string(),
+        };
+        let text = render_field(renderer, &CHANNEL, "commentary", "linkedin/commentary", &data)?;
+        let tags: Vec<String> = input
+            .item
+            .hashtags
+            .iter()
+            .map(|hashtag| hashtag.trim_start_matches('#').to_owned())
+            .collect();
+        let content = LinkedinContent {
+            commentary: commentary(text.trim(), &tags),
+        };
+        Content::from_typed(&CHANNEL, &content)
+    }
+
+    fn validate(&self, content: &Content) -> Result<(), PublishError> {
+        let content: LinkedinContent = typed_content(&CHANNEL, content)?;
+        ensure(&CHANNEL, !content.commentary.trim().is_empty(), "commentary", || "is empty".to_owned())?;
+        let length = content.commentary.encode_utf16().count();
+        ensure(&CHANNEL, length <= MAX_COMMENTARY, "commentary", || {
+            format!("is {length} UTF-16 code units, more than {MAX_COMMENTARY}")
+        })?;
+        match first_unescaped(&content.commentary) {
+            None => Ok(()),
+            Some(character) => ensure(&CHANNEL, false, "commentary", || {
+                format!("has an unescaped `{character}`, where LinkedIn would silently cut the post")
+            }),
+        }
+    }
+
+    fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError> {
+        let content: LinkedinContent = typed_content(&CHANNEL, &post.content)?;
+        let body = PostRequest {
+            author: self.config.author_urn.as_deref().unwrap_or("<unset>"),
+            commentary: &content.commentary,
+            visibility: self.config.visibility,
+            distribution: Distribution::default(),
+            lifecycle_state: "PUBLISHED",
+            is_reshare_disabled_by_author: false,
+        };
+        Ok(vec![OutboundRequest::json(
+            &CHANNEL,
+            Method::Post,
+            self.config.base_url.join("/rest/posts"),
+            vec![
+                ("authorization", HeaderValue::bearer(self.config.access_token.as_ref())),
+                ("linkedin-version", HeaderValue::Plain(self.config.version.clone())),
+                ("x-restli-protocol-version", HeaderValue::Plain("2.0.0".to_owned())),
+            ],
+            &body,
+        )?])
+    }
+
+    async fn publish(&self, _post: &OutgoingPost) -> Result<PublishReceipt, PublishError> {
+        Err(PublishError::Unsupported {
+            channel: CHANNEL,
+            what: "publishing",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_body_matches_the_reference_fixture() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/data/linkedin-commentary-escaping.json")).unwrap();
+        let publisher = LinkedinPublisher::new(LinkedinConfig {
+            access_token: Some(SecretString::new("token")),
+            author_urn: Some("urn:li:organization:10428811".to_owned()),
+            ..LinkedinConfig::default()
+        });
+        let post = OutgoingPost {
+            id: halcytone_core::publisher::PostId("post_1".to_owned()),
+            scheduled_at: "2026-11-30T12:00:00+00:00[UTC]".parse().unwrap(),
+            content: Content(serde_json::json!({"commentary": fixture["commentary"]})),
+        };
+        publisher.validate(&post.content).unwrap();
+        let requests = publisher.build_requests(&post).unwrap();
+        assert_eq!(requests[0].body.as_ref().unwrap(), &fixture["request_body"]);
+        assert_eq!(requests[0].url, "https://api.linkedin.com/rest/posts");
+    }
+}
