@@ -92,6 +92,8 @@ pub struct Composer<'a> {
     pub featured_section: &'a str,
     /// Whether requests are previewed.
     pub dry_run: bool,
+    /// The status new posts get: `draft` when approval is required, else `scheduled`.
+    pub initial_status: PostStatus,
 }
 
 impl Composer<'_> {
@@ -164,7 +166,7 @@ impl Composer<'_> {
                     title: item.title.clone(),
                 },
                 includes: planned.includes,
-                status: PostStatus::Draft,
+                status: self.initial_status,
                 content: post.content,
                 request,
                 requests: previews,

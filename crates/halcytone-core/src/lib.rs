@@ -16,6 +16,7 @@ pub mod publisher;
 pub mod registry;
 pub mod render;
 pub mod request;
+pub mod resilience;
 pub mod secret;
 pub mod source;
 pub mod text;

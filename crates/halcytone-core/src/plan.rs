@@ -342,7 +342,8 @@ fn slots(request: &PlanRequest, cadence: &Cadence) -> Result<Vec<Slot>, PlanErro
     Ok(slots)
 }
 
-fn post_id(channel: &Channel, at: &ZonedDateTime) -> PostId {
+/// The stable id of the post in `channel`'s slot at `at`.
+pub fn post_id(channel: &Channel, at: &ZonedDateTime) -> PostId {
     let digest = Sha256::new()
         .chain_update(channel.as_str())
         .chain_update("|")

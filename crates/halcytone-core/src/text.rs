@@ -126,7 +126,9 @@ pub fn markdown_to_text(markdown: &str, links: bool) -> String {
             Event::SoftBreak => text.push(' '),
             Event::HardBreak => text.push('\n'),
             Event::Start(Tag::Item) => {
-                end_block(&mut text, false);
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
                 text.push_str("- ");
             }
             Event::Start(Tag::Link { dest_url, .. }) => link_stack.push(dest_url.into_string()),
@@ -138,7 +140,7 @@ pub fn markdown_to_text(markdown: &str, links: bool) -> String {
                 }
             }
             Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::List(_) | TagEnd::BlockQuote(_) | TagEnd::CodeBlock) => {
-                end_block(&mut text, true);
+                end_block(&mut text);
             }
             _ => {}
         }
@@ -146,16 +148,12 @@ pub fn markdown_to_text(markdown: &str, links: bool) -> String {
     text.trim().to_owned()
 }
 
-/// Ends the current block: one newline inside lists, a blank line between blocks.
-fn end_block(text: &mut String, blank_line: bool) {
+/// Ends the current block with a blank line.
+fn end_block(text: &mut String) {
     let trimmed = text.trim_end_matches([' ', '\n']).len();
     text.truncate(trimmed);
-    if text.is_empty() {
-        return;
-    }
-    text.push('\n');
-    if blank_line && !text.ends_with("\n- ") {
-        text.push('\n');
+    if !text.is_empty() {
+        text.push_str("\n\n");
     }
 }
 
@@ -185,7 +183,8 @@ mod tests {
     fn truncation_cuts_on_words() {
         assert_eq!(truncate_on_word("short text", 20), "short text");
         assert_eq!(truncate_on_word("one two three four", 12), "one two…");
-        assert_eq!(truncate_on_word("one, two three", 9), "one…");
+        assert_eq!(truncate_on_word("one, two three", 9), "one, two…");
+        assert_eq!(truncate_on_word("one, two three", 8), "one…");
         assert_eq!(truncate_on_word("abcdefghijkl", 5), "abcd…");
         assert!(truncate_on_word(&"word ".repeat(100), 160).chars().count() <= 160);
     }

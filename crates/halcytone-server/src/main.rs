@@ -1,1 +1,283 @@
-fn main() {}
+//! `halcytone`: the command line, the HTTP API and (later) the dispatcher.
+//!
+//! Channels and sources are compiled in by cargo features; see `registry.rs`.
+
+mod app;
+mod config;
+mod http;
+mod output;
+mod registry;
+mod report;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use halcytone_core::plan::Period;
+use jiff::civil::Date;
+
+use crate::app::{App, AppError, GenerateRequest};
+use crate::config::{ConfigSources, Settings};
+
+/// Plans, renders and publishes a week of posts from one living document.
+#[derive(Debug, Parser)]
+#[command(name = "halcytone", version, about)]
+struct Cli {
+    /// Configuration file (default: ./halcytone.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on (overrides server.bind).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<std::net::SocketAddr>,
+    },
+    /// Plan a period and render every post.
+    Generate {
+        /// day, week, month or Nd (1 to 92 days).
+        #[arg(long, default_value = "week", value_parser = parse_period)]
+        period: Period,
+        /// First day, YYYY-MM-DD (default: next Monday).
+        #[arg(long, value_parser = parse_date)]
+        start: Option<Date>,
+        /// Comma-separated channels (default: every enabled channel).
+        #[arg(long, value_delimiter = ',')]
+        channels: Option<Vec<String>>,
+        /// A Markdown living document to use instead of the configured source.
+        #[arg(long, value_name = "FILE.md")]
+        doc: Option<PathBuf>,
+        /// Preview only: nothing is stored or sent.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List compiled-in channels and sources and their configuration state.
+    Channels {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the configuration and the living document.
+    Doctor,
+}
+
+fn parse_period(value: &str) -> Result<Period, String> {
+    value.parse().map_err(|error: halcytone_core::plan::PeriodError| error.to_string())
+}
+
+fn parse_date(value: &str) -> Result<Date, String> {
+    value
+        .parse::<Date>()
+        .ok()
+        .filter(|_| value.len() == 10)
+        .ok_or_else(|| format!("bad date `{value}`: expected YYYY-MM-DD"))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HALCYTONE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+/// Fails the command with `message` and exit code `code`.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl From<halcytone_core::error::ConfigError> for Failure {
+    fn from(error: halcytone_core::error::ConfigError) -> Self {
+        Self {
+            message: format!("configuration error: {error}"),
+            code: 2,
+        }
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Self {
+        let code = if matches!(error, AppError::BadRequest { .. }) { 2 } else { 1 };
+        Self {
+            message: error.to_string(),
+            code,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let settings = Settings::load(&ConfigSources {
+        file: cli.config,
+        environment: None,
+    })?;
+    let document = match &cli.command {
+        Command::Generate { doc, .. } => doc.clone(),
+        _ => None,
+    };
+    let app = App::new(settings, registry::registry(), document)?;
+    for warning in &app.config_warnings {
+        tracing::warn!(%warning, "Configuration warning.");
+    }
+    match cli.command {
+        Command::Serve { bind } => serve(app, bind).await,
+        Command::Generate {
+            period,
+            start,
+            channels,
+            dry_run,
+            json,
+            ..
+        } => {
+            let plan = app
+                .generate(&GenerateRequest {
+                    period,
+                    start,
+                    channels,
+                    dry_run,
+                })
+                .await?;
+            if json {
+                let text = serde_json::to_string_pretty(&plan).map_err(|error| Failure {
+                    message: error.to_string(),
+                    code: 1,
+                })?;
+                output::print(&format!("{text}\n"));
+            } else {
+                output::print(&output::plan_table(&plan));
+            }
+            Ok(())
+        }
+        Command::Channels { json } => {
+            let reports = report::channel_reports(&app);
+            if json {
+                output::print(&format!("{}\n", serde_json::json!({ "channels": reports })));
+            } else {
+                let sources: Vec<&str> = app.registry.sources().map(|(kind, _)| kind).collect();
+                output::print(&output::channels_table(&reports, &sources, &app.source.describe()));
+            }
+            Ok(())
+        }
+        Command::Doctor => doctor(&app).await,
+    }
+}
+
+async fn doctor(app: &App) -> Result<(), Failure> {
+    let mut report = String::from("Configuration: ok\n");
+    for warning in &app.config_warnings {
+        report.push_str(&format!("  warning: {warning}\n"));
+    }
+    for channel in report::channel_reports(app) {
+        if channel.compiled_in && channel.enabled && !channel.missing.is_empty() {
+            report.push_str(&format!("  {}: not configured, previews only: set {}\n", channel.channel, channel.missing.join(", ")));
+        }
+    }
+    let known = halcytone_core::document::KnownChannels::new(
+        app.channels.keys().cloned().chain(app.registry.absent_channels().cloned()),
+    );
+    match app.source.fetch(&known).await {
+        Ok(parsed) => {
+            report.push_str(&format!(
+                "Living document ({}): ok, {} items in {} sections\n",
+                app.source.describe(),
+                parsed.document.items().count(),
+                parsed.document.sections.len()
+            ));
+            for warning in &parsed.warnings {
+                report.push_str(&format!("  warning: {warning}\n"));
+            }
+            output::print(&report);
+            Ok(())
+        }
+        Err(error) => {
+            output::print(&report);
+            Err(Failure {
+                message: error.to_string(),
+                code: 1,
+            })
+        }
+    }
+}
+
+async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failure> {
+    let address = bind.unwrap_or(app.settings.bind);
+    if !address.ip().is_loopback() && app.settings.server.api_token.is_none() {
+        return Err(Failure {
+            message: format!("refusing to listen on {address} without an API token: set server.api_token (HALCYTONE__SERVER__API_TOKEN) or bind to 127.0.0.1"),
+            code: 2,
+        });
+    }
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(|error| Failure {
+        message: format!("cannot listen on {address}: {error}"),
+        code: 1,
+    })?;
+    let local = listener.local_addr().map_err(|error| Failure {
+        message: error.to_string(),
+        code: 1,
+    })?;
+    tracing::info!(address = %local, "Listening.");
+    output::print(&format!("halcytone listening on http://{local}\n"));
+    axum::serve(listener, http::router(Arc::new(app)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|error| Failure {
+            message: format!("server error: {error}"),
+            code: 1,
+        })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("Shutting down.");
+}

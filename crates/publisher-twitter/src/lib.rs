@@ -1,1 +1,25 @@
-//! The twitter channel.
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+mod config;
+mod publisher;
+mod render;
+pub mod weighted;
+mod wire;
+
+use halcytone_core::prelude::*;
+
+pub use crate::config::TwitterConfig;
+pub use crate::publisher::TwitterPublisher;
+
+/// The channel name.
+pub const CHANNEL: Channel = Channel::from_static("twitter");
+
+/// Registers the X publisher.
+pub fn register(registry: &mut Registry) {
+    registry.add_publisher(CHANNEL, |settings| {
+        let config: TwitterConfig = settings.parse()?;
+        config.check(settings.key())?;
+        Ok(std::sync::Arc::new(TwitterPublisher::new(config)))
+    });
+}

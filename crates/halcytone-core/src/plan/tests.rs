@@ -1,0 +1,359 @@
+//! Tests of the planner: every rule, the DST weeks and the invariants.
+
+use std::collections::{BTreeSet, HashSet};
+
+use jiff::civil::{date, time};
+use proptest::prelude::*;
+
+use super::*;
+use crate::document::{DocumentBuilder, KnownChannels, Location};
+
+const CHANNELS: [&str; 4] = ["email", "linkedin", "twitter", "web"];
+
+fn channel(name: &str) -> Channel {
+    Channel::parse(name).unwrap()
+}
+
+fn known() -> KnownChannels {
+    KnownChannels::new(CHANNELS.map(channel))
+}
+
+/// `(section, title, metadata lines)` → a document.
+fn document(items: &[(&str, &str, &[&str])]) -> LivingDocument {
+    let known = known();
+    let mut builder = DocumentBuilder::new("test", &known);
+    let mut current_section = "";
+    for (line, (section, title, metadata)) in items.iter().enumerate() {
+        if *section != current_section {
+            builder.section(section, Location::Line(line));
+            current_section = section;
+        }
+        builder.item(title, Location::Line(line));
+        for entry in *metadata {
+            assert!(builder.metadata_line(entry, Location::Line(line)));
+        }
+        builder.body("Body.");
+    }
+    builder.finish().unwrap().document
+}
+
+fn default_channels() -> Vec<PlanChannel> {
+    let every = |hour| SlotRule { days: Weekdays::EVERY_DAY, time: time(hour, 0, 0, 0) };
+    let weekdays = |hour| SlotRule { days: Weekdays::MONDAY_TO_FRIDAY, time: time(hour, 0, 0, 0) };
+    vec![
+        PlanChannel {
+            channel: channel("email"),
+            cadence: Cadence(vec![SlotRule { days: Weekdays::MONDAY, time: time(9, 0, 0, 0) }]),
+            shape: PostShape::Digest { more: 5 },
+        },
+        PlanChannel { channel: channel("linkedin"), cadence: Cadence(vec![weekdays(12)]), shape: PostShape::Single },
+        PlanChannel { channel: channel("twitter"), cadence: Cadence(vec![every(9), every(17)]), shape: PostShape::Single },
+        PlanChannel { channel: channel("web"), cadence: Cadence(vec![weekdays(10)]), shape: PostShape::Single },
+    ]
+}
+
+fn request(period: Period, start: Date, zone: &str, channels: Vec<PlanChannel>) -> PlanRequest {
+    PlanRequest {
+        period,
+        start,
+        timezone: TimeZone::get(zone).unwrap(),
+        featured_section: "Breathscape".to_owned(),
+        channels,
+    }
+}
+
+fn many_items() -> LivingDocument {
+    let sections = ["Breathscape", "Product", "Community", "Science"];
+    let titles: Vec<(String, String)> = (0..40)
+        .map(|index| (sections[index % 4].to_owned(), format!("Item {index}")))
+        .collect();
+    let items: Vec<(&str, &str, &[&str])> = titles.iter().map(|(s, t)| (s.as_str(), t.as_str(), &[][..])).collect();
+    document(&items)
+}
+
+fn posts_on<'a>(plan: &'a Plan, name: &str) -> Vec<&'a PlannedPost> {
+    plan.posts.iter().filter(|post| post.channel.as_str() == name).collect()
+}
+
+#[test]
+fn periods_parse_and_count_days() {
+    assert_eq!("day".parse::<Period>().unwrap().days_from(date(2026, 11, 30)), 1);
+    assert_eq!("week".parse::<Period>().unwrap().days_from(date(2026, 11, 30)), 7);
+    assert_eq!("month".parse::<Period>().unwrap().days_from(date(2026, 11, 30)), 30);
+    assert_eq!("month".parse::<Period>().unwrap().days_from(date(2027, 1, 31)), 28);
+    assert_eq!("10d".parse::<Period>().unwrap().days_from(date(2026, 11, 30)), 10);
+    assert_eq!("92d".parse::<Period>().unwrap().to_string(), "92d");
+    for bad in ["0d", "93d", "fortnight", "d", "-1d", "7 d"] {
+        assert!(bad.parse::<Period>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn cadence_slots_parse_and_print() {
+    for (text, printed) in [
+        ("daily 09:00", "daily 09:00"),
+        ("weekdays 10:00", "weekdays 10:00"),
+        ("mon 09:00", "mon 09:00"),
+        ("Mon,Wed,friday 12:30", "mon,wed,fri 12:30"),
+        ("mon-fri 08:15", "weekdays 08:15"),
+        ("sat-sun 11:00", "weekends 11:00"),
+    ] {
+        assert_eq!(text.parse::<SlotRule>().unwrap().to_string(), printed, "{text}");
+    }
+    for bad in ["daily", "daily 25:00", "someday 09:00", "fri-mon 09:00", "09:00"] {
+        assert!(bad.parse::<SlotRule>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn next_monday_is_strictly_after_today() {
+    assert_eq!(next_monday(date(2026, 11, 27)), date(2026, 11, 30));
+    assert_eq!(next_monday(date(2026, 11, 30)), date(2026, 12, 7));
+    assert_eq!(next_monday(date(2026, 12, 6)), date(2026, 12, 7));
+}
+
+#[test]
+fn a_week_from_monday_has_the_default_cadence() {
+    let plan = plan(&many_items(), &request(Period::Week, date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    assert_eq!(posts_on(&plan, "email").len(), 1);
+    assert_eq!(posts_on(&plan, "web").len(), 5);
+    assert_eq!(posts_on(&plan, "twitter").len(), 14);
+    assert_eq!(posts_on(&plan, "linkedin").len(), 5);
+    assert_eq!(plan.posts.len(), 25);
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let email = posts_on(&plan, "email")[0];
+    assert_eq!(email.scheduled_at.to_string(), "2026-11-30T09:00:00+00:00[UTC]");
+    assert_eq!(email.includes.len(), 5);
+    assert!(email.item.as_str().starts_with("breathscape/"));
+}
+
+#[test]
+fn posts_are_ordered_by_time_then_channel() {
+    let plan = plan(&many_items(), &request(Period::Week, date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    let keys: Vec<_> = plan.posts.iter().map(|post| (post.scheduled_at.timestamp(), post.channel.clone())).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}
+
+#[test]
+fn high_priority_and_earlier_dates_come_first() {
+    let doc = document(&[
+        ("Breathscape", "Featured", &[]),
+        ("A", "Normal", &[]),
+        ("B", "Later date", &["Date: 2026-11-20"]),
+        ("C", "Earlier date", &["Date: 2026-11-10"]),
+        ("D", "Urgent", &["Priority: high"]),
+        ("E", "Whenever", &["Priority: low"]),
+    ]);
+    let web = vec![default_channels().remove(3)];
+    let plan = plan(&doc, &request(Period::Week, date(2026, 11, 30), "UTC", web)).unwrap();
+    let titles: Vec<&str> = plan.posts.iter().map(|post| post.item.as_str()).collect();
+    // The first post of the week features Breathscape; then priority, dates, document order.
+    assert_eq!(titles, ["breathscape/featured", "d/urgent", "c/earlier-date", "b/later-date", "a/normal"]);
+}
+
+#[test]
+fn never_before_an_items_date() {
+    let doc = document(&[
+        ("Breathscape", "Launch", &["Date: 2026-12-03", "Priority: high"]),
+        ("A", "One", &[]),
+        ("A", "Two", &[]),
+        ("B", "Three", &[]),
+    ]);
+    let web = vec![default_channels().remove(3)];
+    let plan = plan(&doc, &request(Period::Week, date(2026, 11, 30), "UTC", web)).unwrap();
+    let launch = plan.posts.iter().find(|post| post.item.as_str() == "breathscape/launch").unwrap();
+    assert_eq!(launch.scheduled_at.date(), date(2026, 12, 3));
+}
+
+#[test]
+fn only_on_channels_the_item_allows() {
+    let doc = document(&[
+        ("Breathscape", "Only web", &["Channels: web"]),
+        ("A", "Everywhere", &[]),
+    ]);
+    let plan = plan(&doc, &request(Period::Day, date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    for post in &plan.posts {
+        if post.item.as_str() == "breathscape/only-web" {
+            assert_eq!(post.channel.as_str(), "web");
+        }
+    }
+}
+
+#[test]
+fn consecutive_posts_come_from_different_sections() {
+    let doc = document(&[
+        ("Breathscape", "B1", &[]),
+        ("Breathscape", "B2", &[]),
+        ("Breathscape", "B3", &[]),
+        ("Product", "P1", &[]),
+        ("Product", "P2", &[]),
+        ("Product", "P3", &[]),
+    ]);
+    let twitter = vec![default_channels().remove(2)];
+    let plan = plan(&doc, &request(Period::Days(3), date(2026, 11, 30), "UTC", twitter)).unwrap();
+    let sections: Vec<&str> = plan.posts.iter().map(|post| post.item.as_str().split('/').next().unwrap()).collect();
+    assert_eq!(sections, ["breathscape", "product", "breathscape", "product", "breathscape", "product"]);
+}
+
+#[test]
+fn breathscape_is_featured_every_week_on_every_channel() {
+    let doc = many_items();
+    let plan = plan(&doc, &request(Period::Days(21), date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    for name in CHANNELS {
+        for week in 0..3 {
+            let first = date(2026, 11, 30).checked_add((week * 7).days()).unwrap();
+            let last = first.checked_add(6.days()).unwrap();
+            let featured = plan.posts.iter().any(|post| {
+                post.channel.as_str() == name
+                    && (first..=last).contains(&post.scheduled_at.date())
+                    && post.item.as_str().starts_with("breathscape/")
+            });
+            assert!(featured, "{name} week {week}");
+        }
+    }
+}
+
+#[test]
+fn unfillable_slots_are_warnings() {
+    let doc = document(&[("Breathscape", "Only one", &[])]);
+    let twitter = vec![default_channels().remove(2)];
+    let plan = plan(&doc, &request(Period::Day, date(2026, 11, 30), "UTC", twitter)).unwrap();
+    assert_eq!(plan.posts.len(), 1);
+    assert_eq!(
+        plan.warnings,
+        ["no item left for twitter at Mon 2026-11-30 17:00 UTC: every item allowed on twitter and dated on or before that day is already planned"]
+    );
+}
+
+#[test]
+fn a_document_without_the_featured_section_is_a_warning() {
+    let doc = document(&[("A", "One", &[])]);
+    let web = vec![default_channels().remove(3)];
+    let plan = plan(&doc, &request(Period::Day, date(2026, 11, 30), "UTC", web)).unwrap();
+    assert_eq!(plan.posts.len(), 1);
+    assert!(plan.warnings[0].starts_with("the document has no `Breathscape` section items"));
+}
+
+#[test]
+fn ids_are_stable_and_depend_on_channel_and_slot() {
+    let doc = many_items();
+    let first = plan(&doc, &request(Period::Week, date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    let second = plan(&doc, &request(Period::Week, date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    assert_eq!(first, second);
+    let ids: HashSet<&PostId> = first.posts.iter().map(|post| &post.id).collect();
+    assert_eq!(ids.len(), first.posts.len());
+    let other_start = plan(&doc, &request(Period::Week, date(2026, 12, 7), "UTC", default_channels())).unwrap();
+    assert_ne!(first.id, other_start.id);
+}
+
+/// Local times of the twitter slots, and their UTC offsets.
+fn twitter_times(plan: &Plan) -> Vec<(String, String)> {
+    posts_on(plan, "twitter")
+        .iter()
+        .map(|post| (post.scheduled_at.strftime("%a %H:%M").to_string(), post.scheduled_at.strftime("%:z").to_string()))
+        .collect()
+}
+
+fn assert_dst_week(zone: &str, start: Date, before: &str, after: &str, change_day: i64) {
+    let twitter = vec![default_channels().remove(2)];
+    let plan = plan(&many_items(), &request(Period::Week, start, zone, twitter)).unwrap();
+    let times = twitter_times(&plan);
+    assert_eq!(times.len(), 14, "{zone}");
+    for (index, (local, offset)) in times.iter().enumerate() {
+        let day = i64::try_from(index / 2).unwrap();
+        let expected_time = if index % 2 == 0 { "09:00" } else { "17:00" };
+        assert!(local.ends_with(expected_time), "{zone}: {local}");
+        let expected_offset = if day < change_day { before } else { after };
+        assert_eq!(offset, expected_offset, "{zone} {local}");
+    }
+}
+
+#[test]
+fn slots_stay_at_local_time_across_dst_in_london() {
+    // Clocks go forward on Sunday 29 March 2026 and back on Sunday 25 October 2026.
+    assert_dst_week("Europe/London", date(2026, 3, 23), "+00:00", "+01:00", 6);
+    assert_dst_week("Europe/London", date(2026, 10, 19), "+01:00", "+00:00", 6);
+}
+
+#[test]
+fn slots_stay_at_local_time_across_dst_in_new_york() {
+    // Clocks go forward on Sunday 8 March 2026 and back on Sunday 1 November 2026.
+    assert_dst_week("America/New_York", date(2026, 3, 2), "-05:00", "-04:00", 6);
+    assert_dst_week("America/New_York", date(2026, 10, 26), "-04:00", "-05:00", 6);
+}
+
+#[test]
+fn a_slot_in_the_spring_gap_moves_to_the_first_valid_time() {
+    let early = vec![PlanChannel {
+        channel: channel("twitter"),
+        cadence: "daily 01:30".parse::<SlotRule>().map(|rule| Cadence(vec![rule])).unwrap(),
+        shape: PostShape::Single,
+    }];
+    let plan = plan(&many_items(), &request(Period::Day, date(2026, 3, 29), "Europe/London", early)).unwrap();
+    assert_eq!(plan.posts[0].scheduled_at.to_string(), "2026-03-29T02:30:00+01:00[Europe/London]");
+}
+
+fn arbitrary_document() -> impl Strategy<Value = LivingDocument> {
+    let item = (
+        0usize..4,
+        proptest::option::of(0u8..20),
+        proptest::option::of(proptest::sample::subsequence(CHANNELS.to_vec(), 1..=4)),
+        0u8..3,
+    );
+    proptest::collection::vec(item, 1..30).prop_map(|items| {
+        let sections = ["Breathscape", "Product", "Community", "Science"];
+        let known = known();
+        let mut builder = DocumentBuilder::new("generated", &known);
+        let mut ordered: Vec<_> = items.into_iter().enumerate().collect();
+        ordered.sort_by_key(|(_, (section, ..))| *section);
+        let mut current = None;
+        for (index, (section, day, channels, priority)) in ordered {
+            if current != Some(section) {
+                builder.section(sections[section], Location::Line(index));
+                current = Some(section);
+            }
+            builder.item(&format!("Item {index}"), Location::Line(index));
+            if let Some(day) = day {
+                builder.metadata_line(&format!("Date: 2026-12-{:02}", day + 1), Location::Line(index));
+            }
+            if let Some(channels) = channels {
+                builder.metadata_line(&format!("Channels: {}", channels.join(", ")), Location::Line(index));
+            }
+            builder.metadata_line(&format!("Priority: {}", ["low", "normal", "high"][usize::from(priority)]), Location::Line(index));
+            builder.body("Body.");
+        }
+        builder.finish().unwrap().document
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn plans_keep_the_invariants(doc in arbitrary_document(), days in 1u8..=31, start_day in 1i8..=28, zone in prop::sample::select(vec!["UTC", "Europe/London", "America/New_York", "Asia/Tokyo"])) {
+        let start = date(2026, 12, start_day);
+        let request = request(Period::Days(days), start, zone, default_channels());
+        let planned = plan(&doc, &request).unwrap();
+        let items: std::collections::HashMap<&ItemId, &Item> = doc.items().map(|item| (&item.id, item)).collect();
+        let mut seen: BTreeSet<(Channel, ItemId)> = BTreeSet::new();
+        for post in &planned.posts {
+            for id in std::iter::once(&post.item).chain(&post.includes) {
+                // No item twice on a channel in a period.
+                prop_assert!(seen.insert((post.channel.clone(), id.clone())), "{} twice on {}", id, post.channel);
+                let item = items[id];
+                // Never on a channel the item excludes.
+                prop_assert!(item.allows(&post.channel));
+                // Never before the item's date.
+                if let Some(day) = item.date {
+                    prop_assert!(post.scheduled_at.date() >= day, "{} before {}", id, day);
+                }
+            }
+            let end = start.checked_add(i64::from(days).days()).unwrap();
+            prop_assert!(post.scheduled_at.date() >= start && post.scheduled_at.date() < end);
+        }
+        // Same input, same plan.
+        prop_assert_eq!(&planned, &plan(&doc, &request).unwrap());
+    }
+}

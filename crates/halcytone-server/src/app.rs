@@ -1,0 +1,350 @@
+//! `App`: configuration, publishers, templates and the source, built once at
+//! start; `generate` runs document → plan → rendered posts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use halcytone_core::channel::Channel;
+use halcytone_core::compose::{Composer, ContentPlan};
+use halcytone_core::document::KnownChannels;
+use halcytone_core::error::ConfigError;
+use halcytone_core::plan::{
+    Cadence, Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan, post_id,
+};
+use halcytone_core::publisher::{PostStatus, Publisher};
+use halcytone_core::registry::{Registry, Settings as Table};
+use halcytone_core::render::Renderer;
+use halcytone_core::resilience::RateLimit;
+use halcytone_core::source::{MarkdownSource, Source, SourceError};
+use jiff::civil::Date;
+
+use crate::config::Settings;
+
+/// A compiled-in channel with its configuration.
+pub(crate) struct ChannelEntry {
+    /// The publisher.
+    pub(crate) publisher: Arc<dyn Publisher>,
+    /// The configured cadence, or the publisher's default.
+    pub(crate) cadence: Cadence,
+    /// The configured quota.
+    pub(crate) rate_limit: Option<RateLimit>,
+    /// Whether plans include the channel.
+    pub(crate) enabled: bool,
+}
+
+/// Everything a command or request needs, built once.
+pub(crate) struct App {
+    /// The checked configuration.
+    pub(crate) settings: Settings,
+    /// Compiled-in channels and sources.
+    pub(crate) registry: Registry,
+    /// Channels by name.
+    pub(crate) channels: BTreeMap<Channel, ChannelEntry>,
+    /// Enabled publishers by channel, for composing.
+    publishers: BTreeMap<Channel, Arc<dyn Publisher>>,
+    /// Compiled templates.
+    pub(crate) renderer: Renderer,
+    /// Where the living document comes from.
+    pub(crate) source: Arc<dyn Source>,
+    /// The channels a document may name.
+    known_channels: KnownChannels,
+    /// Warnings about the configuration itself.
+    pub(crate) config_warnings: Vec<String>,
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub(crate) struct GenerateRequest {
+    /// How long.
+    pub(crate) period: Period,
+    /// The first day; the next Monday when absent.
+    pub(crate) start: Option<Date>,
+    /// Channel names; every enabled channel when absent.
+    pub(crate) channels: Option<Vec<String>>,
+    /// Preview only.
+    pub(crate) dry_run: bool,
+}
+
+/// Why a generate request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AppError {
+    /// A request value is wrong.
+    #[error("{field}: {message}")]
+    BadRequest {
+        /// The request field.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The living document could not be read or is invalid.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A slot could not be placed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The operation needs a part of Halcytone that is not built yet.
+    #[error("{0}")]
+    NotAvailable(String),
+}
+
+/// Message for a request that would publish: the durable queue is not built yet.
+pub(crate) const PUBLISHING_NOT_AVAILABLE: &str = "publishing is not available yet: this version has no durable post queue, so it only previews; run again with --dry-run (or dry_run: true)";
+
+impl App {
+    /// Builds the app from checked settings; `document` overrides the source
+    /// with a Markdown file (`--doc`).
+    ///
+    /// # Errors
+    /// Returns a [`ConfigError`] naming the key at fault.
+    pub(crate) fn new(settings: Settings, registry: Registry, document: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let mut config_warnings = Vec::new();
+        let mut channels = BTreeMap::new();
+        for (channel, factory) in registry.publishers() {
+            let configured = settings.channels.get(channel.as_str());
+            let table = configured.map_or_else(|| Table::empty(format!("channels.{channel}")), |entry| entry.table.clone());
+            let publisher = factory(&table)?;
+            channels.insert(
+                channel.clone(),
+                ChannelEntry {
+                    cadence: configured
+                        .and_then(|entry| entry.cadence.clone())
+                        .unwrap_or_else(|| publisher.default_cadence()),
+                    rate_limit: configured.and_then(|entry| entry.rate_limit),
+                    enabled: configured.is_none_or(|entry| entry.enabled),
+                    publisher,
+                },
+            );
+        }
+        for name in settings.channels.keys() {
+            let known = Channel::parse(name)
+                .ok()
+                .filter(|channel| channels.contains_key(channel) || registry.absent_channels().any(|absent| absent == channel));
+            match known {
+                Some(channel) if !channels.contains_key(&channel) => config_warnings.push(format!(
+                    "channels.{name} is configured but this build has no {name} channel (rebuild with --features {name})"
+                )),
+                Some(_) => {}
+                None => {
+                    let available: Vec<&str> = channels.keys().map(Channel::as_str).collect();
+                    return Err(ConfigError::new(
+                        format!("channels.{name}"),
+                        format!("no such channel (compiled-in channels: {})", list_or_none(&available)),
+                    ));
+                }
+            }
+        }
+        let source: Arc<dyn Source> = match document {
+            Some(path) => Arc::new(MarkdownSource::File(path)),
+            None => {
+                let factory = registry.source(&settings.source_kind).ok_or_else(|| {
+                    let kinds: Vec<&str> = registry.sources().map(|(kind, _)| kind).collect();
+                    ConfigError::new(
+                        "source.kind",
+                        format!("`{}` is not a compiled-in source (available: {})", settings.source_kind, kinds.join(", ")),
+                    )
+                })?;
+                factory(&settings.source)?
+            }
+        };
+        let renderer = Renderer::new(settings.templates.dir.as_deref())
+            .map_err(|error| ConfigError::new("templates.dir", error.to_string()))?;
+        let known_channels = KnownChannels::new(channels.keys().cloned().chain(registry.absent_channels().cloned()));
+        let publishers = channels
+            .iter()
+            .filter(|(_, entry)| entry.enabled)
+            .map(|(channel, entry)| (channel.clone(), Arc::clone(&entry.publisher)))
+            .collect();
+        Ok(Self {
+            settings,
+            registry,
+            channels,
+            publishers,
+            renderer,
+            source,
+            known_channels,
+            config_warnings,
+        })
+    }
+
+    fn initial_status(&self) -> PostStatus {
+        if self.settings.approval.required { PostStatus::Draft } else { PostStatus::Scheduled }
+    }
+
+    /// Today in the configured time zone.
+    pub(crate) fn today(&self) -> Date {
+        jiff::Timestamp::now().to_zoned_datetime(self.settings.timezone.clone()).date()
+    }
+
+    fn select_channels(&self, requested: Option<&[String]>) -> Result<Vec<PlanChannel>, AppError> {
+        let names: Vec<Channel> = match requested {
+            None => self.publishers.keys().cloned().collect(),
+            Some([]) => {
+                return Err(AppError::BadRequest {
+                    field: "channels",
+                    message: "is empty: name at least one channel, or leave it out for all".to_owned(),
+                });
+            }
+            Some(requested) => requested
+                .iter()
+                .map(|name| self.check_channel(name))
+                .collect::<Result<_, _>>()?,
+        };
+        let mut selected = Vec::new();
+        for channel in names {
+            if selected.iter().any(|chosen: &PlanChannel| chosen.channel == channel) {
+                continue;
+            }
+            if let Some(entry) = self.channels.get(&channel) {
+                selected.push(PlanChannel {
+                    channel,
+                    cadence: entry.cadence.clone(),
+                    shape: entry.publisher.shape(),
+                });
+            }
+        }
+        selected.sort_by(|left, right| left.channel.cmp(&right.channel));
+        Ok(selected)
+    }
+
+    fn check_channel(&self, name: &str) -> Result<Channel, AppError> {
+        let bad = |message: String| AppError::BadRequest {
+            field: "channels",
+            message,
+        };
+        let available: Vec<&str> = self.publishers.keys().map(Channel::as_str).collect();
+        let channel = Channel::parse(name)
+            .map_err(|_| bad(format!("unknown channel `{name}` (available: {})", list_or_none(&available))))?;
+        if self.publishers.contains_key(&channel) {
+            return Ok(channel);
+        }
+        if self.channels.contains_key(&channel) {
+            return Err(bad(format!("channel `{channel}` is disabled (channels.{channel}.enabled = false)")));
+        }
+        if self.registry.absent_channels().any(|absent| absent == &channel) {
+            return Err(bad(format!("channel `{channel}` is not compiled into this build (rebuild with --features {channel})")));
+        }
+        Err(bad(format!("unknown channel `{name}` (available: {})", list_or_none(&available))))
+    }
+
+    /// Reads the document, plans the period and renders every post.
+    ///
+    /// # Errors
+    /// Returns a bad request value, an unreadable or invalid document, or
+    /// [`AppError::NotAvailable`] for anything but a dry run.
+    pub(crate) async fn generate(&self, request: &GenerateRequest) -> Result<ContentPlan, AppError> {
+        let dry_run = request.dry_run || self.settings.dry_run;
+        if !dry_run {
+            return Err(AppError::NotAvailable(PUBLISHING_NOT_AVAILABLE.to_owned()));
+        }
+        let channels = self.select_channels(request.channels.as_deref())?;
+        let parsed = self.source.fetch(&self.known_channels).await?;
+        let plan_request = PlanRequest {
+            period: request.period,
+            start: request.start.unwrap_or_else(|| next_monday(self.today())),
+            timezone: self.settings.timezone.clone(),
+            featured_section: self.settings.planner.featured_section.clone(),
+            channels,
+        };
+        let mut planned = plan(&parsed.document, &plan_request)?;
+        let mut warnings: Vec<String> = parsed
+            .warnings
+            .iter()
+            .map(|warning| format!("{}: {warning}", self.source.describe()))
+            .collect();
+        if self.publishers.is_empty() {
+            warnings.push("this build has no channels compiled in: rebuild with the email, web, twitter or linkedin feature".to_owned());
+        }
+        warnings.append(&mut planned.warnings);
+        planned.warnings = warnings;
+        let composer = Composer {
+            document: &parsed.document,
+            publishers: &self.publishers,
+            renderer: &self.renderer,
+            featured_section: &self.settings.planner.featured_section,
+            dry_run,
+            initial_status: self.initial_status(),
+        };
+        Ok(composer.compose(planned))
+    }
+}
+
+impl App {
+    /// Renders one item for each selected channel that allows it, as if it
+    /// went out now (`POST /generate`). Without `item_id` the item the
+    /// planner would feature first is used.
+    ///
+    /// # Errors
+    /// As [`App::generate`], plus an unknown `item_id`.
+    pub(crate) async fn generate_item(
+        &self,
+        item_id: Option<&str>,
+        channels: Option<&[String]>,
+        dry_run: bool,
+    ) -> Result<ContentPlan, AppError> {
+        if !(dry_run || self.settings.dry_run) {
+            return Err(AppError::NotAvailable(PUBLISHING_NOT_AVAILABLE.to_owned()));
+        }
+        let channels = self.select_channels(channels)?;
+        let parsed = self.source.fetch(&self.known_channels).await?;
+        let document = &parsed.document;
+        let item = match item_id {
+            Some(id) => document.items().find(|item| item.id.as_str() == id).ok_or_else(|| AppError::BadRequest {
+                field: "item_id",
+                message: format!("no item `{id}` in {}", self.source.describe()),
+            })?,
+            None => document
+                .items()
+                .find(|item| item.section.eq_ignore_ascii_case(&self.settings.planner.featured_section))
+                .or_else(|| document.items().next())
+                .ok_or_else(|| AppError::BadRequest {
+                    field: "item_id",
+                    message: "the document has no items".to_owned(),
+                })?,
+        };
+        let now = jiff::Timestamp::now()
+            .to_zoned_datetime(self.settings.timezone.clone())
+            .round(jiff::Unit::Minute)
+            .map_err(|error| AppError::NotAvailable(error.to_string()))?;
+        let mut warnings = Vec::new();
+        let posts = channels
+            .iter()
+            .filter(|plan_channel| {
+                let allowed = item.allows(&plan_channel.channel);
+                if !allowed {
+                    warnings.push(format!("item `{}` does not allow {}", item.id, plan_channel.channel));
+                }
+                allowed
+            })
+            .map(|plan_channel| PlannedPost {
+                id: post_id(&plan_channel.channel, &now),
+                channel: plan_channel.channel.clone(),
+                scheduled_at: now.clone(),
+                item: item.id.clone(),
+                includes: Vec::new(),
+            })
+            .collect();
+        let planned = Plan {
+            id: format!("item_{}", item.id.as_str().replace('/', "_")),
+            period: Period::Day,
+            start: now.date(),
+            timezone: self.settings.timezone.iana_name().unwrap_or("UTC").to_owned(),
+            posts,
+            warnings,
+        };
+        let composer = Composer {
+            document,
+            publishers: &self.publishers,
+            renderer: &self.renderer,
+            featured_section: &self.settings.planner.featured_section,
+            dry_run: true,
+            initial_status: self.initial_status(),
+        };
+        Ok(composer.compose(planned))
+    }
+}
+
+/// `a, b, c`, or `none` for an empty list.
+pub(crate) fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+}

@@ -1,0 +1,439 @@
+//! Configuration: defaults, then `halcytone.toml` (or `--config FILE`), then
+//! `HALCYTONE__SECTION__KEY` environment variables, then `HALCYTONE_DRY_RUN`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use halcytone_core::error::ConfigError;
+use halcytone_core::plan::Cadence;
+use halcytone_core::registry::Settings as Table;
+use halcytone_core::resilience::{RateLimit, parse_duration};
+use halcytone_core::secret::SecretString;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+/// The file read from the working directory when `--config` is not given.
+pub(crate) const DEFAULT_FILE: &str = "halcytone.toml";
+
+/// The whole configuration as read, before checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    #[serde(default = "default_timezone")]
+    timezone: String,
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    server: ServerSettings,
+    #[serde(default)]
+    store: StoreSettings,
+    source: Option<config::Value>,
+    #[serde(default)]
+    approval: ApprovalSettings,
+    #[serde(default)]
+    planner: PlannerSettings,
+    #[serde(default)]
+    templates: TemplateSettings,
+    #[serde(default)]
+    channels: BTreeMap<String, config::Value>,
+    #[serde(default)]
+    resilience: ResilienceSettings,
+}
+
+fn default_timezone() -> String {
+    "UTC".to_owned()
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSettings {
+    /// The address the HTTP API listens on.
+    #[serde(default = "default_bind")]
+    pub(crate) bind: String,
+    /// The bearer token the API requires; required off loopback.
+    pub(crate) api_token: Option<SecretString>,
+}
+
+fn default_bind() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: default_bind(),
+            api_token: None,
+        }
+    }
+}
+
+/// `[store]`: read and checked now so full configurations load; the durable
+/// queue that uses it is not built yet.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreSettings {
+    url: Option<String>,
+}
+
+/// `[approval]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApprovalSettings {
+    /// Whether posts wait for a person's approval.
+    #[serde(default = "yes")]
+    pub(crate) required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ApprovalSettings {
+    fn default() -> Self {
+        Self { required: true }
+    }
+}
+
+/// `[planner]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PlannerSettings {
+    /// The section featured every week.
+    #[serde(default = "default_featured_section")]
+    pub(crate) featured_section: String,
+}
+
+fn default_featured_section() -> String {
+    "Breathscape".to_owned()
+}
+
+impl Default for PlannerSettings {
+    fn default() -> Self {
+        Self {
+            featured_section: default_featured_section(),
+        }
+    }
+}
+
+/// `[templates]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TemplateSettings {
+    /// A directory whose templates replace the bundled ones of the same name.
+    pub(crate) dir: Option<PathBuf>,
+}
+
+/// `[resilience]`: read and checked now so full configurations load.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResilienceSettings {
+    #[serde(default = "default_max_attempts")]
+    max_attempts: u32,
+    #[serde(default = "default_breaker_threshold")]
+    breaker_threshold: u32,
+    #[serde(default = "default_breaker_cooldown")]
+    breaker_cooldown: String,
+}
+
+fn default_max_attempts() -> u32 {
+    8
+}
+
+fn default_breaker_threshold() -> u32 {
+    5
+}
+
+fn default_breaker_cooldown() -> String {
+    "60s".to_owned()
+}
+
+impl Default for ResilienceSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_max_attempts(),
+            breaker_threshold: default_breaker_threshold(),
+            breaker_cooldown: default_breaker_cooldown(),
+        }
+    }
+}
+
+/// The keys every `[channels.<name>]` table may have besides the channel's own.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelSettings {
+    /// `enabled = false` leaves the channel out of plans.
+    pub(crate) enabled: bool,
+    /// Overrides the channel's default cadence.
+    pub(crate) cadence: Option<Cadence>,
+    /// The channel's quota.
+    pub(crate) rate_limit: Option<RateLimit>,
+    /// The rest of the table, for the channel's crate.
+    pub(crate) table: Table,
+}
+
+/// The checked configuration.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// The plan's time zone.
+    pub(crate) timezone: TimeZone,
+    /// Dry run for the whole process.
+    pub(crate) dry_run: bool,
+    /// `[server]`.
+    pub(crate) server: ServerSettings,
+    /// The checked `server.bind`.
+    pub(crate) bind: SocketAddr,
+    /// `[source]`, for the source's crate.
+    pub(crate) source: Table,
+    /// `source.kind`.
+    pub(crate) source_kind: String,
+    /// `[approval]`.
+    pub(crate) approval: ApprovalSettings,
+    /// `[planner]`.
+    pub(crate) planner: PlannerSettings,
+    /// `[templates]`.
+    pub(crate) templates: TemplateSettings,
+    /// `[channels.*]` by name.
+    pub(crate) channels: BTreeMap<String, ChannelSettings>,
+}
+
+/// Where configuration comes from; tests give their own environment.
+#[derive(Debug, Default)]
+pub(crate) struct ConfigSources {
+    /// `--config FILE`: must exist. Without it `halcytone.toml` is read if present.
+    pub(crate) file: Option<PathBuf>,
+    /// The environment, or `None` for the process's.
+    pub(crate) environment: Option<BTreeMap<String, String>>,
+}
+
+impl Settings {
+    /// Loads and checks the configuration.
+    ///
+    /// # Errors
+    /// Returns the first problem, naming the key and why.
+    pub(crate) fn load(sources: &ConfigSources) -> Result<Self, ConfigError> {
+        let mut builder = Config::builder();
+        match &sources.file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::new("--config", format!("{} does not exist or is not a file", path.display())));
+                }
+                builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Toml).required(true));
+            }
+            None if Path::new(DEFAULT_FILE).is_file() => {
+                builder = builder.add_source(File::new(DEFAULT_FILE, FileFormat::Toml));
+            }
+            None => {}
+        }
+        let environment = Environment::with_prefix("HALCYTONE")
+            .separator("__")
+            .try_parsing(true)
+            .source(sources.environment.as_ref().map(|variables| {
+                variables
+                    .iter()
+                    .filter(|(name, _)| name.starts_with("HALCYTONE__"))
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect()
+            }));
+        let raw: RawSettings = builder
+            .add_source(environment)
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|error| ConfigError::new("configuration", error.to_string()))?;
+        let dry_run_variable = match &sources.environment {
+            Some(variables) => variables.get("HALCYTONE_DRY_RUN").cloned(),
+            None => std::env::var("HALCYTONE_DRY_RUN").ok(),
+        };
+        let dry_run = match dry_run_variable.as_deref().map(str::trim) {
+            None | Some("") => raw.dry_run,
+            Some("1" | "true" | "TRUE" | "True" | "yes") => true,
+            Some("0" | "false" | "FALSE" | "False" | "no") => false,
+            Some(other) => {
+                return Err(ConfigError::new("HALCYTONE_DRY_RUN", format!("`{other}` is not true or false")));
+            }
+        };
+        Self::check(raw, dry_run)
+    }
+
+    fn check(raw: RawSettings, dry_run: bool) -> Result<Self, ConfigError> {
+        let timezone = TimeZone::get(raw.timezone.trim())
+            .map_err(|_| ConfigError::new("timezone", format!("`{}` is not an IANA time zone such as Europe/London", raw.timezone)))?;
+        let bind: SocketAddr = raw
+            .server
+            .bind
+            .parse()
+            .map_err(|_| ConfigError::new("server.bind", format!("`{}` is not an address and port such as 127.0.0.1:8080", raw.server.bind)))?;
+        // data_dir, store and resilience are checked now so that full
+        // configurations load; the queue and dispatcher that use them come later.
+        if raw.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::new("data_dir", "is empty"));
+        }
+        if let Some(url) = &raw.store.url {
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::new("store.url", format!("`{url}` is neither sqlite:… nor postgres://…")));
+            }
+        }
+        if raw.resilience.max_attempts == 0 {
+            return Err(ConfigError::new("resilience.max_attempts", "must be at least 1"));
+        }
+        if raw.resilience.breaker_threshold == 0 {
+            return Err(ConfigError::new("resilience.breaker_threshold", "must be at least 1"));
+        }
+        parse_duration(&raw.resilience.breaker_cooldown).map_err(|message| ConfigError::new("resilience.breaker_cooldown", message))?;
+        if raw.planner.featured_section.trim().is_empty() {
+            return Err(ConfigError::new("planner.featured_section", "is empty"));
+        }
+        let (source, source_kind) = source_table(raw.source)?;
+        let channels = raw
+            .channels
+            .into_iter()
+            .map(|(name, value)| channel_settings(&name, value).map(|settings| (name, settings)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            timezone,
+            dry_run,
+            server: raw.server,
+            bind,
+            source,
+            source_kind,
+            approval: raw.approval,
+            planner: raw.planner,
+            templates: raw.templates,
+            channels,
+        })
+    }
+}
+
+fn source_table(value: Option<config::Value>) -> Result<(Table, String), ConfigError> {
+    let Some(value) = value else {
+        return Ok((Table::empty("source"), "markdown".to_owned()));
+    };
+    let mut table = value
+        .into_table()
+        .map_err(|error| ConfigError::new("source", format!("must be a table: {error}")))?;
+    let kind = match table.remove("kind") {
+        None => "markdown".to_owned(),
+        Some(kind) => kind
+            .into_string()
+            .map_err(|error| ConfigError::new("source.kind", error.to_string()))?,
+    };
+    Ok((Table::new("source", config::Value::new(None, table)), kind.trim().to_owned()))
+}
+
+fn channel_settings(name: &str, value: config::Value) -> Result<ChannelSettings, ConfigError> {
+    let key = format!("channels.{name}");
+    let mut table = value
+        .into_table()
+        .map_err(|error| ConfigError::new(&key, format!("must be a table: {error}")))?;
+    let enabled = match table.remove("enabled") {
+        None => true,
+        Some(value) => value
+            .into_bool()
+            .map_err(|error| ConfigError::new(format!("{key}.enabled"), error.to_string()))?,
+    };
+    let cadence = match table.remove("cadence") {
+        None => None,
+        Some(value) => {
+            let entries: Vec<String> = value
+                .try_deserialize()
+                .map_err(|error| ConfigError::new(format!("{key}.cadence"), format!("must be a list of slots: {error}")))?;
+            if entries.is_empty() {
+                return Err(ConfigError::new(format!("{key}.cadence"), "is empty; set enabled = false to turn the channel off"));
+            }
+            Some(Cadence::parse(&entries).map_err(|message| ConfigError::new(format!("{key}.cadence"), message))?)
+        }
+    };
+    let rate_limit = match table.remove("rate_limit") {
+        None => None,
+        Some(value) => {
+            let text = value
+                .into_string()
+                .map_err(|error| ConfigError::new(format!("{key}.rate_limit"), error.to_string()))?;
+            Some(text.parse().map_err(|message| ConfigError::new(format!("{key}.rate_limit"), message))?)
+        }
+    };
+    Ok(ChannelSettings {
+        enabled,
+        cadence,
+        rate_limit,
+        table: Table::new(key, config::Value::new(None, table)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str, environment: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let directory = std::env::temp_dir().join(format!("halcytone-config-{}-{}", std::process::id(), toml.len()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let file = directory.join("halcytone.toml");
+        std::fs::write(&file, toml).unwrap();
+        let result = Settings::load(&ConfigSources {
+            file: Some(file),
+            environment: Some(environment.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect()),
+        });
+        std::fs::remove_dir_all(&directory).unwrap();
+        result
+    }
+
+    #[test]
+    fn no_configuration_at_all_works() {
+        let settings = Settings::load(&ConfigSources {
+            file: None,
+            environment: Some(BTreeMap::new()),
+        })
+        .unwrap();
+        assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.source_kind, "markdown");
+        assert_eq!(settings.timezone.iana_name(), Some("UTC"));
+        assert!(!settings.dry_run);
+    }
+
+    #[test]
+    fn the_full_product_example_loads() {
+        let toml = include_str!("../../../examples/halcytone.toml");
+        let settings = load(toml, &[]).unwrap();
+        assert_eq!(settings.timezone.iana_name(), Some("Europe/London"));
+        let twitter = &settings.channels["twitter"];
+        assert_eq!(twitter.rate_limit.unwrap().to_string(), "100/15m");
+        assert_eq!(twitter.table.key(), "channels.twitter");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let settings = load(
+            "[server]\nbind = \"127.0.0.1:1\"\n",
+            &[("HALCYTONE__SERVER__BIND", "127.0.0.1:2"), ("HALCYTONE_DRY_RUN", "true")],
+        )
+        .unwrap();
+        assert_eq!(settings.bind.to_string(), "127.0.0.1:2");
+        assert!(settings.dry_run);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("timezone = \"Mars/Olympus\"", "timezone: `Mars/Olympus` is not an IANA time zone such as Europe/London"),
+            ("[server]\nbind = \"localhost\"", "server.bind: `localhost` is not an address and port such as 127.0.0.1:8080"),
+            ("[channels.twitter]\ncadence = [\"daily 9am\"]", "channels.twitter.cadence: bad cadence slot `daily 9am`"),
+            ("[channels.twitter]\nrate_limit = \"lots\"", "channels.twitter.rate_limit: bad rate limit `lots`"),
+            ("[store]\nurl = \"mysql://x\"", "store.url: `mysql://x` is neither sqlite:… nor postgres://…"),
+            ("[resilience]\nbreaker_cooldown = \"soon\"", "resilience.breaker_cooldown: bad duration `soon`"),
+            ("[server]\nbind_address = \"x\"", "unknown field `bind_address`"),
+        ];
+        for (toml, expected) in cases {
+            let error = load(toml, &[]).unwrap_err().to_string();
+            assert!(error.contains(expected), "{toml}: {error}");
+        }
+        let error = load("", &[("HALCYTONE_DRY_RUN", "maybe")]).unwrap_err().to_string();
+        assert_eq!(error, "HALCYTONE_DRY_RUN: `maybe` is not true or false");
+    }
+}

@@ -1,0 +1,291 @@
+//! The HTTP API (PRODUCT §7): routes, the bearer token, request ids, body
+//! limits and RFC 9457 problem responses. No other crate knows HTTP routes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use halcytone_core::compose::ContentPlan;
+use halcytone_core::plan::Period;
+use jiff::civil::Date;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::app::{App, AppError, GenerateRequest};
+use crate::report::channel_reports;
+
+/// The largest request body accepted.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of a request: taken from `X-Request-Id` or generated.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// An RFC 9457 problem.
+#[derive(Debug)]
+pub(crate) struct Problem {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    field: Option<String>,
+    correlation_id: String,
+}
+
+impl Problem {
+    fn new(request_id: &RequestId, status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            field: None,
+            correlation_id: request_id.0.clone(),
+        }
+    }
+
+    fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    fn from_app(request_id: &RequestId, error: &AppError) -> Self {
+        match error {
+            AppError::BadRequest { field, message } => {
+                Self::new(request_id, StatusCode::BAD_REQUEST, "invalid-value", format!("{field}: {message}")).with_field(*field)
+            }
+            AppError::Source(halcytone_core::source::SourceError::Document(error)) => {
+                Self::new(request_id, StatusCode::UNPROCESSABLE_ENTITY, "invalid-document", error.to_string())
+            }
+            AppError::Source(error) => Self::new(request_id, StatusCode::SERVICE_UNAVAILABLE, "source-unavailable", error.to_string()),
+            AppError::Plan(error) => Self::new(request_id, StatusCode::UNPROCESSABLE_ENTITY, "unplannable", error.to_string()),
+            AppError::NotAvailable(message) => Self::new(request_id, StatusCode::NOT_IMPLEMENTED, "not-available", message.clone()),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({
+            "type": format!("urn:halcytone:problem:{}", self.code),
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "correlation_id": self.correlation_id,
+        });
+        if let Some(field) = self.field {
+            body["field"] = serde_json::Value::String(field);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}
+
+/// Builds the router.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    let protected = Router::new()
+        .route("/generate", post(generate))
+        .route("/generateBatch", post(generate_batch))
+        .route("/channels", get(channels))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&app), require_token));
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(health))
+        .merge(protected)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(request_id))
+        .with_state(app)
+}
+
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty() && value.len() <= 128 && value.chars().all(|c| c.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), ToOwned::to_owned);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "Request served.");
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+async fn require_token(State(app): State<Arc<App>>, Extension(id): Extension<RequestId>, request: Request, next: Next) -> Response {
+    let Some(token) = &app.settings.server.api_token else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        Some(presented) if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) => next.run(request).await,
+        _ => {
+            let mut response = Problem::new(&id, StatusCode::UNAUTHORIZED, "unauthorized", "this endpoint needs Authorization: Bearer <api token>")
+                .into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not
+/// reveal how much of a guessed token was right.
+fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len() && left.iter().zip(right).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found(Extension(id): Extension<RequestId>, request: Request) -> Problem {
+    Problem::new(&id, StatusCode::NOT_FOUND, "not-found", format!("no route for {}", request.uri().path()))
+}
+
+async fn method_not_allowed(Extension(id): Extension<RequestId>, request: Request) -> Problem {
+    Problem::new(
+        &id,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+    )
+}
+
+/// Reads a JSON body of at most [`MAX_BODY_BYTES`]; an empty body is `{}`.
+async fn json_body<T: DeserializeOwned>(id: &RequestId, body: Body) -> Result<T, Problem> {
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        Problem::new(id, StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", format!("the request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)"))
+    })?;
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let problem = Problem::new(id, StatusCode::BAD_REQUEST, "invalid-body", format!("invalid request body: {}", error.inner()));
+        if field == "." {
+            // serde names an unknown field in its message, not in the path.
+            match unknown_field(&error.inner().to_string()) {
+                Some(unknown) => problem.with_field(unknown),
+                None => problem,
+            }
+        } else {
+            problem.with_field(field)
+        }
+    })?;
+    deserializer.end().map_err(|error| {
+        Problem::new(id, StatusCode::BAD_REQUEST, "invalid-body", format!("invalid request body: {error}"))
+    })?;
+    Ok(value)
+}
+
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(field, _)| field.to_owned())
+}
+
+fn parse_start(id: &RequestId, start: Option<&str>) -> Result<Option<Date>, Problem> {
+    start
+        .map(|value| {
+            value
+                .parse::<Date>()
+                .ok()
+                .filter(|_| value.len() == 10)
+                .ok_or_else(|| Problem::new(id, StatusCode::BAD_REQUEST, "invalid-value", format!("start: bad date `{value}`: expected YYYY-MM-DD")).with_field("start"))
+        })
+        .transpose()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    channels: Option<Vec<String>>,
+    start: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn generate_batch(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Body,
+) -> Result<Json<ContentPlan>, Problem> {
+    if let Some(unknown) = query.keys().find(|key| key.as_str() != "period") {
+        return Err(Problem::new(&id, StatusCode::BAD_REQUEST, "invalid-value", format!("unknown query parameter `{unknown}`")).with_field(unknown.clone()));
+    }
+    let period: Period = query
+        .get("period")
+        .map_or(Ok(Period::Week), |period| period.parse())
+        .map_err(|error| Problem::new(&id, StatusCode::BAD_REQUEST, "invalid-value", format!("period: {error}")).with_field("period"))?;
+    let body: BatchBody = json_body(&id, body).await?;
+    let request = GenerateRequest {
+        period,
+        start: parse_start(&id, body.start.as_deref())?,
+        channels: body.channels,
+        dry_run: body.dry_run,
+    };
+    app.generate(&request).await.map(Json).map_err(|error| Problem::from_app(&id, &error))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemBody {
+    item_id: Option<String>,
+    channels: Option<Vec<String>>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn generate(State(app): State<Arc<App>>, Extension(id): Extension<RequestId>, body: Body) -> Result<Json<ContentPlan>, Problem> {
+    let body: ItemBody = json_body(&id, body).await?;
+    app.generate_item(body.item_id.as_deref(), body.channels.as_deref(), body.dry_run)
+        .await
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
+}
+
+async fn channels(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "channels": channel_reports(&app) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq(b"token", b"token"));
+        assert!(!constant_time_eq(b"token", b"tokem"));
+        assert!(!constant_time_eq(b"token", b"token2"));
+    }
+
+    #[test]
+    fn unknown_fields_are_read_from_serde_messages() {
+        assert_eq!(
+            unknown_field("unknown field `chanels`, expected one of `channels`, `start`, `dry_run`").as_deref(),
+            Some("chanels")
+        );
+        assert_eq!(unknown_field("expected a string"), None);
+    }
+}

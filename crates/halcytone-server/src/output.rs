@@ -1,0 +1,101 @@
+//! Human-readable output of the CLI: the plan as a table by day and channel.
+#![allow(clippy::print_stdout)]
+
+use std::fmt::Write as _;
+
+use halcytone_core::compose::{ContentPlan, ScheduledPost};
+
+use crate::report::ChannelReport;
+
+/// A one-line summary of a post's content for the table.
+fn summary(post: &ScheduledPost) -> String {
+    let parts = post.content.0.get("parts").and_then(serde_json::Value::as_array).map_or(0, Vec::len);
+    let mut line = match post.content.0.get("subject").and_then(serde_json::Value::as_str) {
+        Some(subject) => subject.to_owned(),
+        None => post.item.title.clone(),
+    };
+    if !post.includes.is_empty() {
+        let _ = write!(line, " (+{} items)", post.includes.len());
+    }
+    if parts > 1 {
+        let _ = write!(line, " (thread of {parts})");
+    }
+    line
+}
+
+/// Formats a plan as a table by day, then time and channel.
+pub(crate) fn plan_table(plan: &ContentPlan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Plan {} · {} from {} · {}{}",
+        plan.plan_id,
+        plan.period,
+        plan.start,
+        plan.timezone,
+        if plan.dry_run { " · dry run" } else { "" }
+    );
+    let mut current_day = String::new();
+    for post in &plan.posts {
+        let day = post.scheduled_at.strftime("%a %Y-%m-%d").to_string();
+        if day != current_day {
+            let _ = writeln!(out, "\n{day}");
+            current_day = day;
+        }
+        let _ = writeln!(
+            out,
+            "  {}  {:<9} {}",
+            post.scheduled_at.strftime("%H:%M"),
+            post.channel.as_str(),
+            summary(post)
+        );
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for post in &plan.posts {
+        match counts.iter_mut().find(|(channel, _)| channel == post.channel.as_str()) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((post.channel.to_string(), 1)),
+        }
+    }
+    counts.sort();
+    let by_channel: Vec<String> = counts.iter().map(|(channel, count)| format!("{channel} {count}")).collect();
+    let _ = writeln!(out, "\n{} posts: {}", plan.posts.len(), by_channel.join(", "));
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings:");
+        for warning in &plan.warnings {
+            let _ = writeln!(out, "  - {warning}");
+        }
+    }
+    if plan.dry_run {
+        let _ = writeln!(out, "\nDry run: nothing was stored or sent. Add --json to see every request that would be sent.");
+    }
+    out
+}
+
+/// Formats the channel reports and sources.
+pub(crate) fn channels_table(reports: &[ChannelReport], sources: &[&str], active_source: &str) -> String {
+    let mut out = String::from("Channels\n");
+    for report in reports {
+        let state = if !report.compiled_in {
+            format!("not compiled in (rebuild with --features {})", report.channel)
+        } else if !report.enabled {
+            "disabled".to_owned()
+        } else if report.missing.is_empty() {
+            "configured".to_owned()
+        } else {
+            format!("not configured, previews only (set {})", report.missing.join(", "))
+        };
+        let _ = writeln!(out, "  {:<9} {state}", report.channel);
+        if let Some(cadence) = &report.cadence {
+            let rate = report.rate_limit.as_deref().map(|rate| format!(", rate limit {rate}")).unwrap_or_default();
+            let _ = writeln!(out, "            cadence {cadence}{rate}");
+        }
+    }
+    let _ = writeln!(out, "Sources\n  {} (active: {active_source})", sources.join(", "));
+    out
+}
+
+/// Prints to standard output.
+pub(crate) fn print(text: &str) {
+    print!("{text}");
+}

@@ -1,0 +1,50 @@
+//! What `halcytone channels` and `GET /channels` tell: each channel and
+//! source, and whether it is ready to send.
+
+use halcytone_core::channel::Channel;
+use serde::Serialize;
+
+use crate::app::App;
+
+/// One channel as reported.
+#[derive(Debug, Serialize)]
+pub(crate) struct ChannelReport {
+    /// The channel name.
+    pub(crate) channel: String,
+    /// Whether this build has the channel.
+    pub(crate) compiled_in: bool,
+    /// Whether plans include it.
+    pub(crate) enabled: bool,
+    /// Configuration keys still missing before it can send; empty when configured.
+    pub(crate) missing: Vec<&'static str>,
+    /// Its slots.
+    pub(crate) cadence: Option<String>,
+    /// Its quota.
+    pub(crate) rate_limit: Option<String>,
+}
+
+/// Every shipped channel, compiled in or not, by name.
+pub(crate) fn channel_reports(app: &App) -> Vec<ChannelReport> {
+    let mut reports: Vec<ChannelReport> = app
+        .channels
+        .iter()
+        .map(|(channel, entry)| ChannelReport {
+            channel: channel.to_string(),
+            compiled_in: true,
+            enabled: entry.enabled,
+            missing: entry.publisher.missing_configuration(),
+            cadence: Some(entry.cadence.to_string()),
+            rate_limit: entry.rate_limit.map(|limit| limit.to_string()),
+        })
+        .collect();
+    reports.extend(app.registry.absent_channels().map(|channel: &Channel| ChannelReport {
+        channel: channel.to_string(),
+        compiled_in: false,
+        enabled: false,
+        missing: Vec::new(),
+        cadence: None,
+        rate_limit: None,
+    }));
+    reports.sort_by(|left, right| left.channel.cmp(&right.channel));
+    reports
+}
