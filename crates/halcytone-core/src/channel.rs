@@ -16,7 +16,9 @@ pub struct Channel(Cow<'static, str>);
 
 /// Why a string is not a valid channel name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{name}` is not a channel name: use 1 to 32 lowercase letters, digits or `-`, starting with a letter")]
+#[error(
+    "`{name}` is not a channel name: use 1 to 32 lowercase letters, digits or `-`, starting with a letter"
+)]
 pub struct ChannelNameError {
     /// The rejected name.
     pub name: String,

@@ -10,7 +10,9 @@ use serde::{Serialize, Serializer};
 use crate::channel::Channel;
 use crate::document::{ItemId, LivingDocument};
 use crate::plan::{Period, Plan};
-use crate::publisher::{Content, ItemView, OutgoingPost, PostId, PostStatus, Publisher, RenderInput};
+use crate::publisher::{
+    Content, ItemView, OutgoingPost, PostId, PostStatus, Publisher, RenderInput,
+};
 use crate::render::Renderer;
 use crate::request::RequestPreview;
 
@@ -76,7 +78,10 @@ pub struct ContentPlan {
     pub warnings: Vec<String>,
 }
 
-fn serialize_display<S: Serializer, T: std::fmt::Display>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_display<S: Serializer, T: std::fmt::Display>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.collect_str(value)
 }
 
@@ -103,7 +108,8 @@ impl Composer<'_> {
     /// warnings with the channel, the item and the rule, so the plan never
     /// carries a post that would be refused.
     pub fn compose(&self, plan: Plan) -> ContentPlan {
-        let items: HashMap<&ItemId, _> = self.document.items().map(|item| (&item.id, item)).collect();
+        let items: HashMap<&ItemId, _> =
+            self.document.items().map(|item| (&item.id, item)).collect();
         let mut views: HashMap<&ItemId, ItemView> = HashMap::new();
         let mut view = |id: &ItemId| -> Option<ItemView> {
             let item = items.get(id)?;
@@ -122,7 +128,11 @@ impl Composer<'_> {
             };
             let (Some(item), Some(includes)) = (
                 view(&planned.item),
-                planned.includes.iter().map(&mut view).collect::<Option<Vec<_>>>(),
+                planned
+                    .includes
+                    .iter()
+                    .map(&mut view)
+                    .collect::<Option<Vec<_>>>(),
             ) else {
                 continue;
             };
@@ -142,13 +152,20 @@ impl Composer<'_> {
                 })
             });
             let previews = outgoing.and_then(|post| {
-                let previews = if self.dry_run { publisher.preview(&post)? } else { Vec::new() };
+                let previews = if self.dry_run {
+                    publisher.preview(&post)?
+                } else {
+                    Vec::new()
+                };
                 Ok((post, previews))
             });
             let (post, mut previews) = match previews {
                 Ok(rendered) => rendered,
                 Err(error) => {
-                    warnings.push(format!("post {} ({} item `{}`) left out: {error}", planned.id, planned.channel, planned.item));
+                    warnings.push(format!(
+                        "post {} ({} item `{}`) left out: {error}",
+                        planned.id, planned.channel, planned.item
+                    ));
                     continue;
                 }
             };

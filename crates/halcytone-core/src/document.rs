@@ -25,7 +25,9 @@ pub struct LivingDocument {
 impl LivingDocument {
     /// Every item of every section, in document order.
     pub fn items(&self) -> impl Iterator<Item = &Item> {
-        self.sections.iter().flat_map(|section| section.items.iter())
+        self.sections
+            .iter()
+            .flat_map(|section| section.items.iter())
     }
 }
 
@@ -287,7 +289,9 @@ impl<'a> DocumentBuilder<'a> {
         let Some(section) = self.sections.last() else {
             self.error(
                 location,
-                format!("item `{title}` is not inside a section: add a `## Section` heading above it"),
+                format!(
+                    "item `{title}` is not inside a section: add a `## Section` heading above it"
+                ),
             );
             return;
         };
@@ -298,7 +302,8 @@ impl<'a> DocumentBuilder<'a> {
         let section = section.name.clone();
         let id = ItemId::new(&section, title);
         if let Some(first) = self.first_seen.get(&id) {
-            let message = format!("duplicate item `{title}` in section `{section}` (first at {first})");
+            let message =
+                format!("duplicate item `{title}` in section `{section}` (first at {first})");
             self.error(location, message);
             return;
         }
@@ -389,7 +394,10 @@ impl<'a> DocumentBuilder<'a> {
                     let known = self.known_channels.list();
                     self.error(
                         location.clone(),
-                        format!("unknown channel `{}` (known channels: {known})", name.trim()),
+                        format!(
+                            "unknown channel `{}` (known channels: {known})",
+                            name.trim()
+                        ),
                     );
                 }
             }
@@ -447,7 +455,8 @@ impl<'a> DocumentBuilder<'a> {
         if self.errors.is_empty() && self.sections.iter().all(|section| section.items.is_empty()) {
             self.errors.push(Diagnostic {
                 location: Location::Line(1),
-                message: "the document has no items: add `## Section` and `### Item` headings".to_owned(),
+                message: "the document has no items: add `## Section` and `### Item` headings"
+                    .to_owned(),
             });
         }
         if !self.errors.is_empty() {
@@ -471,7 +480,11 @@ impl<'a> DocumentBuilder<'a> {
 /// The first 16 bytes of a digest as lowercase hex: short enough to read,
 /// long enough that ids of one installation never collide.
 pub(crate) fn short_hex(digest: &[u8]) -> String {
-    digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
+    digest
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Splits `Key: value` where the key is one to three words of letters.
@@ -483,16 +496,19 @@ fn split_metadata_line(line: &str) -> Option<(&str, &str)> {
         && key.len() <= 24
         && words <= 3
         && key.starts_with(|character: char| character.is_ascii_alphabetic())
-        && key
-            .chars()
-            .all(|character| character.is_ascii_alphabetic() || character == ' ' || character == '-');
+        && key.chars().all(|character| {
+            character.is_ascii_alphabetic() || character == ' ' || character == '-'
+        });
     // `https://…` and similar would split at the scheme; a metadata value follows a space.
     let spaced = value.is_empty() || value.starts_with(' ');
     (well_formed && spaced).then_some((key, value))
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').map(str::trim).filter(|part| !part.is_empty())
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
 }
 
 #[cfg(test)]
@@ -515,7 +531,10 @@ mod tests {
     fn metadata_lines_need_a_short_alphabetic_key_and_a_space() {
         assert_eq!(split_metadata_line("Tags: a, b"), Some(("Tags", " a, b")));
         assert_eq!(split_metadata_line("https://example.com"), None);
-        assert_eq!(split_metadata_line("This is a long sentence: with a colon"), None);
+        assert_eq!(
+            split_metadata_line("This is a long sentence: with a colon"),
+            None
+        );
         assert_eq!(split_metadata_line("Ratio 4:4"), None);
     }
 

@@ -90,7 +90,10 @@ impl PublishError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            Self::Invalid { .. } | Self::Permanent { .. } | Self::NotConfigured { .. } | Self::Unsupported { .. }
+            Self::Invalid { .. }
+                | Self::Permanent { .. }
+                | Self::NotConfigured { .. }
+                | Self::Unsupported { .. }
         )
     }
 }
@@ -134,7 +137,10 @@ mod tests {
             reason: "is empty".to_owned(),
         };
         assert!(invalid.is_permanent() && !invalid.is_retryable());
-        assert_eq!(invalid.to_string(), "twitter post is invalid: text is empty");
+        assert_eq!(
+            invalid.to_string(),
+            "twitter post is invalid: text is empty"
+        );
         let unknown = PublishError::OutcomeUnknown {
             channel,
             message: "timeout".to_owned(),

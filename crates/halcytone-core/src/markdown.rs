@@ -173,17 +173,28 @@ mod tests {
         let first = items[0];
         assert_eq!(first.id.as_str(), "breathscape/morning-resonance");
         assert_eq!(first.tags, ["breathscape", "feature"]);
-        let channels: Vec<&str> = first.channels.iter().flatten().map(Channel::as_str).collect();
+        let channels: Vec<&str> = first
+            .channels
+            .iter()
+            .flatten()
+            .map(Channel::as_str)
+            .collect();
         assert_eq!(channels, ["email", "web"]);
         assert_eq!(first.date.unwrap().to_string(), "2026-12-02");
         assert_eq!(first.priority, Priority::High);
-        assert_eq!(first.link.as_deref(), Some("https://halcytone.example/resonance"));
+        assert_eq!(
+            first.link.as_deref(),
+            Some("https://halcytone.example/resonance")
+        );
         assert_eq!(
             first.body,
             "Body with **bold** and a [link](https://x.example).\n\n- one\n- two\n\n#### A sub-heading\n\nMore."
         );
         assert_eq!(first.location, Location::Line(9));
-        assert_eq!(items[1].body, "First line of body right away.\nStill the body.");
+        assert_eq!(
+            items[1].body,
+            "First line of body right away.\nStill the body."
+        );
         assert!(items[1].channels.is_none());
     }
 
@@ -206,12 +217,18 @@ mod tests {
             errors("## S\n### I\nDate: 2026-02-30\n\nBody.\n"),
             ["line 3: bad date `2026-02-30`: expected a calendar date as YYYY-MM-DD"]
         );
-        assert_eq!(errors("## S\n### I\nTags: a\n\n### J\nBody.\n"), ["line 2: item `I` has no body"]);
+        assert_eq!(
+            errors("## S\n### I\nTags: a\n\n### J\nBody.\n"),
+            ["line 2: item `I` has no body"]
+        );
         assert_eq!(
             errors("## S\n### I\nBody.\n### I\nBody.\n"),
             ["line 4: duplicate item `I` in section `S` (first at line 2)"]
         );
-        assert_eq!(errors(""), ["line 1: the document has no items: add `## Section` and `### Item` headings"]);
+        assert_eq!(
+            errors(""),
+            ["line 1: the document has no items: add `## Section` and `### Item` headings"]
+        );
     }
 
     #[test]
@@ -219,7 +236,10 @@ mod tests {
         let text = "## S\n### I\nTags: a\n\nNote: this is body.\n";
         let parsed = parse_markdown("doc.md", text, &known()).unwrap();
         assert!(parsed.warnings.is_empty());
-        assert_eq!(parsed.document.items().next().unwrap().body, "Note: this is body.");
+        assert_eq!(
+            parsed.document.items().next().unwrap().body,
+            "Note: this is body."
+        );
     }
 
     #[test]
@@ -227,7 +247,10 @@ mod tests {
         let text = "## S\n### I\n> ### Not an item\n\nBody.\n";
         let parsed = parse_markdown("doc.md", text, &known()).unwrap();
         assert_eq!(parsed.document.items().count(), 1);
-        assert_eq!(parsed.document.items().next().unwrap().body, "> ### Not an item\n\nBody.");
+        assert_eq!(
+            parsed.document.items().next().unwrap().body,
+            "> ### Not an item\n\nBody."
+        );
     }
 
     #[test]

@@ -14,14 +14,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::ToSpan;
+use jiff::ZonedDateTime;
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
-use jiff::ZonedDateTime;
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::channel::Channel;
-use crate::document::{short_hex, Item, ItemId, LivingDocument};
+use crate::document::{Item, ItemId, LivingDocument, short_hex};
 use crate::publisher::{PostId, PostShape};
 
 /// The longest `Nd` period.
@@ -134,7 +134,9 @@ fn parse_weekday(name: &str) -> Option<Weekday> {
     let name = name.trim().to_ascii_lowercase();
     DAY_NAMES
         .iter()
-        .find(|(short, weekday)| name == *short || name == format!("{weekday:?}").to_ascii_lowercase())
+        .find(|(short, weekday)| {
+            name == *short || name == format!("{weekday:?}").to_ascii_lowercase()
+        })
         .map(|(_, weekday)| *weekday)
 }
 
@@ -152,8 +154,12 @@ impl FromStr for Weekdays {
         for part in value.split(',') {
             let unknown = || format!("unknown day `{}`", part.trim());
             if let Some((first, last)) = part.split_once('-') {
-                let first = parse_weekday(first).ok_or_else(unknown)?.to_monday_zero_offset();
-                let last = parse_weekday(last).ok_or_else(unknown)?.to_monday_zero_offset();
+                let first = parse_weekday(first)
+                    .ok_or_else(unknown)?
+                    .to_monday_zero_offset();
+                let last = parse_weekday(last)
+                    .ok_or_else(unknown)?
+                    .to_monday_zero_offset();
                 if first > last {
                     return Err(format!("day range `{}` runs backwards", part.trim()));
                 }
@@ -198,13 +204,18 @@ impl FromStr for SlotRule {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let bad = |why: String| format!("bad cadence slot `{value}`: {why}; expected DAYS HH:MM such as `weekdays 10:00`, `daily 09:00` or `mon,thu 12:30`");
+        let bad = |why: String| {
+            format!(
+                "bad cadence slot `{value}`: {why}; expected DAYS HH:MM such as `weekdays 10:00`, `daily 09:00` or `mon,thu 12:30`"
+            )
+        };
         let (days, time) = value
             .trim()
             .rsplit_once(' ')
             .ok_or_else(|| bad("no time".to_owned()))?;
         let days = days.parse().map_err(bad)?;
-        let time = Time::strptime("%H:%M", time.trim()).map_err(|_| bad(format!("bad time `{}`", time.trim())))?;
+        let time = Time::strptime("%H:%M", time.trim())
+            .map_err(|_| bad(format!("bad time `{}`", time.trim())))?;
         Ok(Self { days, time })
     }
 }
@@ -326,15 +337,25 @@ fn slots(request: &PlanRequest, cadence: &Cadence) -> Result<Vec<Slot>, PlanErro
             date: format!("{} + {offset} days", request.start),
             message,
         };
-        let date = request.start.checked_add(offset.days()).map_err(|e| error(e.to_string()))?;
-        for rule in cadence.0.iter().filter(|rule| rule.days.contains(date.weekday())) {
+        let date = request
+            .start
+            .checked_add(offset.days())
+            .map_err(|e| error(e.to_string()))?;
+        for rule in cadence
+            .0
+            .iter()
+            .filter(|rule| rule.days.contains(date.weekday()))
+        {
             // jiff resolves a time in a DST gap to the later instant and an
             // ambiguous one to the earlier, as calendars do.
             let at = date
                 .to_datetime(rule.time)
                 .to_zoned_datetime(request.timezone.clone())
                 .map_err(|e| error(e.to_string()))?;
-            slots.push(Slot { at, week: offset / 7 });
+            slots.push(Slot {
+                at,
+                week: offset / 7,
+            });
         }
     }
     slots.sort_by(|left, right| left.at.cmp(&right.at));
@@ -360,7 +381,10 @@ fn plan_id(document: &LivingDocument, request: &PlanRequest) -> String {
         .chain_update(request.timezone.iana_name().unwrap_or("fixed"))
         .chain_update(&request.featured_section);
     for plan_channel in &request.channels {
-        hasher.update(format!("|{}={}|{:?}", plan_channel.channel, plan_channel.cadence, plan_channel.shape));
+        hasher.update(format!(
+            "|{}={}|{:?}",
+            plan_channel.channel, plan_channel.cadence, plan_channel.shape
+        ));
     }
     format!("plan_{}", short_hex(&hasher.finalize()))
 }
@@ -371,7 +395,14 @@ fn plan_id(document: &LivingDocument, request: &PlanRequest) -> String {
 /// Returns a [`PlanError`] only when a slot falls outside the supported date range.
 pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, PlanError> {
     let mut ranked: Vec<(usize, &Item)> = document.items().enumerate().collect();
-    ranked.sort_by_key(|(index, item)| (Reverse(item.priority), item.date.is_none(), item.date, *index));
+    ranked.sort_by_key(|(index, item)| {
+        (
+            Reverse(item.priority),
+            item.date.is_none(),
+            item.date,
+            *index,
+        )
+    });
     let ranked: Vec<&Item> = ranked.into_iter().map(|(_, item)| item).collect();
     let is_featured = |item: &Item| item.section.eq_ignore_ascii_case(&request.featured_section);
 
@@ -392,13 +423,20 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
         let mut weeks_with_slots: Vec<(i64, Date)> = Vec::new();
         for slot in slots(request, &plan_channel.cadence)? {
             let day = slot.at.date();
-            if weeks_with_slots.last().is_none_or(|(week, _)| *week != slot.week) {
+            if weeks_with_slots
+                .last()
+                .is_none_or(|(week, _)| *week != slot.week)
+            {
                 weeks_with_slots.push((slot.week, day));
             }
             let candidates: Vec<&Item> = ranked
                 .iter()
                 .copied()
-                .filter(|item| item.allows(channel) && !used.contains(&item.id) && item.date.is_none_or(|date| date <= day))
+                .filter(|item| {
+                    item.allows(channel)
+                        && !used.contains(&item.id)
+                        && item.date.is_none_or(|date| date <= day)
+                })
                 .collect();
             let wants_featured = match plan_channel.shape {
                 PostShape::Digest { .. } => true,
@@ -407,7 +445,11 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             let chosen = candidates
                 .iter()
                 .find(|item| wants_featured && is_featured(item))
-                .or_else(|| candidates.iter().find(|item| Some(item.section.as_str()) != last_section))
+                .or_else(|| {
+                    candidates
+                        .iter()
+                        .find(|item| Some(item.section.as_str()) != last_section)
+                })
                 .or_else(|| candidates.first())
                 .copied();
             let Some(item) = chosen else {
@@ -444,7 +486,9 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 includes,
             });
         }
-        let any_featured = ranked.iter().any(|item| is_featured(item) && item.allows(channel));
+        let any_featured = ranked
+            .iter()
+            .any(|item| is_featured(item) && item.allows(channel));
         for (week, first_day) in weeks_with_slots {
             if any_featured && !featured_weeks.contains(&week) {
                 warnings.push(format!(

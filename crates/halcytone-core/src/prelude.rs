@@ -6,8 +6,8 @@ pub use crate::channel::Channel;
 pub use crate::error::{ConfigError, PublishError};
 pub use crate::plan::{Cadence, SlotRule, Weekdays};
 pub use crate::publisher::{
-    Content, ItemView, OutgoingPost, PostShape, PublishReceipt, Publisher, RenderInput, ensure, render_field,
-    typed_content,
+    Content, ItemView, OutgoingPost, PostShape, PublishReceipt, Publisher, RenderInput, ensure,
+    render_field, typed_content,
 };
 pub use crate::registry::{Registry, Settings};
 pub use crate::render::Renderer;

@@ -62,11 +62,13 @@ impl Content {
     /// # Errors
     /// Returns `Invalid` for a type that cannot be JSON (a map with non-string keys).
     pub fn from_typed<T: Serialize>(channel: &Channel, content: &T) -> Result<Self, PublishError> {
-        serde_json::to_value(content).map(Self).map_err(|error| PublishError::Invalid {
-            channel: channel.clone(),
-            field: "content",
-            reason: error.to_string(),
-        })
+        serde_json::to_value(content)
+            .map(Self)
+            .map_err(|error| PublishError::Invalid {
+                channel: channel.clone(),
+                field: "content",
+                reason: error.to_string(),
+            })
     }
 
     /// Reads the content back as a channel's typed content.
@@ -217,7 +219,8 @@ pub trait Publisher: Send + Sync + 'static {
     /// # Errors
     /// Returns `Invalid` when a template fails or the content cannot be made
     /// to fit the channel.
-    fn render(&self, input: &RenderInput<'_>, renderer: &Renderer) -> Result<Content, PublishError>;
+    fn render(&self, input: &RenderInput<'_>, renderer: &Renderer)
+    -> Result<Content, PublishError>;
 
     /// Checks rendered (or edited) content against the channel's rules.
     ///
@@ -254,7 +257,10 @@ pub trait Publisher: Send + Sync + 'static {
 ///
 /// # Errors
 /// Returns `Invalid` with the deserialisation message.
-pub fn typed_content<T: DeserializeOwned>(channel: &Channel, content: &Content) -> Result<T, PublishError> {
+pub fn typed_content<T: DeserializeOwned>(
+    channel: &Channel,
+    content: &Content,
+) -> Result<T, PublishError> {
     content.to_typed().map_err(|error| PublishError::Invalid {
         channel: channel.clone(),
         field: "content",
@@ -266,7 +272,12 @@ pub fn typed_content<T: DeserializeOwned>(channel: &Channel, content: &Content) 
 ///
 /// # Errors
 /// Returns `Invalid { field, reason }` when `ok` is false.
-pub fn ensure(channel: &Channel, ok: bool, field: &'static str, reason: impl FnOnce() -> String) -> Result<(), PublishError> {
+pub fn ensure(
+    channel: &Channel,
+    ok: bool,
+    field: &'static str,
+    reason: impl FnOnce() -> String,
+) -> Result<(), PublishError> {
     if ok {
         Ok(())
     } else {
@@ -289,9 +300,11 @@ pub fn render_field<T: Serialize>(
     template: &str,
     data: &T,
 ) -> Result<String, PublishError> {
-    renderer.render(template, data).map_err(|error| PublishError::Invalid {
-        channel: channel.clone(),
-        field,
-        reason: error.to_string(),
-    })
+    renderer
+        .render(template, data)
+        .map_err(|error| PublishError::Invalid {
+            channel: channel.clone(),
+            field,
+            reason: error.to_string(),
+        })
 }

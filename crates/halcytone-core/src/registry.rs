@@ -30,7 +30,10 @@ impl Settings {
 
     /// An empty table at `key`.
     pub fn empty(key: impl Into<String>) -> Self {
-        Self::new(key, config::Value::new(None, config::Map::<String, config::Value>::new()))
+        Self::new(
+            key,
+            config::Value::new(None, config::Map::<String, config::Value>::new()),
+        )
     }
 
     /// The dotted key of the table.

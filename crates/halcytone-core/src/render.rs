@@ -57,9 +57,17 @@ pub struct Renderer {
 
 impl std::fmt::Debug for Renderer {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<&String> = self.html.get_templates().keys().chain(self.text.get_templates().keys()).collect();
+        let mut names: Vec<&String> = self
+            .html
+            .get_templates()
+            .keys()
+            .chain(self.text.get_templates().keys())
+            .collect();
         names.sort();
-        formatter.debug_struct("Renderer").field("templates", &names).finish()
+        formatter
+            .debug_struct("Renderer")
+            .field("templates", &names)
+            .finish()
     }
 }
 
@@ -114,7 +122,10 @@ fn date_helper(
     } else if let Ok(date) = value.parse::<jiff::civil::Date>() {
         date.strftime(&format).to_string()
     } else {
-        return Err(RenderErrorReason::Other(format!("date: `{value}` is not a date or timestamp")).into());
+        return Err(RenderErrorReason::Other(format!(
+            "date: `{value}` is not a date or timestamp"
+        ))
+        .into());
     };
     out.write(&formatted)?;
     Ok(())
@@ -181,7 +192,11 @@ impl Renderer {
 
     fn register(&mut self, file: &str, source: &str) -> Result<(), RenderError> {
         let name = file.trim_end_matches(".hbs");
-        let registry = if name.ends_with(".html") { &mut self.html } else { &mut self.text };
+        let registry = if name.ends_with(".html") {
+            &mut self.html
+        } else {
+            &mut self.text
+        };
         registry
             .register_template_string(name, source)
             .map_err(|error| RenderError::Template {
@@ -200,11 +215,17 @@ impl Renderer {
     /// # Errors
     /// Returns an unknown template, or a render failure such as a missing variable.
     pub fn render<T: Serialize>(&self, name: &str, data: &T) -> Result<String, RenderError> {
-        let registry = if self.html.has_template(name) { &self.html } else { &self.text };
-        registry.render(name, data).map_err(|error| RenderError::Render {
-            name: name.to_owned(),
-            message: error.reason().to_string(),
-        })
+        let registry = if self.html.has_template(name) {
+            &self.html
+        } else {
+            &self.text
+        };
+        registry
+            .render(name, data)
+            .map_err(|error| RenderError::Render {
+                name: name.to_owned(),
+                message: error.reason().to_string(),
+            })
     }
 }
 
@@ -218,8 +239,15 @@ mod tests {
             html: new_registry(true),
             text: new_registry(false),
         };
-        renderer.register("t/page.html.hbs", "<p>{{title}}</p>{{{markdown body}}}").unwrap();
-        renderer.register("t/post.hbs", "{{title}} {{excerpt body 12}} {{hashtag tag}} {{date at \"%a %H:%M\"}}").unwrap();
+        renderer
+            .register("t/page.html.hbs", "<p>{{title}}</p>{{{markdown body}}}")
+            .unwrap();
+        renderer
+            .register(
+                "t/post.hbs",
+                "{{title}} {{excerpt body 12}} {{hashtag tag}} {{date at \"%a %H:%M\"}}",
+            )
+            .unwrap();
         let data = serde_json::json!({
             "title": "A <b> & C", "body": "one two three four", "tag": "breath work",
             "at": "2026-11-30T09:00:00+00:00[UTC]",
@@ -228,7 +256,10 @@ mod tests {
             renderer.render("t/page.html", &data).unwrap(),
             "<p>A &lt;b&gt; &amp; C</p><p>one two three four</p>\n"
         );
-        assert_eq!(renderer.render("t/post", &data).unwrap(), "A <b> & C one two… #breathWork Mon 09:00");
+        assert_eq!(
+            renderer.render("t/post", &data).unwrap(),
+            "A <b> & C one two… #breathWork Mon 09:00"
+        );
     }
 
     #[test]
@@ -238,28 +269,39 @@ mod tests {
             text: new_registry(false),
         };
         renderer.register("t/post.hbs", "{{nope}}").unwrap();
-        let error = renderer.render("t/post", &serde_json::json!({})).unwrap_err();
+        let error = renderer
+            .render("t/post", &serde_json::json!({}))
+            .unwrap_err();
         assert!(error.to_string().contains("nope"), "{error}");
     }
 
     #[test]
     fn override_directory_replaces_bundled_templates() {
-        let directory = std::env::temp_dir().join(format!("halcytone-templates-{}", std::process::id()));
+        let directory =
+            std::env::temp_dir().join(format!("halcytone-templates-{}", std::process::id()));
         std::fs::create_dir_all(directory.join("twitter")).unwrap();
         std::fs::write(directory.join("twitter/post.hbs"), "custom {{item.title}}").unwrap();
         let renderer = Renderer::new(Some(&directory)).unwrap();
         std::fs::remove_dir_all(&directory).unwrap();
-        let text = renderer.render("twitter/post", &serde_json::json!({"item": {"title": "T"}})).unwrap();
+        let text = renderer
+            .render("twitter/post", &serde_json::json!({"item": {"title": "T"}}))
+            .unwrap();
         assert_eq!(text, "custom T");
     }
 
     #[test]
     fn a_broken_override_names_the_template() {
-        let directory = std::env::temp_dir().join(format!("halcytone-broken-{}", std::process::id()));
+        let directory =
+            std::env::temp_dir().join(format!("halcytone-broken-{}", std::process::id()));
         std::fs::create_dir_all(directory.join("web")).unwrap();
         std::fs::write(directory.join("web/title.hbs"), "{{#if}}").unwrap();
         let error = Renderer::new(Some(&directory)).unwrap_err();
         std::fs::remove_dir_all(&directory).unwrap();
-        assert!(error.to_string().starts_with("template `web/title` does not compile"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("template `web/title` does not compile"),
+            "{error}"
+        );
     }
 }

@@ -46,8 +46,14 @@ impl HeaderValue {
     fn redacted(&self) -> String {
         match self {
             Self::Plain(value) => value.clone(),
-            Self::Secret { prefix, secret: Some(_) } => format!("{prefix}***"),
-            Self::Secret { prefix, secret: None } => format!("{prefix}<unset>"),
+            Self::Secret {
+                prefix,
+                secret: Some(_),
+            } => format!("{prefix}***"),
+            Self::Secret {
+                prefix,
+                secret: None,
+            } => format!("{prefix}<unset>"),
         }
     }
 
@@ -78,14 +84,19 @@ impl BaseUrl {
     /// # Errors
     /// Says why the URL cannot be a base URL.
     pub fn parse(value: &str) -> Result<Self, String> {
-        let url = url::Url::parse(value.trim()).map_err(|error| format!("`{value}` is not a URL: {error}"))?;
+        let url = url::Url::parse(value.trim())
+            .map_err(|error| format!("`{value}` is not a URL: {error}"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             return Err(format!("`{value}` is not an absolute http or https URL"));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(format!("`{value}` has a query or fragment; give the base URL alone"));
+            return Err(format!(
+                "`{value}` has a query or fragment; give the base URL alone"
+            ));
         }
-        Ok(Self(Cow::Owned(value.trim().trim_end_matches('/').to_owned())))
+        Ok(Self(Cow::Owned(
+            value.trim().trim_end_matches('/').to_owned(),
+        )))
     }
 
     /// The URL without a trailing slash.
@@ -109,7 +120,11 @@ impl<'de> Deserialize<'de> for BaseUrl {
 /// Joins a configured base URL and an API path, whatever trailing slash the
 /// base has: `https://crm.example/` + `/api/v1/x` → `https://crm.example/api/v1/x`.
 pub fn endpoint(base_url: &str, path: &str) -> String {
-    format!("{}/{}", base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base_url.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// One HTTP request exactly as a publisher sends it.
@@ -145,7 +160,10 @@ impl OutboundRequest {
             field: "body",
             reason: error.to_string(),
         })?;
-        headers.push(("content-type", HeaderValue::Plain("application/json".to_owned())));
+        headers.push((
+            "content-type",
+            HeaderValue::Plain("application/json".to_owned()),
+        ));
         Ok(Self {
             method,
             url,
@@ -162,7 +180,12 @@ impl OutboundRequest {
             headers: self
                 .headers
                 .iter()
-                .map(|(name, value)| ((*name).to_owned(), serde_json::Value::String(value.redacted())))
+                .map(|(name, value)| {
+                    (
+                        (*name).to_owned(),
+                        serde_json::Value::String(value.redacted()),
+                    )
+                })
                 .collect(),
             body: self.body.clone(),
         }
@@ -189,16 +212,32 @@ mod tests {
 
     #[test]
     fn base_urls_must_be_absolute_http() {
-        assert_eq!(BaseUrl::parse("https://api.x.com/").unwrap().join("2/tweets"), "https://api.x.com/2/tweets");
-        for bad in ["api.x.com", "ftp://x.example", "https://x.example/?a=1", "https://"] {
+        assert_eq!(
+            BaseUrl::parse("https://api.x.com/")
+                .unwrap()
+                .join("2/tweets"),
+            "https://api.x.com/2/tweets"
+        );
+        for bad in [
+            "api.x.com",
+            "ftp://x.example",
+            "https://x.example/?a=1",
+            "https://",
+        ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn endpoints_join_with_one_slash() {
-        assert_eq!(endpoint("https://crm.example/", "/api/v1/x"), "https://crm.example/api/v1/x");
-        assert_eq!(endpoint("http://127.0.0.1:9/base", "api"), "http://127.0.0.1:9/base/api");
+        assert_eq!(
+            endpoint("https://crm.example/", "/api/v1/x"),
+            "https://crm.example/api/v1/x"
+        );
+        assert_eq!(
+            endpoint("http://127.0.0.1:9/base", "api"),
+            "http://127.0.0.1:9/base/api"
+        );
     }
 
     #[test]
@@ -223,6 +262,9 @@ mod tests {
             preview,
             r#"{"method":"POST","url":"https://api.x.com/2/tweets","headers":{"authorization":"Bearer ***","content-type":"application/json"},"body":{"text":"hi"}}"#
         );
-        assert_eq!(request.headers[0].1.expose().as_deref(), Some("Bearer token-123"));
+        assert_eq!(
+            request.headers[0].1.expose().as_deref(),
+            Some("Bearer token-123")
+        );
     }
 }

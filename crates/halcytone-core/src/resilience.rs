@@ -23,15 +23,21 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
         .find(|character: char| !character.is_ascii_digit())
         .unwrap_or(value.len());
     let (number, unit) = value.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("bad duration `{value}`: expected a whole number and a unit, such as 90s, 15m, 3h or 1d"))?;
+    let number: u64 = number.parse().map_err(|_| {
+        format!(
+            "bad duration `{value}`: expected a whole number and a unit, such as 90s, 15m, 3h or 1d"
+        )
+    })?;
     let seconds = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("bad duration `{value}`: the unit must be s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "bad duration `{value}`: the unit must be s, m, h or d"
+            ));
+        }
     };
     Ok(Duration::from_secs(number * seconds))
 }
@@ -40,18 +46,22 @@ impl FromStr for RateLimit {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let (count, period) = value
-            .split_once('/')
-            .ok_or_else(|| format!("bad rate limit `{value}`: expected COUNT/PERIOD such as 100/15m"))?;
+        let (count, period) = value.split_once('/').ok_or_else(|| {
+            format!("bad rate limit `{value}`: expected COUNT/PERIOD such as 100/15m")
+        })?;
         let count: u32 = count
             .trim()
             .parse()
             .ok()
             .filter(|count| *count > 0)
-            .ok_or_else(|| format!("bad rate limit `{value}`: the count must be a whole number above 0"))?;
+            .ok_or_else(|| {
+                format!("bad rate limit `{value}`: the count must be a whole number above 0")
+            })?;
         let period = parse_duration(period)?;
         if period.is_zero() {
-            return Err(format!("bad rate limit `{value}`: the period must be longer than 0"));
+            return Err(format!(
+                "bad rate limit `{value}`: the period must be longer than 0"
+            ));
         }
         Ok(Self { count, period })
     }

@@ -78,11 +78,18 @@ impl Source for MarkdownSource {
     async fn fetch(&self, known_channels: &KnownChannels) -> Result<ParsedDocument, SourceError> {
         match self {
             Self::File(path) => {
-                let text = tokio::fs::read_to_string(path).await.map_err(|error| SourceError::Io {
-                    path: path.display().to_string(),
-                    message: error.to_string(),
-                })?;
-                Ok(parse_markdown(&path.display().to_string(), &text, known_channels)?)
+                let text =
+                    tokio::fs::read_to_string(path)
+                        .await
+                        .map_err(|error| SourceError::Io {
+                            path: path.display().to_string(),
+                            message: error.to_string(),
+                        })?;
+                Ok(parse_markdown(
+                    &path.display().to_string(),
+                    &text,
+                    known_channels,
+                )?)
             }
             Self::Text { name, text } => Ok(parse_markdown(name, text, known_channels)?),
         }

@@ -46,7 +46,12 @@ pub fn truncate_by(text: &str, max: usize, measure: impl Fn(&str) -> usize) -> S
     if measure(text) <= max {
         return text.to_owned();
     }
-    let with_ellipsis = |prefix: &str| format!("{}{ELLIPSIS}", prefix.trim_end_matches(|c: char| c.is_whitespace() || ",;:-–—".contains(c)));
+    let with_ellipsis = |prefix: &str| {
+        format!(
+            "{}{ELLIPSIS}",
+            prefix.trim_end_matches(|c: char| c.is_whitespace() || ",;:-–—".contains(c))
+        )
+    };
     let mut best: Option<String> = None;
     for (index, character) in text.char_indices() {
         if character.is_whitespace() {
@@ -92,7 +97,10 @@ pub fn hashtag(tag: &str) -> Option<String> {
         }
     }
     // A hashtag of digits alone is not a hashtag on the social networks.
-    hashtag[1..].chars().any(char::is_alphabetic).then_some(hashtag)
+    hashtag[1..]
+        .chars()
+        .any(char::is_alphabetic)
+        .then_some(hashtag)
 }
 
 fn markdown_options() -> Options {
@@ -139,7 +147,13 @@ pub fn markdown_to_text(markdown: &str, links: bool) -> String {
                     text.push(')');
                 }
             }
-            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::List(_) | TagEnd::BlockQuote(_) | TagEnd::CodeBlock) => {
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::List(_)
+                | TagEnd::BlockQuote(_)
+                | TagEnd::CodeBlock,
+            ) => {
                 end_block(&mut text);
             }
             _ => {}
@@ -160,7 +174,11 @@ fn end_block(text: &mut String) {
 /// The first paragraph of `markdown` as plain text without link targets.
 pub fn first_paragraph(markdown: &str) -> String {
     let text = markdown_to_text(markdown, false);
-    text.split("\n\n").next().unwrap_or_default().trim().to_owned()
+    text.split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -210,8 +228,17 @@ mod tests {
 
     #[test]
     fn plain_text_keeps_structure() {
-        let text = markdown_to_text("One *two* [three](https://x.example).\n\n- a\n- b\n\nEnd.", true);
-        assert_eq!(text, "One two three (https://x.example).\n\n- a\n- b\n\nEnd.");
-        assert_eq!(first_paragraph("First [link](https://x.example).\n\nSecond."), "First link.");
+        let text = markdown_to_text(
+            "One *two* [three](https://x.example).\n\n- a\n- b\n\nEnd.",
+            true,
+        );
+        assert_eq!(
+            text,
+            "One two three (https://x.example).\n\n- a\n- b\n\nEnd."
+        );
+        assert_eq!(
+            first_paragraph("First [link](https://x.example).\n\nSecond."),
+            "First link."
+        );
     }
 }

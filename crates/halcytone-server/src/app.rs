@@ -10,7 +10,8 @@ use halcytone_core::compose::{Composer, ContentPlan};
 use halcytone_core::document::KnownChannels;
 use halcytone_core::error::ConfigError;
 use halcytone_core::plan::{
-    Cadence, Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan, post_id,
+    Cadence, Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan,
+    post_id,
 };
 use halcytone_core::publisher::{PostStatus, Publisher};
 use halcytone_core::registry::{Registry, Settings as Table};
@@ -97,12 +98,19 @@ impl App {
     ///
     /// # Errors
     /// Returns a [`ConfigError`] naming the key at fault.
-    pub(crate) fn new(settings: Settings, registry: Registry, document: Option<PathBuf>) -> Result<Self, ConfigError> {
+    pub(crate) fn new(
+        settings: Settings,
+        registry: Registry,
+        document: Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
         let mut config_warnings = Vec::new();
         let mut channels = BTreeMap::new();
         for (channel, factory) in registry.publishers() {
             let configured = settings.channels.get(channel.as_str());
-            let table = configured.map_or_else(|| Table::empty(format!("channels.{channel}")), |entry| entry.table.clone());
+            let table = configured.map_or_else(
+                || Table::empty(format!("channels.{channel}")),
+                |entry| entry.table.clone(),
+            );
             let publisher = factory(&table)?;
             channels.insert(
                 channel.clone(),
@@ -117,9 +125,10 @@ impl App {
             );
         }
         for name in settings.channels.keys() {
-            let known = Channel::parse(name)
-                .ok()
-                .filter(|channel| channels.contains_key(channel) || registry.absent_channels().any(|absent| absent == channel));
+            let known = Channel::parse(name).ok().filter(|channel| {
+                channels.contains_key(channel)
+                    || registry.absent_channels().any(|absent| absent == channel)
+            });
             match known {
                 Some(channel) if !channels.contains_key(&channel) => config_warnings.push(format!(
                     "channels.{name} is configured but this build has no {name} channel (rebuild with --features {name})"
@@ -141,7 +150,11 @@ impl App {
                     let kinds: Vec<&str> = registry.sources().map(|(kind, _)| kind).collect();
                     ConfigError::new(
                         "source.kind",
-                        format!("`{}` is not a compiled-in source (available: {})", settings.source_kind, kinds.join(", ")),
+                        format!(
+                            "`{}` is not a compiled-in source (available: {})",
+                            settings.source_kind,
+                            kinds.join(", ")
+                        ),
                     )
                 })?;
                 factory(&settings.source)?
@@ -149,7 +162,12 @@ impl App {
         };
         let renderer = Renderer::new(settings.templates.dir.as_deref())
             .map_err(|error| ConfigError::new("templates.dir", error.to_string()))?;
-        let known_channels = KnownChannels::new(channels.keys().cloned().chain(registry.absent_channels().cloned()));
+        let known_channels = KnownChannels::new(
+            channels
+                .keys()
+                .cloned()
+                .chain(registry.absent_channels().cloned()),
+        );
         let publishers = channels
             .iter()
             .filter(|(_, entry)| entry.enabled)
@@ -168,12 +186,18 @@ impl App {
     }
 
     fn initial_status(&self) -> PostStatus {
-        if self.settings.approval.required { PostStatus::Draft } else { PostStatus::Scheduled }
+        if self.settings.approval.required {
+            PostStatus::Draft
+        } else {
+            PostStatus::Scheduled
+        }
     }
 
     /// Today in the configured time zone.
     pub(crate) fn today(&self) -> Date {
-        jiff::Timestamp::now().to_zoned_datetime(self.settings.timezone.clone()).date()
+        jiff::Timestamp::now()
+            .to_zoned_datetime(self.settings.timezone.clone())
+            .date()
     }
 
     fn select_channels(&self, requested: Option<&[String]>) -> Result<Vec<PlanChannel>, AppError> {
@@ -182,7 +206,8 @@ impl App {
             Some([]) => {
                 return Err(AppError::BadRequest {
                     field: "channels",
-                    message: "is empty: name at least one channel, or leave it out for all".to_owned(),
+                    message: "is empty: name at least one channel, or leave it out for all"
+                        .to_owned(),
                 });
             }
             Some(requested) => requested
@@ -192,7 +217,10 @@ impl App {
         };
         let mut selected = Vec::new();
         for channel in names {
-            if selected.iter().any(|chosen: &PlanChannel| chosen.channel == channel) {
+            if selected
+                .iter()
+                .any(|chosen: &PlanChannel| chosen.channel == channel)
+            {
                 continue;
             }
             if let Some(entry) = self.channels.get(&channel) {
@@ -213,18 +241,33 @@ impl App {
             message,
         };
         let available: Vec<&str> = self.publishers.keys().map(Channel::as_str).collect();
-        let channel = Channel::parse(name)
-            .map_err(|_| bad(format!("unknown channel `{name}` (available: {})", list_or_none(&available))))?;
+        let channel = Channel::parse(name).map_err(|_| {
+            bad(format!(
+                "unknown channel `{name}` (available: {})",
+                list_or_none(&available)
+            ))
+        })?;
         if self.publishers.contains_key(&channel) {
             return Ok(channel);
         }
         if self.channels.contains_key(&channel) {
-            return Err(bad(format!("channel `{channel}` is disabled (channels.{channel}.enabled = false)")));
+            return Err(bad(format!(
+                "channel `{channel}` is disabled (channels.{channel}.enabled = false)"
+            )));
         }
-        if self.registry.absent_channels().any(|absent| absent == &channel) {
-            return Err(bad(format!("channel `{channel}` is not compiled into this build (rebuild with --features {channel})")));
+        if self
+            .registry
+            .absent_channels()
+            .any(|absent| absent == &channel)
+        {
+            return Err(bad(format!(
+                "channel `{channel}` is not compiled into this build (rebuild with --features {channel})"
+            )));
         }
-        Err(bad(format!("unknown channel `{name}` (available: {})", list_or_none(&available))))
+        Err(bad(format!(
+            "unknown channel `{name}` (available: {})",
+            list_or_none(&available)
+        )))
     }
 
     /// Reads the document, plans the period and renders every post.
@@ -232,7 +275,10 @@ impl App {
     /// # Errors
     /// Returns a bad request value, an unreadable or invalid document, or
     /// [`AppError::NotAvailable`] for anything but a dry run.
-    pub(crate) async fn generate(&self, request: &GenerateRequest) -> Result<ContentPlan, AppError> {
+    pub(crate) async fn generate(
+        &self,
+        request: &GenerateRequest,
+    ) -> Result<ContentPlan, AppError> {
         let dry_run = request.dry_run || self.settings.dry_run;
         if !dry_run {
             return Err(AppError::NotAvailable(PUBLISHING_NOT_AVAILABLE.to_owned()));
@@ -289,13 +335,19 @@ impl App {
         let parsed = self.source.fetch(&self.known_channels).await?;
         let document = &parsed.document;
         let item = match item_id {
-            Some(id) => document.items().find(|item| item.id.as_str() == id).ok_or_else(|| AppError::BadRequest {
-                field: "item_id",
-                message: format!("no item `{id}` in {}", self.source.describe()),
-            })?,
+            Some(id) => document
+                .items()
+                .find(|item| item.id.as_str() == id)
+                .ok_or_else(|| AppError::BadRequest {
+                    field: "item_id",
+                    message: format!("no item `{id}` in {}", self.source.describe()),
+                })?,
             None => document
                 .items()
-                .find(|item| item.section.eq_ignore_ascii_case(&self.settings.planner.featured_section))
+                .find(|item| {
+                    item.section
+                        .eq_ignore_ascii_case(&self.settings.planner.featured_section)
+                })
                 .or_else(|| document.items().next())
                 .ok_or_else(|| AppError::BadRequest {
                     field: "item_id",
@@ -312,7 +364,10 @@ impl App {
             .filter(|plan_channel| {
                 let allowed = item.allows(&plan_channel.channel);
                 if !allowed {
-                    warnings.push(format!("item `{}` does not allow {}", item.id, plan_channel.channel));
+                    warnings.push(format!(
+                        "item `{}` does not allow {}",
+                        item.id, plan_channel.channel
+                    ));
                 }
                 allowed
             })
@@ -328,7 +383,12 @@ impl App {
             id: format!("item_{}", item.id.as_str().replace('/', "_")),
             period: Period::Day,
             start: now.date(),
-            timezone: self.settings.timezone.iana_name().unwrap_or("UTC").to_owned(),
+            timezone: self
+                .settings
+                .timezone
+                .iana_name()
+                .unwrap_or("UTC")
+                .to_owned(),
             posts,
             warnings,
         };
@@ -346,5 +406,9 @@ impl App {
 
 /// `a, b, c`, or `none` for an empty list.
 pub(crate) fn list_or_none(names: &[&str]) -> String {
-    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
 }

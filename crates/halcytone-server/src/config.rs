@@ -223,9 +223,16 @@ impl Settings {
         match &sources.file {
             Some(path) => {
                 if !path.is_file() {
-                    return Err(ConfigError::new("--config", format!("{} does not exist or is not a file", path.display())));
+                    return Err(ConfigError::new(
+                        "--config",
+                        format!("{} does not exist or is not a file", path.display()),
+                    ));
                 }
-                builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Toml).required(true));
+                builder = builder.add_source(
+                    File::from(path.as_path())
+                        .format(FileFormat::Toml)
+                        .required(true),
+                );
             }
             None if Path::new(DEFAULT_FILE).is_file() => {
                 builder = builder.add_source(File::new(DEFAULT_FILE, FileFormat::Toml));
@@ -256,37 +263,64 @@ impl Settings {
             Some("1" | "true" | "TRUE" | "True" | "yes") => true,
             Some("0" | "false" | "FALSE" | "False" | "no") => false,
             Some(other) => {
-                return Err(ConfigError::new("HALCYTONE_DRY_RUN", format!("`{other}` is not true or false")));
+                return Err(ConfigError::new(
+                    "HALCYTONE_DRY_RUN",
+                    format!("`{other}` is not true or false"),
+                ));
             }
         };
         Self::check(raw, dry_run)
     }
 
     fn check(raw: RawSettings, dry_run: bool) -> Result<Self, ConfigError> {
-        let timezone = TimeZone::get(raw.timezone.trim())
-            .map_err(|_| ConfigError::new("timezone", format!("`{}` is not an IANA time zone such as Europe/London", raw.timezone)))?;
-        let bind: SocketAddr = raw
-            .server
-            .bind
-            .parse()
-            .map_err(|_| ConfigError::new("server.bind", format!("`{}` is not an address and port such as 127.0.0.1:8080", raw.server.bind)))?;
+        let timezone = TimeZone::get(raw.timezone.trim()).map_err(|_| {
+            ConfigError::new(
+                "timezone",
+                format!(
+                    "`{}` is not an IANA time zone such as Europe/London",
+                    raw.timezone
+                ),
+            )
+        })?;
+        let bind: SocketAddr = raw.server.bind.parse().map_err(|_| {
+            ConfigError::new(
+                "server.bind",
+                format!(
+                    "`{}` is not an address and port such as 127.0.0.1:8080",
+                    raw.server.bind
+                ),
+            )
+        })?;
         // data_dir, store and resilience are checked now so that full
         // configurations load; the queue and dispatcher that use them come later.
         if raw.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "is empty"));
         }
         if let Some(url) = &raw.store.url {
-            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                return Err(ConfigError::new("store.url", format!("`{url}` is neither sqlite:… nor postgres://…")));
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(ConfigError::new(
+                    "store.url",
+                    format!("`{url}` is neither sqlite:… nor postgres://…"),
+                ));
             }
         }
         if raw.resilience.max_attempts == 0 {
-            return Err(ConfigError::new("resilience.max_attempts", "must be at least 1"));
+            return Err(ConfigError::new(
+                "resilience.max_attempts",
+                "must be at least 1",
+            ));
         }
         if raw.resilience.breaker_threshold == 0 {
-            return Err(ConfigError::new("resilience.breaker_threshold", "must be at least 1"));
+            return Err(ConfigError::new(
+                "resilience.breaker_threshold",
+                "must be at least 1",
+            ));
         }
-        parse_duration(&raw.resilience.breaker_cooldown).map_err(|message| ConfigError::new("resilience.breaker_cooldown", message))?;
+        parse_duration(&raw.resilience.breaker_cooldown)
+            .map_err(|message| ConfigError::new("resilience.breaker_cooldown", message))?;
         if raw.planner.featured_section.trim().is_empty() {
             return Err(ConfigError::new("planner.featured_section", "is empty"));
         }
@@ -324,7 +358,10 @@ fn source_table(value: Option<config::Value>) -> Result<(Table, String), ConfigE
             .into_string()
             .map_err(|error| ConfigError::new("source.kind", error.to_string()))?,
     };
-    Ok((Table::new("source", config::Value::new(None, table)), kind.trim().to_owned()))
+    Ok((
+        Table::new("source", config::Value::new(None, table)),
+        kind.trim().to_owned(),
+    ))
 }
 
 fn channel_settings(name: &str, value: config::Value) -> Result<ChannelSettings, ConfigError> {
@@ -341,22 +378,34 @@ fn channel_settings(name: &str, value: config::Value) -> Result<ChannelSettings,
     let cadence = match table.remove("cadence") {
         None => None,
         Some(value) => {
-            let entries: Vec<String> = value
-                .try_deserialize()
-                .map_err(|error| ConfigError::new(format!("{key}.cadence"), format!("must be a list of slots: {error}")))?;
+            let entries: Vec<String> = value.try_deserialize().map_err(|error| {
+                ConfigError::new(
+                    format!("{key}.cadence"),
+                    format!("must be a list of slots: {error}"),
+                )
+            })?;
             if entries.is_empty() {
-                return Err(ConfigError::new(format!("{key}.cadence"), "is empty; set enabled = false to turn the channel off"));
+                return Err(ConfigError::new(
+                    format!("{key}.cadence"),
+                    "is empty; set enabled = false to turn the channel off",
+                ));
             }
-            Some(Cadence::parse(&entries).map_err(|message| ConfigError::new(format!("{key}.cadence"), message))?)
+            Some(
+                Cadence::parse(&entries)
+                    .map_err(|message| ConfigError::new(format!("{key}.cadence"), message))?,
+            )
         }
     };
     let rate_limit = match table.remove("rate_limit") {
         None => None,
         Some(value) => {
-            let text = value
-                .into_string()
-                .map_err(|error| ConfigError::new(format!("{key}.rate_limit"), error.to_string()))?;
-            Some(text.parse().map_err(|message| ConfigError::new(format!("{key}.rate_limit"), message))?)
+            let text = value.into_string().map_err(|error| {
+                ConfigError::new(format!("{key}.rate_limit"), error.to_string())
+            })?;
+            Some(
+                text.parse()
+                    .map_err(|message| ConfigError::new(format!("{key}.rate_limit"), message))?,
+            )
         }
     };
     Ok(ChannelSettings {
@@ -372,13 +421,22 @@ mod tests {
     use super::*;
 
     fn load(toml: &str, environment: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let directory = std::env::temp_dir().join(format!("halcytone-config-{}-{}", std::process::id(), toml.len()));
+        let directory = std::env::temp_dir().join(format!(
+            "halcytone-config-{}-{}",
+            std::process::id(),
+            toml.len()
+        ));
         std::fs::create_dir_all(&directory).unwrap();
         let file = directory.join("halcytone.toml");
         std::fs::write(&file, toml).unwrap();
         let result = Settings::load(&ConfigSources {
             file: Some(file),
-            environment: Some(environment.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect()),
+            environment: Some(
+                environment
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                    .collect(),
+            ),
         });
         std::fs::remove_dir_all(&directory).unwrap();
         result
@@ -411,7 +469,10 @@ mod tests {
     fn environment_overrides_the_file() {
         let settings = load(
             "[server]\nbind = \"127.0.0.1:1\"\n",
-            &[("HALCYTONE__SERVER__BIND", "127.0.0.1:2"), ("HALCYTONE_DRY_RUN", "true")],
+            &[
+                ("HALCYTONE__SERVER__BIND", "127.0.0.1:2"),
+                ("HALCYTONE_DRY_RUN", "true"),
+            ],
         )
         .unwrap();
         assert_eq!(settings.bind.to_string(), "127.0.0.1:2");
@@ -421,19 +482,42 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let cases = [
-            ("timezone = \"Mars/Olympus\"", "timezone: `Mars/Olympus` is not an IANA time zone such as Europe/London"),
-            ("[server]\nbind = \"localhost\"", "server.bind: `localhost` is not an address and port such as 127.0.0.1:8080"),
-            ("[channels.twitter]\ncadence = [\"daily 9am\"]", "channels.twitter.cadence: bad cadence slot `daily 9am`"),
-            ("[channels.twitter]\nrate_limit = \"lots\"", "channels.twitter.rate_limit: bad rate limit `lots`"),
-            ("[store]\nurl = \"mysql://x\"", "store.url: `mysql://x` is neither sqlite:… nor postgres://…"),
-            ("[resilience]\nbreaker_cooldown = \"soon\"", "resilience.breaker_cooldown: bad duration `soon`"),
-            ("[server]\nbind_address = \"x\"", "unknown field `bind_address`"),
+            (
+                "timezone = \"Mars/Olympus\"",
+                "timezone: `Mars/Olympus` is not an IANA time zone such as Europe/London",
+            ),
+            (
+                "[server]\nbind = \"localhost\"",
+                "server.bind: `localhost` is not an address and port such as 127.0.0.1:8080",
+            ),
+            (
+                "[channels.twitter]\ncadence = [\"daily 9am\"]",
+                "channels.twitter.cadence: bad cadence slot `daily 9am`",
+            ),
+            (
+                "[channels.twitter]\nrate_limit = \"lots\"",
+                "channels.twitter.rate_limit: bad rate limit `lots`",
+            ),
+            (
+                "[store]\nurl = \"mysql://x\"",
+                "store.url: `mysql://x` is neither sqlite:… nor postgres://…",
+            ),
+            (
+                "[resilience]\nbreaker_cooldown = \"soon\"",
+                "resilience.breaker_cooldown: bad duration `soon`",
+            ),
+            (
+                "[server]\nbind_address = \"x\"",
+                "unknown field `bind_address`",
+            ),
         ];
         for (toml, expected) in cases {
             let error = load(toml, &[]).unwrap_err().to_string();
             assert!(error.contains(expected), "{toml}: {error}");
         }
-        let error = load("", &[("HALCYTONE_DRY_RUN", "maybe")]).unwrap_err().to_string();
+        let error = load("", &[("HALCYTONE_DRY_RUN", "maybe")])
+            .unwrap_err()
+            .to_string();
         assert_eq!(error, "HALCYTONE_DRY_RUN: `maybe` is not true or false");
     }
 }

@@ -42,7 +42,12 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    fn new(request_id: &RequestId, status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    fn new(
+        request_id: &RequestId,
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -59,15 +64,37 @@ impl Problem {
 
     fn from_app(request_id: &RequestId, error: &AppError) -> Self {
         match error {
-            AppError::BadRequest { field, message } => {
-                Self::new(request_id, StatusCode::BAD_REQUEST, "invalid-value", format!("{field}: {message}")).with_field(*field)
-            }
-            AppError::Source(halcytone_core::source::SourceError::Document(error)) => {
-                Self::new(request_id, StatusCode::UNPROCESSABLE_ENTITY, "invalid-document", error.to_string())
-            }
-            AppError::Source(error) => Self::new(request_id, StatusCode::SERVICE_UNAVAILABLE, "source-unavailable", error.to_string()),
-            AppError::Plan(error) => Self::new(request_id, StatusCode::UNPROCESSABLE_ENTITY, "unplannable", error.to_string()),
-            AppError::NotAvailable(message) => Self::new(request_id, StatusCode::NOT_IMPLEMENTED, "not-available", message.clone()),
+            AppError::BadRequest { field, message } => Self::new(
+                request_id,
+                StatusCode::BAD_REQUEST,
+                "invalid-value",
+                format!("{field}: {message}"),
+            )
+            .with_field(*field),
+            AppError::Source(halcytone_core::source::SourceError::Document(error)) => Self::new(
+                request_id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-document",
+                error.to_string(),
+            ),
+            AppError::Source(error) => Self::new(
+                request_id,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "source-unavailable",
+                error.to_string(),
+            ),
+            AppError::Plan(error) => Self::new(
+                request_id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unplannable",
+                error.to_string(),
+            ),
+            AppError::NotAvailable(message) => Self::new(
+                request_id,
+                StatusCode::NOT_IMPLEMENTED,
+                "not-available",
+                message.clone(),
+            ),
         }
     }
 }
@@ -85,9 +112,10 @@ impl IntoResponse for Problem {
             body["field"] = serde_json::Value::String(field);
         }
         let mut response = (self.status, Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         response
     }
 }
@@ -98,7 +126,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/generate", post(generate))
         .route("/generateBatch", post(generate_batch))
         .route("/channels", get(channels))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&app), require_token));
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            require_token,
+        ));
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(health))
@@ -115,14 +146,20 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .get(&REQUEST_ID)
         .and_then(|value| value.to_str().ok())
         .map(str::trim)
-        .filter(|value| !value.is_empty() && value.len() <= 128 && value.chars().all(|c| c.is_ascii_graphic()))
+        .filter(|value| {
+            !value.is_empty() && value.len() <= 128 && value.chars().all(|c| c.is_ascii_graphic())
+        })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), ToOwned::to_owned);
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "Request served.");
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "Request served."
+        );
     });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
@@ -130,7 +167,12 @@ async fn request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
-async fn require_token(State(app): State<Arc<App>>, Extension(id): Extension<RequestId>, request: Request, next: Next) -> Response {
+async fn require_token(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(token) = &app.settings.server.api_token else {
         return next.run(request).await;
     };
@@ -140,11 +182,20 @@ async fn require_token(State(app): State<Arc<App>>, Extension(id): Extension<Req
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
     match presented {
-        Some(presented) if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) => next.run(request).await,
+        Some(presented) if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) => {
+            next.run(request).await
+        }
         _ => {
-            let mut response = Problem::new(&id, StatusCode::UNAUTHORIZED, "unauthorized", "this endpoint needs Authorization: Bearer <api token>")
-                .into_response();
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            let mut response = Problem::new(
+                &id,
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this endpoint needs Authorization: Bearer <api token>",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             response
         }
     }
@@ -153,7 +204,12 @@ async fn require_token(State(app): State<Arc<App>>, Extension(id): Extension<Req
 /// Compares without stopping at the first difference, so timing does not
 /// reveal how much of a guessed token was right.
 fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len() && left.iter().zip(right).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0
+    left.len() == right.len()
+        && left
+            .iter()
+            .zip(right)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -161,7 +217,12 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 async fn not_found(Extension(id): Extension<RequestId>, request: Request) -> Problem {
-    Problem::new(&id, StatusCode::NOT_FOUND, "not-found", format!("no route for {}", request.uri().path()))
+    Problem::new(
+        &id,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!("no route for {}", request.uri().path()),
+    )
 }
 
 async fn method_not_allowed(Extension(id): Extension<RequestId>, request: Request) -> Problem {
@@ -169,20 +230,40 @@ async fn method_not_allowed(Extension(id): Extension<RequestId>, request: Reques
         &id,
         StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",
-        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
     )
 }
 
 /// Reads a JSON body of at most [`MAX_BODY_BYTES`]; an empty body is `{}`.
 async fn json_body<T: DeserializeOwned>(id: &RequestId, body: Body) -> Result<T, Problem> {
-    let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        Problem::new(id, StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", format!("the request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)"))
-    })?;
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            Problem::new(
+                id,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)"),
+            )
+        })?;
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &bytes
+    };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let field = error.path().to_string();
-        let problem = Problem::new(id, StatusCode::BAD_REQUEST, "invalid-body", format!("invalid request body: {}", error.inner()));
+        let problem = Problem::new(
+            id,
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            format!("invalid request body: {}", error.inner()),
+        );
         if field == "." {
             // serde names an unknown field in its message, not in the path.
             match unknown_field(&error.inner().to_string()) {
@@ -194,7 +275,12 @@ async fn json_body<T: DeserializeOwned>(id: &RequestId, body: Body) -> Result<T,
         }
     })?;
     deserializer.end().map_err(|error| {
-        Problem::new(id, StatusCode::BAD_REQUEST, "invalid-body", format!("invalid request body: {error}"))
+        Problem::new(
+            id,
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            format!("invalid request body: {error}"),
+        )
     })?;
     Ok(value)
 }
@@ -211,7 +297,15 @@ fn parse_start(id: &RequestId, start: Option<&str>) -> Result<Option<Date>, Prob
                 .parse::<Date>()
                 .ok()
                 .filter(|_| value.len() == 10)
-                .ok_or_else(|| Problem::new(id, StatusCode::BAD_REQUEST, "invalid-value", format!("start: bad date `{value}`: expected YYYY-MM-DD")).with_field("start"))
+                .ok_or_else(|| {
+                    Problem::new(
+                        id,
+                        StatusCode::BAD_REQUEST,
+                        "invalid-value",
+                        format!("start: bad date `{value}`: expected YYYY-MM-DD"),
+                    )
+                    .with_field("start")
+                })
         })
         .transpose()
 }
@@ -232,12 +326,26 @@ async fn generate_batch(
     body: Body,
 ) -> Result<Json<ContentPlan>, Problem> {
     if let Some(unknown) = query.keys().find(|key| key.as_str() != "period") {
-        return Err(Problem::new(&id, StatusCode::BAD_REQUEST, "invalid-value", format!("unknown query parameter `{unknown}`")).with_field(unknown.clone()));
+        return Err(Problem::new(
+            &id,
+            StatusCode::BAD_REQUEST,
+            "invalid-value",
+            format!("unknown query parameter `{unknown}`"),
+        )
+        .with_field(unknown.clone()));
     }
     let period: Period = query
         .get("period")
         .map_or(Ok(Period::Week), |period| period.parse())
-        .map_err(|error| Problem::new(&id, StatusCode::BAD_REQUEST, "invalid-value", format!("period: {error}")).with_field("period"))?;
+        .map_err(|error| {
+            Problem::new(
+                &id,
+                StatusCode::BAD_REQUEST,
+                "invalid-value",
+                format!("period: {error}"),
+            )
+            .with_field("period")
+        })?;
     let body: BatchBody = json_body(&id, body).await?;
     let request = GenerateRequest {
         period,
@@ -245,7 +353,10 @@ async fn generate_batch(
         channels: body.channels,
         dry_run: body.dry_run,
     };
-    app.generate(&request).await.map(Json).map_err(|error| Problem::from_app(&id, &error))
+    app.generate(&request)
+        .await
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,12 +368,20 @@ struct ItemBody {
     dry_run: bool,
 }
 
-async fn generate(State(app): State<Arc<App>>, Extension(id): Extension<RequestId>, body: Body) -> Result<Json<ContentPlan>, Problem> {
+async fn generate(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    body: Body,
+) -> Result<Json<ContentPlan>, Problem> {
     let body: ItemBody = json_body(&id, body).await?;
-    app.generate_item(body.item_id.as_deref(), body.channels.as_deref(), body.dry_run)
-        .await
-        .map(Json)
-        .map_err(|error| Problem::from_app(&id, &error))
+    app.generate_item(
+        body.item_id.as_deref(),
+        body.channels.as_deref(),
+        body.dry_run,
+    )
+    .await
+    .map(Json)
+    .map_err(|error| Problem::from_app(&id, &error))
 }
 
 async fn channels(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
@@ -283,7 +402,10 @@ mod tests {
     #[test]
     fn unknown_fields_are_read_from_serde_messages() {
         assert_eq!(
-            unknown_field("unknown field `chanels`, expected one of `channels`, `start`, `dry_run`").as_deref(),
+            unknown_field(
+                "unknown field `chanels`, expected one of `channels`, `start`, `dry_run`"
+            )
+            .as_deref(),
             Some("chanels")
         );
         assert_eq!(unknown_field("expected a string"), None);

@@ -72,7 +72,9 @@ enum Command {
 }
 
 fn parse_period(value: &str) -> Result<Period, String> {
-    value.parse().map_err(|error: halcytone_core::plan::PeriodError| error.to_string())
+    value
+        .parse()
+        .map_err(|error: halcytone_core::plan::PeriodError| error.to_string())
 }
 
 fn parse_date(value: &str) -> Result<Date, String> {
@@ -86,7 +88,9 @@ fn parse_date(value: &str) -> Result<Date, String> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HALCYTONE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::io::stderr().is_terminal() {
         builder.init();
     } else {
@@ -111,7 +115,11 @@ impl From<halcytone_core::error::ConfigError> for Failure {
 
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Self {
-        let code = if matches!(error, AppError::BadRequest { .. }) { 2 } else { 1 };
+        let code = if matches!(error, AppError::BadRequest { .. }) {
+            2
+        } else {
+            1
+        };
         Self {
             message: error.to_string(),
             code,
@@ -122,7 +130,10 @@ impl From<AppError> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");
@@ -186,7 +197,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 output::print(&format!("{}\n", serde_json::json!({ "channels": reports })));
             } else {
                 let sources: Vec<&str> = app.registry.sources().map(|(kind, _)| kind).collect();
-                output::print(&output::channels_table(&reports, &sources, &app.source.describe()));
+                output::print(&output::channels_table(
+                    &reports,
+                    &sources,
+                    &app.source.describe(),
+                ));
             }
             Ok(())
         }
@@ -201,11 +216,18 @@ async fn doctor(app: &App) -> Result<(), Failure> {
     }
     for channel in report::channel_reports(app) {
         if channel.compiled_in && channel.enabled && !channel.missing.is_empty() {
-            report.push_str(&format!("  {}: not configured, previews only: set {}\n", channel.channel, channel.missing.join(", ")));
+            report.push_str(&format!(
+                "  {}: not configured, previews only: set {}\n",
+                channel.channel,
+                channel.missing.join(", ")
+            ));
         }
     }
     let known = halcytone_core::document::KnownChannels::new(
-        app.channels.keys().cloned().chain(app.registry.absent_channels().cloned()),
+        app.channels
+            .keys()
+            .cloned()
+            .chain(app.registry.absent_channels().cloned()),
     );
     match app.source.fetch(&known).await {
         Ok(parsed) => {
@@ -235,14 +257,18 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
     let address = bind.unwrap_or(app.settings.bind);
     if !address.ip().is_loopback() && app.settings.server.api_token.is_none() {
         return Err(Failure {
-            message: format!("refusing to listen on {address} without an API token: set server.api_token (HALCYTONE__SERVER__API_TOKEN) or bind to 127.0.0.1"),
+            message: format!(
+                "refusing to listen on {address} without an API token: set server.api_token (HALCYTONE__SERVER__API_TOKEN) or bind to 127.0.0.1"
+            ),
             code: 2,
         });
     }
-    let listener = tokio::net::TcpListener::bind(address).await.map_err(|error| Failure {
-        message: format!("cannot listen on {address}: {error}"),
-        code: 1,
-    })?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| Failure {
+            message: format!("cannot listen on {address}: {error}"),
+            code: 1,
+        })?;
     let local = listener.local_addr().map_err(|error| Failure {
         message: error.to_string(),
         code: 1,

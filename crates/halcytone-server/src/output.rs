@@ -9,8 +9,18 @@ use crate::report::ChannelReport;
 
 /// A one-line summary of a post's content for the table.
 fn summary(post: &ScheduledPost) -> String {
-    let parts = post.content.0.get("parts").and_then(serde_json::Value::as_array).map_or(0, Vec::len);
-    let mut line = match post.content.0.get("subject").and_then(serde_json::Value::as_str) {
+    let parts = post
+        .content
+        .0
+        .get("parts")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len);
+    let mut line = match post
+        .content
+        .0
+        .get("subject")
+        .and_then(serde_json::Value::as_str)
+    {
         Some(subject) => subject.to_owned(),
         None => post.item.title.clone(),
     };
@@ -52,14 +62,25 @@ pub(crate) fn plan_table(plan: &ContentPlan) -> String {
     }
     let mut counts: Vec<(String, usize)> = Vec::new();
     for post in &plan.posts {
-        match counts.iter_mut().find(|(channel, _)| channel == post.channel.as_str()) {
+        match counts
+            .iter_mut()
+            .find(|(channel, _)| channel == post.channel.as_str())
+        {
             Some((_, count)) => *count += 1,
             None => counts.push((post.channel.to_string(), 1)),
         }
     }
     counts.sort();
-    let by_channel: Vec<String> = counts.iter().map(|(channel, count)| format!("{channel} {count}")).collect();
-    let _ = writeln!(out, "\n{} posts: {}", plan.posts.len(), by_channel.join(", "));
+    let by_channel: Vec<String> = counts
+        .iter()
+        .map(|(channel, count)| format!("{channel} {count}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n{} posts: {}",
+        plan.posts.len(),
+        by_channel.join(", ")
+    );
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings:");
         for warning in &plan.warnings {
@@ -67,31 +88,52 @@ pub(crate) fn plan_table(plan: &ContentPlan) -> String {
         }
     }
     if plan.dry_run {
-        let _ = writeln!(out, "\nDry run: nothing was stored or sent. Add --json to see every request that would be sent.");
+        let _ = writeln!(
+            out,
+            "\nDry run: nothing was stored or sent. Add --json to see every request that would be sent."
+        );
     }
     out
 }
 
 /// Formats the channel reports and sources.
-pub(crate) fn channels_table(reports: &[ChannelReport], sources: &[&str], active_source: &str) -> String {
+pub(crate) fn channels_table(
+    reports: &[ChannelReport],
+    sources: &[&str],
+    active_source: &str,
+) -> String {
     let mut out = String::from("Channels\n");
     for report in reports {
         let state = if !report.compiled_in {
-            format!("not compiled in (rebuild with --features {})", report.channel)
+            format!(
+                "not compiled in (rebuild with --features {})",
+                report.channel
+            )
         } else if !report.enabled {
             "disabled".to_owned()
         } else if report.missing.is_empty() {
             "configured".to_owned()
         } else {
-            format!("not configured, previews only (set {})", report.missing.join(", "))
+            format!(
+                "not configured, previews only (set {})",
+                report.missing.join(", ")
+            )
         };
         let _ = writeln!(out, "  {:<9} {state}", report.channel);
         if let Some(cadence) = &report.cadence {
-            let rate = report.rate_limit.as_deref().map(|rate| format!(", rate limit {rate}")).unwrap_or_default();
+            let rate = report
+                .rate_limit
+                .as_deref()
+                .map(|rate| format!(", rate limit {rate}"))
+                .unwrap_or_default();
             let _ = writeln!(out, "            cadence {cadence}{rate}");
         }
     }
-    let _ = writeln!(out, "Sources\n  {} (active: {active_source})", sources.join(", "));
+    let _ = writeln!(
+        out,
+        "Sources\n  {} (active: {active_source})",
+        sources.join(", ")
+    );
     out
 }
 

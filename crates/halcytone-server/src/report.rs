@@ -37,14 +37,18 @@ pub(crate) fn channel_reports(app: &App) -> Vec<ChannelReport> {
             rate_limit: entry.rate_limit.map(|limit| limit.to_string()),
         })
         .collect();
-    reports.extend(app.registry.absent_channels().map(|channel: &Channel| ChannelReport {
-        channel: channel.to_string(),
-        compiled_in: false,
-        enabled: false,
-        missing: Vec::new(),
-        cadence: None,
-        rate_limit: None,
-    }));
+    reports.extend(
+        app.registry
+            .absent_channels()
+            .map(|channel: &Channel| ChannelReport {
+                channel: channel.to_string(),
+                compiled_in: false,
+                enabled: false,
+                missing: Vec::new(),
+                cadence: None,
+                rate_limit: None,
+            }),
+    );
     reports.sort_by(|left, right| left.channel.cmp(&right.channel));
     reports
 }

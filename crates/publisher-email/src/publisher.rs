@@ -81,7 +81,11 @@ impl Publisher for EmailPublisher {
         missing
     }
 
-    fn render(&self, input: &RenderInput<'_>, renderer: &Renderer) -> Result<Content, PublishError> {
+    fn render(
+        &self,
+        input: &RenderInput<'_>,
+        renderer: &Renderer,
+    ) -> Result<Content, PublishError> {
         let mut data = TemplateData {
             item: input.item,
             includes: input.includes,
@@ -106,25 +110,44 @@ impl Publisher for EmailPublisher {
 
     fn validate(&self, content: &Content) -> Result<(), PublishError> {
         let content: EmailContent = typed_content(&CHANNEL, content)?;
-        ensure(&CHANNEL, !content.subject.trim().is_empty(), "subject", || "is empty".to_owned())?;
+        ensure(
+            &CHANNEL,
+            !content.subject.trim().is_empty(),
+            "subject",
+            || "is empty".to_owned(),
+        )?;
         let subject_length = content.subject.chars().count();
         ensure(&CHANNEL, subject_length <= MAX_SUBJECT, "subject", || {
             format!("is {subject_length} characters, more than {MAX_SUBJECT}")
         })?;
-        ensure(&CHANNEL, !content.subject.contains(['\r', '\n']), "subject", || {
-            "contains a line break".to_owned()
-        })?;
+        ensure(
+            &CHANNEL,
+            !content.subject.contains(['\r', '\n']),
+            "subject",
+            || "contains a line break".to_owned(),
+        )?;
         let preheader_length = content.preheader.chars().count();
-        ensure(&CHANNEL, preheader_length <= MAX_PREHEADER, "preheader", || {
-            format!("is {preheader_length} characters, more than {MAX_PREHEADER}")
+        ensure(
+            &CHANNEL,
+            preheader_length <= MAX_PREHEADER,
+            "preheader",
+            || format!("is {preheader_length} characters, more than {MAX_PREHEADER}"),
+        )?;
+        ensure(&CHANNEL, !content.html.trim().is_empty(), "html", || {
+            "is empty".to_owned()
         })?;
-        ensure(&CHANNEL, !content.html.trim().is_empty(), "html", || "is empty".to_owned())?;
-        ensure(&CHANNEL, !content.text.trim().is_empty(), "text", || "is empty".to_owned())
+        ensure(&CHANNEL, !content.text.trim().is_empty(), "text", || {
+            "is empty".to_owned()
+        })
     }
 
     fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError> {
         let content: EmailContent = typed_content(&CHANNEL, &post.content)?;
-        let base_url = self.config.base_url.as_ref().unwrap_or(&UNCONFIGURED_BASE_URL);
+        let base_url = self
+            .config
+            .base_url
+            .as_ref()
+            .unwrap_or(&UNCONFIGURED_BASE_URL);
         let body = NewsletterRequest {
             subject: &content.subject,
             preheader: &content.preheader,
@@ -139,8 +162,14 @@ impl Publisher for EmailPublisher {
             Method::Post,
             base_url.join("/api/v1/newsletters"),
             vec![
-                ("authorization", HeaderValue::bearer(self.config.api_key.as_ref())),
-                ("idempotency-key", HeaderValue::Plain(post.idempotency_key())),
+                (
+                    "authorization",
+                    HeaderValue::bearer(self.config.api_key.as_ref()),
+                ),
+                (
+                    "idempotency-key",
+                    HeaderValue::Plain(post.idempotency_key()),
+                ),
             ],
             &body,
         )?])

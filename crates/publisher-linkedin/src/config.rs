@@ -73,12 +73,18 @@ impl LinkedinConfig {
             }
         }
         let version_ok = self.version.len() == 6
-            && self.version.chars().all(|character| character.is_ascii_digit())
+            && self
+                .version
+                .chars()
+                .all(|character| character.is_ascii_digit())
             && (1..=12).contains(&self.version[4..].parse::<u8>().unwrap_or(0));
         if !version_ok {
             return Err(ConfigError::new(
                 format!("{table}.version"),
-                format!("`{}` is not a LinkedIn-Version of the form YYYYMM", self.version),
+                format!(
+                    "`{}` is not a LinkedIn-Version of the form YYYYMM",
+                    self.version
+                ),
             ));
         }
         Ok(())

@@ -59,12 +59,22 @@ impl Publisher for LinkedinPublisher {
         missing
     }
 
-    fn render(&self, input: &RenderInput<'_>, renderer: &Renderer) -> Result<Content, PublishError> {
+    fn render(
+        &self,
+        input: &RenderInput<'_>,
+        renderer: &Renderer,
+    ) -> Result<Content, PublishError> {
         let data = TemplateData {
             item: input.item,
             scheduled_at: input.scheduled_at.to_string(),
         };
-        let text = render_field(renderer, &CHANNEL, "commentary", "linkedin/commentary", &data)?;
+        let text = render_field(
+            renderer,
+            &CHANNEL,
+            "commentary",
+            "linkedin/commentary",
+            &data,
+        )?;
         let tags: Vec<String> = input
             .item
             .hashtags
@@ -79,7 +89,12 @@ impl Publisher for LinkedinPublisher {
 
     fn validate(&self, content: &Content) -> Result<(), PublishError> {
         let content: LinkedinContent = typed_content(&CHANNEL, content)?;
-        ensure(&CHANNEL, !content.commentary.trim().is_empty(), "commentary", || "is empty".to_owned())?;
+        ensure(
+            &CHANNEL,
+            !content.commentary.trim().is_empty(),
+            "commentary",
+            || "is empty".to_owned(),
+        )?;
         let length = content.commentary.encode_utf16().count();
         ensure(&CHANNEL, length <= MAX_COMMENTARY, "commentary", || {
             format!("is {length} UTF-16 code units, more than {MAX_COMMENTARY}")
@@ -87,7 +102,9 @@ impl Publisher for LinkedinPublisher {
         match first_unescaped(&content.commentary) {
             None => Ok(()),
             Some(character) => ensure(&CHANNEL, false, "commentary", || {
-                format!("has an unescaped `{character}`, where LinkedIn would silently cut the post")
+                format!(
+                    "has an unescaped `{character}`, where LinkedIn would silently cut the post"
+                )
             }),
         }
     }
@@ -107,9 +124,18 @@ impl Publisher for LinkedinPublisher {
             Method::Post,
             self.config.base_url.join("/rest/posts"),
             vec![
-                ("authorization", HeaderValue::bearer(self.config.access_token.as_ref())),
-                ("linkedin-version", HeaderValue::Plain(self.config.version.clone())),
-                ("x-restli-protocol-version", HeaderValue::Plain("2.0.0".to_owned())),
+                (
+                    "authorization",
+                    HeaderValue::bearer(self.config.access_token.as_ref()),
+                ),
+                (
+                    "linkedin-version",
+                    HeaderValue::Plain(self.config.version.clone()),
+                ),
+                (
+                    "x-restli-protocol-version",
+                    HeaderValue::Plain("2.0.0".to_owned()),
+                ),
             ],
             &body,
         )?])
@@ -129,8 +155,10 @@ mod tests {
 
     #[test]
     fn the_request_body_matches_the_reference_fixture() {
-        let fixture: serde_json::Value =
-            serde_json::from_str(include_str!("../tests/data/linkedin-commentary-escaping.json")).unwrap();
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(
+            "../tests/data/linkedin-commentary-escaping.json"
+        ))
+        .unwrap();
         let publisher = LinkedinPublisher::new(LinkedinConfig {
             access_token: Some(SecretString::new("token")),
             author_urn: Some("urn:li:organization:10428811".to_owned()),

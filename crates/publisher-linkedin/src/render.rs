@@ -3,7 +3,9 @@
 use halcytone_core::text::{hashtag, truncate_by};
 
 /// The fifteen characters the little text format reserves.
-pub(crate) const RESERVED: [char; 15] = ['\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~'];
+pub(crate) const RESERVED: [char; 15] = [
+    '\\', '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '*', '_', '~',
+];
 
 /// The longest commentary, in UTF-16 code units.
 pub(crate) const MAX_COMMENTARY: usize = 3000;
@@ -105,12 +107,22 @@ mod tests {
 
     #[test]
     fn commentary_appends_hashtag_elements_and_keeps_the_limit() {
-        let text = commentary("Breathe (slowly) #now", &["breathwork".to_owned(), "sleep well".to_owned()]);
-        assert_eq!(text, "Breathe \\(slowly\\) \\#now\n\n{hashtag|#|breathwork} {hashtag|#|sleepWell}");
+        let text = commentary(
+            "Breathe (slowly) #now",
+            &["breathwork".to_owned(), "sleep well".to_owned()],
+        );
+        assert_eq!(
+            text,
+            "Breathe \\(slowly\\) \\#now\n\n{hashtag|#|breathwork} {hashtag|#|sleepWell}"
+        );
         let long = "word_ ".repeat(1000);
         let cut = commentary(&long, &["sleep".to_owned()]);
         assert!(cut.encode_utf16().count() <= MAX_COMMENTARY);
-        assert!(cut.ends_with("…\n\n{hashtag|#|sleep}"), "{}", &cut[cut.len() - 40..]);
+        assert!(
+            cut.ends_with("…\n\n{hashtag|#|sleep}"),
+            "{}",
+            &cut[cut.len() - 40..]
+        );
         assert_eq!(first_unescaped(&cut), None);
     }
 }

@@ -41,7 +41,11 @@ impl TwitterPublisher {
     }
 
     /// The request for one part; `reply_to` is the id of the part before it.
-    fn part_request(&self, text: &str, reply_to: Option<&str>) -> Result<OutboundRequest, PublishError> {
+    fn part_request(
+        &self,
+        text: &str,
+        reply_to: Option<&str>,
+    ) -> Result<OutboundRequest, PublishError> {
         let body = CreatePost {
             text,
             reply: reply_to.map(|id| Reply {
@@ -91,7 +95,11 @@ impl Publisher for TwitterPublisher {
         }
     }
 
-    fn render(&self, input: &RenderInput<'_>, renderer: &Renderer) -> Result<Content, PublishError> {
+    fn render(
+        &self,
+        input: &RenderInput<'_>,
+        renderer: &Renderer,
+    ) -> Result<Content, PublishError> {
         let data = TemplateData {
             item: input.item,
             scheduled_at: input.scheduled_at.to_string(),
@@ -104,25 +112,45 @@ impl Publisher for TwitterPublisher {
             .map(String::as_str)
             .chain(input.item.hashtags.iter().map(String::as_str))
             .collect();
-        let parts = compose(&lead, &tail.join(" "), self.config.long_posts, self.config.max_thread_parts);
+        let parts = compose(
+            &lead,
+            &tail.join(" "),
+            self.config.long_posts,
+            self.config.max_thread_parts,
+        );
         Content::from_typed(&CHANNEL, &TwitterContent { parts })
     }
 
     fn validate(&self, content: &Content) -> Result<(), PublishError> {
         let content: TwitterContent = typed_content(&CHANNEL, content)?;
-        ensure(&CHANNEL, !content.parts.is_empty(), "parts", || "is empty".to_owned())?;
+        ensure(&CHANNEL, !content.parts.is_empty(), "parts", || {
+            "is empty".to_owned()
+        })?;
         let max_parts = self.config.max_thread_parts;
         ensure(&CHANNEL, content.parts.len() <= max_parts, "parts", || {
-            format!("has {} posts, more than max_thread_parts = {max_parts}", content.parts.len())
+            format!(
+                "has {} posts, more than max_thread_parts = {max_parts}",
+                content.parts.len()
+            )
         })?;
         let config = WeightConfig::v3();
         for (index, part) in content.parts.iter().enumerate() {
             let number = index + 1;
-            ensure(&CHANNEL, !part.trim().is_empty(), "parts", || format!("post {number} is empty"))?;
-            let parsed = parse_post(part, &config);
-            ensure(&CHANNEL, parsed.weighted_length <= MAX_WEIGHT, "parts", || {
-                format!("post {number} weighs {}, more than {MAX_WEIGHT}", parsed.weighted_length)
+            ensure(&CHANNEL, !part.trim().is_empty(), "parts", || {
+                format!("post {number} is empty")
             })?;
+            let parsed = parse_post(part, &config);
+            ensure(
+                &CHANNEL,
+                parsed.weighted_length <= MAX_WEIGHT,
+                "parts",
+                || {
+                    format!(
+                        "post {number} weighs {}, more than {MAX_WEIGHT}",
+                        parsed.weighted_length
+                    )
+                },
+            )?;
             ensure(&CHANNEL, parsed.valid, "parts", || {
                 format!("post {number} has a character X refuses (U+FFFE, U+FEFF or U+FFFF)")
             })?;

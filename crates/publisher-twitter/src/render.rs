@@ -44,15 +44,28 @@ fn split_on_words(text: &str, budget: usize) -> Vec<String> {
 
 /// Makes the parts of a post from its lead text and its tail (link and
 /// hashtags, which are never cut).
-pub(crate) fn compose(lead: &str, tail: &str, long_posts: LongPosts, max_parts: usize) -> Vec<String> {
+pub(crate) fn compose(
+    lead: &str,
+    tail: &str,
+    long_posts: LongPosts,
+    max_parts: usize,
+) -> Vec<String> {
     let lead = lead.trim();
     let single = join(lead, tail);
     if weighted_length(&single) <= MAX_WEIGHT {
         return vec![single];
     }
-    let tail_weight = if tail.is_empty() { 0 } else { weighted_length(&format!("\n\n{tail}")) };
+    let tail_weight = if tail.is_empty() {
+        0
+    } else {
+        weighted_length(&format!("\n\n{tail}"))
+    };
     if long_posts == LongPosts::Truncate || max_parts == 1 {
-        let lead = truncate_by(lead, MAX_WEIGHT.saturating_sub(tail_weight), weighted_length);
+        let lead = truncate_by(
+            lead,
+            MAX_WEIGHT.saturating_sub(tail_weight),
+            weighted_length,
+        );
         return vec![join(&lead, tail)];
     }
     // Room for the " 12/25" numbering.
@@ -91,7 +104,12 @@ mod tests {
     #[test]
     fn short_posts_are_one_part() {
         assert_eq!(
-            compose("Title\n\nSummary.", "https://x.example #breathscape", LongPosts::Thread, 4),
+            compose(
+                "Title\n\nSummary.",
+                "https://x.example #breathscape",
+                LongPosts::Thread,
+                4
+            ),
             ["Title\n\nSummary.\n\nhttps://x.example #breathscape"]
         );
     }
@@ -99,14 +117,25 @@ mod tests {
     #[test]
     fn long_posts_thread_on_words_and_keep_the_tail() {
         let lead = "Breathe slowly and count. ".repeat(30);
-        let parts = compose(&lead, "https://halcytone.example/a-very-long-link #breathscape", LongPosts::Thread, 4);
+        let parts = compose(
+            &lead,
+            "https://halcytone.example/a-very-long-link #breathscape",
+            LongPosts::Thread,
+            4,
+        );
         assert!(parts.len() > 1 && parts.len() <= 4, "{parts:?}");
         for (index, part) in parts.iter().enumerate() {
             assert!(weighted_length(part) <= MAX_WEIGHT, "{part}");
-            assert!(part.ends_with(&format!(" {}/{}", index + 1, parts.len())), "{part}");
+            assert!(
+                part.ends_with(&format!(" {}/{}", index + 1, parts.len())),
+                "{part}"
+            );
         }
         assert!(parts.last().unwrap().contains("#breathscape"));
-        assert!(!parts[0].contains("Breathe slowly and cou "), "cut inside a word");
+        assert!(
+            !parts[0].contains("Breathe slowly and cou "),
+            "cut inside a word"
+        );
     }
 
     #[test]

@@ -51,9 +51,9 @@ fn is_slug(slug: &str) -> bool {
     !slug.is_empty()
         && !slug.starts_with('-')
         && !slug.ends_with('-')
-        && slug
-            .chars()
-            .all(|character| character == '-' || (character.is_alphanumeric() && !character.is_uppercase()))
+        && slug.chars().all(|character| {
+            character == '-' || (character.is_alphanumeric() && !character.is_uppercase())
+        })
 }
 
 #[async_trait]
@@ -80,7 +80,11 @@ impl Publisher for WebPublisher {
         missing
     }
 
-    fn render(&self, input: &RenderInput<'_>, renderer: &Renderer) -> Result<Content, PublishError> {
+    fn render(
+        &self,
+        input: &RenderInput<'_>,
+        renderer: &Renderer,
+    ) -> Result<Content, PublishError> {
         let data = TemplateData {
             item: input.item,
             scheduled_at: input.scheduled_at.to_string(),
@@ -100,24 +104,38 @@ impl Publisher for WebPublisher {
 
     fn validate(&self, content: &Content) -> Result<(), PublishError> {
         let content: WebContent = typed_content(&CHANNEL, content)?;
-        ensure(&CHANNEL, !content.title.trim().is_empty(), "title", || "is empty".to_owned())?;
+        ensure(&CHANNEL, !content.title.trim().is_empty(), "title", || {
+            "is empty".to_owned()
+        })?;
         let title_length = content.title.chars().count();
         ensure(&CHANNEL, title_length <= MAX_TITLE, "title", || {
             format!("is {title_length} characters, more than {MAX_TITLE}")
         })?;
         ensure(&CHANNEL, is_slug(&content.slug), "slug", || {
-            format!("`{}` is not lowercase letters and digits joined by `-`", content.slug)
+            format!(
+                "`{}` is not lowercase letters and digits joined by `-`",
+                content.slug
+            )
         })?;
-        ensure(&CHANNEL, !content.html.trim().is_empty(), "html", || "is empty".to_owned())?;
+        ensure(&CHANNEL, !content.html.trim().is_empty(), "html", || {
+            "is empty".to_owned()
+        })?;
         let seo_length = content.seo_description.chars().count();
-        ensure(&CHANNEL, seo_length <= MAX_SEO_DESCRIPTION, "seo_description", || {
-            format!("is {seo_length} characters, more than {MAX_SEO_DESCRIPTION}")
-        })
+        ensure(
+            &CHANNEL,
+            seo_length <= MAX_SEO_DESCRIPTION,
+            "seo_description",
+            || format!("is {seo_length} characters, more than {MAX_SEO_DESCRIPTION}"),
+        )
     }
 
     fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError> {
         let content: WebContent = typed_content(&CHANNEL, &post.content)?;
-        let base_url = self.config.base_url.as_ref().unwrap_or(&UNCONFIGURED_BASE_URL);
+        let base_url = self
+            .config
+            .base_url
+            .as_ref()
+            .unwrap_or(&UNCONFIGURED_BASE_URL);
         let body = ContentRequest {
             content_type: &self.config.content_type,
             title: &content.title,
@@ -136,8 +154,14 @@ impl Publisher for WebPublisher {
             Method::Post,
             base_url.join("/api/v1/content"),
             vec![
-                ("authorization", HeaderValue::bearer(self.config.api_key.as_ref())),
-                ("idempotency-key", HeaderValue::Plain(post.idempotency_key())),
+                (
+                    "authorization",
+                    HeaderValue::bearer(self.config.api_key.as_ref()),
+                ),
+                (
+                    "idempotency-key",
+                    HeaderValue::Plain(post.idempotency_key()),
+                ),
             ],
             &body,
         )?])

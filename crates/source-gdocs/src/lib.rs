@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use halcytone_core::prelude::*;
 use halcytone_core::document::{KnownChannels, ParsedDocument};
+use halcytone_core::prelude::*;
 use halcytone_core::source::{Source, SourceError};
 use serde::Deserialize;
 
@@ -42,12 +42,17 @@ impl Source for GdocsSource {
     async fn fetch(&self, _known_channels: &KnownChannels) -> Result<ParsedDocument, SourceError> {
         Err(SourceError::Unavailable {
             source_name: self.describe(),
-            message: "reading Google Docs is not implemented yet; use kind = \"markdown\"".to_owned(),
+            message: "reading Google Docs is not implemented yet; use kind = \"markdown\""
+                .to_owned(),
         })
     }
 }
 
 /// Registers the Google Docs source.
 pub fn register(registry: &mut Registry) {
-    registry.add_source(KIND, |settings| Ok(Arc::new(GdocsSource { config: settings.parse()? })));
+    registry.add_source(KIND, |settings| {
+        Ok(Arc::new(GdocsSource {
+            config: settings.parse()?,
+        }))
+    });
 }

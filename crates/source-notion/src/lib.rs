@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use halcytone_core::prelude::*;
 use halcytone_core::document::{KnownChannels, ParsedDocument};
+use halcytone_core::prelude::*;
 use halcytone_core::source::{Source, SourceError};
 use serde::Deserialize;
 
@@ -49,5 +49,9 @@ impl Source for NotionSource {
 
 /// Registers the Notion source.
 pub fn register(registry: &mut Registry) {
-    registry.add_source(KIND, |settings| Ok(Arc::new(NotionSource { config: settings.parse()? })));
+    registry.add_source(KIND, |settings| {
+        Ok(Arc::new(NotionSource {
+            config: settings.parse()?,
+        }))
+    });
 }

@@ -38,17 +38,38 @@ fn document(items: &[(&str, &str, &[&str])]) -> LivingDocument {
 }
 
 fn default_channels() -> Vec<PlanChannel> {
-    let every = |hour| SlotRule { days: Weekdays::EVERY_DAY, time: time(hour, 0, 0, 0) };
-    let weekdays = |hour| SlotRule { days: Weekdays::MONDAY_TO_FRIDAY, time: time(hour, 0, 0, 0) };
+    let every = |hour| SlotRule {
+        days: Weekdays::EVERY_DAY,
+        time: time(hour, 0, 0, 0),
+    };
+    let weekdays = |hour| SlotRule {
+        days: Weekdays::MONDAY_TO_FRIDAY,
+        time: time(hour, 0, 0, 0),
+    };
     vec![
         PlanChannel {
             channel: channel("email"),
-            cadence: Cadence(vec![SlotRule { days: Weekdays::MONDAY, time: time(9, 0, 0, 0) }]),
+            cadence: Cadence(vec![SlotRule {
+                days: Weekdays::MONDAY,
+                time: time(9, 0, 0, 0),
+            }]),
             shape: PostShape::Digest { more: 5 },
         },
-        PlanChannel { channel: channel("linkedin"), cadence: Cadence(vec![weekdays(12)]), shape: PostShape::Single },
-        PlanChannel { channel: channel("twitter"), cadence: Cadence(vec![every(9), every(17)]), shape: PostShape::Single },
-        PlanChannel { channel: channel("web"), cadence: Cadence(vec![weekdays(10)]), shape: PostShape::Single },
+        PlanChannel {
+            channel: channel("linkedin"),
+            cadence: Cadence(vec![weekdays(12)]),
+            shape: PostShape::Single,
+        },
+        PlanChannel {
+            channel: channel("twitter"),
+            cadence: Cadence(vec![every(9), every(17)]),
+            shape: PostShape::Single,
+        },
+        PlanChannel {
+            channel: channel("web"),
+            cadence: Cadence(vec![weekdays(10)]),
+            shape: PostShape::Single,
+        },
     ]
 }
 
@@ -67,21 +88,57 @@ fn many_items() -> LivingDocument {
     let titles: Vec<(String, String)> = (0..40)
         .map(|index| (sections[index % 4].to_owned(), format!("Item {index}")))
         .collect();
-    let items: Vec<(&str, &str, &[&str])> = titles.iter().map(|(s, t)| (s.as_str(), t.as_str(), &[][..])).collect();
+    let items: Vec<(&str, &str, &[&str])> = titles
+        .iter()
+        .map(|(s, t)| (s.as_str(), t.as_str(), &[][..]))
+        .collect();
     document(&items)
 }
 
 fn posts_on<'a>(plan: &'a Plan, name: &str) -> Vec<&'a PlannedPost> {
-    plan.posts.iter().filter(|post| post.channel.as_str() == name).collect()
+    plan.posts
+        .iter()
+        .filter(|post| post.channel.as_str() == name)
+        .collect()
 }
 
 #[test]
 fn periods_parse_and_count_days() {
-    assert_eq!("day".parse::<Period>().unwrap().days_from(date(2026, 11, 30)), 1);
-    assert_eq!("week".parse::<Period>().unwrap().days_from(date(2026, 11, 30)), 7);
-    assert_eq!("month".parse::<Period>().unwrap().days_from(date(2026, 11, 30)), 30);
-    assert_eq!("month".parse::<Period>().unwrap().days_from(date(2027, 1, 31)), 28);
-    assert_eq!("10d".parse::<Period>().unwrap().days_from(date(2026, 11, 30)), 10);
+    assert_eq!(
+        "day"
+            .parse::<Period>()
+            .unwrap()
+            .days_from(date(2026, 11, 30)),
+        1
+    );
+    assert_eq!(
+        "week"
+            .parse::<Period>()
+            .unwrap()
+            .days_from(date(2026, 11, 30)),
+        7
+    );
+    assert_eq!(
+        "month"
+            .parse::<Period>()
+            .unwrap()
+            .days_from(date(2026, 11, 30)),
+        30
+    );
+    assert_eq!(
+        "month"
+            .parse::<Period>()
+            .unwrap()
+            .days_from(date(2027, 1, 31)),
+        28
+    );
+    assert_eq!(
+        "10d"
+            .parse::<Period>()
+            .unwrap()
+            .days_from(date(2026, 11, 30)),
+        10
+    );
     assert_eq!("92d".parse::<Period>().unwrap().to_string(), "92d");
     for bad in ["0d", "93d", "fortnight", "d", "-1d", "7 d"] {
         assert!(bad.parse::<Period>().is_err(), "{bad}");
@@ -98,9 +155,19 @@ fn cadence_slots_parse_and_print() {
         ("mon-fri 08:15", "weekdays 08:15"),
         ("sat-sun 11:00", "weekends 11:00"),
     ] {
-        assert_eq!(text.parse::<SlotRule>().unwrap().to_string(), printed, "{text}");
+        assert_eq!(
+            text.parse::<SlotRule>().unwrap().to_string(),
+            printed,
+            "{text}"
+        );
     }
-    for bad in ["daily", "daily 25:00", "someday 09:00", "fri-mon 09:00", "09:00"] {
+    for bad in [
+        "daily",
+        "daily 25:00",
+        "someday 09:00",
+        "fri-mon 09:00",
+        "09:00",
+    ] {
         assert!(bad.parse::<SlotRule>().is_err(), "{bad}");
     }
 }
@@ -114,7 +181,11 @@ fn next_monday_is_strictly_after_today() {
 
 #[test]
 fn a_week_from_monday_has_the_default_cadence() {
-    let plan = plan(&many_items(), &request(Period::Week, date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    let plan = plan(
+        &many_items(),
+        &request(Period::Week, date(2026, 11, 30), "UTC", default_channels()),
+    )
+    .unwrap();
     assert_eq!(posts_on(&plan, "email").len(), 1);
     assert_eq!(posts_on(&plan, "web").len(), 5);
     assert_eq!(posts_on(&plan, "twitter").len(), 14);
@@ -122,15 +193,26 @@ fn a_week_from_monday_has_the_default_cadence() {
     assert_eq!(plan.posts.len(), 25);
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     let email = posts_on(&plan, "email")[0];
-    assert_eq!(email.scheduled_at.to_string(), "2026-11-30T09:00:00+00:00[UTC]");
+    assert_eq!(
+        email.scheduled_at.to_string(),
+        "2026-11-30T09:00:00+00:00[UTC]"
+    );
     assert_eq!(email.includes.len(), 5);
     assert!(email.item.as_str().starts_with("breathscape/"));
 }
 
 #[test]
 fn posts_are_ordered_by_time_then_channel() {
-    let plan = plan(&many_items(), &request(Period::Week, date(2026, 11, 30), "UTC", default_channels())).unwrap();
-    let keys: Vec<_> = plan.posts.iter().map(|post| (post.scheduled_at.timestamp(), post.channel.clone())).collect();
+    let plan = plan(
+        &many_items(),
+        &request(Period::Week, date(2026, 11, 30), "UTC", default_channels()),
+    )
+    .unwrap();
+    let keys: Vec<_> = plan
+        .posts
+        .iter()
+        .map(|post| (post.scheduled_at.timestamp(), post.channel.clone()))
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
@@ -150,20 +232,37 @@ fn high_priority_and_earlier_dates_come_first() {
     let plan = plan(&doc, &request(Period::Week, date(2026, 11, 30), "UTC", web)).unwrap();
     let titles: Vec<&str> = plan.posts.iter().map(|post| post.item.as_str()).collect();
     // The first post of the week features Breathscape; then priority, dates, document order.
-    assert_eq!(titles, ["breathscape/featured", "d/urgent", "c/earlier-date", "b/later-date", "a/normal"]);
+    assert_eq!(
+        titles,
+        [
+            "breathscape/featured",
+            "d/urgent",
+            "c/earlier-date",
+            "b/later-date",
+            "a/normal"
+        ]
+    );
 }
 
 #[test]
 fn never_before_an_items_date() {
     let doc = document(&[
-        ("Breathscape", "Launch", &["Date: 2026-12-03", "Priority: high"]),
+        (
+            "Breathscape",
+            "Launch",
+            &["Date: 2026-12-03", "Priority: high"],
+        ),
         ("A", "One", &[]),
         ("A", "Two", &[]),
         ("B", "Three", &[]),
     ]);
     let web = vec![default_channels().remove(3)];
     let plan = plan(&doc, &request(Period::Week, date(2026, 11, 30), "UTC", web)).unwrap();
-    let launch = plan.posts.iter().find(|post| post.item.as_str() == "breathscape/launch").unwrap();
+    let launch = plan
+        .posts
+        .iter()
+        .find(|post| post.item.as_str() == "breathscape/launch")
+        .unwrap();
     assert_eq!(launch.scheduled_at.date(), date(2026, 12, 3));
 }
 
@@ -173,7 +272,11 @@ fn only_on_channels_the_item_allows() {
         ("Breathscape", "Only web", &["Channels: web"]),
         ("A", "Everywhere", &[]),
     ]);
-    let plan = plan(&doc, &request(Period::Day, date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    let plan = plan(
+        &doc,
+        &request(Period::Day, date(2026, 11, 30), "UTC", default_channels()),
+    )
+    .unwrap();
     for post in &plan.posts {
         if post.item.as_str() == "breathscape/only-web" {
             assert_eq!(post.channel.as_str(), "web");
@@ -192,15 +295,42 @@ fn consecutive_posts_come_from_different_sections() {
         ("Product", "P3", &[]),
     ]);
     let twitter = vec![default_channels().remove(2)];
-    let plan = plan(&doc, &request(Period::Days(3), date(2026, 11, 30), "UTC", twitter)).unwrap();
-    let sections: Vec<&str> = plan.posts.iter().map(|post| post.item.as_str().split('/').next().unwrap()).collect();
-    assert_eq!(sections, ["breathscape", "product", "breathscape", "product", "breathscape", "product"]);
+    let plan = plan(
+        &doc,
+        &request(Period::Days(3), date(2026, 11, 30), "UTC", twitter),
+    )
+    .unwrap();
+    let sections: Vec<&str> = plan
+        .posts
+        .iter()
+        .map(|post| post.item.as_str().split('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            "breathscape",
+            "product",
+            "breathscape",
+            "product",
+            "breathscape",
+            "product"
+        ]
+    );
 }
 
 #[test]
 fn breathscape_is_featured_every_week_on_every_channel() {
     let doc = many_items();
-    let plan = plan(&doc, &request(Period::Days(21), date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    let plan = plan(
+        &doc,
+        &request(
+            Period::Days(21),
+            date(2026, 11, 30),
+            "UTC",
+            default_channels(),
+        ),
+    )
+    .unwrap();
     for name in CHANNELS {
         for week in 0..3 {
             let first = date(2026, 11, 30).checked_add((week * 7).days()).unwrap();
@@ -219,11 +349,17 @@ fn breathscape_is_featured_every_week_on_every_channel() {
 fn unfillable_slots_are_warnings() {
     let doc = document(&[("Breathscape", "Only one", &[])]);
     let twitter = vec![default_channels().remove(2)];
-    let plan = plan(&doc, &request(Period::Day, date(2026, 11, 30), "UTC", twitter)).unwrap();
+    let plan = plan(
+        &doc,
+        &request(Period::Day, date(2026, 11, 30), "UTC", twitter),
+    )
+    .unwrap();
     assert_eq!(plan.posts.len(), 1);
     assert_eq!(
         plan.warnings,
-        ["no item left for twitter at Mon 2026-11-30 17:00 UTC: every item allowed on twitter and dated on or before that day is already planned"]
+        [
+            "no item left for twitter at Mon 2026-11-30 17:00 UTC: every item allowed on twitter and dated on or before that day is already planned"
+        ]
     );
 }
 
@@ -239,12 +375,24 @@ fn a_document_without_the_featured_section_is_a_warning() {
 #[test]
 fn ids_are_stable_and_depend_on_channel_and_slot() {
     let doc = many_items();
-    let first = plan(&doc, &request(Period::Week, date(2026, 11, 30), "UTC", default_channels())).unwrap();
-    let second = plan(&doc, &request(Period::Week, date(2026, 11, 30), "UTC", default_channels())).unwrap();
+    let first = plan(
+        &doc,
+        &request(Period::Week, date(2026, 11, 30), "UTC", default_channels()),
+    )
+    .unwrap();
+    let second = plan(
+        &doc,
+        &request(Period::Week, date(2026, 11, 30), "UTC", default_channels()),
+    )
+    .unwrap();
     assert_eq!(first, second);
     let ids: HashSet<&PostId> = first.posts.iter().map(|post| &post.id).collect();
     assert_eq!(ids.len(), first.posts.len());
-    let other_start = plan(&doc, &request(Period::Week, date(2026, 12, 7), "UTC", default_channels())).unwrap();
+    let other_start = plan(
+        &doc,
+        &request(Period::Week, date(2026, 12, 7), "UTC", default_channels()),
+    )
+    .unwrap();
     assert_ne!(first.id, other_start.id);
 }
 
@@ -252,7 +400,12 @@ fn ids_are_stable_and_depend_on_channel_and_slot() {
 fn twitter_times(plan: &Plan) -> Vec<(String, String)> {
     posts_on(plan, "twitter")
         .iter()
-        .map(|post| (post.scheduled_at.strftime("%a %H:%M").to_string(), post.scheduled_at.strftime("%:z").to_string()))
+        .map(|post| {
+            (
+                post.scheduled_at.strftime("%a %H:%M").to_string(),
+                post.scheduled_at.strftime("%:z").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -281,18 +434,34 @@ fn slots_stay_at_local_time_across_dst_in_london() {
 fn slots_stay_at_local_time_across_dst_in_new_york() {
     // Clocks go forward on Sunday 8 March 2026 and back on Sunday 1 November 2026.
     assert_dst_week("America/New_York", date(2026, 3, 2), "-05:00", "-04:00", 6);
-    assert_dst_week("America/New_York", date(2026, 10, 26), "-04:00", "-05:00", 6);
+    assert_dst_week(
+        "America/New_York",
+        date(2026, 10, 26),
+        "-04:00",
+        "-05:00",
+        6,
+    );
 }
 
 #[test]
 fn a_slot_in_the_spring_gap_moves_to_the_first_valid_time() {
     let early = vec![PlanChannel {
         channel: channel("twitter"),
-        cadence: "daily 01:30".parse::<SlotRule>().map(|rule| Cadence(vec![rule])).unwrap(),
+        cadence: "daily 01:30"
+            .parse::<SlotRule>()
+            .map(|rule| Cadence(vec![rule]))
+            .unwrap(),
         shape: PostShape::Single,
     }];
-    let plan = plan(&many_items(), &request(Period::Day, date(2026, 3, 29), "Europe/London", early)).unwrap();
-    assert_eq!(plan.posts[0].scheduled_at.to_string(), "2026-03-29T02:30:00+01:00[Europe/London]");
+    let plan = plan(
+        &many_items(),
+        &request(Period::Day, date(2026, 3, 29), "Europe/London", early),
+    )
+    .unwrap();
+    assert_eq!(
+        plan.posts[0].scheduled_at.to_string(),
+        "2026-03-29T02:30:00+01:00[Europe/London]"
+    );
 }
 
 fn arbitrary_document() -> impl Strategy<Value = LivingDocument> {
@@ -316,12 +485,24 @@ fn arbitrary_document() -> impl Strategy<Value = LivingDocument> {
             }
             builder.item(&format!("Item {index}"), Location::Line(index));
             if let Some(day) = day {
-                builder.metadata_line(&format!("Date: 2026-12-{:02}", day + 1), Location::Line(index));
+                builder.metadata_line(
+                    &format!("Date: 2026-12-{:02}", day + 1),
+                    Location::Line(index),
+                );
             }
             if let Some(channels) = channels {
-                builder.metadata_line(&format!("Channels: {}", channels.join(", ")), Location::Line(index));
+                builder.metadata_line(
+                    &format!("Channels: {}", channels.join(", ")),
+                    Location::Line(index),
+                );
             }
-            builder.metadata_line(&format!("Priority: {}", ["low", "normal", "high"][usize::from(priority)]), Location::Line(index));
+            builder.metadata_line(
+                &format!(
+                    "Priority: {}",
+                    ["low", "normal", "high"][usize::from(priority)]
+                ),
+                Location::Line(index),
+            );
             builder.body("Body.");
         }
         builder.finish().unwrap().document

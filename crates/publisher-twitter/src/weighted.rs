@@ -1,0 +1,1122 @@
+//! Weighted length of a post per twitter-text (config v2 and v3).
+//!
+//! This is a Rust port of twitter-text's `parseTweet` (`js/src/parseTweet.js`): the text is
+//! NFC-normalised, every URL found by twitter-text's URL extractor counts
+//! `transformed_url_length` characters whatever its real length, every emoji counts
+//! `default_weight` when emoji parsing is enabled (config v3), and every other code point
+//! weighs what the configured code-point ranges say (`default_weight` outside them).
+//!
+//! All offsets returned in [`ParsedPost`] are UTF-16 code-unit offsets into the *original*
+//! (non-normalised) text, exactly as the official JavaScript library reports them.
+//! [`longest_fitting_prefix`] returns a byte index instead, for slicing a `&str`.
+//!
+//! Differences from the official library that cannot show up in its conformance data:
+//! - Emoji entities are recognised from Unicode properties (`Extended_Pictographic`,
+//!   `Emoji_Modifier`, `Regional_Indicator`, keycaps, tag sequences, ZWJ chains) rather than
+//!   from twemoji's enumerated list, so emoji newer than the list also count as one.
+//! - Matching is done on code points, not UTF-16 code units, so the URL extractor never
+//!   starts a URL in the middle of a surrogate pair.
+//!
+//! The TLD lists are twitter-text's own (`js/src/regexp/validGTLD.js` and `validCCTLD.js`,
+//! Copyright Twitter, Inc., Apache License 2.0; see `tests/data/LICENSE`).
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use unicode_normalization::char::canonical_combining_class;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+
+/// A range of code points (inclusive) and the weight each of them has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeightRange {
+    /// First code point of the range.
+    pub start: u32,
+    /// Last code point of the range (inclusive).
+    pub end: u32,
+    /// Weight of one code point in the range, in `scale` units.
+    pub weight: usize,
+}
+
+/// A twitter-text weighting configuration (`config/v2.json`, `config/v3.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightConfig {
+    /// Largest valid weighted length (`maxWeightedTweetLength`).
+    pub max_weighted_length: usize,
+    /// Weights are given in units of `1 / scale` characters (`scale`).
+    pub scale: usize,
+    /// Weight of a code point outside every range, and of an emoji (`defaultWeight`).
+    pub default_weight: usize,
+    /// Whether emoji count as one entity of `default_weight` (`emojiParsingEnabled`).
+    pub emoji_parsing_enabled: bool,
+    /// Number of characters every URL counts for (`transformedURLLength`).
+    pub transformed_url_length: usize,
+    /// Code-point ranges with their weights; the first range that matches wins (`ranges`).
+    pub ranges: Vec<WeightRange>,
+}
+
+impl WeightConfig {
+    /// Config v2: like v3 but without emoji parsing, so an emoji weighs its code points.
+    pub fn v2() -> Self {
+        Self {
+            emoji_parsing_enabled: false,
+            ..Self::v3()
+        }
+    }
+
+    /// Config v3, the one X uses: 280 characters, URLs 23, emoji 2.
+    pub fn v3() -> Self {
+        let range = |start, end| WeightRange {
+            start,
+            end,
+            weight: 100,
+        };
+        Self {
+            max_weighted_length: 280,
+            scale: 100,
+            default_weight: 200,
+            emoji_parsing_enabled: true,
+            transformed_url_length: 23,
+            ranges: vec![
+                range(0, 4351),
+                range(8192, 8205),
+                range(8208, 8223),
+                range(8242, 8247),
+            ],
+        }
+    }
+
+    /// Weight of one UTF-16 code unit, as `getCharacterWeight` computes it (for a surrogate
+    /// pair the official code looks up the low surrogate).
+    fn unit_weight(&self, unit: u16) -> usize {
+        let unit = u32::from(unit);
+        self.ranges
+            .iter()
+            .find(|r| r.start <= unit && unit <= r.end)
+            .map_or(self.default_weight, |r| r.weight)
+    }
+
+    fn scale(&self) -> usize {
+        self.scale.max(1)
+    }
+}
+
+impl Default for WeightConfig {
+    /// The default configuration is v3.
+    fn default() -> Self {
+        Self::v3()
+    }
+}
+
+/// The result of [`parse_post`], field for field the object `parseTweet` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedPost {
+    /// Weighted length in characters (the weight sum divided by `scale`).
+    pub weighted_length: usize,
+    /// True when the text is not empty, fits `max_weighted_length` and has no invalid
+    /// character (U+FFFE, U+FEFF, U+FFFF).
+    pub valid: bool,
+    /// Weighted length per thousand of `max_weighted_length`, rounded down.
+    pub permillage: usize,
+    /// Start and inclusive end of the whole text, in UTF-16 code units.
+    pub display_range: (usize, usize),
+    /// Start and inclusive end of the part that fits, in UTF-16 code units of the
+    /// original text.
+    pub valid_range: (usize, usize),
+}
+
+/// Parses `text` as twitter-text's `parseTweet` does with the given configuration.
+pub fn parse_post(text: &str, config: &WeightConfig) -> ParsedPost {
+    let normalized: String = text.nfc().collect();
+    let analysis = Analysis::new(&normalized, config);
+
+    let max_sum = config.max_weighted_length.saturating_mul(config.scale());
+    let mut sum = 0usize;
+    let mut chars_valid = true;
+    let mut valid_display_index = 0usize;
+    for step in &analysis.steps {
+        sum = sum.saturating_add(step.weight);
+        if chars_valid {
+            chars_valid = !is_invalid_unit(analysis.units[step.last]);
+        }
+        if chars_valid && sum <= max_sum {
+            valid_display_index = step.last;
+        }
+    }
+
+    // The official code works in floating point; do the same so that permillage rounds
+    // exactly as it does.
+    let weighted = sum as f64 / config.scale() as f64;
+    let max = config.max_weighted_length as f64;
+    let valid = chars_valid && weighted > 0.0 && weighted <= max;
+    let permillage = (weighted / max * 1000.0).floor() as usize;
+
+    let text_len = text.encode_utf16().count();
+    // The official code shifts the index by the length change due to normalisation.
+    let valid_end = (valid_display_index + text_len).saturating_sub(analysis.units.len());
+
+    ParsedPost {
+        weighted_length: sum / config.scale(),
+        valid,
+        permillage,
+        display_range: (0, text_len.saturating_sub(1)),
+        valid_range: (0, valid_end),
+    }
+}
+
+/// Weighted length of `text` in config v3.
+pub fn weighted_length(text: &str) -> usize {
+    parse_post(text, &WeightConfig::v3()).weighted_length
+}
+
+/// True when `text` is a valid post in config v3 (not empty, at most 280 weighted
+/// characters, no invalid character).
+pub fn fits(text: &str) -> bool {
+    parse_post(text, &WeightConfig::v3()).valid
+}
+
+/// Largest byte index `idx` such that `&text[..idx]` weighs at most `max_weighted` in
+/// config v3.
+///
+/// `idx` is on a char boundary, never inside a URL or emoji entity of `text`, and never
+/// between a character and the combining marks that follow it. It is `text.len()` when the
+/// whole text fits. Callers that want to cut at a word boundary can search backwards from
+/// it.
+pub fn longest_fitting_prefix(text: &str, max_weighted: usize) -> usize {
+    let config = WeightConfig::v3();
+    let limit = max_weighted.saturating_mul(config.scale());
+
+    // Normalise chunk by chunk, so that chunk ends map back to byte offsets of `text`.
+    let mut normalized = String::with_capacity(text.len());
+    let mut boundaries = vec![(0usize, 0usize)]; // (UTF-16 offset in normalized, byte offset in text)
+    let mut units = 0usize;
+    for (start, end) in normalization_chunks(text) {
+        let chunk: String = text[start..end].nfc().collect();
+        units += chunk.encode_utf16().count();
+        normalized.push_str(&chunk);
+        boundaries.push((units, end));
+    }
+
+    let analysis = Analysis::new(&normalized, &config);
+    let mut candidates = vec![0usize];
+    let mut sum = 0usize;
+    let mut next_boundary = 1;
+    for step in &analysis.steps {
+        sum = sum.saturating_add(step.weight);
+        if sum > limit {
+            break;
+        }
+        let end = step.last + 1;
+        while next_boundary < boundaries.len() && boundaries[next_boundary].0 < end {
+            next_boundary += 1;
+        }
+        if let Some(&(units_end, byte_end)) = boundaries.get(next_boundary)
+            && units_end == end
+        {
+            candidates.push(byte_end);
+        }
+    }
+
+    // A prefix can contain a URL that the whole text has not (`example.com` in
+    // `example.comfoo`), so check the real weight and step back if needed.
+    candidates
+        .into_iter()
+        .rev()
+        .find(|&idx| weight_sum(&text[..idx], &config) <= limit)
+        .unwrap_or(0)
+}
+
+/// Raw weight sum (in `scale` units) of a text.
+fn weight_sum(text: &str, config: &WeightConfig) -> usize {
+    let normalized: String = text.nfc().collect();
+    Analysis::new(&normalized, config)
+        .steps
+        .iter()
+        .fold(0usize, |sum, step| sum.saturating_add(step.weight))
+}
+
+/// Splits `text` into byte ranges that NFC normalises independently: a chunk starts before
+/// every character that has no decomposition, combining class 0 and cannot combine with
+/// what precedes it.
+fn normalization_chunks(text: &str) -> Vec<(usize, usize)> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        let boundary = canonical_combining_class(c) == 0
+            && is_nfc_quick(std::iter::once(c)) == IsNormalized::Yes;
+        if boundary && i > start {
+            chunks.push((start, i));
+            start = i;
+        }
+    }
+    if start < text.len() {
+        chunks.push((start, text.len()));
+    }
+    chunks
+}
+
+fn is_invalid_unit(unit: u16) -> bool {
+    matches!(unit, 0xFFFE | 0xFEFF | 0xFFFF)
+}
+
+/// One step of the weighing walk: a URL, an emoji, or one code point.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    /// Index of the last UTF-16 code unit of the step.
+    last: usize,
+    /// Weight of the step in `scale` units.
+    weight: usize,
+}
+
+/// The weighing walk of `parseTweet` over a normalised text.
+struct Analysis {
+    units: Vec<u16>,
+    steps: Vec<Step>,
+}
+
+impl Analysis {
+    fn new(normalized: &str, config: &WeightConfig) -> Self {
+        let units: Vec<u16> = normalized.encode_utf16().collect();
+        let n = units.len();
+        let offsets = utf16_offsets(normalized);
+
+        // Length (in UTF-16 units) of the entity starting at each unit, 0 for none.
+        let mut url_at = vec![0usize; n];
+        for url in extract_urls(normalized, &offsets) {
+            if url.start < n {
+                url_at[url.start] = url.len;
+            }
+        }
+        let mut emoji_at = vec![0usize; n];
+        if config.emoji_parsing_enabled
+            && let Some(re) = &regexes().emoji
+        {
+            for m in re.find_iter(normalized) {
+                let start = offsets[m.start()];
+                emoji_at[start] = offsets[m.end()] - start;
+            }
+        }
+
+        let url_weight = config.transformed_url_length.saturating_mul(config.scale());
+        let mut steps = Vec::with_capacity(n);
+        let mut i = 0;
+        while i < n {
+            let (last, weight) = if url_at[i] > 0 {
+                (i + url_at[i] - 1, url_weight)
+            } else if emoji_at[i] > 0 {
+                (i + emoji_at[i] - 1, config.default_weight)
+            } else {
+                let pair = i + 1 < n
+                    && (0xD800..=0xDBFF).contains(&units[i])
+                    && (0xDC00..=0xDFFF).contains(&units[i + 1]);
+                let last = if pair { i + 1 } else { i };
+                (last, config.unit_weight(units[last]))
+            };
+            let last = last.min(n - 1);
+            steps.push(Step { last, weight });
+            i = last + 1;
+        }
+        Self { units, steps }
+    }
+}
+
+/// UTF-16 offset of every char boundary of `s`, indexed by byte offset (other entries are
+/// unused).
+fn utf16_offsets(s: &str) -> Vec<usize> {
+    let mut offsets = vec![0usize; s.len() + 1];
+    let mut units = 0;
+    for (i, c) in s.char_indices() {
+        offsets[i] = units;
+        units += c.len_utf16();
+    }
+    offsets[s.len()] = units;
+    offsets
+}
+
+/// A URL entity: where it starts and how far `parseTweet` skips (`url.length`), both in
+/// UTF-16 code units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UrlEntity {
+    start: usize,
+    len: usize,
+}
+
+/// One match of twitter-text's `extractUrl` regex, in byte offsets.
+struct UrlMatch {
+    /// The character matched by `validUrlPrecedingChars` (`None` for start of text).
+    before: Option<char>,
+    url_start: usize,
+    protocol_len: usize,
+    domain_end: usize,
+    has_path: bool,
+    end: usize,
+}
+
+const MAX_URL_LENGTH: usize = 4096;
+const MAX_TCO_SLUG_LENGTH: usize = 40;
+const MAX_DOMAIN_LABEL_LENGTH: usize = 63;
+
+/// `extractUrlsWithIndices` with `extractUrlsWithoutProtocol: true`.
+fn extract_urls(s: &str, offsets: &[usize]) -> Vec<UrlEntity> {
+    let mut urls = Vec::new();
+    if !s.contains('.') {
+        return urls;
+    }
+    let u16_len = |a: usize, b: usize| offsets[b] - offsets[a];
+    let mut pos = 0;
+    while let Some(m) = find_url_match(s, pos) {
+        pos = m.end;
+        let url_len = u16_len(m.url_start, m.end);
+        let domain_start = m.url_start + m.protocol_len;
+        let domain = &s[domain_start..m.domain_end];
+        let protocol_len = if m.protocol_len > 0 {
+            m.protocol_len
+        } else {
+            8
+        };
+        if !is_valid_url(url_len, protocol_len, domain) {
+            continue;
+        }
+        if m.protocol_len == 0 {
+            if matches!(m.before, Some('-' | '_' | '.' | '/')) {
+                continue;
+            }
+            let ascii = find_ascii_domains(domain);
+            let count = ascii.len();
+            for (k, (a, b)) in ascii.into_iter().enumerate() {
+                let ascii_len = u16_len(domain_start + a, domain_start + b);
+                let len = if k + 1 == count && m.has_path {
+                    // `url.replace(domain, asciiDomain)`
+                    url_len - u16_len(domain_start, m.domain_end) + ascii_len
+                } else {
+                    ascii_len
+                };
+                urls.push(UrlEntity {
+                    start: offsets[domain_start + a],
+                    len,
+                });
+            }
+        } else {
+            let url = &s[m.url_start..m.end];
+            let mut len = url_len;
+            if let Some(caps) = regexes().tco.as_ref().and_then(|re| re.captures(url)) {
+                if caps.get(1).map_or(0, |slug| slug.len()) > MAX_TCO_SLUG_LENGTH {
+                    continue;
+                }
+                if let Some(whole) = caps.get(0) {
+                    len = u16_len(m.url_start, m.url_start + whole.end());
+                }
+            }
+            urls.push(UrlEntity {
+                start: offsets[m.url_start],
+                len,
+            });
+        }
+    }
+    urls
+}
+
+/// The next match of the `extractUrl` regex at or after byte `from`.
+fn find_url_match(s: &str, from: usize) -> Option<UrlMatch> {
+    for (i, c) in s[from..].char_indices() {
+        let i = from + i;
+        if is_url_preceding_char(c)
+            && let Some(m) = match_url_body(s, i + c.len_utf8(), Some(c))
+        {
+            return Some(m);
+        }
+        if i == 0
+            && let Some(m) = match_url_body(s, 0, None)
+        {
+            return Some(m);
+        }
+    }
+    None
+}
+
+/// `validUrlPrecedingChars` (the `^` alternative is handled by the caller).
+fn is_url_preceding_char(c: char) -> bool {
+    !(c.is_ascii_alphanumeric() || matches!(c, '@' | '＠' | '$' | '#' | '＃') || is_invalid_char(c))
+}
+
+fn is_invalid_char(c: char) -> bool {
+    matches!(c, '\u{FFFE}' | '\u{FEFF}' | '\u{FFFF}')
+}
+
+/// `validDomainChars`: anything but punctuation, spaces, invalid characters and
+/// directional markers.
+fn is_domain_char(c: char) -> bool {
+    const PUNCT: &str = "!'#%&()*+,\\-./:;<=>?@[]^_{|}~$";
+    let space = matches!(c,
+        '\u{09}'..='\u{0D}' | ' ' | '\u{85}' | '\u{A0}' | '\u{1680}' | '\u{180E}'
+        | '\u{2000}'..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}');
+    let directional = matches!(c,
+        '\u{202A}'..='\u{202E}' | '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{2066}'..='\u{2069}');
+    !(PUNCT.contains(c) || space || directional || is_invalid_char(c))
+}
+
+/// The part of `extractUrl` after `validUrlPrecedingChars`, anchored at byte `start`.
+fn match_url_body(s: &str, start: usize, before: Option<char>) -> Option<UrlMatch> {
+    let rest = &s.as_bytes()[start..];
+    let protocol_len = if starts_with_ignore_ascii_case(rest, b"https://") {
+        8
+    } else if starts_with_ignore_ascii_case(rest, b"http://") {
+        7
+    } else {
+        0
+    };
+    let (protocol_len, domain_end) = match match_domain(s, start + protocol_len) {
+        Some(end) => (protocol_len, end),
+        None if protocol_len > 0 => (0, match_domain(s, start)?),
+        None => return None,
+    };
+    // Port, path and query: no look-around there, so the regex crate matches them exactly.
+    let tail = regexes()
+        .url_tail
+        .as_ref()
+        .and_then(|re| re.captures(&s[domain_end..]));
+    let (tail_len, has_path) = tail.map_or((0, false), |caps| {
+        (caps.get(0).map_or(0, |m| m.end()), caps.get(1).is_some())
+    });
+    Some(UrlMatch {
+        before,
+        url_start: start,
+        protocol_len,
+        domain_end,
+        has_path,
+        end: domain_end + tail_len,
+    })
+}
+
+fn starts_with_ignore_ascii_case(haystack: &[u8], prefix: &[u8]) -> bool {
+    haystack.len() >= prefix.len() && haystack[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// `validDomain` = `validSubdomain* validDomainName (validGTLD | validCCTLD | validPunycode)`
+/// anchored at byte `start`; returns the end of the domain.
+///
+/// Each label is followed by a dot that cannot be part of a label, so a label matches in
+/// at most one way; the backtracking of `validSubdomain*` is the loop over `k`.
+fn match_domain(s: &str, start: usize) -> Option<usize> {
+    let mut labels = Vec::new();
+    let mut pos = start;
+    loop {
+        let run = s[pos..]
+            .char_indices()
+            .find(|&(_, c)| !(is_domain_char(c) || c == '-' || c == '_'))
+            .map_or(s.len(), |(i, _)| pos + i);
+        let label = &s[pos..run];
+        if label.is_empty() || !s[run..].starts_with('.') || !label_ends_are_domain_chars(label) {
+            break;
+        }
+        labels.push((pos, run));
+        pos = run + 1;
+    }
+    labels.iter().rev().find_map(|&(a, b)| {
+        if s[a..b].contains('_') {
+            None
+        } else {
+            match_tld(s, b + 1)
+        }
+    })
+}
+
+fn label_ends_are_domain_chars(label: &str) -> bool {
+    let mut chars = label.chars();
+    chars.next().is_some_and(is_domain_char) && chars.next_back().is_none_or(is_domain_char)
+}
+
+/// `(?:validGTLD|validCCTLD|validPunycode)` at byte `pos`, with the look-ahead
+/// `(?=[^0-9a-zA-Z@+-]|$)` of the TLD lists; returns the end of the TLD.
+fn match_tld(s: &str, pos: usize) -> Option<usize> {
+    let rest = &s[pos..];
+    let tlds = tlds();
+    let ascii_run = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+    if ascii_run > 0
+        && tld_lookahead_ok(&rest[ascii_run..])
+        && tlds
+            .ascii
+            .contains(rest[..ascii_run].to_ascii_lowercase().as_str())
+    {
+        return Some(pos + ascii_run);
+    }
+    for tld in &tlds.other {
+        if let Some(len) = prefix_len_ignore_case(rest, tld)
+            && tld_lookahead_ok(&rest[len..])
+        {
+            return Some(pos + len);
+        }
+    }
+    let bytes = rest.as_bytes();
+    if starts_with_ignore_ascii_case(bytes, b"xn--") {
+        let len = bytes[4..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+            .count();
+        if len > 0 {
+            return Some(pos + 4 + len);
+        }
+    }
+    None
+}
+
+fn tld_lookahead_ok(after: &str) -> bool {
+    after
+        .chars()
+        .next()
+        .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '@' | '+' | '-')))
+}
+
+/// Byte length of the prefix of `s` that equals `pattern` under the case-insensitive
+/// comparison of non-Unicode JavaScript regexes.
+fn prefix_len_ignore_case(s: &str, pattern: &[char]) -> Option<usize> {
+    let mut len = 0;
+    let mut chars = s.chars();
+    for &p in pattern {
+        let c = chars.next()?;
+        if js_canonicalize(c) != p {
+            return None;
+        }
+        len += c.len_utf8();
+    }
+    Some(len)
+}
+
+/// `Canonicalize` of ECMAScript regexes with the `i` flag and without `u`.
+fn js_canonicalize(c: char) -> char {
+    let mut upper = c.to_uppercase();
+    match (upper.next(), upper.next()) {
+        (Some(u), None) if !(u32::from(c) >= 128 && u32::from(u) < 128) => u,
+        _ => c,
+    }
+}
+
+/// The matches of the global regex `validAsciiDomain` in `domain`, as byte ranges.
+fn find_ascii_domains(domain: &str) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut pos = 0;
+    while pos < domain.len() {
+        if let Some(end) = ascii_domain_at(domain, pos) {
+            found.push((pos, end));
+            pos = end;
+        } else {
+            pos += domain[pos..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    found
+}
+
+/// `(?:(?:[\-a-z0-9latinAccentChars]+)\.)+(?:validGTLD|validCCTLD|validPunycode)` at `pos`.
+fn ascii_domain_at(domain: &str, pos: usize) -> Option<usize> {
+    let mut ends = Vec::new();
+    let mut p = pos;
+    loop {
+        let run = domain[p..]
+            .char_indices()
+            .find(|&(_, c)| !is_ascii_domain_char(c))
+            .map_or(domain.len(), |(i, _)| p + i);
+        if run == p || !domain[run..].starts_with('.') {
+            break;
+        }
+        ends.push(run + 1);
+        p = run + 1;
+    }
+    ends.iter()
+        .rev()
+        .find_map(|&tld_start| match_tld(domain, tld_start))
+}
+
+fn is_ascii_domain_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || c == '-'
+        || is_latin_accent(c)
+        || is_latin_accent(js_canonicalize(c))
+}
+
+/// `latinAccentChars`.
+fn is_latin_accent(c: char) -> bool {
+    matches!(c,
+        '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{FF}' | '\u{100}'..='\u{24F}'
+        | '\u{253}' | '\u{254}' | '\u{256}' | '\u{257}' | '\u{259}' | '\u{25B}' | '\u{263}'
+        | '\u{268}' | '\u{26F}' | '\u{272}' | '\u{289}' | '\u{28B}' | '\u{2BB}'
+        | '\u{300}'..='\u{36F}' | '\u{1E00}'..='\u{1EFF}')
+}
+
+/// `isValidUrl`: every label must punycode-encode to 1..=63 characters, and the URL with
+/// its protocol must not exceed 4096 UTF-16 code units.
+fn is_valid_url(url_len: usize, protocol_len: usize, domain: &str) -> bool {
+    if domain.starts_with("xn--") && find_ascii_domains(domain).is_empty() {
+        return false;
+    }
+    let labels_ok = domain.split('.').all(|label| {
+        punycode_to_ascii_len(label).is_some_and(|len| (1..=MAX_DOMAIN_LABEL_LENGTH).contains(&len))
+    });
+    labels_ok && protocol_len + url_len <= MAX_URL_LENGTH
+}
+
+/// Length of punycode.js `toASCII(label)`; `None` where it would throw.
+fn punycode_to_ascii_len(label: &str) -> Option<usize> {
+    let mut len = 0;
+    for (i, part) in label
+        .split(['.', '\u{3002}', '\u{FF0E}', '\u{FF61}'])
+        .enumerate()
+    {
+        if i > 0 {
+            len += 1;
+        }
+        len += if part.chars().any(|c| u32::from(c) > 0x7E) {
+            4 + punycode_encode(part)?.len()
+        } else {
+            part.len()
+        };
+    }
+    Some(len)
+}
+
+/// RFC 3492 punycode encoding (what punycode.js `encode` returns).
+fn punycode_encode(input: &str) -> Option<String> {
+    const BASE: u32 = 36;
+    const T_MIN: u32 = 1;
+    const T_MAX: u32 = 26;
+    let digit = |d: u32| -> char {
+        // 0..=25 -> a..z, 26..=35 -> 0..9
+        let byte = if d < 26 {
+            b'a' + d as u8
+        } else {
+            b'0' + (d - 26) as u8
+        };
+        char::from(byte)
+    };
+
+    let code_points: Vec<u32> = input.chars().map(u32::from).collect();
+    let mut output: String = input.chars().filter(char::is_ascii).collect();
+    let basic = output.len() as u32;
+    if basic > 0 {
+        output.push('-');
+    }
+    let mut n: u32 = 128;
+    let mut delta: u32 = 0;
+    let mut bias: u32 = 72;
+    let mut handled = basic;
+    let total = code_points.len() as u32;
+    while handled < total {
+        let m = code_points.iter().copied().filter(|&c| c >= n).min()?;
+        delta = delta.checked_add((m - n).checked_mul(handled + 1)?)?;
+        n = m;
+        for &c in &code_points {
+            if c < n {
+                delta = delta.checked_add(1)?;
+            }
+            if c == n {
+                let mut q = delta;
+                let mut k = BASE;
+                loop {
+                    let t = if k <= bias {
+                        T_MIN
+                    } else if k >= bias + T_MAX {
+                        T_MAX
+                    } else {
+                        k - bias
+                    };
+                    if q < t {
+                        break;
+                    }
+                    output.push(digit(t + (q - t) % (BASE - t)));
+                    q = (q - t) / (BASE - t);
+                    k += BASE;
+                }
+                output.push(digit(q));
+                bias = punycode_adapt(delta, handled + 1, handled == basic);
+                delta = 0;
+                handled += 1;
+            }
+        }
+        delta = delta.checked_add(1)?;
+        n = n.checked_add(1)?;
+    }
+    Some(output)
+}
+
+fn punycode_adapt(delta: u32, num_points: u32, first_time: bool) -> u32 {
+    const BASE: u32 = 36;
+    const T_MIN: u32 = 1;
+    const T_MAX: u32 = 26;
+    const SKEW: u32 = 38;
+    const DAMP: u32 = 700;
+    let mut delta = if first_time { delta / DAMP } else { delta / 2 };
+    delta += delta / num_points;
+    let mut k = 0;
+    while delta > ((BASE - T_MIN) * T_MAX) / 2 {
+        delta /= BASE - T_MIN;
+        k += BASE;
+    }
+    k + (BASE - T_MIN + 1) * delta / (delta + SKEW)
+}
+
+/// Compiled regexes; `None` only if a pattern failed to compile, which the unit tests rule
+/// out.
+struct Regexes {
+    /// `(?::validPortNumber)?(/validUrlPath*)?(\?validUrlQueryChars*validUrlQueryEndingChars)?`
+    url_tail: Option<Regex>,
+    /// `validTcoUrl`.
+    tco: Option<Regex>,
+    /// Emoji entities.
+    emoji: Option<Regex>,
+}
+
+fn regexes() -> &'static Regexes {
+    static REGEXES: OnceLock<Regexes> = OnceLock::new();
+    REGEXES.get_or_init(|| Regexes {
+        url_tail: Regex::new(&url_tail_pattern()).ok(),
+        tco: Regex::new(&tco_pattern()).ok(),
+        emoji: Regex::new(&emoji_pattern()).ok(),
+    })
+}
+
+const LATIN_ACCENT_CHARS: &str = r"\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{FF}\x{100}-\x{24F}\x{253}\x{254}\x{256}\x{257}\x{259}\x{25B}\x{263}\x{268}\x{26F}\x{272}\x{289}\x{28B}\x{2BB}\x{300}-\x{36F}\x{1E00}-\x{1EFF}";
+const CYRILLIC_LETTERS_AND_MARKS: &str = r"\x{400}-\x{4FF}";
+const URL_QUERY_CHARS: &str = r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]";
+const URL_QUERY_ENDING_CHARS: &str = r"[a-z0-9\-_&=#/]";
+
+fn url_tail_pattern() -> String {
+    let general = [
+        r"[a-z",
+        CYRILLIC_LETTERS_AND_MARKS,
+        r"0-9!*';:=+,.$/%#\[\]\-\x{2013}_~@|&",
+        LATIN_ACCENT_CHARS,
+        "]",
+    ]
+    .concat();
+    let parens = [
+        r"\((?:", &general, "+|(?:", &general, r"*\(", &general, r"+\)", &general, r"*))\)",
+    ]
+    .concat();
+    let ending = [
+        r"(?:[+\-a-z",
+        CYRILLIC_LETTERS_AND_MARKS,
+        "0-9=_#/",
+        LATIN_ACCENT_CHARS,
+        "]|",
+        &parens,
+        ")",
+    ]
+    .concat();
+    let path = [
+        "(?:(?:", &general, "*(?:", &parens, &general, "*)*", &ending, ")|(?:@", &general, "+/))",
+    ]
+    .concat();
+    [
+        r"(?i)\A(?::[0-9]+)?(/",
+        &path,
+        r"*)?(?:\?",
+        URL_QUERY_CHARS,
+        "*",
+        URL_QUERY_ENDING_CHARS,
+        ")?",
+    ]
+    .concat()
+}
+
+fn tco_pattern() -> String {
+    [
+        r"(?i)\Ahttps?://t\.co/([a-z0-9]+)(?:\?",
+        URL_QUERY_CHARS,
+        "*",
+        URL_QUERY_ENDING_CHARS,
+        ")?",
+    ]
+    .concat()
+}
+
+/// One emoji: keycap, tag sequence (subdivision flags), flag pair, or a chain of
+/// pictographs (each optionally with a skin tone or VS-16) joined by ZWJ; a lone VS-16
+/// counts too, as in twemoji. `©` and `®` are emoji only with VS-16.
+fn emoji_pattern() -> String {
+    let element = concat!(
+        r"(?:[\x{A9}\x{AE}]\x{FE0F}",
+        r"|[\p{Extended_Pictographic}--[\x{A9}\x{AE}]](?:\p{Emoji_Modifier}|\x{FE0F})?",
+        r"|\p{Emoji_Modifier})",
+    );
+    [
+        r"[#*0-9]\x{FE0F}?\x{20E3}",
+        r"|\x{1F3F4}[\x{E0020}-\x{E007E}]+\x{E007F}",
+        r"|\p{Regional_Indicator}\p{Regional_Indicator}",
+        "|",
+        element,
+        r"(?:\x{200D}",
+        element,
+        ")*",
+        r"|\x{FE0F}",
+    ]
+    .concat()
+}
+
+/// TLDs of `validGTLD` and `validCCTLD`.
+struct Tlds {
+    /// All-ASCII TLDs, lower case.
+    ascii: HashSet<&'static str>,
+    /// The other TLDs in list order (gTLDs first), as canonicalised chars.
+    other: Vec<Vec<char>>,
+}
+
+fn tlds() -> &'static Tlds {
+    static TLDS: OnceLock<Tlds> = OnceLock::new();
+    TLDS.get_or_init(|| {
+        let all = GTLDS.split('|').chain(CCTLDS.split('|'));
+        let (ascii, other): (Vec<&str>, Vec<&str>) = all.partition(|tld| tld.is_ascii());
+        Tlds {
+            ascii: ascii.into_iter().collect(),
+            other: other
+                .into_iter()
+                .map(|tld| tld.chars().map(js_canonicalize).collect())
+                .collect(),
+        }
+    })
+}
+
+const GTLDS: &str = "\
+    삼성|닷컴|닷넷|香格里拉|餐厅|食品|飞利浦|電訊盈科|集团|通販|购物|谷歌|诺基亚|联通|网络|网站|网店|网址|组织机构|移动|珠宝|点看|游戏|淡马锡|机构|書籍|时尚|\
+    新闻|政府|政务|招聘|手表|手机|我爱你|慈善|微博|广东|工行|家電|娱乐|天主教|大拿|大众汽车|在线|嘉里大酒店|嘉里|商标|商店|商城|公益|公司|八卦|健康|信息|\
+    佛山|企业|中文网|中信|世界|ポイント|ファッション|セール|ストア|コム|グーグル|クラウド|みんな|คอม|संगठन|नेट|कॉम|همراه|موقع|موبايلي|\
+    كوم|كاثوليك|عرب|شبكة|بيتك|بازار|العليان|ارامكو|اتصالات|ابوظبي|קום|сайт|рус|орг|онлайн|\
+    москва|ком|католик|дети|zuerich|zone|zippo|zip|zero|zara|zappos|yun|youtube|you|yokohama|\
+    yoga|yodobashi|yandex|yamaxun|yahoo|yachts|xyz|xxx|xperia|xin|xihuan|xfinity|xerox|xbox|\
+    wtf|wtc|wow|world|works|work|woodside|wolterskluwer|wme|winners|wine|windows|win|\
+    williamhill|wiki|wien|whoswho|weir|weibo|wedding|wed|website|weber|webcam|weatherchannel|\
+    weather|watches|watch|warman|wanggou|wang|walter|walmart|wales|vuelos|voyage|voto|voting|\
+    vote|volvo|volkswagen|vodka|vlaanderen|vivo|viva|vistaprint|vista|vision|visa|virgin|vip|\
+    vin|villas|viking|vig|video|viajes|vet|versicherung|vermögensberatung|vermögensberater|\
+    verisign|ventures|vegas|vanguard|vana|vacations|ups|uol|uno|university|unicom|uconnect|\
+    ubs|ubank|tvs|tushu|tunes|tui|tube|trv|trust|travelersinsurance|travelers|travelchannel|\
+    travel|training|trading|trade|toys|toyota|town|tours|total|toshiba|toray|top|tools|tokyo|\
+    today|tmall|tkmaxx|tjx|tjmaxx|tirol|tires|tips|tiffany|tienda|tickets|tiaa|theatre|\
+    theater|thd|teva|tennis|temasek|telefonica|telecity|tel|technology|tech|team|tdk|tci|taxi|\
+    tax|tattoo|tatar|tatamotors|target|taobao|talk|taipei|tab|systems|symantec|sydney|swiss|\
+    swiftcover|swatch|suzuki|surgery|surf|support|supply|supplies|sucks|style|study|studio|\
+    stream|store|storage|stockholm|stcgroup|stc|statoil|statefarm|statebank|starhub|star|\
+    staples|stada|srt|srl|spreadbetting|spot|sport|spiegel|space|soy|sony|song|solutions|\
+    solar|sohu|software|softbank|social|soccer|sncf|smile|smart|sling|skype|sky|skin|ski|site|\
+    singles|sina|silk|shriram|showtime|show|shouji|shopping|shop|shoes|shiksha|shia|shell|\
+    shaw|sharp|shangrila|sfr|sexy|sex|sew|seven|ses|services|sener|select|seek|security|\
+    secure|seat|search|scot|scor|scjohnson|science|schwarz|schule|school|scholarships|schmidt|\
+    schaeffler|scb|sca|sbs|sbi|saxo|save|sas|sarl|sapo|sap|sanofi|sandvikcoromant|sandvik|\
+    samsung|samsclub|salon|sale|sakura|safety|safe|saarland|ryukyu|rwe|run|ruhr|rugby|rsvp|\
+    room|rogers|rodeo|rocks|rocher|rmit|rip|rio|ril|rightathome|ricoh|richardli|rich|rexroth|\
+    reviews|review|restaurant|rest|republican|report|repair|rentals|rent|ren|reliance|reit|\
+    reisen|reise|rehab|redumbrella|redstone|red|recipes|realty|realtor|realestate|read|raid|\
+    radio|racing|qvc|quest|quebec|qpon|pwc|pub|prudential|pru|protection|property|properties|\
+    promo|progressive|prof|productions|prod|pro|prime|press|praxi|pramerica|post|porn|politie|\
+    poker|pohl|pnc|plus|plumbing|playstation|play|place|pizza|pioneer|pink|ping|pin|pid|\
+    pictures|pictet|pics|piaget|physio|photos|photography|photo|phone|philips|phd|pharmacy|\
+    pfizer|pet|pccw|pay|passagens|party|parts|partners|pars|paris|panerai|panasonic|\
+    pamperedchef|page|ovh|ott|otsuka|osaka|origins|orientexpress|organic|org|orange|oracle|\
+    open|ooo|onyourside|online|onl|ong|one|omega|ollo|oldnavy|olayangroup|olayan|okinawa|\
+    office|off|observer|obi|nyc|ntt|nrw|nra|nowtv|nowruz|now|norton|northwesternmutual|nokia|\
+    nissay|nissan|ninja|nikon|nike|nico|nhk|ngo|nfl|nexus|nextdirect|next|news|newholland|new|\
+    neustar|network|netflix|netbank|net|nec|nba|navy|natura|nationwide|name|nagoya|nadex|nab|\
+    mutuelle|mutual|museum|mtr|mtpc|mtn|msd|movistar|movie|mov|motorcycles|moto|moscow|\
+    mortgage|mormon|mopar|montblanc|monster|money|monash|mom|moi|moe|moda|mobily|mobile|mobi|\
+    mma|mls|mlb|mitsubishi|mit|mint|mini|mil|microsoft|miami|metlife|merckmsd|meo|menu|men|\
+    memorial|meme|melbourne|meet|media|med|mckinsey|mcdonalds|mcd|mba|mattel|maserati|\
+    marshalls|marriott|markets|marketing|market|map|mango|management|man|makeup|maison|maif|\
+    madrid|macys|luxury|luxe|lupin|lundbeck|ltda|ltd|lplfinancial|lpl|love|lotto|lotte|london|\
+    lol|loft|locus|locker|loans|loan|llp|llc|lixil|living|live|lipsy|link|linde|lincoln|limo|\
+    limited|lilly|like|lighting|lifestyle|lifeinsurance|life|lidl|liaison|lgbt|lexus|lego|\
+    legal|lefrak|leclerc|lease|lds|lawyer|law|latrobe|latino|lat|lasalle|lanxess|landrover|\
+    land|lancome|lancia|lancaster|lamer|lamborghini|ladbrokes|lacaixa|kyoto|kuokgroup|kred|\
+    krd|kpn|kpmg|kosher|komatsu|koeln|kiwi|kitchen|kindle|kinder|kim|kia|kfh|kerryproperties|\
+    kerrylogistics|kerryhotels|kddi|kaufen|juniper|juegos|jprs|jpmorgan|joy|jot|joburg|jobs|\
+    jnj|jmp|jll|jlc|jio|jewelry|jetzt|jeep|jcp|jcb|java|jaguar|iwc|iveco|itv|itau|istanbul|\
+    ist|ismaili|iselect|irish|ipiranga|investments|intuit|international|intel|int|insure|\
+    insurance|institute|ink|ing|info|infiniti|industries|inc|immobilien|immo|imdb|imamat|\
+    ikano|iinet|ifm|ieee|icu|ice|icbc|ibm|hyundai|hyatt|hughes|htc|hsbc|how|house|hotmail|\
+    hotels|hoteles|hot|hosting|host|hospital|horse|honeywell|honda|homesense|homes|homegoods|\
+    homedepot|holiday|holdings|hockey|hkt|hiv|hitachi|hisamitsu|hiphop|hgtv|hermes|here|\
+    helsinki|help|healthcare|health|hdfcbank|hdfc|hbo|haus|hangout|hamburg|hair|guru|guitars|\
+    guide|guge|gucci|guardian|group|grocery|gripe|green|gratis|graphics|grainger|gov|got|gop|\
+    google|goog|goodyear|goodhands|goo|golf|goldpoint|gold|godaddy|gmx|gmo|gmbh|gmail|globo|\
+    global|gle|glass|glade|giving|gives|gifts|gift|ggee|george|genting|gent|gea|gdn|gbiz|gay|\
+    garden|gap|games|game|gallup|gallo|gallery|gal|fyi|futbol|furniture|fund|fun|fujixerox|\
+    fujitsu|ftr|frontier|frontdoor|frogans|frl|fresenius|free|fox|foundation|forum|forsale|\
+    forex|ford|football|foodnetwork|food|foo|fly|flsmidth|flowers|florist|flir|flights|flickr|\
+    fitness|fit|fishing|fish|firmdale|firestone|fire|financial|finance|final|film|fido|\
+    fidelity|fiat|ferrero|ferrari|feedback|fedex|fast|fashion|farmers|farm|fans|fan|family|\
+    faith|fairwinds|fail|fage|extraspace|express|exposed|expert|exchange|everbank|events|eus|\
+    eurovision|etisalat|esurance|estate|esq|erni|ericsson|equipment|epson|epost|enterprises|\
+    engineering|engineer|energy|emerck|email|education|edu|edeka|eco|eat|earth|dvr|dvag|\
+    durban|dupont|duns|dunlop|duck|dubai|dtv|drive|download|dot|doosan|domains|doha|dog|dodge|\
+    doctor|docs|dnp|diy|dish|discover|discount|directory|direct|digital|diet|diamonds|dhl|dev|\
+    design|desi|dentist|dental|democrat|delta|deloitte|dell|delivery|degree|deals|dealer|deal|\
+    dds|dclk|day|datsun|dating|date|data|dance|dad|dabur|cyou|cymru|cuisinella|csc|cruises|\
+    cruise|crs|crown|cricket|creditunion|creditcard|credit|cpa|courses|coupons|coupon|country|\
+    corsica|coop|cool|cookingchannel|cooking|contractors|contact|consulting|construction|\
+    condos|comsec|computer|compare|company|community|commbank|comcast|com|cologne|college|\
+    coffee|codes|coach|clubmed|club|cloud|clothing|clinique|clinic|click|cleaning|claims|\
+    cityeats|city|citic|citi|citadel|cisco|circle|cipriani|church|chrysler|chrome|christmas|\
+    chloe|chintai|cheap|chat|chase|charity|channel|chanel|cfd|cfa|cern|ceo|center|ceb|cbs|\
+    cbre|cbn|cba|catholic|catering|cat|casino|cash|caseih|case|casa|cartier|cars|careers|\
+    career|care|cards|caravan|car|capitalone|capital|capetown|canon|cancerresearch|camp|\
+    camera|cam|calvinklein|call|cal|cafe|cab|bzh|buzz|buy|business|builders|build|bugatti|\
+    budapest|brussels|brother|broker|broadway|bridgestone|bradesco|box|boutique|bot|boston|\
+    bostik|bosch|boots|booking|book|boo|bond|bom|bofa|boehringer|boats|bnpparibas|bnl|bmw|bms|\
+    blue|bloomberg|blog|blockbuster|blanco|blackfriday|black|biz|bio|bingo|bing|bike|bid|\
+    bible|bharti|bet|bestbuy|best|berlin|bentley|beer|beauty|beats|bcn|bcg|bbva|bbt|bbc|\
+    bayern|bauhaus|basketball|baseball|bargains|barefoot|barclays|barclaycard|barcelona|bar|\
+    bank|band|bananarepublic|banamex|baidu|baby|azure|axa|aws|avianca|autos|auto|author|\
+    auspost|audio|audible|audi|auction|attorney|athleta|associates|asia|asda|arte|art|arpa|\
+    army|archi|aramco|arab|aquarelle|apple|app|apartments|aol|anz|anquan|android|analytics|\
+    amsterdam|amica|amfam|amex|americanfamily|americanexpress|alstom|alsace|ally|allstate|\
+    allfinanz|alipay|alibaba|alfaromeo|akdn|airtel|airforce|airbus|aigo|aig|agency|agakhan|\
+    africa|afl|afamilycompany|aetna|aero|aeg|adult|ads|adac|actor|active|aco|accountants|\
+    accountant|accenture|academy|abudhabi|abogado|able|abc|abbvie|abbott|abb|abarth|aarp|aaa|\
+    onion";
+
+const CCTLDS: &str = "\
+    한국|香港|澳門|新加坡|台灣|台湾|中國|中国|გე|ລາວ|ไทย|ලංකා|ഭാരതം|ಭಾರತ|భారత్|சிங்கப்பூர்|இலங்கை|இந்தியா|ଭାରତ|\
+    ભારત|ਭਾਰਤ|ভাৰত|ভারত|বাংলা|भारोत|भारतम्|भारत|ڀارت|پاکستان|موريتانيا|مليسيا|مصر|قطر|فلسطين|\
+    عمان|عراق|سورية|سودان|تونس|بھارت|بارت|ایران|امارات|المغرب|السعودية|الجزائر|البحرين|الاردن|\
+    հայ|қаз|укр|срб|рф|мон|мкд|ею|бел|бг|ευ|ελ|zw|zm|za|yt|ye|ws|wf|vu|vn|vi|vg|ve|vc|va|uz|\
+    uy|us|um|uk|ug|ua|tz|tw|tv|tt|tr|tp|to|tn|tm|tl|tk|tj|th|tg|tf|td|tc|sz|sy|sx|sv|su|st|ss|\
+    sr|so|sn|sm|sl|sk|sj|si|sh|sg|se|sd|sc|sb|sa|rw|ru|rs|ro|re|qa|py|pw|pt|ps|pr|pn|pm|pl|pk|\
+    ph|pg|pf|pe|pa|om|nz|nu|nr|np|no|nl|ni|ng|nf|ne|nc|na|mz|my|mx|mw|mv|mu|mt|ms|mr|mq|mp|mo|\
+    mn|mm|ml|mk|mh|mg|mf|me|md|mc|ma|ly|lv|lu|lt|ls|lr|lk|li|lc|lb|la|kz|ky|kw|kr|kp|kn|km|ki|\
+    kh|kg|ke|jp|jo|jm|je|it|is|ir|iq|io|in|im|il|ie|id|hu|ht|hr|hn|hm|hk|gy|gw|gu|gt|gs|gr|gq|\
+    gp|gn|gm|gl|gi|gh|gg|gf|ge|gd|gb|ga|fr|fo|fm|fk|fj|fi|eu|et|es|er|eh|eg|ee|ec|dz|do|dm|dk|\
+    dj|de|cz|cy|cx|cw|cv|cu|cr|co|cn|cm|cl|ck|ci|ch|cg|cf|cd|cc|ca|bz|by|bw|bv|bt|bs|br|bq|bo|\
+    bn|bm|bl|bj|bi|bh|bg|bf|be|bd|bb|ba|az|ax|aw|au|at|as|ar|aq|ao|an|am|al|ai|ag|af|ae|ad|ac";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v2(text: &str) -> usize {
+        parse_post(text, &WeightConfig::v2()).weighted_length
+    }
+
+    #[test]
+    fn regexes_compile() {
+        let r = regexes();
+        assert!(r.url_tail.is_some());
+        assert!(r.tco.is_some());
+        assert!(r.emoji.is_some());
+    }
+
+    #[test]
+    fn ascii_280_fits_and_281_does_not() {
+        let text = "a".repeat(280);
+        let parsed = parse_post(&text, &WeightConfig::v3());
+        assert_eq!(parsed.weighted_length, 280);
+        assert!(parsed.valid);
+        assert_eq!(parsed.permillage, 1000);
+        assert!(!fits(&"a".repeat(281)));
+    }
+
+    #[test]
+    fn cjk_counts_two() {
+        assert_eq!(weighted_length(&"漢".repeat(140)), 280);
+        assert!(fits(&"漢".repeat(140)));
+        assert!(!fits(&"漢".repeat(141)));
+    }
+
+    #[test]
+    fn any_url_counts_23() {
+        assert_eq!(weighted_length("http://t.co"), 23);
+        assert_eq!(weighted_length("example.com"), 23);
+        let long = format!("https://example.com/{}", "p".repeat(200));
+        assert_eq!(weighted_length(&long), 23);
+        assert_eq!(
+            weighted_length("see https://example.com/a?b=c."),
+            4 + 23 + 1
+        );
+        assert_eq!(weighted_length("www.twitter.com/jack"), 23);
+    }
+
+    #[test]
+    fn not_urls() {
+        assert_eq!(weighted_length("example.comfoo"), 14);
+        assert_eq!(weighted_length("foo@example.com"), 15);
+        assert_eq!(weighted_length("version 1.0"), 11);
+    }
+
+    #[test]
+    fn emoji_weights() {
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!(weighted_length(family), 2);
+        assert_eq!(v2(family), 8);
+        let wind = "\u{1F32C}\u{FE0F}";
+        assert_eq!(weighted_length(wind), 2);
+        assert_eq!(v2(wind), 4);
+        assert_eq!(weighted_length("\u{1F1EB}\u{1F1F7}"), 2); // flag
+        assert_eq!(weighted_length("#\u{FE0F}\u{20E3}"), 2); // keycap
+        assert_eq!(weighted_length("\u{1F44D}\u{1F3FD}"), 2); // skin tone
+        assert_eq!(weighted_length("\u{A9}"), 1);
+        assert_eq!(weighted_length("\u{A9}\u{FE0F}"), 2);
+    }
+
+    #[test]
+    fn empty_and_invalid() {
+        let empty = parse_post("", &WeightConfig::v3());
+        assert_eq!(empty.weighted_length, 0);
+        assert!(!empty.valid);
+        assert_eq!(empty.display_range, (0, 0));
+        assert_eq!(empty.valid_range, (0, 0));
+        assert!(!fits("abc\u{FEFF}"));
+        assert!(fits("hello"));
+    }
+
+    #[test]
+    fn punycode() {
+        assert_eq!(punycode_encode("bücher").as_deref(), Some("bcher-kva"));
+        assert_eq!(punycode_encode("münchen").as_deref(), Some("mnchen-3ya"));
+        assert_eq!(punycode_to_ascii_len("ü"), Some(7)); // xn--tda
+    }
+
+    #[test]
+    fn prefix_of_ascii() {
+        let text = "a".repeat(300);
+        assert_eq!(longest_fitting_prefix(&text, 280), 280);
+        assert_eq!(longest_fitting_prefix("hello", 280), 5);
+        assert_eq!(longest_fitting_prefix("hello", 0), 0);
+        assert_eq!(longest_fitting_prefix("", 10), 0);
+    }
+
+    #[test]
+    fn prefix_of_cjk_is_on_char_boundary() {
+        let text = "漢".repeat(10);
+        let idx = longest_fitting_prefix(&text, 5);
+        assert_eq!(&text[..idx], "漢漢");
+    }
+
+    #[test]
+    fn prefix_never_cuts_a_url() {
+        let text = "aaaa https://example.com/some/path tail";
+        assert_eq!(longest_fitting_prefix(text, 10), 5);
+        let after_url = "aaaa https://example.com/some/path".len();
+        assert_eq!(longest_fitting_prefix(text, 28), after_url);
+        assert_eq!(longest_fitting_prefix(text, 29), after_url + 1);
+    }
+
+    #[test]
+    fn prefix_never_cuts_an_emoji() {
+        let text = "ab\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}cd";
+        assert_eq!(longest_fitting_prefix(text, 3), 2);
+        let idx = longest_fitting_prefix(text, 4);
+        assert_eq!(&text[idx..], "cd");
+    }
+
+    #[test]
+    fn prefix_keeps_combining_marks() {
+        let text = "ae\u{301}";
+        assert_eq!(longest_fitting_prefix(text, 1), 1);
+        assert_eq!(longest_fitting_prefix(text, 2), text.len());
+    }
+
+    #[test]
+    fn prefix_that_would_become_a_url_is_avoided() {
+        // `example.com` alone is a URL (23), although it is not one inside `example.comfoo`.
+        let text = "example.comfoo";
+        assert_eq!(longest_fitting_prefix(text, 12), 12);
+        assert_eq!(longest_fitting_prefix(text, 11), 9);
+        assert!(weighted_length(&text[..longest_fitting_prefix(text, 11)]) <= 11);
+    }
+}

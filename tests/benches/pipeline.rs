@@ -1,0 +1,97 @@
+//! Criterion benchmarks of the hot path: parse a living document, plan a
+//! week on all four channels and render every post (dry run, with previews).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use halcytone_core::channel::Channel;
+use halcytone_core::compose::Composer;
+use halcytone_core::document::KnownChannels;
+use halcytone_core::markdown::parse_markdown;
+use halcytone_core::plan::{Period, PlanChannel, PlanRequest, plan};
+use halcytone_core::publisher::{PostStatus, Publisher};
+use halcytone_core::render::Renderer;
+use jiff::civil::date;
+use jiff::tz::TimeZone;
+
+fn publishers() -> BTreeMap<Channel, Arc<dyn Publisher>> {
+    let publishers: [Arc<dyn Publisher>; 4] = [
+        Arc::new(publisher_email::EmailPublisher::new(
+            publisher_email::EmailConfig::default(),
+        )),
+        Arc::new(publisher_web::WebPublisher::new(
+            publisher_web::WebConfig::default(),
+        )),
+        Arc::new(publisher_twitter::TwitterPublisher::new(
+            publisher_twitter::TwitterConfig::default(),
+        )),
+        Arc::new(publisher_linkedin::LinkedinPublisher::new(
+            publisher_linkedin::LinkedinConfig::default(),
+        )),
+    ];
+    publishers
+        .into_iter()
+        .map(|publisher| (publisher.channel(), publisher))
+        .collect()
+}
+
+fn bench_pipeline(criterion: &mut Criterion) {
+    let publishers = publishers();
+    let renderer = Renderer::new(None).unwrap();
+    let known = KnownChannels::new(publishers.keys().cloned());
+    let request = PlanRequest {
+        period: Period::Week,
+        start: date(2026, 11, 30),
+        timezone: TimeZone::UTC,
+        featured_section: "Breathscape".to_owned(),
+        channels: publishers
+            .iter()
+            .map(|(channel, publisher)| PlanChannel {
+                channel: channel.clone(),
+                cadence: publisher.default_cadence(),
+                shape: publisher.shape(),
+            })
+            .collect(),
+    };
+    for name in ["doc-60", "doc-600"] {
+        let path = format!("{}/benches/data/{name}.md", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut group = criterion.benchmark_group(name);
+        group.bench_function("parse", |bencher| {
+            bencher.iter(|| parse_markdown(name, &text, &known).unwrap())
+        });
+        let document = parse_markdown(name, &text, &known).unwrap().document;
+        group.bench_function("plan", |bencher| {
+            bencher.iter(|| plan(&document, &request).unwrap())
+        });
+        let composer = Composer {
+            document: &document,
+            publishers: &publishers,
+            renderer: &renderer,
+            featured_section: "Breathscape",
+            dry_run: true,
+            initial_status: PostStatus::Draft,
+        };
+        let planned = plan(&document, &request).unwrap();
+        group.bench_function("render 25 posts", |bencher| {
+            bencher.iter(|| composer.compose(planned.clone()))
+        });
+        group.bench_function("parse + plan + render", |bencher| {
+            bencher.iter(|| {
+                let document = parse_markdown(name, &text, &known).unwrap().document;
+                let composer = Composer {
+                    document: &document,
+                    ..composer
+                };
+                let content_plan = composer.compose(plan(&document, &request).unwrap());
+                assert_eq!(content_plan.posts.len(), 25);
+                content_plan
+            });
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_pipeline);
+criterion_main!(benches);

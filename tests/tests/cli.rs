@@ -1,0 +1,411 @@
+//! The `halcytone` command line, run as a user runs it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use halcytone_e2e::{halcytone, root, scratch};
+use serde_json::Value;
+
+/// Runs `halcytone` in `directory` with only the given HALCYTONE variables.
+fn run(directory: &Path, arguments: &[&str], environment: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(halcytone());
+    command.args(arguments).current_dir(directory);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
+        command.env_remove(name);
+    }
+    command.envs(environment.iter().copied());
+    command.output().expect("halcytone runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn plan_json(directory: &Path, environment: &[(&str, &str)]) -> Value {
+    let output = run(
+        directory,
+        &[
+            "generate",
+            "--period",
+            "week",
+            "--start",
+            "2026-11-30",
+            "--dry-run",
+            "--json",
+        ],
+        environment,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).expect("generate --json prints JSON")
+}
+
+#[test]
+fn a_week_of_the_example_document_has_25_posts_with_previews() {
+    let directory = scratch("week");
+    let plan = plan_json(&directory, &[]);
+    let posts = plan["posts"].as_array().unwrap();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for post in posts {
+        *counts.entry(post["channel"].as_str().unwrap()).or_default() += 1;
+    }
+    assert_eq!(
+        counts,
+        BTreeMap::from([("email", 1), ("linkedin", 5), ("twitter", 14), ("web", 5)])
+    );
+    assert_eq!(posts.len(), 25);
+    assert_eq!(plan["period"], "week");
+    assert_eq!(plan["start"], "2026-11-30");
+    assert_eq!(plan["timezone"], "UTC");
+    assert_eq!(plan["dry_run"], true);
+    let expected_urls = [
+        ("email", "https://crm.invalid/api/v1/newsletters"),
+        ("web", "https://platform.invalid/api/v1/content"),
+        ("twitter", "https://api.x.com/2/tweets"),
+        ("linkedin", "https://api.linkedin.com/rest/posts"),
+    ];
+    for post in posts {
+        let channel = post["channel"].as_str().unwrap();
+        let request = &post["request"];
+        assert_eq!(request["method"], "POST", "{post}");
+        let url = expected_urls
+            .iter()
+            .find(|(name, _)| *name == channel)
+            .unwrap()
+            .1;
+        assert_eq!(request["url"], url);
+        assert_eq!(request["headers"]["content-type"], "application/json");
+        assert!(request["body"].is_object());
+        assert_eq!(post["status"], "draft");
+        assert!(post["id"].as_str().unwrap().starts_with("post_"));
+        assert!(post["scheduled_at"].as_str().unwrap().ends_with('Z'));
+        assert!(post["item"]["id"].as_str().unwrap().contains('/'));
+    }
+    let email = posts
+        .iter()
+        .find(|post| post["channel"] == "email")
+        .unwrap();
+    assert_eq!(email["scheduled_at"], "2026-11-30T09:00:00Z");
+    assert_eq!(email["item"]["section"], "Breathscape");
+    assert_eq!(email["includes"].as_array().unwrap().len(), 5);
+    assert!(
+        email["content"]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("This Week in Breathscape: ")
+    );
+    assert!(
+        email["request"]["headers"]["idempotency-key"]
+            .as_str()
+            .unwrap()
+            .starts_with("halcytone-post_")
+    );
+    let linkedin = posts
+        .iter()
+        .find(|post| post["channel"] == "linkedin")
+        .unwrap();
+    assert_eq!(linkedin["request"]["headers"]["linkedin-version"], "202608");
+    assert_eq!(
+        linkedin["request"]["headers"]["x-restli-protocol-version"],
+        "2.0.0"
+    );
+}
+
+#[test]
+fn secrets_never_reach_the_output() {
+    let directory = scratch("secrets");
+    let secrets = [
+        (
+            "HALCYTONE__CHANNELS__TWITTER__BEARER_TOKEN",
+            "tw-secret-1234567",
+        ),
+        (
+            "HALCYTONE__CHANNELS__LINKEDIN__ACCESS_TOKEN",
+            "li-secret-7654321",
+        ),
+        ("HALCYTONE__CHANNELS__EMAIL__API_KEY", "crm-secret-abcdef"),
+        ("HALCYTONE__CHANNELS__WEB__API_KEY", "web-secret-fedcba"),
+    ];
+    let output = run(
+        &directory,
+        &[
+            "generate",
+            "--period",
+            "week",
+            "--start",
+            "2026-11-30",
+            "--dry-run",
+            "--json",
+        ],
+        &secrets,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = format!("{}{}", stdout(&output), stderr(&output));
+    for (_, secret) in secrets {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for post in plan["posts"].as_array().unwrap() {
+        assert_eq!(post["request"]["headers"]["authorization"], "Bearer ***");
+    }
+}
+
+#[test]
+fn the_plan_is_deterministic_and_honours_channels_and_configuration() {
+    let directory = scratch("deterministic");
+    assert_eq!(plan_json(&directory, &[]), plan_json(&directory, &[]));
+    let output = run(
+        &directory,
+        &[
+            "generate",
+            "--period",
+            "3d",
+            "--start",
+            "2026-11-30",
+            "--channels",
+            "twitter",
+            "--dry-run",
+            "--json",
+        ],
+        &[
+            ("HALCYTONE__TIMEZONE", "Europe/London"),
+            ("HALCYTONE__APPROVAL__REQUIRED", "false"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let posts = plan["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 6);
+    assert!(
+        posts
+            .iter()
+            .all(|post| post["channel"] == "twitter" && post["status"] == "scheduled")
+    );
+    assert_eq!(plan["timezone"], "Europe/London");
+}
+
+#[test]
+fn the_human_table_lists_days_and_channels() {
+    let directory = scratch("table");
+    let output = run(
+        &directory,
+        &[
+            "generate",
+            "--period",
+            "week",
+            "--start",
+            "2026-11-30",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("Mon 2026-11-30"), "{text}");
+    assert!(text.contains("Sun 2026-12-06"), "{text}");
+    assert!(
+        text.contains("  09:00  email     This Week in Breathscape: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("25 posts: email 1, linkedin 5, twitter 14, web 5"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_malformed_document_fails_with_its_line_numbers() {
+    let directory = scratch("malformed");
+    let document = directory.join("doc.md");
+    std::fs::write(
+        &document,
+        "# Doc\n## News\n### One\nChannels: emial\n\nBody.\n### Two\nDate: 2026-02-30\n\nBody.\n### Three\nTags: x\n",
+    )
+    .unwrap();
+    let output = run(
+        &directory,
+        &[
+            "generate",
+            "--period",
+            "week",
+            "--doc",
+            "doc.md",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(
+        output.stdout.is_empty(),
+        "no partial plan: {}",
+        stdout(&output)
+    );
+    let message = stderr(&output);
+    assert!(
+        message.contains("doc.md is not a valid living document"),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 4: unknown channel `emial`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 8: bad date `2026-02-30`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("line 11: item `Three` has no body"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_missing_document_names_the_file() {
+    let directory = scratch("missing");
+    let output = run(
+        &directory,
+        &["generate", "--doc", "nowhere.md", "--dry-run"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("cannot read nowhere.md"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn without_dry_run_generate_says_publishing_is_not_available() {
+    let directory = scratch("not-dry");
+    let output = run(&directory, &["generate", "--period", "week"], &[]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("publishing is not available yet"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(
+        &directory,
+        &["generate", "--period", "day", "--start", "2026-11-30"],
+        &[("HALCYTONE_DRY_RUN", "true")],
+    );
+    assert!(
+        output.status.success(),
+        "HALCYTONE_DRY_RUN=true makes it a dry run: {}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn bad_arguments_and_configuration_are_named() {
+    let directory = scratch("bad-arguments");
+    let output = run(
+        &directory,
+        &["generate", "--period", "fortnight", "--dry-run"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("bad period `fortnight`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(
+        &directory,
+        &["generate", "--channels", "emial", "--dry-run"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("unknown channel `emial`"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::write(
+        directory.join("halcytone.toml"),
+        "[channels.twitter]\ncadence = [\"daily 9\"]\n",
+    )
+    .unwrap();
+    let output = run(&directory, &["generate", "--dry-run"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("channels.twitter.cadence: bad cadence slot `daily 9`"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn channels_lists_publishers_sources_and_their_state() {
+    let directory = scratch("channels");
+    let output = run(
+        &directory,
+        &["channels"],
+        &[("HALCYTONE__CHANNELS__TWITTER__BEARER_TOKEN", "x")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("twitter   configured"), "{text}");
+    assert!(
+        text.contains("email     not configured, previews only (set channels.email.base_url"),
+        "{text}"
+    );
+    assert!(text.contains("markdown"), "{text}");
+    assert!(text.contains("gdocs") && text.contains("notion"), "{text}");
+}
+
+#[test]
+fn templates_can_be_overridden_from_a_directory() {
+    let directory = scratch("templates");
+    std::fs::create_dir_all(directory.join("my-templates/twitter")).unwrap();
+    std::fs::write(
+        directory.join("my-templates/twitter/post.hbs"),
+        "New: {{item.title}}",
+    )
+    .unwrap();
+    let plan = plan_json(&directory, &[("HALCYTONE__TEMPLATES__DIR", "my-templates")]);
+    let tweet = plan["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|post| post["channel"] == "twitter")
+        .unwrap();
+    assert!(
+        tweet["content"]["parts"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("New: "),
+        "{tweet}"
+    );
+}
+
+#[test]
+fn the_example_configuration_file_works_with_config() {
+    let directory = scratch("config-file");
+    let config = root().join("examples/halcytone.toml");
+    let output = run(
+        &directory,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "generate",
+            "--period",
+            "day",
+            "--start",
+            "2026-11-30",
+            "--dry-run",
+            "--doc",
+            root().join("examples/living-document.md").to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plan["timezone"], "Europe/London");
+}

@@ -1,0 +1,334 @@
+//! `halcytone serve`, driven over HTTP as a client would.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use halcytone_e2e::{halcytone, scratch};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(name: &str, environment: &[(&str, &str)]) -> Self {
+        let directory = scratch(name);
+        let mut command = Command::new(halcytone());
+        command
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(&directory)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
+            command.env_remove(name);
+        }
+        command.envs(environment.iter().copied());
+        let mut child = command.spawn().expect("halcytone serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("halcytone serve prints its address")
+        .unwrap();
+        let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+        Self { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(
+        body["correlation_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn generate_batch_over_http_gives_the_cli_plan() {
+    let server = Server::start("http-plan", &[]).await;
+    let response = client()
+        .post(server.url("/generateBatch?period=week"))
+        .json(&json!({"start": "2026-11-30", "dry_run": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let over_http: Value = response.json().await.unwrap();
+    let output = std::process::Command::new(halcytone())
+        .args([
+            "generate",
+            "--period",
+            "week",
+            "--start",
+            "2026-11-30",
+            "--dry-run",
+            "--json",
+        ])
+        .current_dir(scratch("http-plan-cli"))
+        .env_remove("HALCYTONE_DRY_RUN")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let from_cli: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(over_http, from_cli);
+    assert_eq!(over_http["posts"].as_array().unwrap().len(), 25);
+}
+
+#[tokio::test]
+async fn health_ready_and_request_ids() {
+    let server = Server::start("http-health", &[]).await;
+    let response = client()
+        .get(server.url("/health"))
+        .header("x-request-id", "req-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "req-123");
+    let response = client().get(server.url("/ready")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(!response.headers()["x-request-id"].is_empty());
+    let body = problem(
+        client().get(server.url("/nowhere")).send().await.unwrap(),
+        404,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:halcytone:problem:not-found");
+}
+
+#[tokio::test]
+async fn bad_requests_get_problems_naming_the_field() {
+    let server = Server::start("http-bad", &[]).await;
+    let post = |path: &str, body: &str| {
+        client()
+            .post(server.url(path))
+            .header("content-type", "application/json")
+            .header("x-request-id", "bad-1")
+            .body(body.to_owned())
+            .send()
+    };
+    let body = problem(
+        post("/generateBatch?period=fortnight", "{}").await.unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["field"], "period");
+    assert_eq!(body["correlation_id"], "bad-1");
+    let body = problem(
+        post(
+            "/generateBatch?period=week",
+            r#"{"dry_run": true, "chanels": ["x"]}"#,
+        )
+        .await
+        .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["field"], "chanels");
+    let body = problem(
+        post(
+            "/generateBatch?period=week",
+            r#"{"dry_run": true, "channels": ["emial"]}"#,
+        )
+        .await
+        .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["field"], "channels");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown channel `emial`")
+    );
+    let body = problem(
+        post(
+            "/generateBatch?period=week",
+            r#"{"dry_run": true, "start": "2026-13-01"}"#,
+        )
+        .await
+        .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["field"], "start");
+    let body = problem(
+        post("/generateBatch?period=week", r#"{"dry_run": "yes"}"#)
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["field"], "dry_run");
+    let body = problem(
+        post("/generateBatch?period=week", "{not json")
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:halcytone:problem:invalid-body");
+    let huge = format!(
+        r#"{{"dry_run": true, "channels": ["{}"]}}"#,
+        "x".repeat(1024 * 1024)
+    );
+    problem(
+        post("/generateBatch?period=week", &huge).await.unwrap(),
+        413,
+    )
+    .await;
+    let body = problem(
+        post("/generateBatch?period=week", r#"{"start": "2026-11-30"}"#)
+            .await
+            .unwrap(),
+        501,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("publishing is not available yet")
+    );
+    problem(
+        client()
+            .get(server.url("/generateBatch"))
+            .send()
+            .await
+            .unwrap(),
+        405,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn generate_renders_one_item_on_every_channel_it_allows() {
+    let server = Server::start("http-item", &[]).await;
+    let response = client()
+        .post(server.url("/generate"))
+        .json(&json!({"item_id": "community/ask-us-anything-on-thursday", "dry_run": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let plan: Value = response.json().await.unwrap();
+    let channels: Vec<&str> = plan["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|post| post["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["linkedin", "twitter"]);
+    let body = problem(
+        client()
+            .post(server.url("/generate"))
+            .json(&json!({"item_id": "nope/nothing", "dry_run": true}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["field"], "item_id");
+}
+
+#[tokio::test]
+async fn the_api_token_guards_everything_but_health() {
+    let server = Server::start(
+        "http-auth",
+        &[("HALCYTONE__SERVER__API_TOKEN", "sesame-123")],
+    )
+    .await;
+    let batch = || {
+        client()
+            .post(server.url("/generateBatch?period=day"))
+            .json(&json!({"start": "2026-11-30", "dry_run": true}))
+    };
+    let body = problem(batch().send().await.unwrap(), 401).await;
+    assert!(!body.to_string().contains("sesame-123"));
+    problem(batch().bearer_auth("wrong").send().await.unwrap(), 401).await;
+    assert_eq!(
+        batch()
+            .bearer_auth("sesame-123")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client()
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    problem(
+        client().get(server.url("/channels")).send().await.unwrap(),
+        401,
+    )
+    .await;
+    let channels: Value = client()
+        .get(server.url("/channels"))
+        .bearer_auth("sesame-123")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(channels["channels"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn serve_refuses_a_public_address_without_a_token() {
+    let output = Command::new(halcytone())
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .current_dir(scratch("http-public"))
+        .env_remove("HALCYTONE__SERVER__API_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("refusing to listen on 0.0.0.0:0 without an API token")
+    );
+}
