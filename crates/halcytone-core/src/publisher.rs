@@ -127,11 +127,9 @@ impl ItemView {
     pub fn new(item: &Item, featured_section: &str) -> Self {
         let featured = item.section.eq_ignore_ascii_case(featured_section);
         let mut hashtags: Vec<String> = item.tags.iter().filter_map(|tag| hashtag(tag)).collect();
-        if featured {
-            if let Some(featured_tag) = hashtag(featured_section) {
-                hashtags.retain(|tag| !tag.eq_ignore_ascii_case(&featured_tag));
-                hashtags.insert(0, featured_tag);
-            }
+        if let Some(featured_tag) = hashtag(featured_section).filter(|_| featured) {
+            hashtags.retain(|tag| !tag.eq_ignore_ascii_case(&featured_tag));
+            hashtags.insert(0, featured_tag);
         }
         hashtags.dedup_by(|left, right| left.eq_ignore_ascii_case(right));
         Self {

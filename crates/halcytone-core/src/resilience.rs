@@ -71,9 +71,15 @@ impl fmt::Display for RateLimit {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seconds = self.period.as_secs();
         match seconds {
-            _ if seconds % 86_400 == 0 => write!(formatter, "{}/{}d", self.count, seconds / 86_400),
-            _ if seconds % 3600 == 0 => write!(formatter, "{}/{}h", self.count, seconds / 3600),
-            _ if seconds % 60 == 0 => write!(formatter, "{}/{}m", self.count, seconds / 60),
+            _ if seconds.is_multiple_of(86_400) => {
+                write!(formatter, "{}/{}d", self.count, seconds / 86_400)
+            }
+            _ if seconds.is_multiple_of(3600) => {
+                write!(formatter, "{}/{}h", self.count, seconds / 3600)
+            }
+            _ if seconds.is_multiple_of(60) => {
+                write!(formatter, "{}/{}m", self.count, seconds / 60)
+            }
             _ => write!(formatter, "{}/{}s", self.count, seconds),
         }
     }

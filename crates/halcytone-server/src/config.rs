@@ -296,16 +296,17 @@ impl Settings {
         if raw.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "is empty"));
         }
-        if let Some(url) = &raw.store.url {
-            if !(url.starts_with("sqlite:")
-                || url.starts_with("postgres://")
-                || url.starts_with("postgresql://"))
-            {
-                return Err(ConfigError::new(
-                    "store.url",
-                    format!("`{url}` is neither sqlite:… nor postgres://…"),
-                ));
-            }
+        let store_schemes = ["sqlite:", "postgres://", "postgresql://"];
+        if let Some(url) = raw
+            .store
+            .url
+            .as_ref()
+            .filter(|url| !store_schemes.iter().any(|scheme| url.starts_with(scheme)))
+        {
+            return Err(ConfigError::new(
+                "store.url",
+                format!("`{url}` is neither sqlite:… nor postgres://…"),
+            ));
         }
         if raw.resilience.max_attempts == 0 {
             return Err(ConfigError::new(
