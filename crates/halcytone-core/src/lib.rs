@@ -19,4 +19,6 @@ pub mod request;
 pub mod resilience;
 pub mod secret;
 pub mod source;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod text;

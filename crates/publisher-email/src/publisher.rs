@@ -182,3 +182,176 @@ impl Publisher for EmailPublisher {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use halcytone_core::document::{Item, ItemId, Location, Priority};
+    use halcytone_core::publisher::PostId;
+
+    use super::*;
+
+    fn item(title: &str, body: &str) -> ItemView {
+        let item = Item {
+            id: ItemId::new("Breathscape", title),
+            section: "Breathscape".to_owned(),
+            title: title.to_owned(),
+            tags: vec!["breathscape".to_owned()],
+            channels: None,
+            date: None,
+            priority: Priority::Normal,
+            link: Some("https://halcytone.example/a?b=1&c=2".to_owned()),
+            body: body.to_owned(),
+            location: Location::Line(1),
+        };
+        ItemView::new(&item, "Breathscape")
+    }
+
+    fn publisher() -> EmailPublisher {
+        EmailPublisher::new(EmailConfig {
+            base_url: Some(BaseUrl::parse("https://crm.example.com/").unwrap()),
+            api_key: Some(SecretString::new("crm-key")),
+            list_id: Some("newsletter-main".to_owned()),
+            ..EmailConfig::default()
+        })
+    }
+
+    fn render(title: &str, body: &str) -> OutgoingPost {
+        let featured = item(title, body);
+        let other = item("Second <item>", "Second body.");
+        let at = "2026-11-30T09:00:00+00:00[UTC]".parse().unwrap();
+        let id = PostId("post_1".to_owned());
+        let content = publisher()
+            .render(
+                &RenderInput {
+                    post_id: &id,
+                    scheduled_at: &at,
+                    item: &featured,
+                    includes: &[&other],
+                },
+                &Renderer::new(None).unwrap(),
+            )
+            .unwrap();
+        OutgoingPost {
+            id,
+            scheduled_at: at,
+            content,
+        }
+    }
+
+    #[test]
+    fn document_text_is_escaped_and_bodies_are_sanitised_in_the_html() {
+        let post = render(
+            "Calm & <b>bold</b>",
+            "Hello <script>alert(1)</script> **world**",
+        );
+        let content: EmailContent = post.content.to_typed().unwrap();
+        assert!(
+            content.html.contains("Calm &amp; &lt;b&gt;bold&lt;/b&gt;"),
+            "{}",
+            content.html
+        );
+        assert!(content.html.contains("Second &lt;item&gt;"));
+        assert!(!content.html.contains("<script"));
+        assert!(content.html.contains("<strong>world</strong>"));
+        assert!(
+            content
+                .html
+                .contains("href=\"https://halcytone.example/a?b&#x3D;1&amp;c&#x3D;2\""),
+            "{}",
+            content.html
+        );
+        assert_eq!(
+            content.subject,
+            "This Week in Breathscape: Calm & <b>bold</b>"
+        );
+        assert_eq!(content.preheader, "Plus: Second <item>");
+        assert!(
+            content.text.contains("Hello alert(1) world"),
+            "{}",
+            content.text
+        );
+        publisher().validate(&post.content).unwrap();
+    }
+
+    #[test]
+    fn the_request_is_the_crm_bulk_call() {
+        let post = render("Morning", "Body.");
+        let requests = publisher().build_requests(&post).unwrap();
+        assert_eq!(requests.len(), 1);
+        let request = &requests[0];
+        assert_eq!(request.method, Method::Post);
+        assert_eq!(request.url, "https://crm.example.com/api/v1/newsletters");
+        let preview = request.redacted();
+        assert_eq!(preview.headers["authorization"], "Bearer ***");
+        assert_eq!(preview.headers["idempotency-key"], "halcytone-post_1");
+        assert_eq!(preview.headers["content-type"], "application/json");
+        let body = request.body.as_ref().unwrap();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "subject",
+                "preheader",
+                "html",
+                "text",
+                "list_id",
+                "send_at",
+                "tags"
+            ]
+        );
+        assert_eq!(body["list_id"], "newsletter-main");
+        assert_eq!(body["send_at"], "2026-11-30T09:00:00Z");
+        assert_eq!(body["tags"], serde_json::json!(["breathscape", "weekly"]));
+        assert!(publisher().missing_configuration().is_empty());
+        assert_eq!(
+            EmailPublisher::new(EmailConfig::default()).missing_configuration(),
+            [
+                "channels.email.base_url",
+                "channels.email.api_key",
+                "channels.email.list_id"
+            ]
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field_and_the_rule() {
+        let check = |content: serde_json::Value| {
+            publisher()
+                .validate(&Content(content))
+                .unwrap_err()
+                .to_string()
+        };
+        let valid =
+            serde_json::json!({"subject": "S", "preheader": "P", "html": "<p>x</p>", "text": "x"});
+        let with = |key: &str, value: serde_json::Value| {
+            let mut content = valid.clone();
+            content[key] = value;
+            content
+        };
+        assert_eq!(
+            check(with("subject", " ".into())),
+            "email post is invalid: subject is empty"
+        );
+        assert_eq!(
+            check(with("subject", "x".repeat(151).into())),
+            "email post is invalid: subject is 151 characters, more than 150"
+        );
+        assert_eq!(
+            check(with("subject", "a\nb".into())),
+            "email post is invalid: subject contains a line break"
+        );
+        assert_eq!(
+            check(with("html", "".into())),
+            "email post is invalid: html is empty"
+        );
+        assert!(
+            check(serde_json::json!({"subject": "S"}))
+                .starts_with("email post is invalid: content does not have the email shape")
+        );
+    }
+}

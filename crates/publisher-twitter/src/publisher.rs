@@ -178,3 +178,105 @@ impl Publisher for TwitterPublisher {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use halcytone_core::publisher::PostId;
+
+    use super::*;
+
+    fn post(parts: &[&str]) -> OutgoingPost {
+        OutgoingPost {
+            id: PostId("post_1".to_owned()),
+            scheduled_at: "2026-11-30T09:00:00+00:00[UTC]".parse().unwrap(),
+            content: Content(serde_json::json!({ "parts": parts })),
+        }
+    }
+
+    #[test]
+    fn threads_are_replies_in_order() {
+        let publisher = TwitterPublisher::new(TwitterConfig {
+            bearer_token: Some(SecretString::new("user-token")),
+            ..TwitterConfig::default()
+        });
+        let requests = publisher
+            .build_requests(&post(&["one 1/3", "two 2/3", "three 3/3"]))
+            .unwrap();
+        let bodies: Vec<&serde_json::Value> = requests
+            .iter()
+            .map(|request| request.body.as_ref().unwrap())
+            .collect();
+        assert_eq!(bodies[0], &serde_json::json!({"text": "one 1/3"}));
+        assert_eq!(
+            bodies[1],
+            &serde_json::json!({"text": "two 2/3", "reply": {"in_reply_to_tweet_id": "<id of part 1>"}})
+        );
+        assert_eq!(bodies[2]["reply"]["in_reply_to_tweet_id"], "<id of part 2>");
+        assert!(
+            requests
+                .iter()
+                .all(|request| request.url == "https://api.x.com/2/tweets")
+        );
+        assert_eq!(
+            requests[0].headers[0].1.expose().as_deref(),
+            Some("Bearer user-token")
+        );
+        assert_eq!(
+            requests[0].redacted().headers["authorization"],
+            "Bearer ***"
+        );
+    }
+
+    #[test]
+    fn oauth1_credentials_count_as_configured() {
+        let secret = || Some(SecretString::new("s"));
+        let config = TwitterConfig {
+            consumer_key: secret(),
+            consumer_secret: secret(),
+            access_token: secret(),
+            access_token_secret: secret(),
+            ..TwitterConfig::default()
+        };
+        config.check("channels.twitter").unwrap();
+        let publisher = TwitterPublisher::new(config);
+        assert!(publisher.missing_configuration().is_empty());
+        let preview = publisher.preview(&post(&["hi"])).unwrap();
+        assert_eq!(preview[0].headers["authorization"], "OAuth ***");
+        let partial = TwitterConfig {
+            consumer_key: secret(),
+            ..TwitterConfig::default()
+        };
+        assert!(
+            partial
+                .check("channels.twitter")
+                .unwrap_err()
+                .to_string()
+                .contains("needs all four")
+        );
+    }
+
+    #[test]
+    fn validation_weighs_every_part() {
+        let publisher = TwitterPublisher::new(TwitterConfig::default());
+        publisher
+            .validate(&post(&["fine", &"数".repeat(140)]).content)
+            .unwrap();
+        let error = publisher
+            .validate(&post(&["fine", &"数".repeat(141)]).content)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "twitter post is invalid: parts post 2 weighs 282, more than 280"
+        );
+        let error = publisher.validate(&post(&[]).content).unwrap_err();
+        assert_eq!(error.to_string(), "twitter post is invalid: parts is empty");
+        let error = publisher
+            .validate(&post(&["a", "b", "c", "d", "e"]).content)
+            .unwrap_err();
+        assert!(error.to_string().contains("more than max_thread_parts = 4"));
+        let error = publisher
+            .validate(&post(&["bad \u{FFFE}"]).content)
+            .unwrap_err();
+        assert!(error.to_string().contains("refuses"));
+    }
+}

@@ -177,7 +177,77 @@ impl Publisher for WebPublisher {
 
 #[cfg(test)]
 mod tests {
+    use halcytone_core::publisher::PostId;
+
     use super::*;
+
+    fn content() -> serde_json::Value {
+        serde_json::json!({
+            "title": "Sleep timer fades", "slug": "sleep-timer-fades", "excerpt": "E",
+            "html": "<p>x</p>", "seo_description": "S", "tags": ["product"],
+        })
+    }
+
+    #[test]
+    fn the_request_is_the_platform_content_call() {
+        let publisher = WebPublisher::new(WebConfig {
+            base_url: Some(BaseUrl::parse("https://platform.example.com").unwrap()),
+            api_key: Some(SecretString::new("web-key")),
+            ..WebConfig::default()
+        });
+        let post = OutgoingPost {
+            id: PostId("post_9".to_owned()),
+            scheduled_at: "2026-12-01T10:00:00+00:00[UTC]".parse().unwrap(),
+            content: Content(content()),
+        };
+        let request = &publisher.build_requests(&post).unwrap()[0];
+        assert_eq!(request.url, "https://platform.example.com/api/v1/content");
+        assert_eq!(
+            request.headers[0].1.expose().as_deref(),
+            Some("Bearer web-key")
+        );
+        assert_eq!(
+            request.redacted().headers["idempotency-key"],
+            "halcytone-post_9"
+        );
+        assert_eq!(
+            request.body.as_ref().unwrap(),
+            &serde_json::json!({
+                "type": "article", "title": "Sleep timer fades", "slug": "sleep-timer-fades", "excerpt": "E",
+                "html": "<p>x</p>", "seo": {"description": "S"}, "tags": ["product"],
+                "status": "scheduled", "publish_at": "2026-12-01T10:00:00Z",
+            })
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field_and_the_rule() {
+        let publisher = WebPublisher::new(WebConfig::default());
+        let check = |key: &str, value: serde_json::Value| {
+            let mut content = content();
+            content[key] = value;
+            publisher
+                .validate(&Content(content))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            check("title", "".into()),
+            "web post is invalid: title is empty"
+        );
+        assert_eq!(
+            check("slug", "Bad Slug".into()),
+            "web post is invalid: slug `Bad Slug` is not lowercase letters and digits joined by `-`"
+        );
+        assert_eq!(
+            check("seo_description", "x".repeat(161).into()),
+            "web post is invalid: seo_description is 161 characters, more than 160"
+        );
+        assert_eq!(
+            check("html", " ".into()),
+            "web post is invalid: html is empty"
+        );
+    }
 
     #[test]
     fn slugs_are_checked() {

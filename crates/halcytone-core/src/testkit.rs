@@ -1,0 +1,69 @@
+//! Test support shared by the publisher crates (feature `testkit`).
+//!
+//! Publisher crates snapshot what they render for the example living document
+//! through these helpers, so every channel is tested on the same input.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::civil::date;
+use jiff::tz::TimeZone;
+
+use crate::channel::Channel;
+use crate::compose::{Composer, ContentPlan};
+use crate::document::{KnownChannels, LivingDocument};
+use crate::markdown::parse_markdown;
+use crate::plan::{Period, PlanChannel, PlanRequest, plan};
+use crate::publisher::{PostStatus, Publisher};
+use crate::render::Renderer;
+
+/// The example living document shipped in `examples/living-document.md`.
+pub const EXAMPLE_DOCUMENT: &str = include_str!("../../../examples/living-document.md");
+
+/// Parses the example document; `channels` are the names it may use.
+///
+/// # Panics
+/// Panics when the example document does not parse: it is a fixture.
+pub fn example_document(channels: &[&str]) -> LivingDocument {
+    let known = KnownChannels::new(
+        channels
+            .iter()
+            .map(|name| Channel::parse(name).expect("valid channel name")),
+    );
+    parse_markdown("examples/living-document.md", EXAMPLE_DOCUMENT, &known)
+        .expect("the example document parses")
+        .document
+}
+
+/// Plans and renders the week from Monday 2026-11-30 (UTC) of the example
+/// document on `publisher`'s channel alone, with the bundled templates.
+///
+/// # Panics
+/// Panics when the templates or the plan fail: they are fixtures.
+pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
+    let channel = publisher.channel();
+    let document = example_document(&["email", "web", "twitter", "linkedin", channel.as_str()]);
+    let request = PlanRequest {
+        period: Period::Week,
+        start: date(2026, 11, 30),
+        timezone: TimeZone::UTC,
+        featured_section: "Breathscape".to_owned(),
+        channels: vec![PlanChannel {
+            channel: channel.clone(),
+            cadence: publisher.default_cadence(),
+            shape: publisher.shape(),
+        }],
+    };
+    let planned = plan(&document, &request).expect("the example week plans");
+    let publishers = BTreeMap::from([(channel, publisher)]);
+    let renderer = Renderer::new(None).expect("the bundled templates compile");
+    Composer {
+        document: &document,
+        publishers: &publishers,
+        renderer: &renderer,
+        featured_section: "Breathscape",
+        dry_run: true,
+        initial_status: PostStatus::Draft,
+    }
+    .compose(planned)
+}

@@ -1,0 +1,13 @@
+//! Snapshots of what the twitter channel renders for the example document's week.
+
+use std::sync::Arc;
+
+use halcytone_core::testkit::example_week;
+use publisher_twitter::{TwitterConfig, TwitterPublisher};
+
+#[test]
+fn the_example_week_renders_as_before() {
+    let plan = example_week(Arc::new(TwitterPublisher::new(TwitterConfig::default())));
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    insta::assert_json_snapshot!(plan.posts);
+}
