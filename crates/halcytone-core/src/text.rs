@@ -47,22 +47,22 @@ pub fn truncate_by(text: &str, max: usize, measure: impl Fn(&str) -> usize) -> S
         return text.to_owned();
     }
     let with_ellipsis = |prefix: &str| {
-        format!(
-            "{}{ELLIPSIS}",
-            prefix.trim_end_matches(|c: char| c.is_whitespace() || ",;:-–—".contains(c))
-        )
+        let prefix = prefix.trim_end_matches(|c: char| c.is_whitespace() || ",;:-–—".contains(c));
+        format!("{prefix}{ELLIPSIS}")
     };
-    let mut best: Option<String> = None;
-    for (index, character) in text.char_indices() {
-        if character.is_whitespace() {
-            let candidate = with_ellipsis(&text[..index]);
-            if measure(&candidate) > max {
-                break;
-            }
-            best = Some(candidate);
-        }
-    }
-    if let Some(best) = best.filter(|best| best.chars().count() > 1) {
+    // Prefixes ending at a word boundary hold whole words (and whole URLs), so
+    // their measure grows with their length: binary-search the longest that fits.
+    let boundaries: Vec<usize> = text
+        .char_indices()
+        .filter(|(_, character)| character.is_whitespace())
+        .map(|(index, _)| index)
+        .collect();
+    let fitting = boundaries.partition_point(|&index| measure(&with_ellipsis(&text[..index])) <= max);
+    let best = fitting
+        .checked_sub(1)
+        .map(|last| with_ellipsis(&text[..boundaries[last]]))
+        .filter(|best| best.chars().count() > 1);
+    if let Some(best) = best {
         return best;
     }
     // One long word: cut it by characters.
@@ -173,12 +173,23 @@ fn end_block(text: &mut String) {
 
 /// The first paragraph of `markdown` as plain text without link targets.
 pub fn first_paragraph(markdown: &str) -> String {
-    let text = markdown_to_text(markdown, false);
-    text.split("\n\n")
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
+    let mut text = String::new();
+    let mut in_paragraph = false;
+    for event in Parser::new_ext(markdown, markdown_options()) {
+        match event {
+            Event::Start(Tag::Paragraph) => in_paragraph = true,
+            Event::End(TagEnd::Paragraph) if in_paragraph => break,
+            Event::Text(content) | Event::Code(content) if in_paragraph => text.push_str(&content),
+            Event::SoftBreak | Event::HardBreak if in_paragraph => text.push(' '),
+            _ => {}
+        }
+    }
+    if text.trim().is_empty() {
+        // A body that opens with a list or a quote: take its first block of text.
+        let all = markdown_to_text(markdown, false);
+        return all.split("\n\n").next().unwrap_or_default().trim().to_owned();
+    }
+    text.trim().to_owned()
 }
 
 #[cfg(test)]

@@ -10,15 +10,20 @@
 //! (non-normalised) text, exactly as the official JavaScript library reports them.
 //! [`longest_fitting_prefix`] returns a byte index instead, for slicing a `&str`.
 //!
-//! Differences from the official library that cannot show up in its conformance data:
-//! - Emoji entities are recognised from Unicode properties (`Extended_Pictographic`,
-//!   `Emoji_Modifier`, `Regional_Indicator`, keycaps, tag sequences, ZWJ chains) rather than
-//!   from twemoji's enumerated list, so emoji newer than the list also count as one.
-//! - Matching is done on code points, not UTF-16 code units, so the URL extractor never
-//!   starts a URL in the middle of a surrogate pair.
+//! The URL extractor reproduces the official regex and its quirks (it runs on UTF-16 code
+//! units, pastes sub-patterns without brackets, places entities with `indexOf`...).
+//! Known differences from the official library, none of which its conformance data covers:
+//! - Emoji are recognised from Unicode properties with twemoji's exceptions, not from
+//!   twemoji's enumerated list, so any chain of emoji joined by ZWJ, and any tag sequence,
+//!   counts as one emoji, where twemoji knows only the standard sequences of its version
+//!   and counts the parts of the others separately.
+//! - `valid_range` is clamped at 0, where the official code can return a negative end (see
+//!   [`ParsedPost::valid_range`]).
 //!
 //! The TLD lists are twitter-text's own (`js/src/regexp/validGTLD.js` and `validCCTLD.js`,
 //! Copyright Twitter, Inc., Apache License 2.0; see `tests/data/LICENSE`).
+
+
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -111,17 +116,20 @@ impl Default for WeightConfig {
 /// The result of [`parse_post`], field for field the object `parseTweet` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParsedPost {
-    /// Weighted length in characters (the weight sum divided by `scale`).
+    /// Weighted length in characters: the weight sum divided by `scale` (rounded down,
+    /// which never matters for v2 and v3, whose weights are multiples of `scale`).
     pub weighted_length: usize,
-    /// True when the text is not empty, fits `max_weighted_length` and has no invalid
-    /// character (U+FFFE, U+FEFF, U+FFFF).
+    /// True when the weighted length is above 0 and at most `max_weighted_length`, and the
+    /// text has no invalid character (U+FFFE, U+FEFF, U+FFFF).
     pub valid: bool,
     /// Weighted length per thousand of `max_weighted_length`, rounded down.
     pub permillage: usize,
     /// Start and inclusive end of the whole text, in UTF-16 code units.
     pub display_range: (usize, usize),
-    /// Start and inclusive end of the part that fits, in UTF-16 code units of the
-    /// original text.
+    /// Start and inclusive end of the part that fits and precedes any invalid character,
+    /// in UTF-16 code units of the original text. Like the official code, the end is found
+    /// in the normalised text and then shifted by the whole text's change of length
+    /// (clamped at 0).
     pub valid_range: (usize, usize),
 }
 
@@ -153,7 +161,9 @@ pub fn parse_post(text: &str, config: &WeightConfig) -> ParsedPost {
 
     let text_len = text.encode_utf16().count();
     // The official code shifts the index by the length change due to normalisation.
-    let valid_end = (valid_display_index + text_len).saturating_sub(analysis.units.len());
+    let valid_end = valid_display_index
+        .saturating_add(text_len)
+        .saturating_sub(analysis.units.len());
 
     ParsedPost {
         weighted_length: sum / config.scale(),
@@ -175,13 +185,15 @@ pub fn fits(text: &str) -> bool {
     parse_post(text, &WeightConfig::v3()).valid
 }
 
-/// Largest byte index `idx` such that `&text[..idx]` weighs at most `max_weighted` in
-/// config v3.
+/// Byte index `idx` of the end of the longest prefix `&text[..idx]` that weighs at most
+/// `max_weighted` in config v3, among the prefixes that end between two weighing units of
+/// `text`.
 ///
-/// `idx` is on a char boundary, never inside a URL or emoji entity of `text`, and never
-/// between a character and the combining marks that follow it. It is `text.len()` when the
-/// whole text fits. Callers that want to cut at a word boundary can search backwards from
-/// it.
+/// So `idx` is on a char boundary, never inside a URL or emoji entity of `text`, and never
+/// between a character and the combining marks that follow it; it is `text.len()` when the
+/// whole text fits, and 0 when not even the first unit does. Only the weight counts:
+/// invalid characters are not looked at. Callers that want to cut at a word boundary can
+/// search backwards from `idx`.
 pub fn longest_fitting_prefix(text: &str, max_weighted: usize) -> usize {
     let config = WeightConfig::v3();
     let limit = max_weighted.saturating_mul(config.scale());
@@ -343,8 +355,12 @@ struct UrlEntity {
 
 /// One match of twitter-text's `extractUrl` regex, in byte offsets.
 struct UrlMatch {
-    /// The character matched by `validUrlPrecedingChars` (`None` for start of text).
+    /// The character matched by `validUrlPrecedingChars` (`None` for start of text, or for
+    /// the high surrogate of `lead`).
     before: Option<char>,
+    /// The regex runs on UTF-16 code units, so after an astral character the URL can start
+    /// with that character's low surrogate, which counts as a domain character.
+    lead: Option<u16>,
     url_start: usize,
     protocol_len: usize,
     domain_end: usize,
@@ -363,18 +379,21 @@ fn extract_urls(s: &str, offsets: &[usize]) -> Vec<UrlEntity> {
         return urls;
     }
     let u16_len = |a: usize, b: usize| offsets[b] - offsets[a];
+    let domains = DomainMatcher::new(s);
     let mut pos = 0;
-    while let Some(m) = find_url_match(s, pos) {
+    while let Some(m) = find_url_match(s, pos, &domains) {
         pos = m.end;
-        let url_len = u16_len(m.url_start, m.end);
+        let lead_len = usize::from(m.lead.is_some());
+        let url_len = u16_len(m.url_start, m.end) + lead_len;
         let domain_start = m.url_start + m.protocol_len;
         let domain = &s[domain_start..m.domain_end];
+        let domain_len = u16_len(domain_start, m.domain_end) + lead_len;
         let protocol_len = if m.protocol_len > 0 {
             m.protocol_len
         } else {
             8
         };
-        if !is_valid_url(url_len, protocol_len, domain) {
+        if !is_valid_url(url_len, protocol_len, domain, m.lead) {
             continue;
         }
         if m.protocol_len == 0 {
@@ -383,11 +402,18 @@ fn extract_urls(s: &str, offsets: &[usize]) -> Vec<UrlEntity> {
             }
             let ascii = find_ascii_domains(domain);
             let count = ascii.len();
+            let mut ascii_end = 0;
             for (k, (a, b)) in ascii.into_iter().enumerate() {
+                // The official code places the entity at `domain.indexOf(asciiDomain, end of
+                // the previous one)`, which can be an earlier occurrence than the match.
+                let found = &domain[a..b];
+                let a = domain[ascii_end..].find(found).map_or(a, |i| ascii_end + i);
+                let b = a + found.len();
+                ascii_end = b;
                 let ascii_len = u16_len(domain_start + a, domain_start + b);
                 let len = if k + 1 == count && m.has_path {
                     // `url.replace(domain, asciiDomain)`
-                    url_len - u16_len(domain_start, m.domain_end) + ascii_len
+                    url_len - domain_len + ascii_len
                 } else {
                     ascii_len
                 };
@@ -417,21 +443,66 @@ fn extract_urls(s: &str, offsets: &[usize]) -> Vec<UrlEntity> {
 }
 
 /// The next match of the `extractUrl` regex at or after byte `from`.
-fn find_url_match(s: &str, from: usize) -> Option<UrlMatch> {
+fn find_url_match(s: &str, from: usize, domains: &DomainMatcher<'_>) -> Option<UrlMatch> {
     for (i, c) in s[from..].char_indices() {
         let i = from + i;
-        if is_url_preceding_char(c)
-            && let Some(m) = match_url_body(s, i + c.len_utf8(), Some(c))
+        let next = i + c.len_utf8();
+        // The official regex works on UTF-16 code units: at an astral character it first
+        // takes the high surrogate as the preceding character.
+        if let Some(lead) = low_surrogate(c)
+            && let Some(m) = match_url_body_after_lead(s, next, lead, domains)
         {
             return Some(m);
         }
-        if i == 0
-            && let Some(m) = match_url_body(s, 0, None)
+        if c.len_utf16() == 2
+            && i == 0
+            && let Some(m) = match_url_body(s, 0, None, domains)
+        {
+            return Some(m);
+        }
+        if is_url_preceding_char(c)
+            && let Some(m) = match_url_body(s, next, Some(c), domains)
+        {
+            return Some(m);
+        }
+        if c.len_utf16() == 1
+            && i == 0
+            && let Some(m) = match_url_body(s, 0, None, domains)
         {
             return Some(m);
         }
     }
     None
+}
+
+/// The low surrogate of an astral character.
+fn low_surrogate(c: char) -> Option<u16> {
+    let mut units = [0u16; 2];
+    match *c.encode_utf16(&mut units) {
+        [_, low] => Some(low),
+        _ => None,
+    }
+}
+
+/// The URL part of `extractUrl` when it starts with the low surrogate `lead` of the
+/// astral character that ends at byte `start`: no protocol can match then.
+fn match_url_body_after_lead(
+    s: &str,
+    start: usize,
+    lead: u16,
+    domains: &DomainMatcher<'_>,
+) -> Option<UrlMatch> {
+    let domain_end = domains.match_after_lead(start)?;
+    let (tail_len, has_path) = match_url_tail(&s[domain_end..]);
+    Some(UrlMatch {
+        before: None,
+        lead: Some(lead),
+        url_start: start,
+        protocol_len: 0,
+        domain_end,
+        has_path,
+        end: domain_end + tail_len,
+    })
 }
 
 /// `validUrlPrecedingChars` (the `^` alternative is handled by the caller).
@@ -446,6 +517,13 @@ fn is_invalid_char(c: char) -> bool {
 /// `validDomainChars`: anything but punctuation, spaces, invalid characters and
 /// directional markers.
 fn is_domain_char(c: char) -> bool {
+    if c.is_ascii() {
+        // The same answer as below, without searching PUNCT: this runs for every
+        // character of every post.
+        return c.is_ascii_alphanumeric()
+            || matches!(c, '"' | '`')
+            || (c.is_ascii_control() && !matches!(c, '\u{09}'..='\u{0D}'));
+    }
     const PUNCT: &str = "!'#%&()*+,\\-./:;<=>?@[]^_{|}~$";
     let space = matches!(c,
         '\u{09}'..='\u{0D}' | ' ' | '\u{85}' | '\u{A0}' | '\u{1680}' | '\u{180E}'
@@ -456,7 +534,12 @@ fn is_domain_char(c: char) -> bool {
 }
 
 /// The part of `extractUrl` after `validUrlPrecedingChars`, anchored at byte `start`.
-fn match_url_body(s: &str, start: usize, before: Option<char>) -> Option<UrlMatch> {
+fn match_url_body(
+    s: &str,
+    start: usize,
+    before: Option<char>,
+    domains: &DomainMatcher<'_>,
+) -> Option<UrlMatch> {
     let rest = &s.as_bytes()[start..];
     let protocol_len = if starts_with_ignore_ascii_case(rest, b"https://") {
         8
@@ -465,21 +548,15 @@ fn match_url_body(s: &str, start: usize, before: Option<char>) -> Option<UrlMatc
     } else {
         0
     };
-    let (protocol_len, domain_end) = match match_domain(s, start + protocol_len) {
+    let (protocol_len, domain_end) = match domains.match_at(start + protocol_len) {
         Some(end) => (protocol_len, end),
-        None if protocol_len > 0 => (0, match_domain(s, start)?),
+        None if protocol_len > 0 => (0, domains.match_at(start)?),
         None => return None,
     };
-    // Port, path and query: no look-around there, so the regex crate matches them exactly.
-    let tail = regexes()
-        .url_tail
-        .as_ref()
-        .and_then(|re| re.captures(&s[domain_end..]));
-    let (tail_len, has_path) = tail.map_or((0, false), |caps| {
-        (caps.get(0).map_or(0, |m| m.end()), caps.get(1).is_some())
-    });
+    let (tail_len, has_path) = match_url_tail(&s[domain_end..]);
     Some(UrlMatch {
         before,
+        lead: None,
         url_start: start,
         protocol_len,
         domain_end,
@@ -488,42 +565,110 @@ fn match_url_body(s: &str, start: usize, before: Option<char>) -> Option<UrlMatc
     })
 }
 
+/// Port, path and query at the start of `rest`: their length and whether there is a path.
+/// There is no look-around there, so the regex crate matches them as JavaScript does.
+fn match_url_tail(rest: &str) -> (usize, bool) {
+    let tail = regexes().url_tail.as_ref().and_then(|re| re.captures(rest));
+    tail.map_or((0, false), |caps| {
+        (caps.get(0).map_or(0, |m| m.end()), caps.get(1).is_some())
+    })
+}
+
 fn starts_with_ignore_ascii_case(haystack: &[u8], prefix: &[u8]) -> bool {
     haystack.len() >= prefix.len() && haystack[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-/// `validDomain` = `validSubdomain* validDomainName (validGTLD | validCCTLD | validPunycode)`
-/// anchored at byte `start`; returns the end of the domain.
+/// `validDomain` = `validSubdomain* validDomainName (validGTLD | validCCTLD | validPunycode)`,
+/// precomputed for every start position of a text.
 ///
-/// Each label is followed by a dot that cannot be part of a label, so a label matches in
-/// at most one way; the backtracking of `validSubdomain*` is the loop over `k`.
-fn match_domain(s: &str, start: usize) -> Option<usize> {
-    let mut labels = Vec::new();
-    let mut pos = start;
-    loop {
-        let run = s[pos..]
-            .char_indices()
-            .find(|&(_, c)| !(is_domain_char(c) || c == '-' || c == '_'))
-            .map_or(s.len(), |(i, _)| pos + i);
-        let label = &s[pos..run];
-        if label.is_empty() || !s[run..].starts_with('.') || !label_ends_are_domain_chars(label) {
-            break;
-        }
-        labels.push((pos, run));
-        pos = run + 1;
-    }
-    labels.iter().rev().find_map(|&(a, b)| {
-        if s[a..b].contains('_') {
-            None
-        } else {
-            match_tld(s, b + 1)
-        }
-    })
+/// A label is a maximal run of domain characters, `-` and `_`, followed by a dot that cannot
+/// be part of it, so it matches in at most one way. With `D(p)` the end of the domain
+/// starting at `p` and `q` the position after the dot that ends the label at `p`, the
+/// backtracking order of `validSubdomain*` gives `D(p) = D(q)`, else the TLD at `q` when the
+/// label is also a valid `validDomainName` (no `_`). `D` is computed right to left, so that
+/// matching costs O(1) per start position.
+struct DomainMatcher<'a> {
+    s: &'a str,
+    /// `D(p)` for every char boundary `p` (and `s.len()`).
+    end: Vec<Option<usize>>,
+    /// End of the label run containing `p` (`p` itself when `p` is not in one).
+    run_end: Vec<usize>,
+    /// Whether the label run has a `_` at or after `p`.
+    underscore: Vec<bool>,
 }
 
-fn label_ends_are_domain_chars(label: &str) -> bool {
-    let mut chars = label.chars();
-    chars.next().is_some_and(is_domain_char) && chars.next_back().is_none_or(is_domain_char)
+impl<'a> DomainMatcher<'a> {
+    fn new(s: &'a str) -> Self {
+        let n = s.len();
+        let mut end = vec![None; n + 1];
+        let mut run_end = vec![n; n + 1];
+        let mut underscore = vec![false; n + 1];
+        // Per label run (the pass meets its last char first): whether it ends with a domain
+        // char, and the TLD after its dot (computed once).
+        let mut last_ok = false;
+        let mut tld: Option<Option<usize>> = None;
+        for (p, c) in s.char_indices().rev() {
+            let next = p + c.len_utf8();
+            if !(is_domain_char(c) || c == '-' || c == '_') {
+                run_end[p] = p;
+                continue;
+            }
+            let continues = next < n && run_end[next] > next;
+            if !continues {
+                last_ok = is_domain_char(c);
+                tld = None;
+            }
+            run_end[p] = if continues { run_end[next] } else { next };
+            underscore[p] = c == '_' || (continues && underscore[next]);
+            let e = run_end[p];
+            if is_domain_char(c) && last_ok && s[e..].starts_with('.') {
+                end[p] = end[e + 1].or_else(|| {
+                    if underscore[p] {
+                        None
+                    } else {
+                        *tld.get_or_insert_with(|| match_tld(s, e + 1))
+                    }
+                });
+            }
+        }
+        Self {
+            s,
+            end,
+            run_end,
+            underscore,
+        }
+    }
+
+    /// End of the domain starting at byte `start`.
+    fn match_at(&self, start: usize) -> Option<usize> {
+        self.end.get(start).copied().flatten()
+    }
+
+    /// End of the domain that starts with a lone low surrogate (a domain character) just
+    /// before byte `start`.
+    fn match_after_lead(&self, start: usize) -> Option<usize> {
+        let s = self.s;
+        let run_end = *self.run_end.get(start)?;
+        let (e, underscore) = if run_end > start {
+            let last = s[..run_end].chars().next_back()?;
+            if !is_domain_char(last) {
+                return None;
+            }
+            (run_end, self.underscore[start])
+        } else {
+            (start, false)
+        };
+        if !s[e..].starts_with('.') {
+            return None;
+        }
+        self.end[e + 1].or_else(|| {
+            if underscore {
+                None
+            } else {
+                match_tld(s, e + 1)
+            }
+        })
+    }
 }
 
 /// `(?:validGTLD|validCCTLD|validPunycode)` at byte `pos`, with the look-ahead
@@ -591,12 +736,47 @@ fn js_canonicalize(c: char) -> char {
     }
 }
 
-/// The matches of the global regex `validAsciiDomain` in `domain`, as byte ranges.
+/// The matches of the global regex `validAsciiDomain`
+/// (`(?:(?:[\-a-z0-9latinAccentChars]+)\.)+(?:validGTLD|validCCTLD|validPunycode)`) in
+/// `domain`, as byte ranges.
+///
+/// As in [`DomainMatcher`], labels match in one way only; with `G(q)` the end of
+/// `(?:label\.)* TLD` at a position `q` after a dot, greedy backtracking gives
+/// `G(q) = G(after the label at q)`, else the TLD at `q`. `G` is computed right to left.
 fn find_ascii_domains(domain: &str) -> Vec<(usize, usize)> {
+    let n = domain.len();
+    let bytes = domain.as_bytes();
+    let mut run_end = vec![n; n + 1];
+    let mut after_dot = vec![None; n + 1];
+    for (p, c) in domain.char_indices().rev() {
+        let next = p + c.len_utf8();
+        run_end[p] = if !is_ascii_domain_char(c) {
+            p
+        } else if next < n && run_end[next] > next {
+            run_end[next]
+        } else {
+            next
+        };
+        if p > 0 && bytes[p - 1] == b'.' {
+            let e = run_end[p];
+            let more = if e > p && bytes.get(e) == Some(&b'.') {
+                after_dot[e + 1]
+            } else {
+                None
+            };
+            after_dot[p] = more.or_else(|| match_tld(domain, p));
+        }
+    }
     let mut found = Vec::new();
     let mut pos = 0;
-    while pos < domain.len() {
-        if let Some(end) = ascii_domain_at(domain, pos) {
+    while pos < n {
+        let e = run_end[pos];
+        let matched = if e > pos && bytes.get(e) == Some(&b'.') {
+            after_dot[e + 1]
+        } else {
+            None
+        };
+        if let Some(end) = matched {
             found.push((pos, end));
             pos = end;
         } else {
@@ -604,26 +784,6 @@ fn find_ascii_domains(domain: &str) -> Vec<(usize, usize)> {
         }
     }
     found
-}
-
-/// `(?:(?:[\-a-z0-9latinAccentChars]+)\.)+(?:validGTLD|validCCTLD|validPunycode)` at `pos`.
-fn ascii_domain_at(domain: &str, pos: usize) -> Option<usize> {
-    let mut ends = Vec::new();
-    let mut p = pos;
-    loop {
-        let run = domain[p..]
-            .char_indices()
-            .find(|&(_, c)| !is_ascii_domain_char(c))
-            .map_or(domain.len(), |(i, _)| p + i);
-        if run == p || !domain[run..].starts_with('.') {
-            break;
-        }
-        ends.push(run + 1);
-        p = run + 1;
-    }
-    ends.iter()
-        .rev()
-        .find_map(|&tld_start| match_tld(domain, tld_start))
 }
 
 fn is_ascii_domain_char(c: char) -> bool {
@@ -643,28 +803,36 @@ fn is_latin_accent(c: char) -> bool {
 }
 
 /// `isValidUrl`: every label must punycode-encode to 1..=63 characters, and the URL with
-/// its protocol must not exceed 4096 UTF-16 code units.
-fn is_valid_url(url_len: usize, protocol_len: usize, domain: &str) -> bool {
-    if domain.starts_with("xn--") && find_ascii_domains(domain).is_empty() {
+/// its protocol must not exceed 4096 UTF-16 code units. `lead` is a low surrogate that
+/// precedes `domain` (see [`UrlMatch::lead`]).
+fn is_valid_url(url_len: usize, protocol_len: usize, domain: &str, lead: Option<u16>) -> bool {
+    if lead.is_none() && domain.starts_with("xn--") && find_ascii_domains(domain).is_empty() {
         return false;
     }
-    let labels_ok = domain.split('.').all(|label| {
-        punycode_to_ascii_len(label).is_some_and(|len| (1..=MAX_DOMAIN_LABEL_LENGTH).contains(&len))
+    let labels_ok = domain.split('.').enumerate().all(|(i, label)| {
+        let lead = lead.filter(|_| i == 0).map(u32::from);
+        let code_points: Vec<u32> = lead
+            .into_iter()
+            .chain(label.chars().map(u32::from))
+            .collect();
+        // punycode never shortens a label, so a long label need not be encoded.
+        code_points.len() <= MAX_DOMAIN_LABEL_LENGTH
+            && punycode_to_ascii_len(&code_points)
+                .is_some_and(|len| (1..=MAX_DOMAIN_LABEL_LENGTH).contains(&len))
     });
     labels_ok && protocol_len + url_len <= MAX_URL_LENGTH
 }
 
-/// Length of punycode.js `toASCII(label)`; `None` where it would throw.
-fn punycode_to_ascii_len(label: &str) -> Option<usize> {
+/// Length of punycode.js `toASCII` of a label given as code points (a lone surrogate is a
+/// code point of its own there); `None` where it would throw.
+fn punycode_to_ascii_len(label: &[u32]) -> Option<usize> {
     let mut len = 0;
-    for (i, part) in label
-        .split(['.', '\u{3002}', '\u{FF0E}', '\u{FF61}'])
-        .enumerate()
-    {
+    let parts = label.split(|&c| matches!(c, 0x2E | 0x3002 | 0xFF0E | 0xFF61));
+    for (i, part) in parts.enumerate() {
         if i > 0 {
             len += 1;
         }
-        len += if part.chars().any(|c| u32::from(c) > 0x7E) {
+        len += if part.iter().any(|&c| c > 0x7E) {
             4 + punycode_encode(part)?.len()
         } else {
             part.len()
@@ -673,8 +841,8 @@ fn punycode_to_ascii_len(label: &str) -> Option<usize> {
     Some(len)
 }
 
-/// RFC 3492 punycode encoding (what punycode.js `encode` returns).
-fn punycode_encode(input: &str) -> Option<String> {
+/// RFC 3492 punycode encoding of code points (what punycode.js `encode` returns).
+fn punycode_encode(code_points: &[u32]) -> Option<String> {
     const BASE: u32 = 36;
     const T_MIN: u32 = 1;
     const T_MAX: u32 = 26;
@@ -688,8 +856,11 @@ fn punycode_encode(input: &str) -> Option<String> {
         char::from(byte)
     };
 
-    let code_points: Vec<u32> = input.chars().map(u32::from).collect();
-    let mut output: String = input.chars().filter(char::is_ascii).collect();
+    let mut output: String = code_points
+        .iter()
+        .filter(|&&c| c < 0x80)
+        .filter_map(|&c| char::from_u32(c))
+        .collect();
     let basic = output.len() as u32;
     if basic > 0 {
         output.push('-');
@@ -703,7 +874,7 @@ fn punycode_encode(input: &str) -> Option<String> {
         let m = code_points.iter().copied().filter(|&c| c >= n).min()?;
         delta = delta.checked_add((m - n).checked_mul(handled + 1)?)?;
         n = m;
-        for &c in &code_points {
+        for &c in code_points {
             if c < n {
                 delta = delta.checked_add(1)?;
             }
@@ -775,8 +946,10 @@ fn regexes() -> &'static Regexes {
 
 const LATIN_ACCENT_CHARS: &str = r"\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{FF}\x{100}-\x{24F}\x{253}\x{254}\x{256}\x{257}\x{259}\x{25B}\x{263}\x{268}\x{26F}\x{272}\x{289}\x{28B}\x{2BB}\x{300}-\x{36F}\x{1E00}-\x{1EFF}";
 const CYRILLIC_LETTERS_AND_MARKS: &str = r"\x{400}-\x{4FF}";
-const URL_QUERY_CHARS: &str = r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]";
-const URL_QUERY_ENDING_CHARS: &str = r"[a-z0-9\-_&=#/]";
+// Spelled without `(?i)`: the regex crate would also match `ſ` (U+017F) for `s` there,
+// JavaScript does not.
+const URL_QUERY_CHARS: &str = r"[a-zA-Z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]";
+const URL_QUERY_ENDING_CHARS: &str = r"[a-zA-Z0-9\-_&=#/]";
 
 fn url_tail_pattern() -> String {
     let general = [
@@ -791,24 +964,25 @@ fn url_tail_pattern() -> String {
         r"\((?:", &general, "+|(?:", &general, r"*\(", &general, r"+\)", &general, r"*))\)",
     ]
     .concat();
+    // `validUrlPathEndingChars` is `[...]|(?:parens)`, and regexSupplant pastes it into
+    // `validUrlPath` without brackets, so its `|` splits the whole path alternative.
     let ending = [
-        r"(?:[+\-a-z",
+        r"[+\-a-z",
         CYRILLIC_LETTERS_AND_MARKS,
         "0-9=_#/",
         LATIN_ACCENT_CHARS,
-        "]|",
-        &parens,
-        ")",
+        "]",
     ]
     .concat();
     let path = [
-        "(?:(?:", &general, "*(?:", &parens, &general, "*)*", &ending, ")|(?:@", &general, "+/))",
+        "(?:(?:", &general, "*(?:", &parens, &general, "*)*", &ending, "|(?:", &parens, "))|(?:@",
+        &general, "+/))",
     ]
     .concat();
     [
         r"(?i)\A(?::[0-9]+)?(/",
         &path,
-        r"*)?(?:\?",
+        r"*)?(?-i:\?",
         URL_QUERY_CHARS,
         "*",
         URL_QUERY_ENDING_CHARS,
@@ -819,7 +993,7 @@ fn url_tail_pattern() -> String {
 
 fn tco_pattern() -> String {
     [
-        r"(?i)\Ahttps?://t\.co/([a-z0-9]+)(?:\?",
+        r"\A[hH][tT][tT][pP][sS]?://[tT]\.[cC][oO]/([a-zA-Z0-9]+)(?:\?",
         URL_QUERY_CHARS,
         "*",
         URL_QUERY_ENDING_CHARS,
@@ -828,28 +1002,64 @@ fn tco_pattern() -> String {
     .concat()
 }
 
-/// One emoji: keycap, tag sequence (subdivision flags), flag pair, or a chain of
-/// pictographs (each optionally with a skin tone or VS-16) joined by ZWJ; a lone VS-16
-/// counts too, as in twemoji. `©` and `®` are emoji only with VS-16.
+/// One emoji: keycap, flag, or a chain of emoji elements joined by ZWJ. An element is
+/// a tag sequence (subdivision flag), a modifier base with a skin tone, a character with
+/// VS-16 where twemoji accepts one, or a pictograph alone (`©`, `®` and `™` only with
+/// VS-16); a VS-16 that no element takes is an emoji of its own, as in twemoji.
 fn emoji_pattern() -> String {
-    let element = concat!(
-        r"(?:[\x{A9}\x{AE}]\x{FE0F}",
-        r"|[\p{Extended_Pictographic}--[\x{A9}\x{AE}]](?:\p{Emoji_Modifier}|\x{FE0F})?",
-        r"|\p{Emoji_Modifier})",
+    // Pictographs that twemoji joins with a following VS-16: the text-default ones but
+    // U+267E, and these emoji-default ones. Twemoji also takes U+26F7 as a modifier base.
+    const VS16_BASE: &str = concat!(
+        r"[[\p{Extended_Pictographic}&&\P{Emoji_Presentation}--\x{267E}]",
+        r"\x{231A}\x{231B}\x{25FD}\x{25FE}\x{2614}\x{2615}\x{2648}-\x{2653}\x{267F}\x{2693}",
+        r"\x{26A1}\x{26AA}\x{26AB}\x{26BD}\x{26BE}\x{26C4}\x{26C5}\x{26D4}\x{26EA}\x{26F2}",
+        r"\x{26F3}\x{26F5}\x{26FA}\x{26FD}\x{2757}\x{2B1B}\x{2B1C}\x{2B50}\x{2B55}",
+        r"\x{1F004}\x{1F21A}\x{1F22F}]",
     );
+    let element = [
+        r"(?:\x{1F3F4}[\x{E0020}-\x{E007E}]+\x{E007F}",
+        r"|[\p{Emoji_Modifier_Base}\x{26F7}]\p{Emoji_Modifier}",
+        r"|[[\p{Emoji_Modifier_Base}\x{26F7}]&&\P{Emoji_Presentation}]\x{FE0F}\p{Emoji_Modifier}|",
+        VS16_BASE,
+        r"\x{FE0F}|[\p{Extended_Pictographic}--[\x{A9}\x{AE}\x{2122}]]|\p{Emoji_Modifier})",
+    ]
+    .concat();
+    let flags: Vec<String> = FLAG_REGIONS
+        .split_whitespace()
+        .map(|region| {
+            region
+                .chars()
+                .map(|letter| format!(r"\x{{{:X}}}", 0x1F1A5 + u32::from(letter)))
+                .collect()
+        })
+        .collect();
+    let flags = format!("(?:{})", flags.join("|"));
     [
-        r"[#*0-9]\x{FE0F}?\x{20E3}",
-        r"|\x{1F3F4}[\x{E0020}-\x{E007E}]+\x{E007F}",
-        r"|\p{Regional_Indicator}\p{Regional_Indicator}",
+        r"[#*0-9]\x{FE0F}?\x{20E3}|",
+        &flags,
         "|",
-        element,
+        &element,
         r"(?:\x{200D}",
-        element,
+        &element,
         ")*",
         r"|\x{FE0F}",
     ]
     .concat()
 }
+
+/// The flags twemoji knows (RGI emoji flag sequences), as region codes.
+const FLAG_REGIONS: &str = "\
+    AC AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH \
+    BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM \
+    CN CO CP CR CU CV CW CX CY CZ DE DG DJ DK DM DO DZ EA EC EE EG EH ER ES \
+    ET EU FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT \
+    GU GW GY HK HM HN HR HT HU IC ID IE IL IM IN IO IQ IR IS IT JE JM JO JP \
+    KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC \
+    MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE \
+    NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY \
+    QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV \
+    SX SY SZ TA TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM UN \
+    US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
 
 /// TLDs of `validGTLD` and `validCCTLD`.
 struct Tlds {
@@ -987,6 +1197,16 @@ const CCTLDS: &str = "\
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_ascii_fast_path_of_is_domain_char_agrees_with_the_table() {
+        const PUNCT: &str = "!'#%&()*+,\\-./:;<=>?@[]^_{|}~$";
+        for c in (0u8..128).map(char::from) {
+            let space = matches!(c, '\u{09}'..='\u{0D}' | ' ');
+            assert_eq!(super::is_domain_char(c), !(PUNCT.contains(c) || space), "{c:?}");
+        }
+    }
+
+
     use super::*;
 
     fn v2(text: &str) -> usize {
@@ -1054,6 +1274,45 @@ mod tests {
     }
 
     #[test]
+    fn quirks_of_the_official_code() {
+        // Expected values from twitter-text 3.1.0 (`parseTweet`, configs v2 and v3).
+        let cases: [(&str, usize, usize); 14] = [
+            // validUrlPathEndingChars is pasted without brackets into validUrlPath.
+            ("x.co/a$(x)", 27, 27),
+            ("http://x.co/(x)", 23, 23),
+            // The entity goes where `indexOf` finds the ASCII domain first.
+            ("example.comfoo\u{FE0F}example.com/pathco#coрф", 38, 38),
+            // The regex works on UTF-16 units: a URL can start at a low surrogate.
+            ("\u{E007F}-x.com", 25, 25),
+            ("-\u{1F92A}twitter.com/jack", 19, 19),
+            // `ſ` is no `s` for JavaScript's case-insensitive ASCII classes.
+            (
+                "http://t.co/\u{17F}abababababababababababababababababababababababababababababababab",
+                23,
+                23,
+            ),
+            // A t.co slug longer than 40 characters is not a URL, and t.co takes no path.
+            (
+                "http://t.co/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                53,
+                53,
+            ),
+            ("http://t.co/abc/def", 27, 27),
+            // twemoji's VS-16 and skin tone rules.
+            ("\u{1F3C3}\u{FE0F}\u{1F3FD}", 6, 6),
+            ("\u{26F7}\u{FE0F}\u{1F3FD}", 6, 2),
+            ("\u{1F637}\u{FE0F}", 4, 4),
+            ("\u{267E}\u{FE0F}", 4, 4),
+            ("\u{1F1FA}\u{1F1F7}", 4, 4),
+            ("\u{1F1FA}\u{1F1F8}", 4, 2),
+        ];
+        for (text, expected_v2, expected_v3) in cases {
+            assert_eq!(v2(text), expected_v2, "v2 {text:?}");
+            assert_eq!(weighted_length(text), expected_v3, "v3 {text:?}");
+        }
+    }
+
+    #[test]
     fn empty_and_invalid() {
         let empty = parse_post("", &WeightConfig::v3());
         assert_eq!(empty.weighted_length, 0);
@@ -1065,10 +1324,22 @@ mod tests {
     }
 
     #[test]
+    fn pathological_inputs_stay_fast() {
+        // Each start position of the URL regex used to rescan the rest of the text.
+        let dots = "a.".repeat(10_000);
+        assert_eq!(weighted_length(&dots), 20_000);
+        let cjk = format!("{}.{}.", "漢".repeat(5_000), "字".repeat(5_000));
+        assert_eq!(weighted_length(&cjk), 20_002);
+        assert_eq!(longest_fitting_prefix(&cjk, 280), 140 * "漢".len());
+    }
+
+    #[test]
     fn punycode() {
-        assert_eq!(punycode_encode("bücher").as_deref(), Some("bcher-kva"));
-        assert_eq!(punycode_encode("münchen").as_deref(), Some("mnchen-3ya"));
-        assert_eq!(punycode_to_ascii_len("ü"), Some(7)); // xn--tda
+        let code_points = |s: &str| s.chars().map(u32::from).collect::<Vec<_>>();
+        let encode = |s: &str| punycode_encode(&code_points(s));
+        assert_eq!(encode("bücher").as_deref(), Some("bcher-kva"));
+        assert_eq!(encode("münchen").as_deref(), Some("mnchen-3ya"));
+        assert_eq!(punycode_to_ascii_len(&code_points("ü")), Some(7)); // xn--tda
     }
 
     #[test]
@@ -1112,11 +1383,215 @@ mod tests {
     }
 
     #[test]
+    fn prefix_properties_on_random_texts() {
+        const PIECES: [&str; 16] = [
+            "a",
+            "bc ",
+            " ",
+            "漢",
+            ".",
+            "example.com",
+            "https://t.co/x ",
+            "/path",
+            "e\u{301}",
+            "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}",
+            "\u{1F44D}\u{1F3FD}",
+            "\u{FE0F}",
+            "\u{1F1EB}\u{1F1F7}",
+            "x.co",
+            "com",
+            "\u{FB2C}",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let config = WeightConfig::v3();
+        for _ in 0..2000 {
+            let len = next() % 20 + 1;
+            let text: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let max = (next() % 40) as usize;
+            let idx = longest_fitting_prefix(&text, max);
+            assert!(text.is_char_boundary(idx), "{text:?} {max}");
+            assert!(weighted_length(&text[..idx]) <= max, "{text:?} {max} {idx}");
+            if idx == text.len() {
+                continue;
+            }
+            // The cut is at the end of a weighing step of the whole text, and the next step
+            // does not fit.
+            let normalized: String = text.nfc().collect();
+            if normalized == text {
+                let analysis = Analysis::new(&text, &config);
+                let cut = text[..idx].encode_utf16().count();
+                let mut sum = 0;
+                let mut at_step_end = cut == 0;
+                for step in &analysis.steps {
+                    sum += step.weight;
+                    at_step_end |= step.last + 1 == cut;
+                    if step.last + 1 > cut {
+                        let next_end: usize = text
+                            .char_indices()
+                            .map(|(i, c)| i + c.len_utf8())
+                            .find(|&b| text[..b].encode_utf16().count() == step.last + 1)
+                            .unwrap_or(text.len());
+                        assert!(
+                            sum > max * 100 || weighted_length(&text[..next_end]) > max,
+                            "{text:?} {max} {idx}"
+                        );
+                        break;
+                    }
+                }
+                assert!(at_step_end, "{text:?} {max} {idx}");
+            }
+        }
+    }
+
+    #[test]
     fn prefix_that_would_become_a_url_is_avoided() {
         // `example.com` alone is a URL (23), although it is not one inside `example.comfoo`.
         let text = "example.comfoo";
         assert_eq!(longest_fitting_prefix(text, 12), 12);
         assert_eq!(longest_fitting_prefix(text, 11), 9);
         assert!(weighted_length(&text[..longest_fitting_prefix(text, 11)]) <= 11);
+    }
+
+    // Straightforward versions of the domain matchers, to check the dynamic programming.
+    /// `validDomain` = `validSubdomain* validDomainName (validGTLD | validCCTLD | validPunycode)`
+    /// anchored at byte `start`; returns the end of the domain.
+    ///
+    /// Each label is followed by a dot that cannot be part of a label, so a label matches in
+    /// at most one way; the backtracking of `validSubdomain*` is the loop over `k`.
+    fn naive_match_domain(s: &str, start: usize) -> Option<usize> {
+        let mut labels = Vec::new();
+        let mut pos = start;
+        loop {
+            let run = s[pos..]
+                .char_indices()
+                .find(|&(_, c)| !(is_domain_char(c) || c == '-' || c == '_'))
+                .map_or(s.len(), |(i, _)| pos + i);
+            let label = &s[pos..run];
+            if label.is_empty() || !s[run..].starts_with('.') || !label_ends_are_domain_chars(label)
+            {
+                break;
+            }
+            labels.push((pos, run));
+            pos = run + 1;
+        }
+        labels.iter().rev().find_map(|&(a, b)| {
+            if s[a..b].contains('_') {
+                None
+            } else {
+                match_tld(s, b + 1)
+            }
+        })
+    }
+
+    fn label_ends_are_domain_chars(label: &str) -> bool {
+        let mut chars = label.chars();
+        chars.next().is_some_and(is_domain_char) && chars.next_back().is_none_or(is_domain_char)
+    }
+
+    /// The matches of the global regex `validAsciiDomain` in `domain`, as byte ranges.
+    fn naive_find_ascii_domains(domain: &str) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        let mut pos = 0;
+        while pos < domain.len() {
+            if let Some(end) = naive_ascii_domain_at(domain, pos) {
+                found.push((pos, end));
+                pos = end;
+            } else {
+                pos += domain[pos..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+        found
+    }
+
+    /// `(?:(?:[\-a-z0-9latinAccentChars]+)\.)+(?:validGTLD|validCCTLD|validPunycode)` at `pos`.
+    fn naive_ascii_domain_at(domain: &str, pos: usize) -> Option<usize> {
+        let mut ends = Vec::new();
+        let mut p = pos;
+        loop {
+            let run = domain[p..]
+                .char_indices()
+                .find(|&(_, c)| !is_ascii_domain_char(c))
+                .map_or(domain.len(), |(i, _)| p + i);
+            if run == p || !domain[run..].starts_with('.') {
+                break;
+            }
+            ends.push(run + 1);
+            p = run + 1;
+        }
+        ends.iter()
+            .rev()
+            .find_map(|&tld_start| match_tld(domain, tld_start))
+    }
+
+    /// Deterministic pseudo-random texts made of domain-ish pieces.
+    fn random_texts() -> Vec<String> {
+        const PIECES: [&str; 22] = [
+            "a",
+            "b",
+            "co",
+            "com",
+            "jp",
+            ".",
+            ".",
+            ".",
+            "-",
+            "_",
+            "漢",
+            "みんな",
+            "xn--",
+            "é",
+            "/",
+            " ",
+            "@",
+            "CO",
+            "Com",
+            "t",
+            "ö",
+            "vermögensberatung",
+        ];
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        (0..3000)
+            .map(|_| {
+                let len = next() % 12 + 1;
+                (0..len)
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn domain_matcher_agrees_with_backtracking() {
+        let (mut domains, mut ascii_domains) = (0, 0);
+        for text in random_texts() {
+            let matcher = DomainMatcher::new(&text);
+            for start in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                let expected = naive_match_domain(&text, start);
+                assert_eq!(matcher.match_at(start), expected, "{text:?} at {start}");
+                domains += usize::from(expected.is_some());
+            }
+            let expected = naive_find_ascii_domains(&text);
+            assert_eq!(find_ascii_domains(&text), expected, "{text:?}");
+            ascii_domains += expected.len();
+        }
+        // The texts must exercise the matchers, not only their failures.
+        assert!(
+            domains > 1000 && ascii_domains > 150,
+            "{domains} {ascii_domains}"
+        );
     }
 }
