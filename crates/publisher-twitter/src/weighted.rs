@@ -135,7 +135,7 @@ pub struct ParsedPost {
 
 /// Parses `text` as twitter-text's `parseTweet` does with the given configuration.
 pub fn parse_post(text: &str, config: &WeightConfig) -> ParsedPost {
-    let normalized: String = text.nfc().collect();
+    let normalized = nfc(text);
     let analysis = Analysis::new(&normalized, config);
 
     let max_sum = config.max_weighted_length.saturating_mul(config.scale());
@@ -238,9 +238,19 @@ pub fn longest_fitting_prefix(text: &str, max_weighted: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// `text` in NFC, borrowed when it already is (almost always: this skips an
+/// allocation and a copy on every weighing).
+fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfc().collect())
+    }
+}
+
 /// Raw weight sum (in `scale` units) of a text.
 fn weight_sum(text: &str, config: &WeightConfig) -> usize {
-    let normalized: String = text.nfc().collect();
+    let normalized = nfc(text);
     Analysis::new(&normalized, config)
         .steps
         .iter()
@@ -300,7 +310,9 @@ impl Analysis {
             }
         }
         let mut emoji_at = vec![0usize; n];
+        // Every emoji has a code point outside ASCII.
         if config.emoji_parsing_enabled
+            && !normalized.is_ascii()
             && let Some(re) = &regexes().emoji
         {
             for m in re.find_iter(normalized) {
