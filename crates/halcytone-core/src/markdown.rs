@@ -45,9 +45,11 @@ pub fn parse_markdown(
     text: &str,
     known_channels: &KnownChannels,
 ) -> Result<ParsedDocument, DocumentError> {
-    let lines = LineIndex::new(text);
     let mut builder = DocumentBuilder::new(source_name, known_channels);
     builder.hash_source(text.as_bytes());
+    // Editors on Windows save a byte-order mark, which would hide the first heading.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let lines = LineIndex::new(text);
 
     let mut depth = 0usize;
     let mut heading: Option<(Heading, usize, String)> = None;
@@ -251,6 +253,24 @@ mod tests {
             parsed.document.items().next().unwrap().body,
             "> ### Not an item\n\nBody."
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_setext_headings_work() {
+        let text = "\u{FEFF}Living\n======\n\nBreathscape\n-----------\n\n### Item\nBody.\n";
+        let parsed = parse_markdown("doc.md", text, &known()).unwrap();
+        assert_eq!(parsed.document.title.as_deref(), Some("Living"));
+        assert_eq!(parsed.document.sections[0].name, "Breathscape");
+        assert_eq!(parsed.document.items().count(), 1);
+    }
+
+    #[test]
+    fn formatting_in_headings_is_kept_as_text() {
+        let text = "## The *Science*\n### Why `4-7-8` **works**\nBody.\n";
+        let parsed = parse_markdown("doc.md", text, &known()).unwrap();
+        let item = parsed.document.items().next().unwrap();
+        assert_eq!(item.title, "Why 4-7-8 works");
+        assert_eq!(item.id.as_str(), "the-science/why-4-7-8-works");
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub fn truncate_by(text: &str, max: usize, measure: impl Fn(&str) -> usize) -> S
         .filter(|(_, character)| character.is_whitespace())
         .map(|(index, _)| index)
         .collect();
-    let fitting = boundaries.partition_point(|&index| measure(&with_ellipsis(&text[..index])) <= max);
+    let fitting =
+        boundaries.partition_point(|&index| measure(&with_ellipsis(&text[..index])) <= max);
     let best = fitting
         .checked_sub(1)
         .map(|last| with_ellipsis(&text[..boundaries[last]]))
@@ -187,7 +188,12 @@ pub fn first_paragraph(markdown: &str) -> String {
     if text.trim().is_empty() {
         // A body that opens with a list or a quote: take its first block of text.
         let all = markdown_to_text(markdown, false);
-        return all.split("\n\n").next().unwrap_or_default().trim().to_owned();
+        return all
+            .split("\n\n")
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
     }
     text.trim().to_owned()
 }

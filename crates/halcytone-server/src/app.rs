@@ -193,6 +193,11 @@ impl App {
         }
     }
 
+    /// The channels a document may name: compiled in or known as absent.
+    pub(crate) fn known_channels(&self) -> &KnownChannels {
+        &self.known_channels
+    }
+
     /// Today in the configured time zone.
     pub(crate) fn today(&self) -> Date {
         jiff::Timestamp::now()

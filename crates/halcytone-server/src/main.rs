@@ -223,13 +223,7 @@ async fn doctor(app: &App) -> Result<(), Failure> {
             ));
         }
     }
-    let known = halcytone_core::document::KnownChannels::new(
-        app.channels
-            .keys()
-            .cloned()
-            .chain(app.registry.absent_channels().cloned()),
-    );
-    match app.source.fetch(&known).await {
+    match app.source.fetch(app.known_channels()).await {
         Ok(parsed) => {
             report.push_str(&format!(
                 "Living document ({}): ok, {} items in {} sections\n",

@@ -23,8 +23,6 @@
 //! The TLD lists are twitter-text's own (`js/src/regexp/validGTLD.js` and `validCCTLD.js`,
 //! Copyright Twitter, Inc., Apache License 2.0; see `tests/data/LICENSE`).
 
-
-
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -1214,10 +1212,13 @@ mod tests {
         const PUNCT: &str = "!'#%&()*+,\\-./:;<=>?@[]^_{|}~$";
         for c in (0u8..128).map(char::from) {
             let space = matches!(c, '\u{09}'..='\u{0D}' | ' ');
-            assert_eq!(super::is_domain_char(c), !(PUNCT.contains(c) || space), "{c:?}");
+            assert_eq!(
+                super::is_domain_char(c),
+                !(PUNCT.contains(c) || space),
+                "{c:?}"
+            );
         }
     }
-
 
     use super::*;
 
