@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use halcytone_core::channel::Channel;
-use halcytone_core::compose::Composer;
+use halcytone_core::compose::{Composer, ItemViews};
 use halcytone_core::document::KnownChannels;
 use halcytone_core::markdown::parse_markdown;
 use halcytone_core::plan::{Period, PlanChannel, PlanRequest, plan};

@@ -2,13 +2,13 @@
 //! plan that `generate` prints and `POST /generateBatch` returns.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use jiff::ZonedDateTime;
 use serde::{Serialize, Serializer};
 
 use crate::channel::Channel;
-use crate::document::{ItemId, LivingDocument};
+use crate::document::{Item, ItemId, LivingDocument};
 use crate::plan::{Period, Plan};
 use crate::publisher::{
     Content, ItemView, OutgoingPost, PostId, PostStatus, Publisher, RenderInput,
@@ -85,6 +85,49 @@ fn serialize_display<S: Serializer, T: std::fmt::Display>(
     serializer.collect_str(value)
 }
 
+/// Item views of the latest document revision, kept across requests so an
+/// unchanged item's body is turned into HTML and text once, not per request.
+#[derive(Debug, Default)]
+pub struct ItemViews {
+    cache: Mutex<ViewCache>,
+}
+
+#[derive(Debug, Default)]
+struct ViewCache {
+    revision: String,
+    featured_section: String,
+    views: HashMap<ItemId, Arc<ItemView>>,
+}
+
+impl ItemViews {
+    /// The view of `item` of the document at `revision`.
+    pub fn view(&self, revision: &str, featured_section: &str, item: &Item) -> Arc<ItemView> {
+        let lock = || {
+            self.cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        {
+            let mut cache = lock();
+            if cache.revision != revision || cache.featured_section != featured_section {
+                cache.views.clear();
+                revision.clone_into(&mut cache.revision);
+                featured_section.clone_into(&mut cache.featured_section);
+            }
+            if let Some(view) = cache.views.get(&item.id) {
+                return Arc::clone(view);
+            }
+        }
+        // Rendered outside the lock: other requests go on meanwhile.
+        let view = Arc::new(ItemView::new(item, featured_section));
+        let mut cache = lock();
+        if cache.revision == revision && cache.featured_section == featured_section {
+            cache.views.insert(item.id.clone(), Arc::clone(&view));
+        }
+        view
+    }
+}
+
 /// What composing needs besides the plan.
 pub struct Composer<'a> {
     /// The document the plan was made from.
@@ -95,6 +138,8 @@ pub struct Composer<'a> {
     pub renderer: &'a Renderer,
     /// The featured section.
     pub featured_section: &'a str,
+    /// Item views shared across requests.
+    pub views: &'a ItemViews,
     /// Whether requests are previewed.
     pub dry_run: bool,
     /// The status new posts get: `draft` when approval is required, else `scheduled`.
@@ -108,22 +153,23 @@ impl Composer<'_> {
     /// warnings with the channel, the item and the rule, so the plan never
     /// carries a post that would be refused.
     pub fn compose(&self, plan: Plan) -> ContentPlan {
-        let items: HashMap<&ItemId, _> =
+        let items: HashMap<&ItemId, &Item> =
             self.document.items().map(|item| (&item.id, item)).collect();
-        let mut views: HashMap<&ItemId, ItemView> = HashMap::new();
-        let mut view = |id: &ItemId| -> Option<ItemView> {
+        let view = |id: &ItemId| -> Option<Arc<ItemView>> {
             let item = items.get(id)?;
             Some(
-                views
-                    .entry(&item.id)
-                    .or_insert_with(|| ItemView::new(item, self.featured_section))
-                    .clone(),
+                self.views
+                    .view(&self.document.revision, self.featured_section, item),
             )
         };
         let mut warnings = plan.warnings;
         let mut posts = Vec::with_capacity(plan.posts.len());
         for planned in plan.posts {
             let Some(publisher) = self.publishers.get(&planned.channel) else {
+                warnings.push(format!(
+                    "post {} left out: no {} publisher is enabled",
+                    planned.id, planned.channel
+                ));
                 continue;
             };
             let (Some(item), Some(includes)) = (
@@ -131,12 +177,16 @@ impl Composer<'_> {
                 planned
                     .includes
                     .iter()
-                    .map(&mut view)
+                    .map(view)
                     .collect::<Option<Vec<_>>>(),
             ) else {
+                warnings.push(format!(
+                    "post {} left out: it names an item the document does not have",
+                    planned.id
+                ));
                 continue;
             };
-            let include_refs: Vec<&ItemView> = includes.iter().collect();
+            let include_refs: Vec<&ItemView> = includes.iter().map(AsRef::as_ref).collect();
             let input = RenderInput {
                 post_id: &planned.id,
                 scheduled_at: &planned.scheduled_at,

@@ -173,7 +173,7 @@ pub struct ParsedDocument {
 }
 
 /// The channels a document may name in `Channels:` lines.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KnownChannels(BTreeSet<Channel>);
 
 impl KnownChannels {

@@ -10,7 +10,7 @@ use jiff::civil::date;
 use jiff::tz::TimeZone;
 
 use crate::channel::Channel;
-use crate::compose::{Composer, ContentPlan};
+use crate::compose::{Composer, ContentPlan, ItemViews};
 use crate::document::{KnownChannels, LivingDocument};
 use crate::markdown::parse_markdown;
 use crate::plan::{Period, PlanChannel, PlanRequest, plan};
@@ -62,6 +62,7 @@ pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
         publishers: &publishers,
         renderer: &renderer,
         featured_section: "Breathscape",
+        views: &ItemViews::default(),
         dry_run: true,
         initial_status: PostStatus::Draft,
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use halcytone_core::channel::Channel;
-use halcytone_core::compose::{Composer, ContentPlan};
+use halcytone_core::compose::{Composer, ContentPlan, ItemViews};
 use halcytone_core::document::KnownChannels;
 use halcytone_core::error::ConfigError;
 use halcytone_core::plan::{
@@ -52,6 +52,8 @@ pub(crate) struct App {
     known_channels: KnownChannels,
     /// Warnings about the configuration itself.
     pub(crate) config_warnings: Vec<String>,
+    /// Item views of the latest document revision.
+    views: ItemViews,
 }
 
 /// What to generate.
@@ -144,7 +146,7 @@ impl App {
             }
         }
         let source: Arc<dyn Source> = match document {
-            Some(path) => Arc::new(MarkdownSource::File(path)),
+            Some(path) => Arc::new(MarkdownSource::file(path)),
             None => {
                 let factory = registry.source(&settings.source_kind).ok_or_else(|| {
                     let kinds: Vec<&str> = registry.sources().map(|(kind, _)| kind).collect();
@@ -182,6 +184,7 @@ impl App {
             source,
             known_channels,
             config_warnings,
+            views: ItemViews::default(),
         })
     }
 
@@ -313,6 +316,7 @@ impl App {
             publishers: &self.publishers,
             renderer: &self.renderer,
             featured_section: &self.settings.planner.featured_section,
+            views: &self.views,
             dry_run,
             initial_status: self.initial_status(),
         };
@@ -402,6 +406,7 @@ impl App {
             publishers: &self.publishers,
             renderer: &self.renderer,
             featured_section: &self.settings.planner.featured_section,
+            views: &self.views,
             dry_run: true,
             initial_status: self.initial_status(),
         };

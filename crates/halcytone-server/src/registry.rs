@@ -26,11 +26,8 @@ struct MarkdownSettings {
 fn markdown_source(settings: &Settings) -> Result<Arc<dyn Source>, ConfigError> {
     let markdown: MarkdownSettings = settings.parse()?;
     Ok(Arc::new(match markdown.path {
-        Some(path) => MarkdownSource::File(path),
-        None => MarkdownSource::Text {
-            name: "bundled example document".to_owned(),
-            text: EXAMPLE_DOCUMENT,
-        },
+        Some(path) => MarkdownSource::file(path),
+        None => MarkdownSource::text("bundled example document", EXAMPLE_DOCUMENT),
     }))
 }
 

@@ -39,7 +39,10 @@ impl Source for GdocsSource {
         format!("Google Doc {}", self.config.document_id)
     }
 
-    async fn fetch(&self, _known_channels: &KnownChannels) -> Result<ParsedDocument, SourceError> {
+    async fn fetch(
+        &self,
+        _known_channels: &KnownChannels,
+    ) -> Result<Arc<ParsedDocument>, SourceError> {
         Err(SourceError::Unavailable {
             source_name: self.describe(),
             message: "reading Google Docs is not implemented yet; use kind = \"markdown\""
