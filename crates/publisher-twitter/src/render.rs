@@ -4,7 +4,7 @@
 use halcytone_core::text::truncate_by;
 
 use crate::config::LongPosts;
-use crate::weighted::{longest_fitting_prefix, weighted_length};
+use crate::weighted::{longest_fitting_prefix, prefix_weights, weighted_length};
 
 /// The most a post may weigh.
 pub(crate) const MAX_WEIGHT: usize = 280;
@@ -20,19 +20,72 @@ fn join(lead: &str, tail: &str) -> String {
 /// Splits `text` into chunks of at most `budget` weight, on word boundaries
 /// where a word boundary exists.
 fn split_on_words(text: &str, budget: usize) -> Vec<String> {
+    let text = text.trim();
+    let chunks =
+        prefix_weights(text).and_then(|weights| split_with_weights(text, &weights, budget));
+    chunks.unwrap_or_else(|| split_by_weighing(text, budget))
+}
+
+/// The split of [`split_on_words`] from one analysis of the whole text; `None`
+/// when a chunk needs a cut inside a word, or does not weigh what the
+/// analysis said, so that the caller weighs prefixes one by one instead.
+fn split_with_weights(
+    text: &str,
+    weights: &[(usize, usize)],
+    budget: usize,
+) -> Option<Vec<String>> {
+    let weight_at = |end: usize| -> Option<usize> {
+        if end == 0 {
+            return Some(0);
+        }
+        let index = weights
+            .binary_search_by_key(&end, |&(step_end, _)| step_end)
+            .ok()?;
+        Some(weights[index].1)
+    };
     let mut chunks = Vec::new();
-    let mut remaining = text.trim();
+    let mut start = 0;
+    while start < text.len() {
+        let base = weight_at(start)?;
+        if weight_at(text.len())? - base <= budget {
+            chunks.push(text[start..].to_owned());
+            break;
+        }
+        let cut = text[start..]
+            .match_indices(char::is_whitespace)
+            .map(|(offset, _)| start + offset)
+            .take_while(|&end| weight_at(end).is_some_and(|weight| weight - base <= budget))
+            .last()
+            .filter(|&end| end > start)?;
+        chunks.push(text[start..cut].trim_end().to_owned());
+        start = cut + text[cut..].len() - text[cut..].trim_start().len();
+    }
+    chunks
+        .iter()
+        .all(|chunk| weighted_length(chunk) <= budget)
+        .then_some(chunks)
+}
+
+/// [`split_on_words`] by weighing each candidate prefix.
+fn split_by_weighing(text: &str, budget: usize) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut remaining = text;
     while !remaining.is_empty() {
         if weighted_length(remaining) <= budget {
             chunks.push(remaining.to_owned());
             break;
         }
         let fitting = longest_fitting_prefix(remaining, budget);
-        // Break at the last whitespace that fits, else inside the word.
-        let cut = remaining[..fitting]
-            .rfind(char::is_whitespace)
-            .filter(|&index| index > 0)
-            .unwrap_or(fitting);
+        // Break at the last whitespace that fits (the fitting prefix may end
+        // right before one), else inside the word.
+        let cut = if remaining[fitting..].starts_with(char::is_whitespace) {
+            fitting
+        } else {
+            remaining[..fitting]
+                .rfind(char::is_whitespace)
+                .filter(|&index| index > 0)
+                .unwrap_or(fitting)
+        };
         if cut == 0 {
             break;
         }
@@ -136,6 +189,29 @@ mod tests {
             !parts[0].contains("Breathe slowly and cou "),
             "cut inside a word"
         );
+    }
+
+    #[test]
+    fn both_ways_of_splitting_agree() {
+        let texts = [
+            "Breathe slowly and count. ".repeat(40),
+            format!(
+                "{} https://halcytone.com/{} end",
+                "数字 ".repeat(100),
+                "p".repeat(300)
+            ),
+            "a".repeat(600),
+            "🌬️ calm ".repeat(90),
+        ];
+        for text in &texts {
+            let text = text.trim();
+            let by_weighing = split_by_weighing(text, 274);
+            let weights = prefix_weights(text).unwrap();
+            if let Some(fast) = split_with_weights(text, &weights, 274) {
+                assert_eq!(fast, by_weighing, "{text}");
+            }
+            assert_eq!(split_on_words(text, 274), by_weighing);
+        }
     }
 
     #[test]

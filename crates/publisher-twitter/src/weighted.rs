@@ -246,6 +246,36 @@ fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The v3 weight, in characters, of `text[..end]` for every `end` at which a
+/// weighing step ends (after a character, a URL or an emoji), in order;
+/// `None` when `text` is not in NFC, where offsets would not map back.
+///
+/// One analysis serves every cut of a text, where [`weighted_length`] of each
+/// candidate prefix would analyse the text again each time. A prefix that
+/// ends at a word boundary holds the same URLs and emoji as the whole text, so
+/// for such cuts the weights are exact.
+pub fn prefix_weights(text: &str) -> Option<Vec<(usize, usize)>> {
+    if is_nfc_quick(text.chars()) != IsNormalized::Yes {
+        return None;
+    }
+    let config = WeightConfig::v3();
+    let analysis = Analysis::new(text, &config);
+    // The byte offset where each UTF-16 unit's character ends.
+    let mut unit_ends = Vec::with_capacity(analysis.units.len());
+    for (index, character) in text.char_indices() {
+        for _ in 0..character.len_utf16() {
+            unit_ends.push(index + character.len_utf8());
+        }
+    }
+    let mut sum = 0usize;
+    let mut weights = Vec::with_capacity(analysis.steps.len());
+    for step in &analysis.steps {
+        sum = sum.saturating_add(step.weight);
+        weights.push((*unit_ends.get(step.last)?, sum / config.scale()));
+    }
+    Some(weights)
+}
+
 /// Raw weight sum (in `scale` units) of a text.
 fn weight_sum(text: &str, config: &WeightConfig) -> usize {
     let normalized = nfc(text);
@@ -1207,6 +1237,22 @@ const CCTLDS: &str = "\
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn prefix_weights_match_weighing_each_prefix() {
+        let text = "Breathe 😷 in https://halcytone.com/a-long/path 数 out.";
+        let weights = super::prefix_weights(text).unwrap();
+        assert_eq!(weights.last().map(|&(end, _)| end), Some(text.len()));
+        for (index, _) in text.match_indices(' ') {
+            let expected = super::weighted_length(&text[..index]);
+            let found = weights
+                .iter()
+                .find(|&&(end, _)| end == index)
+                .map(|&(_, weight)| weight);
+            assert_eq!(found, Some(expected), "prefix ending at {index}");
+        }
+        assert_eq!(super::prefix_weights("e\u{301}"), None);
+    }
+
     #[test]
     fn the_ascii_fast_path_of_is_domain_char_agrees_with_the_table() {
         const PUNCT: &str = "!'#%&()*+,\\-./:;<=>?@[]^_{|}~$";
