@@ -70,6 +70,29 @@ pub enum PublishError {
         /// The configuration keys to set.
         missing: String,
     },
+    /// The API refused the post as a duplicate of one it already has: after
+    /// an unknown outcome this means the earlier attempt went out.
+    #[error("{channel} refused a duplicate: {message}")]
+    Duplicate {
+        /// The channel.
+        channel: Channel,
+        /// The API's own message.
+        message: String,
+    },
+    /// The channel's circuit breaker is open: no call was made.
+    #[error("{channel} is paused after repeated failures (circuit open)")]
+    CircuitOpen {
+        /// The channel.
+        channel: Channel,
+    },
+    /// Some parts of a thread went out before the failure.
+    #[error("{error} (after {} part(s) went out)", .sent.len())]
+    Partial {
+        /// The ids of the parts that went out, in order.
+        sent: Vec<String>,
+        /// Why the next part failed.
+        error: Box<PublishError>,
+    },
     /// The operation does not exist yet for this channel.
     #[error("{channel}: {what} is not implemented yet")]
     Unsupported {
@@ -83,18 +106,49 @@ pub enum PublishError {
 impl PublishError {
     /// Whether a later attempt may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Transient { .. } | Self::RateLimited { .. })
+        match self {
+            Self::Partial { error, .. } => error.is_retryable(),
+            other => matches!(other, Self::Transient { .. } | Self::RateLimited { .. }),
+        }
+    }
+
+    /// Whether the request may have been applied although it failed.
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Self::Partial { error, .. } => error.is_outcome_unknown(),
+            other => matches!(other, Self::OutcomeUnknown { .. }),
+        }
     }
 
     /// Whether the same request will fail again, whatever the wait.
     pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            Self::Invalid { .. }
-                | Self::Permanent { .. }
-                | Self::NotConfigured { .. }
-                | Self::Unsupported { .. }
-        )
+        match self {
+            Self::Partial { error, .. } => error.is_permanent(),
+            other => matches!(
+                other,
+                Self::Invalid { .. }
+                    | Self::Permanent { .. }
+                    | Self::Duplicate { .. }
+                    | Self::NotConfigured { .. }
+                    | Self::Unsupported { .. }
+            ),
+        }
+    }
+
+    /// A short name of the class, for metrics and logs.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } => "invalid",
+            Self::Permanent { .. } => "permanent",
+            Self::Transient { .. } => "transient",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::OutcomeUnknown { .. } => "outcome_unknown",
+            Self::NotConfigured { .. } => "not_configured",
+            Self::Duplicate { .. } => "duplicate",
+            Self::CircuitOpen { .. } => "circuit_open",
+            Self::Partial { error, .. } => error.class(),
+            Self::Unsupported { .. } => "unsupported",
+        }
     }
 }
 

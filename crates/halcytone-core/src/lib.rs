@@ -9,6 +9,7 @@ pub mod channel;
 pub mod compose;
 pub mod document;
 pub mod error;
+pub mod http;
 pub mod markdown;
 pub mod plan;
 pub mod prelude;

@@ -4,10 +4,11 @@ pub use async_trait::async_trait;
 
 pub use crate::channel::Channel;
 pub use crate::error::{ConfigError, PublishError};
+pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
 pub use crate::plan::{Cadence, SlotRule, Weekdays};
 pub use crate::publisher::{
-    Content, ItemView, OutgoingPost, PostShape, PublishReceipt, Publisher, RenderInput, ensure,
-    render_field, typed_content,
+    Content, ItemView, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher,
+    RenderInput, ensure, render_field, typed_content,
 };
 pub use crate::registry::{Registry, Settings};
 pub use crate::render::Renderer;

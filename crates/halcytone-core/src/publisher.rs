@@ -181,6 +181,16 @@ impl OutgoingPost {
     }
 }
 
+/// What a publish call needs besides the post.
+#[derive(Debug, Clone, Default)]
+pub struct PublishContext {
+    /// The id of the operation that caused the call, sent as `X-Request-Id`.
+    pub correlation_id: String,
+    /// The ids of a thread's parts that already went out on an earlier
+    /// attempt; publishing resumes after them and never sends them again.
+    pub already_sent: Vec<String>,
+}
+
 /// What a channel answered to a successful publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PublishReceipt {
@@ -206,6 +216,12 @@ pub trait Publisher: Send + Sync + 'static {
     /// How many items one post carries.
     fn shape(&self) -> PostShape {
         PostShape::Single
+    }
+
+    /// Whether every request carries an idempotency key, so that a request
+    /// whose outcome is unknown may be sent again safely.
+    fn idempotent(&self) -> bool {
+        false
     }
 
     /// The configuration keys still missing before the channel can send;
@@ -244,11 +260,16 @@ pub trait Publisher: Send + Sync + 'static {
             .collect())
     }
 
-    /// Sends the post.
+    /// Sends the post: the requests of [`Publisher::build_requests`], byte for byte.
     ///
     /// # Errors
-    /// Returns a classified [`PublishError`].
-    async fn publish(&self, post: &OutgoingPost) -> Result<PublishReceipt, PublishError>;
+    /// Returns a classified [`PublishError`]; a thread that fails after some
+    /// parts went out returns `Partial` with their ids.
+    async fn publish(
+        &self,
+        post: &OutgoingPost,
+        context: &PublishContext,
+    ) -> Result<PublishReceipt, PublishError>;
 }
 
 /// Rejects content that does not have the channel's shape, naming the channel.

@@ -1,8 +1,27 @@
-//! Settings of the resilience layer shared by every channel.
+//! The resilience layer shared by every channel: retries with exponential
+//! backoff and full jitter (backon), a circuit breaker per channel
+//! (failsafe), a rate limit per channel (governor), and the metrics of each
+//! attempt. Publishers only classify errors; [`Resilient`] decides what to do.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use failsafe::futures::CircuitBreaker as _;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use crate::channel::Channel;
+use crate::error::PublishError;
+use crate::plan::Cadence;
+use crate::publisher::{
+    Content, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher, RenderInput,
+};
+use crate::render::Renderer;
+use crate::request::OutboundRequest;
 
 /// A channel's quota: at most `count` requests per `period`, as `100/15m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,9 +104,581 @@ impl fmt::Display for RateLimit {
     }
 }
 
+impl RateLimit {
+    /// The governor quota that never lets more than `count` requests through
+    /// in any window of `period`: a burst of a tenth of the count, then one
+    /// request every `period / (count - burst + 1)`. (A GCRA with burst `b`
+    /// and interval `t` admits `b + period / t - 1` requests per window.)
+    pub fn quota(&self) -> Quota {
+        let burst = (self.count / 10).max(1);
+        let cells = self.count - burst + 1;
+        let interval = (self.period / cells).max(Duration::from_nanos(1));
+        let quota =
+            Quota::with_period(interval).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
+        quota.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+    }
+}
+
+/// How the resilience layer behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResilienceSettings {
+    /// Attempts per publish, the first included.
+    pub max_attempts: u32,
+    /// The first retry waits up to this long (full jitter).
+    pub min_delay: Duration,
+    /// No retry waits longer, unless the API asked for longer.
+    pub max_delay: Duration,
+    /// Consecutive transient failures that open the breaker.
+    pub breaker_threshold: u32,
+    /// How long the breaker stays open at first; it doubles on each failed
+    /// probe, up to eight times this.
+    pub breaker_cooldown: Duration,
+}
+
+impl Default for ResilienceSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The breaker's open periods: `cooldown`, doubling up to eight times it,
+/// each with equal jitter (half fixed, half random) so that channels opened
+/// together do not probe together. Millisecond resolution, unlike
+/// failsafe's own backoffs, so tests can use short cooldowns.
+#[derive(Debug, Clone)]
+struct Cooldown {
+    next: Duration,
+    max: Duration,
+}
+
+impl Iterator for Cooldown {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let current = self.next;
+        self.next = (current * 2).min(self.max);
+        Some(current / 2 + current.mul_f64(fastrand::f64()) / 2)
+    }
+}
+
+/// Publishes breaker state changes as metrics and log lines.
+#[derive(Debug, Clone)]
+struct BreakerEvents {
+    channel: Channel,
+}
+
+impl failsafe::Instrument for BreakerEvents {
+    fn on_call_rejected(&self) {
+        metrics::counter!("halcytone_circuit_rejected_total", "channel" => self.channel.to_string()).increment(1);
+    }
+
+    fn on_open(&self) {
+        metrics::gauge!("halcytone_circuit_open", "channel" => self.channel.to_string()).set(1.0);
+        tracing::warn!(channel = %self.channel, "Circuit opened after repeated failures.");
+    }
+
+    fn on_half_open(&self) {
+        tracing::info!(channel = %self.channel, "Circuit half-open: probing.");
+    }
+
+    fn on_closed(&self) {
+        metrics::gauge!("halcytone_circuit_open", "channel" => self.channel.to_string()).set(0.0);
+        tracing::info!(channel = %self.channel, "Circuit closed.");
+    }
+}
+
+type Breaker =
+    failsafe::StateMachine<failsafe::failure_policy::ConsecutiveFailures<Cooldown>, BreakerEvents>;
+
+/// A publisher wrapped in retries, a circuit breaker and a rate limit.
+///
+/// Transient failures and rate limits are retried with exponential backoff
+/// and full jitter, waiting at least what the API asked for; an unknown
+/// outcome is retried only on channels whose requests carry idempotency
+/// keys; permanent failures and an open circuit are returned at once.
+pub struct Resilient {
+    inner: Arc<dyn Publisher>,
+    settings: ResilienceSettings,
+    breaker: Breaker,
+    limiter: Option<DefaultDirectRateLimiter>,
+    rate_limit: Option<RateLimit>,
+}
+
+impl fmt::Debug for Resilient {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Resilient")
+            .field("channel", &self.inner.channel())
+            .field("settings", &self.settings)
+            .field("rate_limit", &self.rate_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Resilient {
+    /// Wraps `inner`.
+    pub fn new(
+        inner: Arc<dyn Publisher>,
+        settings: ResilienceSettings,
+        rate_limit: Option<RateLimit>,
+    ) -> Self {
+        let channel = inner.channel();
+        let cooldown = Cooldown {
+            next: settings.breaker_cooldown,
+            max: settings.breaker_cooldown * 8,
+        };
+        let breaker = failsafe::Config::new()
+            .failure_policy(failsafe::failure_policy::consecutive_failures(
+                settings.breaker_threshold.max(1),
+                cooldown,
+            ))
+            .instrument(BreakerEvents { channel })
+            .build();
+        Self {
+            limiter: rate_limit.map(|limit| RateLimiter::direct(limit.quota())),
+            inner,
+            settings,
+            breaker,
+            rate_limit,
+        }
+    }
+
+    /// Whether the breaker lets calls through now.
+    pub fn circuit_closed(&self) -> bool {
+        self.breaker.is_call_permitted()
+    }
+
+    /// The configured quota.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit
+    }
+
+    async fn attempt(
+        &self,
+        post: &OutgoingPost,
+        context: &PublishContext,
+        sent: &Mutex<Vec<String>>,
+    ) -> Result<PublishReceipt, PublishError> {
+        let channel = self.inner.channel();
+        let label = channel.to_string();
+        if let Some(limiter) = &self.limiter {
+            let waiting = Instant::now();
+            limiter.until_ready().await;
+            metrics::counter!("halcytone_rate_limit_wait_seconds_total", "channel" => label.clone())
+                .increment(waiting.elapsed().as_secs());
+        }
+        let context = PublishContext {
+            correlation_id: context.correlation_id.clone(),
+            already_sent: sent.lock().map(|sent| sent.clone()).unwrap_or_default(),
+        };
+        let started = Instant::now();
+        // Only failures of the service trip the breaker: not rejections of
+        // the post, and not rate limits, which say the service is fine.
+        let trips = |error: &PublishError| {
+            error.is_outcome_unknown()
+                || (error.is_retryable() && !matches!(error, PublishError::RateLimited { .. }))
+        };
+        let result = match self
+            .breaker
+            .call_with(trips, self.inner.publish(post, &context))
+            .await
+        {
+            Ok(receipt) => Ok(receipt),
+            Err(failsafe::Error::Rejected) => Err(PublishError::CircuitOpen { channel }),
+            Err(failsafe::Error::Inner(error)) => Err(error),
+        };
+        metrics::histogram!("halcytone_publish_duration_seconds", "channel" => label.clone())
+            .record(started.elapsed().as_secs_f64());
+        let outcome = result
+            .as_ref()
+            .map_or_else(PublishError::class, |_| "success");
+        metrics::counter!("halcytone_publish_attempts_total", "channel" => label, "outcome" => outcome).increment(1);
+        if let Err(PublishError::Partial { sent: parts, .. }) = &result
+            && let Ok(mut sent) = sent.lock()
+        {
+            sent.clone_from(parts);
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Publisher for Resilient {
+    fn channel(&self) -> Channel {
+        self.inner.channel()
+    }
+
+    fn default_cadence(&self) -> Cadence {
+        self.inner.default_cadence()
+    }
+
+    fn shape(&self) -> PostShape {
+        self.inner.shape()
+    }
+
+    fn idempotent(&self) -> bool {
+        self.inner.idempotent()
+    }
+
+    fn missing_configuration(&self) -> Vec<&'static str> {
+        self.inner.missing_configuration()
+    }
+
+    fn render(
+        &self,
+        input: &RenderInput<'_>,
+        renderer: &Renderer,
+    ) -> Result<Content, PublishError> {
+        self.inner.render(input, renderer)
+    }
+
+    fn validate(&self, content: &Content) -> Result<(), PublishError> {
+        self.inner.validate(content)
+    }
+
+    fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError> {
+        self.inner.build_requests(post)
+    }
+
+    async fn publish(
+        &self,
+        post: &OutgoingPost,
+        context: &PublishContext,
+    ) -> Result<PublishReceipt, PublishError> {
+        // A post that breaks the channel's rules is never sent.
+        self.inner.validate(&post.content)?;
+        let sent = Mutex::new(context.already_sent.clone());
+        let idempotent = self.inner.idempotent();
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.min_delay)
+            .with_max_delay(self.settings.max_delay)
+            .with_max_times(self.settings.max_attempts.saturating_sub(1) as usize)
+            .with_jitter();
+        let channel = self.inner.channel();
+        (|| self.attempt(post, context, &sent))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|error: &PublishError| error.is_retryable() || (idempotent && error.is_outcome_unknown()))
+            .adjust(|error: &PublishError, delay: Option<Duration>| match error {
+                // Wait at least what the API asked for, even past max_delay.
+                PublishError::RateLimited { retry_after: Some(wait), .. } => delay.map(|delay| delay.max(*wait)),
+                _ => delay,
+            })
+            .notify(|error: &PublishError, delay: Duration| {
+                tracing::warn!(%error, channel = %channel, post = %post.id, retry_in_ms = delay.as_millis() as u64, "Publish attempt failed; retrying.");
+            })
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
+    use crate::publisher::PostId;
+    use crate::request::RequestPreview;
+
+    mockall::mock! {
+        Channel {}
+        #[async_trait]
+        impl Publisher for Channel {
+            fn channel(&self) -> Channel;
+            fn default_cadence(&self) -> Cadence;
+            fn idempotent(&self) -> bool;
+            fn missing_configuration(&self) -> Vec<&'static str>;
+            fn render<'a>(&self, input: &RenderInput<'a>, renderer: &Renderer) -> Result<Content, PublishError>;
+            fn validate(&self, content: &Content) -> Result<(), PublishError>;
+            fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError>;
+            fn preview(&self, post: &OutgoingPost) -> Result<Vec<RequestPreview>, PublishError>;
+            async fn publish(&self, post: &OutgoingPost, context: &PublishContext) -> Result<PublishReceipt, PublishError>;
+        }
+    }
+
+    const TWITTER: Channel = Channel::from_static("twitter");
+
+    fn post() -> OutgoingPost {
+        OutgoingPost {
+            id: PostId("post_1".to_owned()),
+            scheduled_at: "2026-11-30T09:00:00+00:00[UTC]".parse().unwrap(),
+            content: Content(serde_json::json!({})),
+        }
+    }
+
+    fn settings() -> ResilienceSettings {
+        ResilienceSettings {
+            max_attempts: 4,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(100),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_millis(50),
+        }
+    }
+
+    fn receipt() -> PublishReceipt {
+        PublishReceipt {
+            external_ids: vec!["1".to_owned()],
+            url: None,
+        }
+    }
+
+    fn transient() -> PublishError {
+        PublishError::Transient {
+            channel: TWITTER,
+            message: "503".to_owned(),
+            source: None,
+        }
+    }
+
+    /// A mock whose publish answers from `answers` in order.
+    fn mock_publisher(
+        idempotent: bool,
+        answers: Vec<Result<PublishReceipt, PublishError>>,
+    ) -> (MockChannel, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut mock = MockChannel::new();
+        mock.expect_channel().returning(|| TWITTER);
+        mock.expect_idempotent().return_const(idempotent);
+        mock.expect_validate().returning(|_| Ok(()));
+        let answers = Mutex::new(answers.into_iter());
+        let counter = Arc::clone(&calls);
+        mock.expect_publish().returning(move |_, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            answers
+                .lock()
+                .unwrap()
+                .next()
+                .unwrap_or_else(|| Ok(receipt()))
+        });
+        (mock, calls)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permanent_failures_are_not_retried() {
+        let rejected = PublishError::Permanent {
+            channel: TWITTER,
+            status: 400,
+            message: "bad".to_owned(),
+        };
+        let (mock, calls) = mock_publisher(false, vec![Err(rejected)]);
+        let resilient = Resilient::new(Arc::new(mock), settings(), None);
+        let error = resilient
+            .publish(&post(), &PublishContext::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, PublishError::Permanent { status: 400, .. }));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_until_success() {
+        let (mock, calls) = mock_publisher(
+            false,
+            vec![Err(transient()), Err(transient()), Ok(receipt())],
+        );
+        let resilient = Resilient::new(Arc::new(mock), settings(), None);
+        assert_eq!(
+            resilient
+                .publish(&post(), &PublishContext::default())
+                .await
+                .unwrap(),
+            receipt()
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_stop_after_max_attempts() {
+        let (mock, calls) = mock_publisher(false, (0..10).map(|_| Err(transient())).collect());
+        let resilient = Resilient::new(
+            Arc::new(mock),
+            ResilienceSettings {
+                breaker_threshold: 100,
+                ..settings()
+            },
+            None,
+        );
+        assert!(
+            resilient
+                .publish(&post(), &PublishContext::default())
+                .await
+                .unwrap_err()
+                .is_retryable()
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limits_wait_at_least_what_the_api_asked() {
+        let limited = PublishError::RateLimited {
+            channel: TWITTER,
+            retry_after: Some(Duration::from_secs(900)),
+        };
+        let (mock, calls) = mock_publisher(false, vec![Err(limited), Ok(receipt())]);
+        let resilient = Resilient::new(Arc::new(mock), settings(), None);
+        let started = tokio::time::Instant::now();
+        resilient
+            .publish(&post(), &PublishContext::default())
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_secs(900),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unknown_outcomes_are_retried_only_with_idempotency_keys() {
+        let unknown = || PublishError::OutcomeUnknown {
+            channel: TWITTER,
+            message: "timeout".to_owned(),
+        };
+        let (mock, calls) = mock_publisher(false, vec![Err(unknown())]);
+        let resilient = Resilient::new(Arc::new(mock), settings(), None);
+        assert!(
+            resilient
+                .publish(&post(), &PublishContext::default())
+                .await
+                .unwrap_err()
+                .is_outcome_unknown()
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let (mock, calls) = mock_publisher(true, vec![Err(unknown()), Ok(receipt())]);
+        let resilient = Resilient::new(Arc::new(mock), settings(), None);
+        resilient
+            .publish(&post(), &PublishContext::default())
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_thread_resumes_after_the_parts_that_went_out() {
+        let partial = PublishError::Partial {
+            sent: vec!["101".to_owned(), "102".to_owned()],
+            error: Box::new(transient()),
+        };
+        let mut mock = MockChannel::new();
+        mock.expect_channel().returning(|| TWITTER);
+        mock.expect_idempotent().return_const(false);
+        mock.expect_validate().returning(|_| Ok(()));
+        let mut sequence = mockall::Sequence::new();
+        mock.expect_publish()
+            .times(1)
+            .in_sequence(&mut sequence)
+            .withf(|_, context| context.already_sent.is_empty())
+            .return_once(move |_, _| Err(partial));
+        mock.expect_publish()
+            .times(1)
+            .in_sequence(&mut sequence)
+            .withf(|_, context| context.already_sent == ["101", "102"])
+            .return_once(|_, _| Ok(receipt()));
+        let resilient = Resilient::new(Arc::new(mock), settings(), None);
+        resilient
+            .publish(&post(), &PublishContext::default())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_breaker_opens_after_five_failures_and_half_opens_after_the_cooldown() {
+        let (mock, calls) = mock_publisher(false, (0..5).map(|_| Err(transient())).collect());
+        let single_attempt = ResilienceSettings {
+            max_attempts: 1,
+            ..settings()
+        };
+        let resilient = Resilient::new(Arc::new(mock), single_attempt, None);
+        for _ in 0..5 {
+            assert!(matches!(
+                resilient.publish(&post(), &PublishContext::default()).await,
+                Err(PublishError::Transient { .. })
+            ));
+        }
+        assert!(!resilient.circuit_closed());
+        let error = resilient
+            .publish(&post(), &PublishContext::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, PublishError::CircuitOpen { .. }));
+        assert_eq!(calls.load(Ordering::SeqCst), 5, "no call while open");
+        // failsafe keeps real time: wait out the longest first open period.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        resilient
+            .publish(&post(), &PublishContext::default())
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 6);
+        assert!(resilient.circuit_closed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn invalid_posts_are_never_sent() {
+        let mut mock = MockChannel::new();
+        mock.expect_channel().returning(|| TWITTER);
+        mock.expect_validate().returning(|_| {
+            Err(PublishError::Invalid {
+                channel: TWITTER,
+                field: "parts",
+                reason: "is empty".to_owned(),
+            })
+        });
+        mock.expect_publish().never();
+        let resilient = Resilient::new(Arc::new(mock), settings(), None);
+        assert!(
+            resilient
+                .publish(&post(), &PublishContext::default())
+                .await
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn quotas_never_exceed_the_limit_in_any_window() {
+        use governor::clock::FakeRelativeClock;
+        for (limit, step) in [
+            ("100/15m", Duration::from_secs(1)),
+            ("17/1d", Duration::from_secs(60)),
+            ("1/1m", Duration::from_secs(1)),
+            ("5/1s", Duration::from_millis(10)),
+        ] {
+            let limit: RateLimit = limit.parse().unwrap();
+            let clock = FakeRelativeClock::default();
+            let limiter = RateLimiter::direct_with_clock(limit.quota(), clock.clone());
+            let mut passed: Vec<Duration> = Vec::new();
+            let mut now = Duration::ZERO;
+            while now < limit.period * 3 {
+                // A greedy client: as many requests as the limiter allows.
+                while limiter.check().is_ok() {
+                    passed.push(now);
+                }
+                clock.advance(step);
+                now += step;
+            }
+            for (index, first) in passed.iter().enumerate() {
+                let in_window = passed[index..]
+                    .iter()
+                    .take_while(|at| **at < *first + limit.period)
+                    .count();
+                assert!(
+                    in_window <= limit.count as usize,
+                    "{limit}: {in_window} in one window"
+                );
+            }
+            assert!(
+                passed.len() >= limit.count as usize * 2,
+                "{limit}: the quota is usable ({})",
+                passed.len()
+            );
+        }
+    }
 
     #[test]
     fn rate_limits() {

@@ -175,7 +175,11 @@ impl Publisher for EmailPublisher {
         )?])
     }
 
-    async fn publish(&self, _post: &OutgoingPost) -> Result<PublishReceipt, PublishError> {
+    async fn publish(
+        &self,
+        _post: &OutgoingPost,
+        _context: &PublishContext,
+    ) -> Result<PublishReceipt, PublishError> {
         Err(PublishError::Unsupported {
             channel: CHANNEL,
             what: "publishing",

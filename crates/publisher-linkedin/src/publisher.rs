@@ -141,7 +141,11 @@ impl Publisher for LinkedinPublisher {
         )?])
     }
 
-    async fn publish(&self, _post: &OutgoingPost) -> Result<PublishReceipt, PublishError> {
+    async fn publish(
+        &self,
+        _post: &OutgoingPost,
+        _context: &PublishContext,
+    ) -> Result<PublishReceipt, PublishError> {
         Err(PublishError::Unsupported {
             channel: CHANNEL,
             what: "publishing",

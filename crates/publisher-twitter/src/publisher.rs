@@ -171,7 +171,11 @@ impl Publisher for TwitterPublisher {
             .collect()
     }
 
-    async fn publish(&self, _post: &OutgoingPost) -> Result<PublishReceipt, PublishError> {
+    async fn publish(
+        &self,
+        _post: &OutgoingPost,
+        _context: &PublishContext,
+    ) -> Result<PublishReceipt, PublishError> {
         Err(PublishError::Unsupported {
             channel: CHANNEL,
             what: "publishing",

@@ -1,8 +1,12 @@
 //! The Google Docs living-document source.
 //!
 //! Registered so that `[source] kind = "gdocs"` is recognised and
-//! `halcytone channels` lists it; reading documents arrives with the sources
-//! work, and until then a fetch says so instead of returning nothing.
+//! `halcytone channels` lists it. Parsing works: [`parse_document`] turns a
+//! `documents.get` response into the same living document the Markdown
+//! source produces (see the crate README for the mapping), and
+//! [`revision_id`] reads the revision for change detection. Fetching over
+//! HTTP is not built yet, so a fetch still says so instead of returning
+//! nothing.
 #![deny(missing_docs)]
 
 use std::sync::Arc;
@@ -11,6 +15,12 @@ use halcytone_core::document::{KnownChannels, ParsedDocument};
 use halcytone_core::prelude::*;
 use halcytone_core::source::{Source, SourceError};
 use serde::Deserialize;
+
+mod inline;
+mod outline;
+pub mod parse;
+
+pub use parse::{parse_document, revision_id};
 
 /// The source kind.
 pub const KIND: &str = "gdocs";

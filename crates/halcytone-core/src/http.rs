@@ -1,0 +1,345 @@
+//! The one HTTP client of Halcytone: a timeout on every call, the
+//! correlation id sent as `X-Request-Id`, and the mapping of transport
+//! failures and HTTP statuses to [`PublishError`] classes.
+//!
+//! Publishers send their [`OutboundRequest`] here and keep only their API's
+//! quirks (rate-limit headers, duplicate markers) in their own `error.rs`.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use crate::channel::Channel;
+use crate::error::PublishError;
+use crate::request::{Method, OutboundRequest};
+
+/// The header that carries the correlation id on every outbound call.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// How long a call may take unless configured otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An HTTP client shared by all publishers (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body as text (invalid UTF-8 replaced).
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Reads a success body as the API documents it.
+    ///
+    /// # Errors
+    /// A body that is not the documented JSON is `OutcomeUnknown`: the API
+    /// said yes, but what it created cannot be known, so it must not be sent again.
+    pub fn json<T: DeserializeOwned>(&self, channel: &Channel) -> Result<T, PublishError> {
+        serde_json::from_str(&self.body).map_err(|error| PublishError::OutcomeUnknown {
+            channel: channel.clone(),
+            message: format!(
+                "the API answered {} but its body is not the documented JSON ({error}): {}",
+                self.status,
+                excerpt(&self.body)
+            ),
+        })
+    }
+}
+
+impl HttpClient {
+    /// A client whose calls time out after `timeout`.
+    ///
+    /// # Errors
+    /// Says why the TLS backend could not start.
+    pub fn new(timeout: Duration) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("halcytone/", env!("CARGO_PKG_VERSION")))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|error| format!("cannot start the HTTP client: {error}"))?;
+        Ok(Self { client, timeout })
+    }
+
+    /// Sends `request` with `correlation_id` as `X-Request-Id`.
+    ///
+    /// Returns the response whatever its status; see [`classify_status`].
+    ///
+    /// # Errors
+    /// `NotConfigured` when a credential the request needs is unset;
+    /// `Transient` when the connection fails; `OutcomeUnknown` when no answer
+    /// came in time, since the request may have been applied.
+    pub async fn send(
+        &self,
+        channel: &Channel,
+        request: &OutboundRequest,
+        correlation_id: &str,
+    ) -> Result<HttpResponse, PublishError> {
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+        };
+        let mut builder = self
+            .client
+            .request(method, &request.url)
+            .header(REQUEST_ID_HEADER, correlation_id);
+        for (name, value) in &request.headers {
+            let Some(value) = value.expose() else {
+                return Err(PublishError::NotConfigured {
+                    channel: channel.clone(),
+                    missing: format!("the credential for the `{name}` header"),
+                });
+            };
+            builder = builder.header(*name, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body_bytes(body));
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|error| self.transport_error(channel, &error))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| self.transport_error(channel, &error))?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+
+    fn transport_error(&self, channel: &Channel, error: &reqwest::Error) -> PublishError {
+        // reqwest's Display repeats the URL, which may carry an id but never a secret.
+        let detail =
+            std::error::Error::source(error).map_or_else(|| error.to_string(), ToString::to_string);
+        if error.is_timeout() && !error.is_connect() {
+            return PublishError::OutcomeUnknown {
+                channel: channel.clone(),
+                message: format!(
+                    "no answer within {:?}; the request may have been applied",
+                    self.timeout
+                ),
+            };
+        }
+        let message = if error.is_connect() {
+            format!("cannot connect: {detail}")
+        } else {
+            format!("the connection failed: {detail}")
+        };
+        PublishError::Transient {
+            channel: channel.clone(),
+            message,
+            source: None,
+        }
+    }
+}
+
+/// The exact bytes sent for a JSON body: compact JSON, the same text a
+/// preview's body serialises to.
+pub fn body_bytes(body: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
+}
+
+/// At most 300 characters of a body, on one line, for messages.
+fn excerpt(body: &str) -> String {
+    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 300 {
+        format!("{}…", flat.chars().take(300).collect::<String>())
+    } else if flat.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        flat
+    }
+}
+
+/// The message an API put in an error body: the usual JSON fields (`detail`,
+/// `message`, `error_description`, `error.message`, `title`), else the text
+/// of an HTML page's title, else an excerpt of the body.
+pub fn api_message(body: &str) -> String {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(body) {
+        let candidates = [
+            json.get("detail"),
+            json.get("message"),
+            json.get("error_description"),
+            json.get("error").and_then(|error| error.get("message")),
+            json.get("error"),
+            json.get("title"),
+        ];
+        if let Some(message) = candidates
+            .into_iter()
+            .flatten()
+            .find_map(serde_json::Value::as_str)
+        {
+            return message.to_owned();
+        }
+        return excerpt(body);
+    }
+    let lower = body.to_ascii_lowercase();
+    if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>"))
+        && start + 7 <= end
+    {
+        return format!("an HTML page titled `{}`", body[start + 7..end].trim());
+    }
+    if lower.trim_start().starts_with("<!doctype") || lower.trim_start().starts_with("<html") {
+        return "an HTML page instead of JSON".to_owned();
+    }
+    excerpt(body)
+}
+
+/// `Retry-After` as seconds or an HTTP date, relative to `now`.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let now = jiff::Timestamp::try_from(now).ok()?;
+    let wait = now.until(at).ok()?.total(jiff::Unit::Second).ok()?;
+    Some(Duration::from_secs_f64(wait.max(0.0)))
+}
+
+/// The default class of a response that is not a success, after vector's
+/// `RetryStrategy`: 408 and 5xx (but 501) are transient, 429 is rate limited
+/// (with `Retry-After`), every other status is permanent with the API's message.
+pub fn classify_status(
+    channel: &Channel,
+    response: &HttpResponse,
+    now: SystemTime,
+) -> PublishError {
+    let channel = channel.clone();
+    let message = api_message(&response.body);
+    match response.status {
+        429 => PublishError::RateLimited {
+            channel,
+            retry_after: retry_after(&response.headers, now),
+        },
+        408 | 500 | 502..=599 => PublishError::Transient {
+            channel,
+            message: format!("HTTP {}: {message}", response.status),
+            source: None,
+        },
+        status => PublishError::Permanent {
+            channel,
+            status,
+            message,
+        },
+    }
+}
+
+/// Whether a status is a success.
+pub fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    fn response(status: u16, body: &str, headers: &[(&'static str, &str)]) -> HttpResponse {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        HttpResponse {
+            status,
+            headers: map,
+            body: body.to_owned(),
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_classes() {
+        let channel = Channel::from_static("web");
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_789_000_000);
+        let class =
+            |status: u16, body: &str| classify_status(&channel, &response(status, body, &[]), now);
+        for status in [400, 401, 403, 404, 409, 422, 426, 501] {
+            assert!(class(status, "{}").is_permanent(), "{status}");
+        }
+        for status in [408, 500, 502, 503, 504] {
+            assert!(
+                matches!(class(status, ""), PublishError::Transient { .. }),
+                "{status}"
+            );
+        }
+        assert!(matches!(
+            class(429, ""),
+            PublishError::RateLimited {
+                retry_after: None,
+                ..
+            }
+        ));
+        assert_eq!(
+            class(422, r#"{"type":"x","title":"Unprocessable","detail":"slug is taken","code":"slug_taken"}"#).to_string(),
+            "web rejected the request (422): slug is taken"
+        );
+        let limited = classify_status(&channel, &response(429, "", &[("retry-after", "7")]), now);
+        assert!(
+            matches!(limited, PublishError::RateLimited { retry_after: Some(wait), .. } if wait == Duration::from_secs(7))
+        );
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_789_457_000);
+        let headers = |value: &str| {
+            let mut map = HeaderMap::new();
+            map.insert("retry-after", HeaderValue::from_str(value).unwrap());
+            map
+        };
+        assert_eq!(
+            retry_after(&headers("120"), now),
+            Some(Duration::from_secs(120))
+        );
+        // 1_789_457_000 is Tue, 15 Sep 2026 07:23:20 GMT.
+        assert_eq!(
+            retry_after(&headers("Tue, 15 Sep 2026 07:24:20 GMT"), now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(retry_after(&headers("soon"), now), None);
+    }
+
+    #[test]
+    fn messages_are_read_from_json_and_html() {
+        assert_eq!(
+            api_message(
+                r#"{"error":{"code":403,"message":"The caller does not have permission"}}"#
+            ),
+            "The caller does not have permission"
+        );
+        assert_eq!(
+            api_message(
+                r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#
+            ),
+            "Invalid JWT Signature."
+        );
+        assert_eq!(
+            api_message("<html><head><title>502 Bad Gateway</title></head></html>"),
+            "an HTML page titled `502 Bad Gateway`"
+        );
+        assert_eq!(api_message("{\"truncated"), "{\"truncated");
+        assert_eq!(api_message(""), "(empty body)");
+    }
+}
