@@ -16,18 +16,23 @@ use jiff::civil::date;
 use jiff::tz::TimeZone;
 
 fn publishers() -> BTreeMap<Channel, Arc<dyn Publisher>> {
+    let http = || halcytone_core::http::HttpClient::new(std::time::Duration::from_secs(5)).unwrap();
     let publishers: [Arc<dyn Publisher>; 4] = [
         Arc::new(publisher_email::EmailPublisher::new(
             publisher_email::EmailConfig::default(),
+            http(),
         )),
         Arc::new(publisher_web::WebPublisher::new(
             publisher_web::WebConfig::default(),
+            http(),
         )),
         Arc::new(publisher_twitter::TwitterPublisher::new(
             publisher_twitter::TwitterConfig::default(),
+            http(),
         )),
         Arc::new(publisher_linkedin::LinkedinPublisher::new(
             publisher_linkedin::LinkedinConfig::default(),
+            http(),
         )),
     ];
     publishers

@@ -128,6 +128,26 @@ impl HttpClient {
         })
     }
 
+    /// Sends `request` and reads a success body as `T`; a response that is
+    /// not a success goes through `parse_error`, the channel's own mapping.
+    ///
+    /// # Errors
+    /// As [`HttpClient::send`], `parse_error`'s class, or `OutcomeUnknown` for
+    /// a success whose body is not the documented JSON.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        channel: &Channel,
+        request: &OutboundRequest,
+        correlation_id: &str,
+        parse_error: impl FnOnce(&HttpResponse) -> PublishError,
+    ) -> Result<T, PublishError> {
+        let response = self.send(channel, request, correlation_id).await?;
+        if !is_success(response.status) {
+            return Err(parse_error(&response));
+        }
+        response.json(channel)
+    }
+
     fn transport_error(&self, channel: &Channel, error: &reqwest::Error) -> PublishError {
         // reqwest's Display repeats the URL, which may carry an id but never a secret.
         let detail =

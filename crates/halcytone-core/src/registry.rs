@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::channel::Channel;
 use crate::error::ConfigError;
+use crate::http::HttpClient;
 use crate::publisher::Publisher;
 use crate::source::Source;
 
@@ -53,8 +54,8 @@ impl Settings {
     }
 }
 
-/// Builds a publisher from its configuration table.
-pub type PublisherFactory = fn(&Settings) -> Result<Arc<dyn Publisher>, ConfigError>;
+/// Builds a publisher from its configuration table and the shared HTTP client.
+pub type PublisherFactory = fn(&Settings, &HttpClient) -> Result<Arc<dyn Publisher>, ConfigError>;
 
 /// Builds a source from the `[source]` table.
 pub type SourceFactory = fn(&Settings) -> Result<Arc<dyn Source>, ConfigError>;

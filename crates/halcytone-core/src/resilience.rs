@@ -32,7 +32,7 @@ pub struct RateLimit {
     pub period: Duration,
 }
 
-/// Reads `90s`, `15m`, `3h` or `1d` (a bare number is seconds).
+/// Reads `250ms`, `90s`, `15m`, `3h` or `1d` (a bare number is seconds).
 ///
 /// # Errors
 /// Says what form was expected.
@@ -42,23 +42,22 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
         .find(|character: char| !character.is_ascii_digit())
         .unwrap_or(value.len());
     let (number, unit) = value.split_at(split);
-    let number: u64 = number.parse().map_err(|_| {
-        format!(
-            "bad duration `{value}`: expected a whole number and a unit, such as 90s, 15m, 3h or 1d"
-        )
-    })?;
-    let seconds = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("bad duration `{value}`: expected a whole number and a unit, such as 250ms, 90s, 15m, 3h or 1d"))?;
+    let milliseconds = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => {
             return Err(format!(
-                "bad duration `{value}`: the unit must be s, m, h or d"
+                "bad duration `{value}`: the unit must be ms, s, m, h or d"
             ));
         }
     };
-    Ok(Duration::from_secs(number * seconds))
+    Ok(Duration::from_millis(number.saturating_mul(milliseconds)))
 }
 
 impl FromStr for RateLimit {
@@ -695,6 +694,7 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("60s").unwrap(), Duration::from_secs(60));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("1.5h").is_err());
     }
 }

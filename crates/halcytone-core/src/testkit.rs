@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::civil::date;
 use jiff::tz::TimeZone;
@@ -12,10 +13,19 @@ use jiff::tz::TimeZone;
 use crate::channel::Channel;
 use crate::compose::{Composer, ContentPlan, ItemViews};
 use crate::document::{KnownChannels, LivingDocument};
+use crate::http::HttpClient;
 use crate::markdown::parse_markdown;
 use crate::plan::{Period, PlanChannel, PlanRequest, plan};
 use crate::publisher::{PostStatus, Publisher};
 use crate::render::Renderer;
+
+/// An HTTP client with a short timeout, for tests.
+///
+/// # Panics
+/// Panics when the TLS backend cannot start.
+pub fn test_http_client() -> HttpClient {
+    HttpClient::new(Duration::from_secs(5)).expect("the HTTP client starts")
+}
 
 /// The example living document shipped in `examples/living-document.md`.
 pub const EXAMPLE_DOCUMENT: &str = include_str!("../../../examples/living-document.md");

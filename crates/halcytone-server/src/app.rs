@@ -9,6 +9,7 @@ use halcytone_core::channel::Channel;
 use halcytone_core::compose::{Composer, ContentPlan, ItemViews};
 use halcytone_core::document::KnownChannels;
 use halcytone_core::error::ConfigError;
+use halcytone_core::http::HttpClient;
 use halcytone_core::plan::{
     Cadence, Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan,
     post_id,
@@ -16,7 +17,7 @@ use halcytone_core::plan::{
 use halcytone_core::publisher::{PostStatus, Publisher};
 use halcytone_core::registry::{Registry, Settings as Table};
 use halcytone_core::render::Renderer;
-use halcytone_core::resilience::RateLimit;
+use halcytone_core::resilience::{RateLimit, Resilient};
 use halcytone_core::source::{MarkdownSource, Source, SourceError};
 use jiff::civil::Date;
 
@@ -107,20 +108,28 @@ impl App {
     ) -> Result<Self, ConfigError> {
         let mut config_warnings = Vec::new();
         let mut channels = BTreeMap::new();
+        let http = HttpClient::new(settings.request_timeout)
+            .map_err(|message| ConfigError::new("resilience.request_timeout", message))?;
         for (channel, factory) in registry.publishers() {
             let configured = settings.channels.get(channel.as_str());
             let table = configured.map_or_else(
                 || Table::empty(format!("channels.{channel}")),
                 |entry| entry.table.clone(),
             );
-            let publisher = factory(&table)?;
+            let rate_limit = configured.and_then(|entry| entry.rate_limit);
+            // Every publisher is wrapped once, here: retries, breaker and rate limit.
+            let publisher: Arc<dyn Publisher> = Arc::new(Resilient::new(
+                factory(&table, &http)?,
+                settings.resilience.clone(),
+                rate_limit,
+            ));
             channels.insert(
                 channel.clone(),
                 ChannelEntry {
                     cadence: configured
                         .and_then(|entry| entry.cadence.clone())
                         .unwrap_or_else(|| publisher.default_cadence()),
-                    rate_limit: configured.and_then(|entry| entry.rate_limit),
+                    rate_limit,
                     enabled: configured.is_none_or(|entry| entry.enabled),
                     publisher,
                 },

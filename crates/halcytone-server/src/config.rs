@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
 use halcytone_core::error::ConfigError;
 use halcytone_core::plan::Cadence;
 use halcytone_core::registry::Settings as Table;
-use halcytone_core::resilience::{RateLimit, parse_duration};
+use halcytone_core::resilience::{RateLimit, ResilienceSettings, parse_duration};
 use halcytone_core::secret::SecretString;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
@@ -41,7 +42,7 @@ struct RawSettings {
     #[serde(default)]
     channels: BTreeMap<String, config::Value>,
     #[serde(default)]
-    resilience: ResilienceSettings,
+    resilience: RawResilience,
 }
 
 fn default_timezone() -> String {
@@ -132,16 +133,34 @@ pub(crate) struct TemplateSettings {
     pub(crate) dir: Option<PathBuf>,
 }
 
-/// `[resilience]`: read and checked now so full configurations load.
+/// `[resilience]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ResilienceSettings {
+struct RawResilience {
     #[serde(default = "default_max_attempts")]
     max_attempts: u32,
+    #[serde(default = "default_min_delay")]
+    min_delay: String,
+    #[serde(default = "default_max_delay")]
+    max_delay: String,
     #[serde(default = "default_breaker_threshold")]
     breaker_threshold: u32,
     #[serde(default = "default_breaker_cooldown")]
     breaker_cooldown: String,
+    #[serde(default = "default_request_timeout")]
+    request_timeout: String,
+}
+
+fn default_min_delay() -> String {
+    "500ms".to_owned()
+}
+
+fn default_max_delay() -> String {
+    "60s".to_owned()
+}
+
+fn default_request_timeout() -> String {
+    "30s".to_owned()
 }
 
 fn default_max_attempts() -> u32 {
@@ -156,12 +175,15 @@ fn default_breaker_cooldown() -> String {
     "60s".to_owned()
 }
 
-impl Default for ResilienceSettings {
+impl Default for RawResilience {
     fn default() -> Self {
         Self {
             max_attempts: default_max_attempts(),
+            min_delay: default_min_delay(),
+            max_delay: default_max_delay(),
             breaker_threshold: default_breaker_threshold(),
             breaker_cooldown: default_breaker_cooldown(),
+            request_timeout: default_request_timeout(),
         }
     }
 }
@@ -202,6 +224,10 @@ pub(crate) struct Settings {
     pub(crate) templates: TemplateSettings,
     /// `[channels.*]` by name.
     pub(crate) channels: BTreeMap<String, ChannelSettings>,
+    /// `[resilience]`.
+    pub(crate) resilience: ResilienceSettings,
+    /// `resilience.request_timeout`: how long one HTTP call may take.
+    pub(crate) request_timeout: Duration,
 }
 
 /// Where configuration comes from; tests give their own environment.
@@ -291,8 +317,8 @@ impl Settings {
                 ),
             )
         })?;
-        // data_dir, store and resilience are checked now so that full
-        // configurations load; the queue and dispatcher that use them come later.
+        // data_dir and store are checked now so that full configurations load;
+        // the queue that uses them comes later.
         if raw.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "is empty"));
         }
@@ -308,6 +334,10 @@ impl Settings {
                 format!("`{url}` is neither sqlite:… nor postgres://…"),
             ));
         }
+        let duration = |key: &str, value: &str| {
+            parse_duration(value)
+                .map_err(|message| ConfigError::new(format!("resilience.{key}"), message))
+        };
         if raw.resilience.max_attempts == 0 {
             return Err(ConfigError::new(
                 "resilience.max_attempts",
@@ -320,8 +350,20 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        parse_duration(&raw.resilience.breaker_cooldown)
-            .map_err(|message| ConfigError::new("resilience.breaker_cooldown", message))?;
+        let resilience = ResilienceSettings {
+            max_attempts: raw.resilience.max_attempts,
+            min_delay: duration("min_delay", &raw.resilience.min_delay)?,
+            max_delay: duration("max_delay", &raw.resilience.max_delay)?,
+            breaker_threshold: raw.resilience.breaker_threshold,
+            breaker_cooldown: duration("breaker_cooldown", &raw.resilience.breaker_cooldown)?,
+        };
+        let request_timeout = duration("request_timeout", &raw.resilience.request_timeout)?;
+        if request_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "resilience.request_timeout",
+                "must be longer than 0",
+            ));
+        }
         if raw.planner.featured_section.trim().is_empty() {
             return Err(ConfigError::new("planner.featured_section", "is empty"));
         }
@@ -342,6 +384,8 @@ impl Settings {
             planner: raw.planner,
             templates: raw.templates,
             channels,
+            resilience,
+            request_timeout,
         })
     }
 }

@@ -15,7 +15,10 @@ pub const CHANNEL: Channel = Channel::from_static("email");
 
 /// Registers the email publisher.
 pub fn register(registry: &mut Registry) {
-    registry.add_publisher(CHANNEL, |settings| {
-        Ok(std::sync::Arc::new(EmailPublisher::new(settings.parse()?)))
+    registry.add_publisher(CHANNEL, |settings, http| {
+        Ok(std::sync::Arc::new(EmailPublisher::new(
+            settings.parse()?,
+            http.clone(),
+        )))
     });
 }

@@ -1,5 +1,7 @@
 //! `EmailPublisher`: renders, validates and previews the weekly newsletter.
 
+use std::time::SystemTime;
+
 use halcytone_core::prelude::*;
 use halcytone_core::text::truncate_on_word;
 use jiff::civil::time;
@@ -7,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CHANNEL;
 use crate::config::EmailConfig;
-use crate::wire::NewsletterRequest;
+use crate::wire::{Created, NewsletterRequest};
 
 /// The longest subject line, in characters; mail clients cut around here.
 const MAX_SUBJECT: usize = 150;
@@ -30,12 +32,13 @@ pub(crate) struct EmailContent {
 #[derive(Debug)]
 pub struct EmailPublisher {
     config: EmailConfig,
+    http: HttpClient,
 }
 
 impl EmailPublisher {
-    /// Makes a publisher from its configuration.
-    pub fn new(config: EmailConfig) -> Self {
-        Self { config }
+    /// Makes a publisher from its configuration and the shared HTTP client.
+    pub fn new(config: EmailConfig, http: HttpClient) -> Self {
+        Self { config, http }
     }
 }
 
@@ -65,6 +68,10 @@ impl Publisher for EmailPublisher {
         PostShape::Digest {
             more: self.config.more_items,
         }
+    }
+
+    fn idempotent(&self) -> bool {
+        true
     }
 
     fn missing_configuration(&self) -> Vec<&'static str> {
@@ -177,13 +184,31 @@ impl Publisher for EmailPublisher {
 
     async fn publish(
         &self,
-        _post: &OutgoingPost,
-        _context: &PublishContext,
+        post: &OutgoingPost,
+        context: &PublishContext,
     ) -> Result<PublishReceipt, PublishError> {
-        Err(PublishError::Unsupported {
-            channel: CHANNEL,
-            what: "publishing",
-        })
+        let missing = self.missing_configuration();
+        if !missing.is_empty() {
+            return Err(PublishError::NotConfigured {
+                channel: CHANNEL,
+                missing: missing.join(", "),
+            });
+        }
+        let mut receipt = PublishReceipt {
+            external_ids: Vec::new(),
+            url: None,
+        };
+        for request in &self.build_requests(post)? {
+            let created: Created = self
+                .http
+                .send_json(&CHANNEL, request, &context.correlation_id, |response| {
+                    classify_status(&CHANNEL, response, SystemTime::now())
+                })
+                .await?;
+            receipt.external_ids.push(created.id);
+            receipt.url = receipt.url.or(created.url);
+        }
+        Ok(receipt)
     }
 }
 
@@ -211,12 +236,15 @@ mod tests {
     }
 
     fn publisher() -> EmailPublisher {
-        EmailPublisher::new(EmailConfig {
-            base_url: Some(BaseUrl::parse("https://crm.example.com/").unwrap()),
-            api_key: Some(SecretString::new("crm-key")),
-            list_id: Some("newsletter-main".to_owned()),
-            ..EmailConfig::default()
-        })
+        EmailPublisher::new(
+            EmailConfig {
+                base_url: Some(BaseUrl::parse("https://crm.example.com/").unwrap()),
+                api_key: Some(SecretString::new("crm-key")),
+                list_id: Some("newsletter-main".to_owned()),
+                ..EmailConfig::default()
+            },
+            halcytone_core::testkit::test_http_client(),
+        )
     }
 
     fn render(title: &str, body: &str) -> OutgoingPost {
@@ -313,7 +341,11 @@ mod tests {
         assert_eq!(body["tags"], serde_json::json!(["breathscape", "weekly"]));
         assert!(publisher().missing_configuration().is_empty());
         assert_eq!(
-            EmailPublisher::new(EmailConfig::default()).missing_configuration(),
+            EmailPublisher::new(
+                EmailConfig::default(),
+                halcytone_core::testkit::test_http_client()
+            )
+            .missing_configuration(),
             [
                 "channels.email.base_url",
                 "channels.email.api_key",

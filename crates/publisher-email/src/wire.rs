@@ -13,3 +13,11 @@ pub(crate) struct NewsletterRequest<'a> {
     pub(crate) send_at: String,
     pub(crate) tags: &'a [String],
 }
+
+/// What the CRM answers: `{"id": "…", "status": "…", …}`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Created {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) url: Option<String>,
+}

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod error;
 mod publisher;
 mod render;
 mod wire;
@@ -16,9 +17,12 @@ pub const CHANNEL: Channel = Channel::from_static("linkedin");
 
 /// Registers the LinkedIn publisher.
 pub fn register(registry: &mut Registry) {
-    registry.add_publisher(CHANNEL, |settings| {
+    registry.add_publisher(CHANNEL, |settings, http| {
         let config: LinkedinConfig = settings.parse()?;
         config.check(settings.key())?;
-        Ok(std::sync::Arc::new(LinkedinPublisher::new(config)))
+        Ok(std::sync::Arc::new(LinkedinPublisher::new(
+            config,
+            http.clone(),
+        )))
     });
 }

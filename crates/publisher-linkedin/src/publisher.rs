@@ -1,11 +1,14 @@
 //! `LinkedinPublisher`: renders, validates and previews LinkedIn posts.
 
+use std::time::SystemTime;
+
 use halcytone_core::prelude::*;
 use jiff::civil::time;
 use serde::{Deserialize, Serialize};
 
 use crate::CHANNEL;
 use crate::config::LinkedinConfig;
+use crate::error::parse_error;
 use crate::render::{MAX_COMMENTARY, commentary, first_unescaped};
 use crate::wire::{Distribution, PostRequest};
 
@@ -20,12 +23,13 @@ pub(crate) struct LinkedinContent {
 #[derive(Debug)]
 pub struct LinkedinPublisher {
     config: LinkedinConfig,
+    http: HttpClient,
 }
 
 impl LinkedinPublisher {
-    /// Makes a publisher from its configuration.
-    pub fn new(config: LinkedinConfig) -> Self {
-        Self { config }
+    /// Makes a publisher from its configuration and the shared HTTP client.
+    pub fn new(config: LinkedinConfig, http: HttpClient) -> Self {
+        Self { config, http }
     }
 }
 
@@ -143,12 +147,49 @@ impl Publisher for LinkedinPublisher {
 
     async fn publish(
         &self,
-        _post: &OutgoingPost,
-        _context: &PublishContext,
+        post: &OutgoingPost,
+        context: &PublishContext,
     ) -> Result<PublishReceipt, PublishError> {
-        Err(PublishError::Unsupported {
-            channel: CHANNEL,
-            what: "publishing",
+        let missing = self.missing_configuration();
+        if !missing.is_empty() {
+            return Err(PublishError::NotConfigured {
+                channel: CHANNEL,
+                missing: missing.join(", "),
+            });
+        }
+        let requests = self.build_requests(post)?;
+        let mut ids = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let response = self
+                .http
+                .send(&CHANNEL, request, &context.correlation_id)
+                .await?;
+            if !is_success(response.status) {
+                return Err(parse_error(
+                    &response,
+                    &self.config.version,
+                    SystemTime::now(),
+                ));
+            }
+            // The post URN comes back in a header; the body is empty.
+            let urn =
+                response
+                    .header("x-restli-id")
+                    .ok_or_else(|| PublishError::OutcomeUnknown {
+                        channel: CHANNEL,
+                        message: format!(
+                            "LinkedIn answered {} without an x-restli-id header",
+                            response.status
+                        ),
+                    })?;
+            ids.push(urn.to_owned());
+        }
+        let url = ids
+            .first()
+            .map(|urn| format!("https://www.linkedin.com/feed/update/{urn}/"));
+        Ok(PublishReceipt {
+            external_ids: ids,
+            url,
         })
     }
 }
@@ -163,11 +204,14 @@ mod tests {
             "../tests/data/linkedin-commentary-escaping.json"
         ))
         .unwrap();
-        let publisher = LinkedinPublisher::new(LinkedinConfig {
-            access_token: Some(SecretString::new("token")),
-            author_urn: Some("urn:li:organization:10428811".to_owned()),
-            ..LinkedinConfig::default()
-        });
+        let publisher = LinkedinPublisher::new(
+            LinkedinConfig {
+                access_token: Some(SecretString::new("token")),
+                author_urn: Some("urn:li:organization:10428811".to_owned()),
+                ..LinkedinConfig::default()
+            },
+            HttpClient::new(std::time::Duration::from_secs(5)).unwrap(),
+        );
         let post = OutgoingPost {
             id: halcytone_core::publisher::PostId("post_1".to_owned()),
             scheduled_at: "2026-11-30T12:00:00+00:00[UTC]".parse().unwrap(),

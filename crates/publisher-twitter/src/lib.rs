@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod error;
 mod publisher;
 mod render;
 pub mod weighted;
@@ -17,9 +18,12 @@ pub const CHANNEL: Channel = Channel::from_static("twitter");
 
 /// Registers the X publisher.
 pub fn register(registry: &mut Registry) {
-    registry.add_publisher(CHANNEL, |settings| {
+    registry.add_publisher(CHANNEL, |settings, http| {
         let config: TwitterConfig = settings.parse()?;
         config.check(settings.key())?;
-        Ok(std::sync::Arc::new(TwitterPublisher::new(config)))
+        Ok(std::sync::Arc::new(TwitterPublisher::new(
+            config,
+            http.clone(),
+        )))
     });
 }

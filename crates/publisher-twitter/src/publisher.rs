@@ -1,14 +1,17 @@
 //! `TwitterPublisher`: renders, validates and previews posts and threads.
 
+use std::time::SystemTime;
+
 use halcytone_core::prelude::*;
 use jiff::civil::time;
 use serde::{Deserialize, Serialize};
 
 use crate::CHANNEL;
 use crate::config::TwitterConfig;
+use crate::error::parse_error;
 use crate::render::{MAX_WEIGHT, compose};
 use crate::weighted::{WeightConfig, parse_post};
-use crate::wire::{CreatePost, Reply};
+use crate::wire::{CreatePost, Created, Reply};
 
 /// A post or thread.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,12 +24,28 @@ pub(crate) struct TwitterContent {
 #[derive(Debug)]
 pub struct TwitterPublisher {
     config: TwitterConfig,
+    http: HttpClient,
 }
 
 impl TwitterPublisher {
-    /// Makes a publisher from its configuration.
-    pub fn new(config: TwitterConfig) -> Self {
-        Self { config }
+    /// Makes a publisher from its configuration and the shared HTTP client.
+    pub fn new(config: TwitterConfig, http: HttpClient) -> Self {
+        Self { config, http }
+    }
+
+    /// Posts one part and returns its id.
+    async fn send_part(
+        &self,
+        request: &OutboundRequest,
+        correlation_id: &str,
+    ) -> Result<String, PublishError> {
+        let created: Created = self
+            .http
+            .send_json(&CHANNEL, request, correlation_id, |response| {
+                parse_error(response, SystemTime::now())
+            })
+            .await?;
+        Ok(created.data.id)
     }
 
     fn authorization(&self) -> HeaderValue {
@@ -173,12 +192,51 @@ impl Publisher for TwitterPublisher {
 
     async fn publish(
         &self,
-        _post: &OutgoingPost,
-        _context: &PublishContext,
+        post: &OutgoingPost,
+        context: &PublishContext,
     ) -> Result<PublishReceipt, PublishError> {
-        Err(PublishError::Unsupported {
-            channel: CHANNEL,
-            what: "publishing",
+        if self.config.bearer_token.is_none() {
+            return Err(PublishError::NotConfigured {
+                channel: CHANNEL,
+                missing:
+                    "channels.twitter.bearer_token (signing with OAuth 1.0a keys is not built yet)"
+                        .to_owned(),
+            });
+        }
+        let content: TwitterContent = typed_content(&CHANNEL, &post.content)?;
+        let mut ids = context.already_sent.clone();
+        if ids.len() > content.parts.len() {
+            return Err(PublishError::Invalid {
+                channel: CHANNEL,
+                field: "parts",
+                reason: format!(
+                    "has {} parts but {} already went out; the thread was edited after it started",
+                    content.parts.len(),
+                    ids.len()
+                ),
+            });
+        }
+        // Each part replies to the one before it; after a failure the thread
+        // resumes from the next part and never posts a sent part again.
+        for part in &content.parts[ids.len()..] {
+            let request = self.part_request(part, ids.last().map(String::as_str))?;
+            match self.send_part(&request, &context.correlation_id).await {
+                Ok(id) => ids.push(id),
+                Err(error) if ids.is_empty() => return Err(error),
+                Err(error) => {
+                    return Err(PublishError::Partial {
+                        sent: ids,
+                        error: Box::new(error),
+                    });
+                }
+            }
+        }
+        let url = ids
+            .first()
+            .map(|id| format!("https://x.com/i/web/status/{id}"));
+        Ok(PublishReceipt {
+            external_ids: ids,
+            url,
         })
     }
 }
@@ -188,6 +246,10 @@ mod tests {
     use halcytone_core::publisher::PostId;
 
     use super::*;
+
+    fn http() -> HttpClient {
+        HttpClient::new(std::time::Duration::from_secs(5)).unwrap()
+    }
 
     fn post(parts: &[&str]) -> OutgoingPost {
         OutgoingPost {
@@ -199,10 +261,13 @@ mod tests {
 
     #[test]
     fn threads_are_replies_in_order() {
-        let publisher = TwitterPublisher::new(TwitterConfig {
-            bearer_token: Some(SecretString::new("user-token")),
-            ..TwitterConfig::default()
-        });
+        let publisher = TwitterPublisher::new(
+            TwitterConfig {
+                bearer_token: Some(SecretString::new("user-token")),
+                ..TwitterConfig::default()
+            },
+            http(),
+        );
         let requests = publisher
             .build_requests(&post(&["one 1/3", "two 2/3", "three 3/3"]))
             .unwrap();
@@ -242,7 +307,7 @@ mod tests {
             ..TwitterConfig::default()
         };
         config.check("channels.twitter").unwrap();
-        let publisher = TwitterPublisher::new(config);
+        let publisher = TwitterPublisher::new(config, http());
         assert!(publisher.missing_configuration().is_empty());
         let preview = publisher.preview(&post(&["hi"])).unwrap();
         assert_eq!(preview[0].headers["authorization"], "OAuth ***");
@@ -261,7 +326,7 @@ mod tests {
 
     #[test]
     fn validation_weighs_every_part() {
-        let publisher = TwitterPublisher::new(TwitterConfig::default());
+        let publisher = TwitterPublisher::new(TwitterConfig::default(), http());
         publisher
             .validate(&post(&["fine", &"数".repeat(140)]).content)
             .unwrap();

@@ -15,3 +15,15 @@ pub(crate) struct CreatePost<'a> {
 pub(crate) struct Reply<'a> {
     pub(crate) in_reply_to_tweet_id: &'a str,
 }
+
+/// The 201 body: `{"data": {"id": "…", "text": "…"}}`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Created {
+    pub(crate) data: CreatedPost,
+}
+
+/// The created post.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct CreatedPost {
+    pub(crate) id: String,
+}

@@ -15,7 +15,10 @@ pub const CHANNEL: Channel = Channel::from_static("web");
 
 /// Registers the web publisher.
 pub fn register(registry: &mut Registry) {
-    registry.add_publisher(CHANNEL, |settings| {
-        Ok(std::sync::Arc::new(WebPublisher::new(settings.parse()?)))
+    registry.add_publisher(CHANNEL, |settings, http| {
+        Ok(std::sync::Arc::new(WebPublisher::new(
+            settings.parse()?,
+            http.clone(),
+        )))
     });
 }

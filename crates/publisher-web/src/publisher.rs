@@ -1,5 +1,7 @@
 //! `WebPublisher`: renders, validates and previews website articles.
 
+use std::time::SystemTime;
+
 use halcytone_core::prelude::*;
 use halcytone_core::text::{slugify, truncate_on_word};
 use jiff::civil::time;
@@ -7,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CHANNEL;
 use crate::config::WebConfig;
-use crate::wire::{ContentRequest, Seo};
+use crate::wire::{ContentRequest, Created, Seo};
 
 /// The longest SEO description search engines show, in characters.
 const MAX_SEO_DESCRIPTION: usize = 160;
@@ -32,12 +34,13 @@ pub(crate) struct WebContent {
 #[derive(Debug)]
 pub struct WebPublisher {
     config: WebConfig,
+    http: HttpClient,
 }
 
 impl WebPublisher {
-    /// Makes a publisher from its configuration.
-    pub fn new(config: WebConfig) -> Self {
-        Self { config }
+    /// Makes a publisher from its configuration and the shared HTTP client.
+    pub fn new(config: WebConfig, http: HttpClient) -> Self {
+        Self { config, http }
     }
 }
 
@@ -67,6 +70,10 @@ impl Publisher for WebPublisher {
             days: Weekdays::MONDAY_TO_FRIDAY,
             time: time(10, 0, 0, 0),
         }])
+    }
+
+    fn idempotent(&self) -> bool {
+        true
     }
 
     fn missing_configuration(&self) -> Vec<&'static str> {
@@ -169,13 +176,31 @@ impl Publisher for WebPublisher {
 
     async fn publish(
         &self,
-        _post: &OutgoingPost,
-        _context: &PublishContext,
+        post: &OutgoingPost,
+        context: &PublishContext,
     ) -> Result<PublishReceipt, PublishError> {
-        Err(PublishError::Unsupported {
-            channel: CHANNEL,
-            what: "publishing",
-        })
+        let missing = self.missing_configuration();
+        if !missing.is_empty() {
+            return Err(PublishError::NotConfigured {
+                channel: CHANNEL,
+                missing: missing.join(", "),
+            });
+        }
+        let mut receipt = PublishReceipt {
+            external_ids: Vec::new(),
+            url: None,
+        };
+        for request in &self.build_requests(post)? {
+            let created: Created = self
+                .http
+                .send_json(&CHANNEL, request, &context.correlation_id, |response| {
+                    classify_status(&CHANNEL, response, SystemTime::now())
+                })
+                .await?;
+            receipt.external_ids.push(created.id);
+            receipt.url = receipt.url.or(created.url);
+        }
+        Ok(receipt)
     }
 }
 
@@ -194,11 +219,14 @@ mod tests {
 
     #[test]
     fn the_request_is_the_platform_content_call() {
-        let publisher = WebPublisher::new(WebConfig {
-            base_url: Some(BaseUrl::parse("https://platform.example.com").unwrap()),
-            api_key: Some(SecretString::new("web-key")),
-            ..WebConfig::default()
-        });
+        let publisher = WebPublisher::new(
+            WebConfig {
+                base_url: Some(BaseUrl::parse("https://platform.example.com").unwrap()),
+                api_key: Some(SecretString::new("web-key")),
+                ..WebConfig::default()
+            },
+            halcytone_core::testkit::test_http_client(),
+        );
         let post = OutgoingPost {
             id: PostId("post_9".to_owned()),
             scheduled_at: "2026-12-01T10:00:00+00:00[UTC]".parse().unwrap(),
@@ -226,7 +254,10 @@ mod tests {
 
     #[test]
     fn validation_names_the_field_and_the_rule() {
-        let publisher = WebPublisher::new(WebConfig::default());
+        let publisher = WebPublisher::new(
+            WebConfig::default(),
+            halcytone_core::testkit::test_http_client(),
+        );
         let check = |key: &str, value: serde_json::Value| {
             let mut content = content();
             content[key] = value;

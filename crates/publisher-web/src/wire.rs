@@ -22,3 +22,11 @@ pub(crate) struct ContentRequest<'a> {
 pub(crate) struct Seo<'a> {
     pub(crate) description: &'a str,
 }
+
+/// What the Platform answers: `{"id": "…", "status": "…", …}`.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Created {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) url: Option<String>,
+}

@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
-use halcytone_core::testkit::example_week;
+use halcytone_core::testkit::{example_week, test_http_client};
 use publisher_web::{WebConfig, WebPublisher};
 
 #[test]
 fn the_example_week_renders_as_before() {
-    let plan = example_week(Arc::new(WebPublisher::new(WebConfig::default())));
+    let plan = example_week(Arc::new(WebPublisher::new(
+        WebConfig::default(),
+        test_http_client(),
+    )));
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     insta::assert_json_snapshot!(plan.posts);
 }
