@@ -20,6 +20,7 @@ pub mod request;
 pub mod resilience;
 pub mod secret;
 pub mod source;
+pub mod structured;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod text;

@@ -206,7 +206,7 @@ pub struct PublishReceipt {
 /// Publishers classify errors but never retry or sleep: retries, rate limits
 /// and circuit breakers wrap them from outside.
 #[async_trait]
-pub trait Publisher: Send + Sync + 'static {
+pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
     /// The channel this publisher sends to.
     fn channel(&self) -> Channel;
 

@@ -400,6 +400,12 @@ mod tests {
         }
     }
 
+    impl fmt::Debug for MockChannel {
+        fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("MockChannel")
+        }
+    }
+
     const TWITTER: Channel = Channel::from_static("twitter");
 
     fn post() -> OutgoingPost {

@@ -16,8 +16,6 @@ use halcytone_core::prelude::*;
 use halcytone_core::source::{Source, SourceError};
 use serde::Deserialize;
 
-mod inline;
-mod outline;
 pub mod parse;
 
 pub use parse::{parse_document, revision_id};

@@ -12,8 +12,10 @@ use halcytone_core::source::SourceError;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::inline::{Span, Style, plain, render_line, render_lines, split_lines};
-use crate::outline::{Outline, Role, Shift};
+use halcytone_core::structured::inline::{
+    Span, Style, plain, render_line, render_lines, split_lines,
+};
+use halcytone_core::structured::outline::{Outline, Role, Shift};
 
 /// The parts of a `documents.get` response the parser reads.
 #[derive(Debug, Deserialize)]
@@ -216,7 +218,8 @@ pub fn parse_document(
 ) -> Result<ParsedDocument, SourceError> {
     let document: Document = from_json(source_name, json)?;
     if let Some(error) = document.error {
-        let describe = |part: Option<String>| part.map(|text| format!(" {text}")).unwrap_or_default();
+        let describe =
+            |part: Option<String>| part.map(|text| format!(" {text}")).unwrap_or_default();
         let message = format!(
             "Google Docs answered with an error instead of a document:{}{}{}",
             describe(error.code.map(|code| code.to_string())),
@@ -428,7 +431,10 @@ impl<'a, 'k> Walker<'a, 'k> {
         let location = paragraph_location(index);
         for element in &paragraph.elements {
             let skipped = if element.inline_object_element.is_some() {
-                Some(("inline object", "an inline object (image or drawing) is skipped"))
+                Some((
+                    "inline object",
+                    "an inline object (image or drawing) is skipped",
+                ))
             } else if element.footnote_reference.is_some() {
                 Some(("footnote reference", "a footnote reference is skipped"))
             } else if element.equation.is_some() {
@@ -592,4 +598,280 @@ fn paragraph_spans(paragraph: &Paragraph) -> Vec<Span> {
         }
     }
     spans
+}
+
+#[cfg(test)]
+mod tests {
+    use halcytone_core::channel::Channel;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn known() -> KnownChannels {
+        KnownChannels::new(["email", "web"].map(|name| Channel::parse(name).unwrap()))
+    }
+
+    /// A paragraph of one plain run; `style` is a named style type.
+    fn paragraph(style: &str, text: &str) -> Value {
+        json!({
+            "paragraph": {
+                "elements": [{"textRun": {"content": format!("{text}\n"), "textStyle": {}}}],
+                "paragraphStyle": {"namedStyleType": style}
+            }
+        })
+    }
+
+    fn bullet(list_id: &str, level: usize, text: &str) -> Value {
+        let mut value = paragraph("NORMAL_TEXT", text);
+        value["paragraph"]["bullet"] = json!({"listId": list_id, "nestingLevel": level});
+        value
+    }
+
+    /// A response with these elements after the leading section break, with
+    /// start indices that follow the text (UTF-16 code units).
+    fn document(elements: Vec<Value>) -> String {
+        let mut content = vec![json!({"endIndex": 1, "sectionBreak": {}})];
+        let mut index = 1u64;
+        for mut element in elements {
+            element["startIndex"] = json!(index);
+            let text: String = element["paragraph"]["elements"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|element| element["textRun"]["content"].as_str())
+                .collect();
+            index += text.encode_utf16().count().max(1) as u64;
+            content.push(element);
+        }
+        json!({
+            "documentId": "doc",
+            "body": {"content": content},
+            "lists": {
+                "bullets": {"listProperties": {"nestingLevels": [{"glyphSymbol": "●"}, {"glyphSymbol": "○"}]}},
+                "numbers": {"listProperties": {"nestingLevels": [{"glyphType": "DECIMAL"}, {"glyphType": "ALPHA"}]}}
+            }
+        })
+        .to_string()
+    }
+
+    fn parse(elements: Vec<Value>) -> ParsedDocument {
+        parse_document("doc", &document(elements), &known()).unwrap()
+    }
+
+    fn errors(elements: Vec<Value>) -> Vec<String> {
+        match parse_document("doc", &document(elements), &known()) {
+            Err(SourceError::Document(error)) => {
+                error.errors.iter().map(ToString::to_string).collect()
+            }
+            other => panic!("expected a document error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_contract_layout_reads_title_sections_items_and_metadata() {
+        let parsed = parse(vec![
+            paragraph("HEADING_1", "Living"),
+            paragraph("HEADING_2", "News"),
+            paragraph("HEADING_3", "One"),
+            paragraph("NORMAL_TEXT", "Tags: a, b\u{b}Priority: high"),
+            paragraph("NORMAL_TEXT", "Channels: web"),
+            paragraph("NORMAL_TEXT", "Body."),
+            paragraph("NORMAL_TEXT", "Note: later lines are body."),
+            paragraph("HEADING_4", "Details"),
+            paragraph("NORMAL_TEXT", "More."),
+        ]);
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        assert_eq!(parsed.document.title.as_deref(), Some("Living"));
+        let item = parsed.document.items().next().unwrap();
+        assert_eq!(item.id.as_str(), "news/one");
+        assert_eq!(item.tags, ["a", "b"]);
+        assert_eq!(item.priority, halcytone_core::document::Priority::High);
+        assert_eq!(
+            item.channels.as_ref().map(|channels| channels.len()),
+            Some(1)
+        );
+        assert_eq!(
+            item.body,
+            "Body.\n\nNote: later lines are body.\n\n#### Details\n\nMore."
+        );
+        assert_eq!(item.location, paragraph_location(13));
+    }
+
+    #[test]
+    fn metadata_and_body_can_share_a_paragraph() {
+        let parsed = parse(vec![
+            paragraph("HEADING_2", "News"),
+            paragraph("HEADING_3", "One"),
+            paragraph(
+                "NORMAL_TEXT",
+                "Tags: a\u{b}The body starts here: really.\u{b}Still body.",
+            ),
+        ]);
+        let item = parsed.document.items().next().unwrap();
+        assert_eq!(item.tags, ["a"]);
+        assert_eq!(item.body, "The body starts here: really.\nStill body.");
+    }
+
+    #[test]
+    fn lists_nest_and_number_and_end_at_other_paragraphs() {
+        let parsed = parse(vec![
+            paragraph("HEADING_2", "News"),
+            paragraph("HEADING_3", "One"),
+            bullet("bullets", 0, "a"),
+            bullet("bullets", 1, "b"),
+            bullet("numbers", 0, "first"),
+            bullet("numbers", 1, "nested"),
+            bullet("bullets", 0, "c"),
+            paragraph("NORMAL_TEXT", "Between."),
+            bullet("numbers", 0, "again"),
+            bullet("unknown-list", 2, "deep"),
+        ]);
+        let item = parsed.document.items().next().unwrap();
+        assert_eq!(
+            item.body,
+            "- a\n  - b\n1. first\n   1. nested\n- c\n\nBetween.\n\n1. again\n     - deep"
+        );
+    }
+
+    #[test]
+    fn a_document_without_heading_2_uses_heading_1_for_sections() {
+        let parsed = parse(vec![
+            paragraph("HEADING_1", "News"),
+            paragraph("HEADING_3", "One"),
+            paragraph("NORMAL_TEXT", "Body."),
+            paragraph("HEADING_3", "Two"),
+            paragraph("NORMAL_TEXT", "Body."),
+        ]);
+        let ids: Vec<&str> = parsed
+            .document
+            .items()
+            .map(|item| item.id.as_str())
+            .collect();
+        assert_eq!(ids, ["news/one", "news/two"]);
+        assert_eq!(parsed.document.title, None);
+        assert_eq!(parsed.warnings.len(), 1);
+        assert!(
+            parsed.warnings[0]
+                .message
+                .contains("because the document has no HEADING_2 paragraph"),
+            "{}",
+            parsed.warnings[0]
+        );
+    }
+
+    #[test]
+    fn skipped_elements_are_warnings_naming_them() {
+        let mut with_image = paragraph("NORMAL_TEXT", "Body.");
+        with_image["paragraph"]["elements"]
+            .as_array_mut()
+            .unwrap()
+            .insert(
+                0,
+                json!({"startIndex": 42, "inlineObjectElement": {"inlineObjectId": "kix.1"}}),
+            );
+        let mut parsed = parse(vec![
+            paragraph("HEADING_2", "News"),
+            paragraph("HEADING_3", "One"),
+            with_image,
+            json!({"tableOfContents": {"content": []}}),
+            json!({"sectionBreak": {}}),
+        ]);
+        let warnings: Vec<String> = parsed.warnings.drain(..).map(|w| w.to_string()).collect();
+        assert_eq!(
+            warnings,
+            [
+                "element inline object at index 42: an inline object (image or drawing) is skipped",
+                "element table of contents at index 16: a table of contents is skipped",
+                "element section break at index 17: a section break is skipped",
+            ]
+        );
+    }
+
+    #[test]
+    fn rich_links_and_people_become_text() {
+        let mut chips = paragraph("NORMAL_TEXT", "");
+        chips["paragraph"]["elements"] = json!([
+            {"textRun": {"content": "See "}},
+            {"richLink": {"richLinkProperties": {"title": "the plan", "uri": "https://docs.example/plan"}}},
+            {"textRun": {"content": " by "}},
+            {"person": {"personProperties": {"name": "Ana", "email": "ana@example.com"}}},
+            {"textRun": {"content": "\n"}}
+        ]);
+        let parsed = parse(vec![
+            paragraph("HEADING_2", "News"),
+            paragraph("HEADING_3", "One"),
+            chips,
+        ]);
+        assert_eq!(
+            parsed.document.items().next().unwrap().body,
+            "See [the plan](https://docs.example/plan) by Ana"
+        );
+    }
+
+    #[test]
+    fn document_errors_name_the_paragraph() {
+        assert_eq!(
+            errors(vec![
+                paragraph("HEADING_2", "News"),
+                paragraph("HEADING_3", "One"),
+                paragraph("NORMAL_TEXT", "Date: 2026-02-30"),
+                paragraph("NORMAL_TEXT", "Body."),
+            ]),
+            [
+                "element paragraph at index 10: bad date `2026-02-30`: expected a calendar date as YYYY-MM-DD"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_first_tab_is_read_when_tabs_are_included() {
+        let single = document(vec![
+            paragraph("HEADING_2", "News"),
+            paragraph("HEADING_3", "One"),
+            paragraph("NORMAL_TEXT", "Body."),
+        ]);
+        let single: Value = serde_json::from_str(&single).unwrap();
+        let tabbed = json!({
+            "documentId": "doc",
+            "tabs": [
+                {"tabProperties": {"tabId": "t.0", "title": "Plan"}, "documentTab": {"body": single["body"], "lists": {}}},
+                {"tabProperties": {"tabId": "t.1"}, "documentTab": {"body": {"content": []}}}
+            ]
+        });
+        let parsed = parse_document("doc", &tabbed.to_string(), &known()).unwrap();
+        assert_eq!(parsed.document.items().count(), 1);
+        assert_eq!(
+            parsed.warnings[0].to_string(),
+            "element tab t.0 (Plan): only the first tab is read; 1 other tab(s) are ignored"
+        );
+    }
+
+    #[test]
+    fn headings_only_in_title_style_are_the_title() {
+        assert_eq!(
+            heading_level(
+                &serde_json::from_value(json!({"paragraphStyle": {"namedStyleType": "TITLE"}}))
+                    .unwrap()
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            heading_level(
+                &serde_json::from_value(json!({"paragraphStyle": {"namedStyleType": "SUBTITLE"}}))
+                    .unwrap()
+            ),
+            None
+        );
+        assert_eq!(
+            heading_level(
+                &serde_json::from_value(json!({"paragraphStyle": {"namedStyleType": "HEADING_6"}}))
+                    .unwrap()
+            ),
+            Some(6)
+        );
+        assert_eq!(
+            heading_level(&serde_json::from_value(json!({})).unwrap()),
+            None
+        );
+    }
 }

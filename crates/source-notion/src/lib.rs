@@ -1,8 +1,12 @@
 //! The Notion living-document source.
 //!
 //! Registered so that `[source] kind = "notion"` is recognised and
-//! `halcytone channels` lists it; reading documents arrives with the sources
-//! work, and until then a fetch says so instead of returning nothing.
+//! `halcytone channels` lists it. Parsing works: [`blocks_from_pages`]
+//! joins the pages of a `GET /v1/blocks/{id}/children` response and
+//! [`parse_blocks`] turns the blocks (with their children attached) into the
+//! same living document the Markdown source produces (see the crate README
+//! for the mapping). Fetching over HTTP is not built yet, so a fetch still
+//! says so instead of returning nothing.
 #![deny(missing_docs)]
 
 use std::sync::Arc;
@@ -11,6 +15,10 @@ use halcytone_core::document::{KnownChannels, ParsedDocument};
 use halcytone_core::prelude::*;
 use halcytone_core::source::{Source, SourceError};
 use serde::Deserialize;
+
+pub mod parse;
+
+pub use parse::{Block, blocks_from_pages, parse_blocks};
 
 /// The source kind.
 pub const KIND: &str = "notion";

@@ -28,7 +28,7 @@ pub fn test_http_client() -> HttpClient {
 }
 
 /// The example living document shipped in `examples/living-document.md`.
-pub const EXAMPLE_DOCUMENT: &str = include_str!("../../../examples/living-document.md");
+pub const EXAMPLE_DOCUMENT: &str = include_str!("../../../../examples/living-document.md");
 
 /// Parses the example document; `channels` are the names it may use.
 ///
@@ -78,3 +78,5 @@ pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
     }
     .compose(planned)
 }
+
+pub mod conformance;

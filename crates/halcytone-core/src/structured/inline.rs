@@ -1,27 +1,34 @@
 //! Styled text runs to inline Markdown: bold, italic, strikethrough, code and
 //! links, with plain text escaped so that `*`, `_` or `[` stay literal.
 //!
-//! The same module is in `source-notion`; keep the two copies equal.
 
 /// How a run of text looks, as far as Markdown can say it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Style {
-    pub(crate) bold: bool,
-    pub(crate) italic: bool,
-    pub(crate) strikethrough: bool,
-    pub(crate) code: bool,
-    pub(crate) link: Option<String>,
+pub struct Style {
+    /// Bold (`**x**`).
+    pub bold: bool,
+    /// Italic (`*x*`).
+    pub italic: bool,
+    /// Struck through (`~~x~~`).
+    pub strikethrough: bool,
+    /// Inline code (`` `x` ``).
+    pub code: bool,
+    /// A link target (`[x](url)`).
+    pub link: Option<String>,
 }
 
 /// A run of text in one style.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Span {
-    pub(crate) text: String,
-    pub(crate) style: Style,
+pub struct Span {
+    /// The text.
+    pub text: String,
+    /// How it looks.
+    pub style: Style,
 }
 
 impl Span {
-    pub(crate) fn new(text: impl Into<String>, style: Style) -> Self {
+    /// A run of `text` in `style`.
+    pub fn new(text: impl Into<String>, style: Style) -> Self {
         Self {
             text: text.into(),
             style,
@@ -32,7 +39,7 @@ impl Span {
 /// Splits runs into lines at `\n` and at the vertical tab (U+000B) that
 /// Google Docs uses for a line break inside a paragraph. Lines that are
 /// empty at either end are dropped.
-pub(crate) fn split_lines(spans: &[Span]) -> Vec<Vec<Span>> {
+pub fn split_lines(spans: &[Span]) -> Vec<Vec<Span>> {
     let mut lines = vec![Vec::new()];
     for span in spans {
         let mut parts = span.text.split(['\n', '\u{b}']);
@@ -60,7 +67,7 @@ fn push(lines: &mut [Vec<Span>], text: &str, style: &Style) {
 }
 
 /// The plain text of a line, trimmed.
-pub(crate) fn plain(line: &[Span]) -> String {
+pub fn plain(line: &[Span]) -> String {
     line.iter()
         .map(|span| span.text.as_str())
         .collect::<String>()
@@ -70,7 +77,7 @@ pub(crate) fn plain(line: &[Span]) -> String {
 
 /// Renders lines as Markdown lines joined by `\n`; every line after the first
 /// starts with `continuation` (the indentation of a list item's text).
-pub(crate) fn render_lines(lines: &[Vec<Span>], continuation: &str) -> String {
+pub fn render_lines(lines: &[Vec<Span>], continuation: &str) -> String {
     let mut text = String::new();
     for (index, line) in lines.iter().enumerate() {
         if index > 0 {
@@ -88,7 +95,7 @@ pub(crate) fn render_lines(lines: &[Vec<Span>], continuation: &str) -> String {
 }
 
 /// Renders one line of runs as inline Markdown.
-pub(crate) fn render_line(line: &[Span]) -> String {
+pub fn render_line(line: &[Span]) -> String {
     let spans = tidy(line);
     let mut out = String::new();
     render(&spans, Level::Link, true, &mut out);
@@ -226,7 +233,7 @@ fn render(spans: &[Span], level: Level, line_start: bool, out: &mut String) {
 }
 
 /// Escapes plain text so that Markdown shows it as written.
-pub(crate) fn escape(text: &str, line_start: bool) -> String {
+pub fn escape(text: &str, line_start: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let characters: Vec<char> = text.chars().collect();
     for (index, &character) in characters.iter().enumerate() {
@@ -260,7 +267,7 @@ fn looks_like_entity(rest: &[char]) -> bool {
 }
 
 /// A code span whose fence is longer than any backtick run inside.
-pub(crate) fn code_span(text: &str) -> String {
+pub fn code_span(text: &str) -> String {
     let fence = "`".repeat(longest_backtick_run(text) + 1);
     let pad = text.starts_with('`') || text.ends_with('`');
     let space = if pad { " " } else { "" };
@@ -268,7 +275,7 @@ pub(crate) fn code_span(text: &str) -> String {
 }
 
 /// The length of the longest run of backticks in `text`.
-pub(crate) fn longest_backtick_run(text: &str) -> usize {
+pub fn longest_backtick_run(text: &str) -> usize {
     let mut longest = 0;
     let mut current = 0;
     for character in text.chars() {
@@ -336,7 +343,10 @@ mod tests {
             span("and", Style::default()),
             span(" more", italic()),
         ];
-        assert_eq!(render_line(&line), "We shipped **three sessions** and *more*");
+        assert_eq!(
+            render_line(&line),
+            "We shipped **three sessions** and *more*"
+        );
     }
 
     #[test]

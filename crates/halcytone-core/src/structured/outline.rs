@@ -7,14 +7,15 @@
 //! headings, or no level-2 heading at all) are read one level up: level 1 =
 //! section, and the first heading below a section starts its items; headings
 //! deeper than an item's own level are sub-headings of its body.
-//!
-//! The same module is in `source-notion`; keep the two copies equal.
 
 /// What a heading is in the living document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
+pub enum Role {
+    /// The document title.
     Title,
+    /// A section (`##` in Markdown).
     Section,
+    /// An item (`###` in Markdown).
     Item,
     /// A heading inside an item's body, with its Markdown level (4 to 6).
     SubHeading(usize),
@@ -22,7 +23,7 @@ pub(crate) enum Role {
 
 /// Why the headings are read one level up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Shift {
+pub enum Shift {
     /// The document has a separate title, so level 1 cannot be the title.
     HasTitle,
     /// There are several level-1 headings, and a document has one title.
@@ -33,7 +34,7 @@ pub(crate) enum Shift {
 
 /// Assigns a [`Role`] to each heading in document order.
 #[derive(Debug)]
-pub(crate) struct Outline {
+pub struct Outline {
     shifted: bool,
     /// In a shifted outline, the level of the current section's items.
     item_level: Option<usize>,
@@ -42,7 +43,7 @@ pub(crate) struct Outline {
 impl Outline {
     /// Decides the reading from how many headings of each kind the document
     /// has: `titles` (a title paragraph style), `level_1` and `level_2`.
-    pub(crate) fn new(titles: usize, level_1: usize, level_2: usize) -> (Self, Option<Shift>) {
+    pub fn new(titles: usize, level_1: usize, level_2: usize) -> (Self, Option<Shift>) {
         let shift = if level_1 == 0 {
             None
         } else if titles > 0 {
@@ -62,7 +63,7 @@ impl Outline {
     }
 
     /// The role of a heading of `level` (0 for a title style, 1 to 6).
-    pub(crate) fn role(&mut self, level: usize) -> Role {
+    pub fn role(&mut self, level: usize) -> Role {
         if level == 0 {
             return Role::Title;
         }

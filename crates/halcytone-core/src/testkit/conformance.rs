@@ -1,0 +1,459 @@
+//! The conformance suite every publisher runs against wiremock.
+//!
+//! A publisher crate implements [`Harness`] and expands
+//! [`conformance_tests!`](crate::conformance_tests) in `tests/conformance.rs`;
+//! each check becomes one named test. The checks go through [`Resilient`],
+//! as production does, so call counts prove the retry rules: one call for a
+//! permanent error, every attempt for a transient one, none while the
+//! circuit is open.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::error::PublishError;
+use crate::http::{HttpClient, body_bytes};
+use crate::publisher::{OutgoingPost, PublishContext, Publisher};
+use crate::request::OutboundRequest;
+use crate::resilience::{ResilienceSettings, Resilient};
+
+pub use wiremock;
+
+/// What the suite needs from a publisher crate.
+pub trait Harness {
+    /// A publisher configured with credentials and pointed at `base_url`.
+    fn publisher(base_url: &str, http: HttpClient) -> Arc<dyn Publisher>;
+    /// A valid post whose publishing takes exactly one request.
+    fn post() -> OutgoingPost;
+    /// A post that breaks one of the channel's rules.
+    fn invalid_post() -> OutgoingPost;
+    /// The success answer the API documents.
+    fn success() -> ResponseTemplate;
+    /// The credentials `publisher` was configured with.
+    fn secrets() -> &'static [&'static str];
+}
+
+const CORRELATION_ID: &str = "conformance-correlation-id";
+
+fn context() -> PublishContext {
+    PublishContext {
+        correlation_id: CORRELATION_ID.to_owned(),
+        already_sent: Vec::new(),
+    }
+}
+
+fn fast_settings(max_attempts: u32) -> ResilienceSettings {
+    ResilienceSettings {
+        max_attempts,
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        breaker_threshold: 5,
+        breaker_cooldown: Duration::from_secs(60),
+    }
+}
+
+fn client(timeout: Duration) -> HttpClient {
+    HttpClient::new(timeout).expect("the HTTP client starts")
+}
+
+/// The single request the harness's post makes, as the publisher builds it.
+fn the_request<H: Harness>(publisher: &dyn Publisher) -> OutboundRequest {
+    let mut requests = publisher
+        .build_requests(&H::post())
+        .expect("the sample post builds");
+    assert_eq!(
+        requests.len(),
+        1,
+        "the harness post must take exactly one request"
+    );
+    requests.remove(0)
+}
+
+/// A mock for the request's method and path.
+fn route(request: &OutboundRequest) -> wiremock::MockBuilder {
+    let url = url::Url::parse(&request.url).expect("publishers build absolute URLs");
+    let verb = match request.method {
+        crate::request::Method::Get => "GET",
+        crate::request::Method::Post => "POST",
+        crate::request::Method::Put => "PUT",
+    };
+    Mock::given(method(verb)).and(path(url.path()))
+}
+
+fn problem(status: u16, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(serde_json::json!({
+        "type": "about:blank", "title": "Error", "status": status, "detail": message, "message": message,
+    }))
+}
+
+/// What wiremock received is byte for byte the previewed request, secrets
+/// filled in, with the correlation id; the publisher returns the API's ids.
+pub async fn sends_exactly_the_previewed_request<H: Harness>() {
+    let server = MockServer::start().await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    let request = the_request::<H>(publisher.as_ref());
+    route(&request)
+        .respond_with(H::success())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let preview = publisher.preview(&H::post()).expect("previews")[0].clone();
+    let resilient = Resilient::new(publisher, fast_settings(3), None);
+    let receipt = resilient
+        .publish(&H::post(), &context())
+        .await
+        .expect("publishes");
+    assert!(
+        !receipt.external_ids.is_empty(),
+        "the receipt carries the API's id"
+    );
+    let received = server.received_requests().await.expect("recording is on");
+    let received = &received[0];
+    let expected_body = preview.body.as_ref().map(body_bytes).unwrap_or_default();
+    assert_eq!(
+        received.body, expected_body,
+        "the body sent is the previewed body, byte for byte"
+    );
+    let previewed = url::Url::parse(&preview.url).expect("previews show absolute URLs");
+    assert_eq!(
+        (received.url.path(), received.url.query()),
+        (previewed.path(), previewed.query())
+    );
+    for (name, value) in &request.headers {
+        let sent = received
+            .headers
+            .get(*name)
+            .and_then(|value| value.to_str().ok());
+        assert_eq!(sent, value.expose().as_deref(), "header {name}");
+    }
+    for (name, shown) in &preview.headers {
+        if !shown.as_str().is_some_and(|shown| shown.contains("***")) {
+            let sent = received
+                .headers
+                .get(name.as_str())
+                .and_then(|value| value.to_str().ok());
+            assert_eq!(sent, shown.as_str(), "previewed header {name}");
+        }
+    }
+    let correlation = received
+        .headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok());
+    assert_eq!(correlation, Some(CORRELATION_ID));
+}
+
+/// 400, 401, 403, 404, 409 and 422 are permanent, carry the API's message,
+/// and are sent once.
+pub async fn rejections_are_permanent_and_not_retried<H: Harness>() {
+    for status in [400, 401, 403, 404, 409, 422] {
+        let server = MockServer::start().await;
+        let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+        let request = the_request::<H>(publisher.as_ref());
+        let message = format!("the API refused this with {status}");
+        route(&request)
+            .respond_with(problem(status, &message))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let error = Resilient::new(publisher, fast_settings(4), None)
+            .publish(&H::post(), &context())
+            .await
+            .expect_err("a rejection fails");
+        assert!(error.is_permanent(), "{status} gives {error:?}");
+        assert!(error.to_string().contains(&message), "{status}: {error}");
+        server.verify().await;
+    }
+}
+
+/// 500 and 503 are transient and retried up to the attempt limit.
+pub async fn server_errors_are_transient_and_retried<H: Harness>() {
+    for status in [500, 503] {
+        let server = MockServer::start().await;
+        let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+        let request = the_request::<H>(publisher.as_ref());
+        route(&request)
+            .respond_with(problem(status, "try later"))
+            .expect(3)
+            .mount(&server)
+            .await;
+        let error = Resilient::new(publisher, fast_settings(3), None)
+            .publish(&H::post(), &context())
+            .await
+            .expect_err("keeps failing");
+        assert!(
+            matches!(error, PublishError::Transient { .. }),
+            "{status} gives {error:?}"
+        );
+        server.verify().await;
+    }
+}
+
+/// A transient failure followed by a success publishes once.
+pub async fn a_retry_after_a_server_error_succeeds<H: Harness>() {
+    let server = MockServer::start().await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    let request = the_request::<H>(publisher.as_ref());
+    route(&request)
+        .respond_with(problem(502, "bad gateway"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    route(&request)
+        .respond_with(H::success())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Resilient::new(publisher, fast_settings(3), None)
+        .publish(&H::post(), &context())
+        .await
+        .expect("the second attempt succeeds");
+}
+
+/// 429 is rate limited; with `Retry-After` the retry waits at least that long.
+pub async fn rate_limits_wait_and_retry<H: Harness>() {
+    let server = MockServer::start().await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    let request = the_request::<H>(publisher.as_ref());
+    let limited = problem(429, "Too Many Requests").insert_header("retry-after", "1");
+    route(&request)
+        .respond_with(limited.clone())
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let error = publisher
+        .publish(&H::post(), &context())
+        .await
+        .expect_err("rate limited");
+    assert!(
+        matches!(error, PublishError::RateLimited { .. }),
+        "{error:?}"
+    );
+    route(&request)
+        .respond_with(limited)
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    route(&request)
+        .respond_with(H::success())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    Resilient::new(publisher, fast_settings(3), None)
+        .publish(&H::post(), &context())
+        .await
+        .expect("publishes after the wait");
+    if let PublishError::RateLimited {
+        retry_after: Some(wait),
+        ..
+    } = error
+    {
+        assert!(
+            started.elapsed() >= wait,
+            "waited {:?}, the API asked {wait:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// No answer within the timeout: the outcome is unknown, and the request is
+/// sent again only on channels with idempotency keys.
+pub async fn a_slow_answer_is_an_unknown_outcome<H: Harness>() {
+    let server = MockServer::start().await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_millis(300)));
+    let idempotent = publisher.idempotent();
+    let request = the_request::<H>(publisher.as_ref());
+    let calls = if idempotent { 2 } else { 1 };
+    route(&request)
+        .respond_with(H::success().set_delay(Duration::from_secs(2)))
+        .expect(calls)
+        .mount(&server)
+        .await;
+    let error = Resilient::new(publisher, fast_settings(2), None)
+        .publish(&H::post(), &context())
+        .await
+        .expect_err("times out");
+    assert!(error.is_outcome_unknown(), "{error:?}");
+    server.verify().await;
+}
+
+/// A refused or reset connection is transient.
+pub async fn connection_failures_are_transient<H: Harness>() {
+    // Reset: a server that accepts and closes every connection at once.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("has an address");
+    let resets = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            // A zero linger makes the close a TCP reset; it never blocks,
+            // which is what the deprecation warns about for other values.
+            #[allow(deprecated)]
+            let _ = stream.set_linger(Some(Duration::ZERO));
+            drop(stream);
+        }
+    });
+    let publisher = H::publisher(&format!("http://{address}"), client(Duration::from_secs(5)));
+    let error = publisher
+        .publish(&H::post(), &context())
+        .await
+        .expect_err("reset");
+    assert!(
+        matches!(error, PublishError::Transient { .. }),
+        "reset gives {error:?}"
+    );
+    resets.abort();
+    // Refused: nothing listens on a port that was just released.
+    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds")
+        .local_addr()
+        .expect("address")
+        .port();
+    let publisher = H::publisher(
+        &format!("http://127.0.0.1:{port}"),
+        client(Duration::from_secs(5)),
+    );
+    let error = publisher
+        .publish(&H::post(), &context())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(error, PublishError::Transient { .. }),
+        "refused gives {error:?}"
+    );
+}
+
+/// After five transient failures the circuit opens and no call is made.
+pub async fn an_open_circuit_makes_no_call<H: Harness>() {
+    let server = MockServer::start().await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    let request = the_request::<H>(publisher.as_ref());
+    route(&request)
+        .respond_with(problem(503, "down"))
+        .expect(5)
+        .mount(&server)
+        .await;
+    let resilient = Resilient::new(publisher, fast_settings(1), None);
+    for _ in 0..5 {
+        let error = resilient
+            .publish(&H::post(), &context())
+            .await
+            .expect_err("down");
+        assert!(matches!(error, PublishError::Transient { .. }), "{error:?}");
+    }
+    let error = resilient
+        .publish(&H::post(), &context())
+        .await
+        .expect_err("open");
+    assert!(
+        matches!(error, PublishError::CircuitOpen { .. }),
+        "{error:?}"
+    );
+    server.verify().await;
+}
+
+/// A post that breaks the channel's rules is refused by `validate` and never sent.
+pub async fn invalid_posts_are_never_sent<H: Harness>() {
+    let server = MockServer::start().await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    Mock::given(wiremock::matchers::any())
+        .respond_with(H::success())
+        .expect(0)
+        .mount(&server)
+        .await;
+    let error = publisher
+        .validate(&H::invalid_post().content)
+        .expect_err("invalid");
+    assert!(matches!(error, PublishError::Invalid { .. }), "{error:?}");
+    let error = Resilient::new(publisher, fast_settings(3), None)
+        .publish(&H::invalid_post(), &context())
+        .await
+        .expect_err("not sent");
+    assert!(matches!(error, PublishError::Invalid { .. }), "{error:?}");
+}
+
+/// Channels with idempotency keys send the same key for every attempt at a post.
+pub async fn the_idempotency_key_is_stable<H: Harness>() {
+    let server = MockServer::start().await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    if !publisher.idempotent() {
+        return;
+    }
+    let request = the_request::<H>(publisher.as_ref());
+    route(&request)
+        .respond_with(H::success())
+        .expect(2)
+        .mount(&server)
+        .await;
+    publisher
+        .publish(&H::post(), &context())
+        .await
+        .expect("first");
+    publisher
+        .publish(&H::post(), &context())
+        .await
+        .expect("second");
+    let received = server.received_requests().await.expect("recording is on");
+    let keys: Vec<_> = received
+        .iter()
+        .map(|request| request.headers.get("idempotency-key").cloned())
+        .collect();
+    assert!(keys[0].is_some(), "no idempotency-key header");
+    assert_eq!(keys[0], keys[1]);
+}
+
+/// No secret appears in `Debug`, previews or error messages.
+pub async fn secrets_never_show<H: Harness>() {
+    let server = MockServer::start().await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    let request = the_request::<H>(publisher.as_ref());
+    route(&request)
+        .respond_with(problem(401, "bad token"))
+        .mount(&server)
+        .await;
+    let error = publisher
+        .publish(&H::post(), &context())
+        .await
+        .expect_err("401");
+    let shown = format!(
+        "{publisher:?} {} {error} {error:?} {request:?}",
+        serde_json::to_string(&publisher.preview(&H::post()).expect("previews"))
+            .unwrap_or_default()
+    );
+    for secret in H::secrets() {
+        assert!(!shown.contains(secret), "a secret leaked: {shown}");
+    }
+}
+
+/// Expands one `#[tokio::test]` per conformance check for a [`Harness`].
+#[macro_export]
+macro_rules! conformance_tests {
+    ($harness:ty) => {
+        $crate::conformance_tests!(@tests $harness;
+            sends_exactly_the_previewed_request,
+            rejections_are_permanent_and_not_retried,
+            server_errors_are_transient_and_retried,
+            a_retry_after_a_server_error_succeeds,
+            rate_limits_wait_and_retry,
+            a_slow_answer_is_an_unknown_outcome,
+            connection_failures_are_transient,
+            an_open_circuit_makes_no_call,
+            invalid_posts_are_never_sent,
+            the_idempotency_key_is_stable,
+            secrets_never_show
+        );
+    };
+    (@tests $harness:ty; $($check:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                $crate::testkit::conformance::$check::<$harness>().await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,57 @@
+//! The shared conformance suite, run against the CRM newsletter publisher.
+
+use std::sync::Arc;
+
+use halcytone_core::http::HttpClient;
+use halcytone_core::prelude::*;
+use halcytone_core::publisher::PostId;
+use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
+use publisher_email::{EmailConfig, EmailPublisher};
+
+struct CrmHarness;
+
+impl Harness for CrmHarness {
+    fn publisher(base_url: &str, http: HttpClient) -> Arc<dyn Publisher> {
+        let config = EmailConfig {
+            base_url: Some(BaseUrl::parse(base_url).unwrap()),
+            api_key: Some(SecretString::new("crm-api-key-789")),
+            list_id: Some("newsletter-main".to_owned()),
+            ..EmailConfig::default()
+        };
+        Arc::new(EmailPublisher::new(config, http))
+    }
+
+    fn post() -> OutgoingPost {
+        OutgoingPost {
+            id: PostId("post_conformance".to_owned()),
+            scheduled_at: "2026-11-30T09:00:00+00:00[UTC]".parse().unwrap(),
+            content: Content(serde_json::json!({
+                "subject": "This Week in Breathscape: 10,000 resonance sessions",
+                "preheader": "Plus box breathing for the holidays",
+                "html": "<!doctype html><p>Hello &amp; welcome</p>",
+                "text": "Hello & welcome",
+            })),
+        }
+    }
+
+    fn invalid_post() -> OutgoingPost {
+        OutgoingPost {
+            content: Content(
+                serde_json::json!({"subject": "", "preheader": "", "html": "<p>x</p>", "text": "x"}),
+            ),
+            ..Self::post()
+        }
+    }
+
+    fn success() -> ResponseTemplate {
+        ResponseTemplate::new(202).set_body_json(
+            serde_json::json!({"id": "nl_8f2c", "status": "scheduled", "recipients": 18342}),
+        )
+    }
+
+    fn secrets() -> &'static [&'static str] {
+        &["crm-api-key-789"]
+    }
+}
+
+halcytone_core::conformance_tests!(CrmHarness);

@@ -1,0 +1,49 @@
+//! The shared conformance suite, run against the X publisher.
+
+use std::sync::Arc;
+
+use halcytone_core::http::HttpClient;
+use halcytone_core::prelude::*;
+use halcytone_core::publisher::PostId;
+use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
+use publisher_twitter::{TwitterConfig, TwitterPublisher};
+
+struct TwitterHarness;
+
+impl Harness for TwitterHarness {
+    fn publisher(base_url: &str, http: HttpClient) -> Arc<dyn Publisher> {
+        let config = TwitterConfig {
+            base_url: BaseUrl::parse(base_url).unwrap(),
+            bearer_token: Some(SecretString::new("x-user-token-123")),
+            ..TwitterConfig::default()
+        };
+        Arc::new(TwitterPublisher::new(config, http))
+    }
+
+    fn post() -> OutgoingPost {
+        OutgoingPost {
+            id: PostId("post_conformance".to_owned()),
+            scheduled_at: "2026-11-30T09:00:00+00:00[UTC]".parse().unwrap(),
+            content: Content(
+                serde_json::json!({"parts": ["Breathscape 2.4 is out 🌙 https://halcytone.example/notes #Breathscape"]}),
+            ),
+        }
+    }
+
+    fn invalid_post() -> OutgoingPost {
+        OutgoingPost {
+            content: Content(serde_json::json!({"parts": ["x".repeat(281)]})),
+            ..Self::post()
+        }
+    }
+
+    fn success() -> ResponseTemplate {
+        ResponseTemplate::new(201).set_body_string(include_str!("data/twitter-create-201.json"))
+    }
+
+    fn secrets() -> &'static [&'static str] {
+        &["x-user-token-123"]
+    }
+}
+
+halcytone_core::conformance_tests!(TwitterHarness);

@@ -1,0 +1,54 @@
+//! The shared conformance suite, run against the Platform article publisher.
+
+use std::sync::Arc;
+
+use halcytone_core::http::HttpClient;
+use halcytone_core::prelude::*;
+use halcytone_core::publisher::PostId;
+use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
+use publisher_web::{WebConfig, WebPublisher};
+
+struct PlatformHarness;
+
+impl Harness for PlatformHarness {
+    fn publisher(base_url: &str, http: HttpClient) -> Arc<dyn Publisher> {
+        let config = WebConfig {
+            base_url: Some(BaseUrl::parse(base_url).unwrap()),
+            api_key: Some(SecretString::new("platform-key-321")),
+            ..WebConfig::default()
+        };
+        Arc::new(WebPublisher::new(config, http))
+    }
+
+    fn post() -> OutgoingPost {
+        OutgoingPost {
+            id: PostId("post_conformance".to_owned()),
+            scheduled_at: "2026-12-01T10:00:00+00:00[UTC]".parse().unwrap(),
+            content: Content(serde_json::json!({
+                "title": "Sleep timer fades", "slug": "sleep-timer-fades", "excerpt": "Fades, not stops.",
+                "html": "<p>Fades, not stops.</p>", "seo_description": "Fades, not stops.", "tags": ["product", "release"],
+            })),
+        }
+    }
+
+    fn invalid_post() -> OutgoingPost {
+        OutgoingPost {
+            content: Content(serde_json::json!({
+                "title": "T", "slug": "Not A Slug", "excerpt": "", "html": "<p>x</p>", "seo_description": "", "tags": [],
+            })),
+            ..Self::post()
+        }
+    }
+
+    fn success() -> ResponseTemplate {
+        ResponseTemplate::new(201).set_body_json(serde_json::json!({
+            "id": "c_19a", "url": "https://halcytone.example/blog/sleep-timer-fades", "status": "scheduled",
+        }))
+    }
+
+    fn secrets() -> &'static [&'static str] {
+        &["platform-key-321"]
+    }
+}
+
+halcytone_core::conformance_tests!(PlatformHarness);
