@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The path of a freshly built `halcytone` debug binary with default features.
 ///
@@ -46,13 +47,17 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A scratch directory for one test, removed and made anew.
+/// A new, empty scratch directory, never shared with another call.
 ///
 /// # Panics
 /// Panics when the directory cannot be made.
 pub fn scratch(name: &str) -> PathBuf {
-    let directory =
-        std::env::temp_dir().join(format!("halcytone-e2e-{}-{name}", std::process::id()));
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let number = NEXT.fetch_add(1, Ordering::Relaxed);
+    let directory = std::env::temp_dir().join(format!(
+        "halcytone-e2e-{}-{name}-{number}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&directory);
     std::fs::create_dir_all(&directory).expect("scratch directory");
     directory

@@ -285,7 +285,7 @@ fn without_dry_run_generate_says_publishing_is_not_available() {
     let output = run(&directory, &["generate", "--period", "week"], &[]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("publishing is not available yet"),
+        stderr(&output).contains("publishing on schedule is not available yet"),
         "{}",
         stderr(&output)
     );

@@ -223,7 +223,7 @@ async fn bad_requests_get_problems_naming_the_field() {
         body["detail"]
             .as_str()
             .unwrap()
-            .contains("publishing is not available yet")
+            .contains("publishing on schedule is not available yet")
     );
     problem(
         client()

@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use halcytone_core::channel::Channel;
-use halcytone_core::compose::{Composer, ContentPlan, ItemViews};
+use halcytone_core::compose::{Composer, ContentPlan, ItemViews, ScheduledPost};
 use halcytone_core::document::KnownChannels;
 use halcytone_core::error::ConfigError;
+use halcytone_core::error::PublishError;
 use halcytone_core::http::HttpClient;
 use halcytone_core::plan::{
     Cadence, Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan,
     post_id,
 };
-use halcytone_core::publisher::{PostStatus, Publisher};
+use halcytone_core::publisher::{OutgoingPost, PostId, PostStatus, PublishContext, Publisher};
 use halcytone_core::registry::{Registry, Settings as Table};
 use halcytone_core::render::Renderer;
 use halcytone_core::resilience::{RateLimit, Resilient};
@@ -93,7 +94,7 @@ pub(crate) enum AppError {
 }
 
 /// Message for a request that would publish: the durable queue is not built yet.
-pub(crate) const PUBLISHING_NOT_AVAILABLE: &str = "publishing is not available yet: this version has no durable post queue, so it only previews; run again with --dry-run (or dry_run: true)";
+pub(crate) const PUBLISHING_NOT_AVAILABLE: &str = "publishing on schedule is not available yet: this version has no durable post queue; run again with --dry-run (or dry_run: true) to preview, or with --publish-now to send every post of the plan now";
 
 impl App {
     /// Builds the app from checked settings; `document` overrides the source
@@ -420,6 +421,115 @@ impl App {
             initial_status: self.initial_status(),
         };
         Ok(composer.compose(planned))
+    }
+}
+
+/// What happened to one post of a `--publish-now` run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct PublishReport {
+    /// The post.
+    pub(crate) post: PostId,
+    /// Its channel.
+    pub(crate) channel: Channel,
+    /// When it was planned for.
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub(crate) scheduled_at: jiff::ZonedDateTime,
+    /// The item's title.
+    pub(crate) title: String,
+    /// `published`, `failed` or `skipped`.
+    pub(crate) outcome: &'static str,
+    /// The ids the channel gave the post.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) external_ids: Vec<String>,
+    /// A link to the post.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) url: Option<String>,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+}
+
+fn serialize_timestamp<S: serde::Serializer>(
+    at: &jiff::ZonedDateTime,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&at.timestamp())
+}
+
+impl App {
+    /// Publishes every post of `plan` now, each channel in parallel and the
+    /// posts of one channel in order. A channel without credentials is
+    /// skipped; a failing channel does not stop the others.
+    pub(crate) async fn publish_now(
+        &self,
+        plan: &ContentPlan,
+        correlation_id: &str,
+    ) -> Vec<PublishReport> {
+        let mut by_channel: BTreeMap<&Channel, Vec<&ScheduledPost>> = BTreeMap::new();
+        for post in &plan.posts {
+            by_channel.entry(&post.channel).or_default().push(post);
+        }
+        let channels = by_channel.into_iter().map(|(channel, posts)| async move {
+            let mut reports = Vec::with_capacity(posts.len());
+            let publisher = self.publishers.get(channel);
+            for post in posts {
+                let mut report = PublishReport {
+                    post: post.id.clone(),
+                    channel: channel.clone(),
+                    scheduled_at: post.scheduled_at.clone(),
+                    title: post.item.title.clone(),
+                    outcome: "failed",
+                    external_ids: Vec::new(),
+                    url: None,
+                    error: None,
+                };
+                let Some(publisher) = publisher else {
+                    report.outcome = "skipped";
+                    report.error = Some(format!("no {channel} publisher is enabled"));
+                    reports.push(report);
+                    continue;
+                };
+                let missing = publisher.missing_configuration();
+                if !missing.is_empty() {
+                    report.outcome = "skipped";
+                    report.error = Some(format!("{channel} is not configured: set {}", missing.join(", ")));
+                    tracing::warn!(channel = %channel, post = %post.id, "Skipped: the channel is not configured.");
+                    reports.push(report);
+                    continue;
+                }
+                let outgoing = OutgoingPost {
+                    id: post.id.clone(),
+                    scheduled_at: post.scheduled_at.clone(),
+                    content: post.content.clone(),
+                };
+                let context = PublishContext {
+                    correlation_id: correlation_id.to_owned(),
+                    already_sent: Vec::new(),
+                };
+                match publisher.publish(&outgoing, &context).await {
+                    Ok(receipt) => {
+                        tracing::info!(channel = %channel, post = %post.id, ids = ?receipt.external_ids, "Published.");
+                        report.outcome = "published";
+                        report.external_ids = receipt.external_ids;
+                        report.url = receipt.url;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, channel = %channel, post = %post.id, "Publish failed.");
+                        if let PublishError::Partial { sent, .. } = &error {
+                            report.external_ids.clone_from(sent);
+                        }
+                        report.error = Some(error.to_string());
+                    }
+                }
+                reports.push(report);
+            }
+            reports
+        });
+        futures_util::future::join_all(channels)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 

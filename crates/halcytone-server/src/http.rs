@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request, State};
+use axum::extract::{MatchedPath, Query, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,7 @@ use axum::{Extension, Json, Router};
 use halcytone_core::compose::ContentPlan;
 use halcytone_core::plan::Period;
 use jiff::civil::Date;
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
@@ -120,8 +121,8 @@ impl IntoResponse for Problem {
     }
 }
 
-/// Builds the router.
-pub(crate) fn router(app: Arc<App>) -> Router {
+/// Builds the router; `metrics` renders `GET /metrics`.
+pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
     let protected = Router::new()
         .route("/generate", post(generate))
         .route("/generateBatch", post(generate_batch))
@@ -133,6 +134,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(health))
+        .route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        )
         .merge(protected)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -152,8 +157,14 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), ToOwned::to_owned);
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
+    metrics::counter!("halcytone_http_requests_total", "route" => route, "status" => response.status().as_u16().to_string())
+        .increment(1);
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

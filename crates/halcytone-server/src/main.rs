@@ -57,6 +57,9 @@ enum Command {
         /// Preview only: nothing is stored or sent.
         #[arg(long)]
         dry_run: bool,
+        /// Send every post of the plan now (a one-off plan), and report each.
+        #[arg(long, conflicts_with = "dry_run")]
+        publish_now: bool,
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
@@ -168,6 +171,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             period,
             start,
             channels,
+            publish_now: true,
+            json,
+            ..
+        } => publish_now(&app, period, start, channels, json).await,
+        Command::Generate {
+            period,
+            start,
+            channels,
             dry_run,
             json,
             ..
@@ -207,6 +218,49 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Doctor => doctor(&app).await,
     }
+}
+
+async fn publish_now(
+    app: &App,
+    period: Period,
+    start: Option<Date>,
+    channels: Option<Vec<String>>,
+    json: bool,
+) -> Result<(), Failure> {
+    if app.settings.dry_run {
+        return Err(Failure {
+            message: "HALCYTONE_DRY_RUN (or dry_run in the configuration) is set, so nothing is sent; unset it to publish".to_owned(),
+            code: 2,
+        });
+    }
+    // The plan is rendered as for a preview (nothing is stored), then sent.
+    let plan = app
+        .generate(&GenerateRequest {
+            period,
+            start,
+            channels,
+            dry_run: true,
+        })
+        .await?;
+    let correlation_id = uuid::Uuid::now_v7().to_string();
+    let reports = app.publish_now(&plan, &correlation_id).await;
+    if json {
+        let text = serde_json::json!({ "plan_id": plan.plan_id, "correlation_id": correlation_id, "posts": reports, "warnings": plan.warnings });
+        output::print(&format!("{text:#}\n"));
+    } else {
+        output::print(&output::publish_table(&reports, &plan.warnings));
+    }
+    let failed = reports
+        .iter()
+        .filter(|report| report.outcome == "failed")
+        .count();
+    if failed > 0 {
+        return Err(Failure {
+            message: format!("{failed} of {} posts failed to publish", reports.len()),
+            code: 1,
+        });
+    }
+    Ok(())
 }
 
 async fn doctor(app: &App) -> Result<(), Failure> {
@@ -267,9 +321,23 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
         message: error.to_string(),
         code: 1,
     })?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|error| Failure {
+            message: format!("cannot start the metrics recorder: {error}"),
+            code: 1,
+        })?;
+    let upkeep = metrics.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            ticks.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     tracing::info!(address = %local, "Listening.");
     output::print(&format!("halcytone listening on http://{local}\n"));
-    axum::serve(listener, http::router(Arc::new(app)))
+    axum::serve(listener, http::router(Arc::new(app), metrics))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|error| Failure {

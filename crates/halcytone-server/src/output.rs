@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use halcytone_core::compose::{ContentPlan, ScheduledPost};
 
+use crate::app::PublishReport;
 use crate::report::ChannelReport;
 
 /// A one-line summary of a post's content for the table.
@@ -134,6 +135,45 @@ pub(crate) fn channels_table(
         "Sources\n  {} (active: {active_source})",
         sources.join(", ")
     );
+    out
+}
+
+/// Formats the outcome of `generate --publish-now`, one line a post.
+pub(crate) fn publish_table(reports: &[PublishReport], warnings: &[String]) -> String {
+    let count = |outcome: &str| {
+        reports
+            .iter()
+            .filter(|report| report.outcome == outcome)
+            .count()
+    };
+    let mut out = format!(
+        "Published {} of {} posts ({} failed, {} skipped)\n",
+        count("published"),
+        reports.len(),
+        count("failed"),
+        count("skipped")
+    );
+    for report in reports {
+        let detail = match (&report.error, report.external_ids.first()) {
+            (Some(error), _) => error.clone(),
+            (None, Some(id)) => report.url.clone().unwrap_or_else(|| id.clone()),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<9} {}  {:<9} {}: {detail}",
+            report.outcome,
+            report.scheduled_at.strftime("%a %Y-%m-%d %H:%M"),
+            report.channel.as_str(),
+            report.title
+        );
+    }
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings:");
+        for warning in warnings {
+            let _ = writeln!(out, "  - {warning}");
+        }
+    }
     out
 }
 
