@@ -20,6 +20,17 @@ pub enum Method {
     Put,
 }
 
+impl Method {
+    /// The method as it goes on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+        }
+    }
+}
+
 /// A header value that may hold a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderValue {

@@ -3,6 +3,7 @@
 
 mod config;
 mod error;
+mod oauth1;
 mod publisher;
 mod render;
 pub mod weighted;

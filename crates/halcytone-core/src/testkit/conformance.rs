@@ -74,12 +74,7 @@ fn the_request<H: Harness>(publisher: &dyn Publisher) -> OutboundRequest {
 /// A mock for the request's method and path.
 fn route(request: &OutboundRequest) -> wiremock::MockBuilder {
     let url = url::Url::parse(&request.url).expect("publishers build absolute URLs");
-    let verb = match request.method {
-        crate::request::Method::Get => "GET",
-        crate::request::Method::Post => "POST",
-        crate::request::Method::Put => "PUT",
-    };
-    Mock::given(method(verb)).and(path(url.path()))
+    Mock::given(method(request.method.as_str())).and(path(url.path()))
 }
 
 fn problem(status: u16, message: &str) -> ResponseTemplate {
