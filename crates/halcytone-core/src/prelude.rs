@@ -8,7 +8,7 @@ pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
 pub use crate::plan::{Cadence, SlotRule, Weekdays};
 pub use crate::publisher::{
     Content, ItemView, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher,
-    RenderInput, ensure, render_field, typed_content,
+    RenderInput, ensure, render_field, require_configuration, typed_content,
 };
 pub use crate::registry::{Registry, Settings};
 pub use crate::render::Renderer;

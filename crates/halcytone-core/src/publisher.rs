@@ -287,6 +287,21 @@ pub fn typed_content<T: DeserializeOwned>(
     })
 }
 
+/// Fails with `NotConfigured` when `missing` names configuration keys, so a
+/// channel without credentials never sends a half-authorised request.
+///
+/// # Errors
+/// Returns `NotConfigured` listing the keys.
+pub fn require_configuration(channel: &Channel, missing: &[&str]) -> Result<(), PublishError> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(PublishError::NotConfigured {
+        channel: channel.clone(),
+        missing: missing.join(", "),
+    })
+}
+
 /// Fails with `Invalid` on `field` unless `ok`.
 ///
 /// # Errors

@@ -150,13 +150,7 @@ impl Publisher for LinkedinPublisher {
         post: &OutgoingPost,
         context: &PublishContext,
     ) -> Result<PublishReceipt, PublishError> {
-        let missing = self.missing_configuration();
-        if !missing.is_empty() {
-            return Err(PublishError::NotConfigured {
-                channel: CHANNEL,
-                missing: missing.join(", "),
-            });
-        }
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
         let requests = self.build_requests(post)?;
         let mut ids = Vec::with_capacity(requests.len());
         for request in &requests {

@@ -238,13 +238,7 @@ impl Publisher for TwitterPublisher {
         post: &OutgoingPost,
         context: &PublishContext,
     ) -> Result<PublishReceipt, PublishError> {
-        let missing = self.missing_configuration();
-        if !missing.is_empty() {
-            return Err(PublishError::NotConfigured {
-                channel: CHANNEL,
-                missing: missing.join(", "),
-            });
-        }
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
         let content: TwitterContent = typed_content(&CHANNEL, &post.content)?;
         let mut ids = context.already_sent.clone();
         if ids.len() > content.parts.len() {

@@ -12,6 +12,7 @@ use halcytone_core::source::SourceError;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
+use halcytone_core::structured;
 use halcytone_core::structured::inline::{
     Span, Style, plain, render_line, render_lines, split_lines,
 };
@@ -490,21 +491,7 @@ impl<'a, 'k> Walker<'a, 'k> {
 
     /// A body paragraph, or metadata lines while they are still allowed.
     fn text(&mut self, lines: &[Vec<Span>], location: Location) {
-        let mut body_start = 0;
-        if self.metadata_open {
-            while body_start < lines.len()
-                && self
-                    .builder
-                    .metadata_line(&plain(&lines[body_start]), location.clone())
-            {
-                body_start += 1;
-            }
-            if body_start == lines.len() {
-                return;
-            }
-            self.metadata_open = false;
-        }
-        self.builder.body(&render_lines(&lines[body_start..], ""));
+        structured::paragraph(&mut self.builder, &mut self.metadata_open, lines, &location);
     }
 
     fn list_item(&mut self, bullet: &Bullet, lines: &[Vec<Span>]) {

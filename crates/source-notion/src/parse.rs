@@ -11,6 +11,7 @@ use halcytone_core::document::{
 use halcytone_core::source::SourceError;
 use serde::{Deserialize, Serialize};
 
+use halcytone_core::structured;
 use halcytone_core::structured::inline::{
     Span, Style, longest_backtick_run, plain, render_line, render_lines, split_lines,
 };
@@ -474,21 +475,12 @@ impl<'k> Walker<'k> {
             return;
         }
         self.flush_list();
-        let mut body_start = 0;
-        if self.metadata_open {
-            while body_start < lines.len()
-                && self
-                    .builder
-                    .metadata_line(&plain(&lines[body_start]), block.location())
-            {
-                body_start += 1;
-            }
-            if body_start == lines.len() {
-                return;
-            }
-            self.metadata_open = false;
-        }
-        self.builder.body(&render_lines(&lines[body_start..], ""));
+        structured::paragraph(
+            &mut self.builder,
+            &mut self.metadata_open,
+            &lines,
+            &block.location(),
+        );
     }
 
     /// The Markdown lines of a body block together with its children.
