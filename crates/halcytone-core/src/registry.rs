@@ -10,6 +10,7 @@ use crate::channel::Channel;
 use crate::error::ConfigError;
 use crate::http::HttpClient;
 use crate::publisher::Publisher;
+use crate::resilience::ResilienceSettings;
 use crate::source::Source;
 
 /// One configuration table (`[channels.twitter]`, `[source]`), handed to the
@@ -57,8 +58,17 @@ impl Settings {
 /// Builds a publisher from its configuration table and the shared HTTP client.
 pub type PublisherFactory = fn(&Settings, &HttpClient) -> Result<Arc<dyn Publisher>, ConfigError>;
 
+/// What a source needs besides its `[source]` table.
+#[derive(Debug, Clone)]
+pub struct SourceContext {
+    /// The shared HTTP client.
+    pub http: HttpClient,
+    /// How to retry failed reads.
+    pub resilience: ResilienceSettings,
+}
+
 /// Builds a source from the `[source]` table.
-pub type SourceFactory = fn(&Settings) -> Result<Arc<dyn Source>, ConfigError>;
+pub type SourceFactory = fn(&Settings, &SourceContext) -> Result<Arc<dyn Source>, ConfigError>;
 
 /// Every publisher and source compiled into the binary.
 #[derive(Default)]

@@ -4,6 +4,7 @@
 //! attempt. Publishers only classify errors; [`Resilient`] decides what to do.
 
 use std::fmt;
+use std::future::Future;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -144,6 +145,48 @@ impl Default for ResilienceSettings {
             breaker_cooldown: Duration::from_secs(60),
         }
     }
+}
+
+/// Runs `operation` until it succeeds, fails for good or the attempts run
+/// out: transient failures and rate limits are retried with exponential
+/// backoff and full jitter, waiting at least the `Retry-After` the API gave;
+/// an unknown outcome is retried only when `idempotent` (the request carries
+/// an idempotency key, or only reads). `label` names the operation in logs.
+///
+/// This is the one retry loop of Halcytone: publishers and sources both use it.
+///
+/// # Errors
+/// The last error, when it is not retryable or the attempts ran out.
+pub async fn retrying<T, Fut>(
+    settings: &ResilienceSettings,
+    idempotent: bool,
+    label: &str,
+    operation: impl FnMut() -> Fut,
+) -> Result<T, PublishError>
+where
+    Fut: Future<Output = Result<T, PublishError>>,
+{
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(settings.min_delay)
+        .with_max_delay(settings.max_delay)
+        .with_max_times(settings.max_attempts.saturating_sub(1) as usize)
+        .with_jitter();
+    operation
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|error: &PublishError| error.is_retryable() || (idempotent && error.is_outcome_unknown()))
+        .adjust(|error: &PublishError, delay: Option<Duration>| match error {
+            // Wait at least what the API asked for, even past max_delay.
+            PublishError::RateLimited {
+                retry_after: Some(wait),
+                ..
+            } => delay.map(|delay| delay.max(*wait)),
+            _ => delay,
+        })
+        .notify(|error: &PublishError, delay: Duration| {
+            tracing::warn!(%error, operation = label, retry_in_ms = delay.as_millis() as u64, "Attempt failed; retrying.");
+        })
+        .await
 }
 
 /// The breaker's open periods: `cooldown`, doubling up to eight times it,
@@ -353,26 +396,11 @@ impl Publisher for Resilient {
         // A post that breaks the channel's rules is never sent.
         self.inner.validate(&post.content)?;
         let sent = Mutex::new(context.already_sent.clone());
-        let idempotent = self.inner.idempotent();
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.settings.min_delay)
-            .with_max_delay(self.settings.max_delay)
-            .with_max_times(self.settings.max_attempts.saturating_sub(1) as usize)
-            .with_jitter();
-        let channel = self.inner.channel();
-        (|| self.attempt(post, context, &sent))
-            .retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(|error: &PublishError| error.is_retryable() || (idempotent && error.is_outcome_unknown()))
-            .adjust(|error: &PublishError, delay: Option<Duration>| match error {
-                // Wait at least what the API asked for, even past max_delay.
-                PublishError::RateLimited { retry_after: Some(wait), .. } => delay.map(|delay| delay.max(*wait)),
-                _ => delay,
-            })
-            .notify(|error: &PublishError, delay: Duration| {
-                tracing::warn!(%error, channel = %channel, post = %post.id, retry_in_ms = delay.as_millis() as u64, "Publish attempt failed; retrying.");
-            })
-            .await
+        let label = format!("{} post {}", self.inner.channel(), post.id);
+        retrying(&self.settings, self.inner.idempotent(), &label, || {
+            self.attempt(post, context, &sent)
+        })
+        .await
     }
 }
 

@@ -16,7 +16,7 @@ use halcytone_core::plan::{
     post_id,
 };
 use halcytone_core::publisher::{OutgoingPost, PostId, PostStatus, PublishContext, Publisher};
-use halcytone_core::registry::{Registry, Settings as Table};
+use halcytone_core::registry::{Registry, Settings as Table, SourceContext};
 use halcytone_core::render::Renderer;
 use halcytone_core::resilience::{RateLimit, Resilient};
 use halcytone_core::source::{MarkdownSource, Source, SourceError};
@@ -169,7 +169,11 @@ impl App {
                         ),
                     )
                 })?;
-                factory(&settings.source)?
+                let context = SourceContext {
+                    http: http.clone(),
+                    resilience: settings.resilience.clone(),
+                };
+                factory(&settings.source, &context)?
             }
         };
         let renderer = Renderer::new(settings.templates.dir.as_deref())

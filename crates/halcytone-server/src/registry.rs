@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use halcytone_core::channel::Channel;
 use halcytone_core::error::ConfigError;
-use halcytone_core::registry::{Registry, Settings};
+use halcytone_core::registry::{Registry, Settings, SourceContext};
 use halcytone_core::source::{MarkdownSource, Source};
 use serde::Deserialize;
 
@@ -23,7 +23,10 @@ struct MarkdownSettings {
     path: Option<PathBuf>,
 }
 
-fn markdown_source(settings: &Settings) -> Result<Arc<dyn Source>, ConfigError> {
+fn markdown_source(
+    settings: &Settings,
+    _context: &SourceContext,
+) -> Result<Arc<dyn Source>, ConfigError> {
     let markdown: MarkdownSettings = settings.parse()?;
     Ok(Arc::new(match markdown.path {
         Some(path) => MarkdownSource::file(path),

@@ -61,7 +61,7 @@ impl Source for GdocsSource {
 
 /// Registers the Google Docs source.
 pub fn register(registry: &mut Registry) {
-    registry.add_source(KIND, |settings| {
+    registry.add_source(KIND, |settings, _context| {
         Ok(Arc::new(GdocsSource {
             config: settings.parse()?,
         }))

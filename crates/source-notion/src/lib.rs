@@ -60,7 +60,7 @@ impl Source for NotionSource {
 
 /// Registers the Notion source.
 pub fn register(registry: &mut Registry) {
-    registry.add_source(KIND, |settings| {
+    registry.add_source(KIND, |settings, _context| {
         Ok(Arc::new(NotionSource {
             config: settings.parse()?,
         }))
