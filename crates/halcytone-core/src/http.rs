@@ -115,17 +115,35 @@ impl HttpClient {
             .send()
             .await
             .map_err(|error| self.transport_error(channel, &error))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        self.read(channel, response).await
+    }
+
+    /// Posts an `application/x-www-form-urlencoded` form, as OAuth token
+    /// endpoints want; the fields may hold credentials, so nothing of them is
+    /// ever logged or previewed.
+    ///
+    /// # Errors
+    /// As [`HttpClient::send`].
+    pub async fn send_form(
+        &self,
+        channel: &Channel,
+        url: &str,
+        fields: &[(&str, &str)],
+        correlation_id: &str,
+    ) -> Result<HttpResponse, PublishError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let response = self
+            .client
+            .post(url)
+            .header(REQUEST_ID_HEADER, correlation_id)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
             .await
             .map_err(|error| self.transport_error(channel, &error))?;
-        Ok(HttpResponse {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
+        self.read(channel, response).await
     }
 
     /// Sends `request` and reads a success body as `T`; a response that is
@@ -146,6 +164,25 @@ impl HttpClient {
             return Err(parse_error(&response));
         }
         response.json(channel)
+    }
+
+    /// Reads a response whole.
+    async fn read(
+        &self,
+        channel: &Channel,
+        response: reqwest::Response,
+    ) -> Result<HttpResponse, PublishError> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| self.transport_error(channel, &error))?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
     }
 
     fn transport_error(&self, channel: &Channel, error: &reqwest::Error) -> PublishError {

@@ -183,6 +183,16 @@ impl OutboundRequest {
         })
     }
 
+    /// A `GET` request with the given headers and no body.
+    pub fn get(url: String, headers: Vec<(&'static str, HeaderValue)>) -> Self {
+        Self {
+            method: Method::Get,
+            url,
+            headers,
+            body: None,
+        }
+    }
+
     /// The request with every secret replaced by `***`.
     pub fn redacted(&self) -> RequestPreview {
         RequestPreview {
