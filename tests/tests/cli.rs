@@ -157,7 +157,15 @@ fn secrets_never_reach_the_output() {
 #[test]
 fn the_plan_is_deterministic_and_honours_channels_and_configuration() {
     let directory = scratch("deterministic");
-    assert_eq!(plan_json(&directory, &[]), plan_json(&directory, &[]));
+    let first = plan_json(&directory, &[]);
+    let mut second = plan_json(&directory, &[]);
+    // The second reading of an unchanged document reports no changes.
+    assert_eq!(
+        second["changes"],
+        serde_json::json!({"new": [], "changed": [], "gone": []})
+    );
+    second.as_object_mut().unwrap().remove("changes");
+    assert_eq!(first, second);
     let output = run(
         &directory,
         &[
@@ -408,4 +416,81 @@ fn the_example_configuration_file_works_with_config() {
     assert!(output.status.success(), "{}", stderr(&output));
     let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(plan["timezone"], "Europe/London");
+}
+
+#[test]
+fn a_plan_says_what_changed_and_an_unreachable_source_falls_back_to_the_last_good_copy() {
+    let directory = scratch("last-good");
+    let document = directory.join("doc.md");
+    let plan = |extra: &[(&str, &str)]| {
+        let output = run(
+            &directory,
+            &[
+                "generate",
+                "--period",
+                "day",
+                "--start",
+                "2026-11-30",
+                "--doc",
+                "doc.md",
+                "--dry-run",
+                "--json",
+            ],
+            extra,
+        );
+        (
+            output.status.code(),
+            serde_json::from_slice::<Value>(&output.stdout).unwrap_or(Value::Null),
+            stderr(&output),
+        )
+    };
+    std::fs::write(
+        &document,
+        "## Breathscape\n### Kept\nSame.\n### Edited\nOld.\n### Removed\nBye.\n",
+    )
+    .unwrap();
+    let (code, first, _) = plan(&[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        first.get("changes").is_none(),
+        "nothing to compare the first reading with: {first}"
+    );
+    assert!(directory.join("data/last-good-document.json").is_file());
+
+    std::fs::write(
+        &document,
+        "## Breathscape\n### Added\nHi.\n\n### Kept\nSame.\n### Edited\nNew.\n",
+    )
+    .unwrap();
+    let (code, second, _) = plan(&[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        second["changes"],
+        serde_json::json!({"new": ["breathscape/added"], "changed": ["breathscape/edited"], "gone": ["breathscape/removed"]})
+    );
+
+    // The document is gone: the plan is made from the last good copy, with a warning.
+    std::fs::remove_file(&document).unwrap();
+    let (code, fallback, message) = plan(&[]);
+    assert_eq!(code, Some(0), "{message}");
+    assert_eq!(
+        fallback["posts"].as_array().unwrap().len(),
+        second["posts"].as_array().unwrap().len()
+    );
+    let warning = fallback["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("cannot read doc.md")
+            && warning.contains("planning from the last good copy"),
+        "{warning}"
+    );
+
+    // An invalid document is an error, never silently replaced by the last good copy.
+    std::fs::write(
+        &document,
+        "## Breathscape\n### Broken\nChannels: emial\n\nBody.\n",
+    )
+    .unwrap();
+    let (code, _, message) = plan(&[]);
+    assert_eq!(code, Some(1));
+    assert!(message.contains("unknown channel `emial`"), "{message}");
 }

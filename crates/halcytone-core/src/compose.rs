@@ -15,6 +15,7 @@ use crate::publisher::{
 };
 use crate::render::Renderer;
 use crate::request::RequestPreview;
+use crate::snapshot::Changes;
 
 /// The item a post is about, as plans show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,6 +77,10 @@ pub struct ContentPlan {
     pub posts: Vec<ScheduledPost>,
     /// Slots left empty, posts left out and why.
     pub warnings: Vec<String>,
+    /// Items new, changed or gone since the document was last read, when it
+    /// was read before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
 }
 
 fn serialize_display<S: Serializer, T: std::fmt::Display>(
@@ -247,6 +252,7 @@ impl Composer<'_> {
             dry_run: self.dry_run,
             posts,
             warnings,
+            changes: None,
         }
     }
 }

@@ -5,14 +5,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use jiff::civil::Date;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::channel::Channel;
 use crate::text::slugify;
 
 /// A parsed living document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LivingDocument {
     /// The `# Title`, when the document has one.
     pub title: Option<String>,
@@ -32,7 +32,7 @@ impl LivingDocument {
 }
 
 /// A `## Section` of the living document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Section {
     /// The heading text.
     pub name: String,
@@ -44,7 +44,7 @@ pub struct Section {
 ///
 /// Re-reading an edited document keeps the id of every item whose section and
 /// title did not change.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ItemId(String);
 
@@ -67,7 +67,9 @@ impl fmt::Display for ItemId {
 }
 
 /// How urgently an item should be published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Published after everything else.
@@ -80,7 +82,7 @@ pub enum Priority {
 }
 
 /// One `### Item` of the living document: something to say on one or more channels.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     /// Stable id, see [`ItemId`].
     pub id: ItemId,
@@ -114,7 +116,7 @@ impl Item {
 }
 
 /// A place in a source document.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Location {
     /// A 1-based line of a Markdown file.
     Line(usize),

@@ -19,6 +19,7 @@ pub mod render;
 pub mod request;
 pub mod resilience;
 pub mod secret;
+pub mod snapshot;
 pub mod source;
 pub mod structured;
 #[cfg(feature = "testkit")]

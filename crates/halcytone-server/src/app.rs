@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use halcytone_core::channel::Channel;
 use halcytone_core::compose::{Composer, ContentPlan, ItemViews, ScheduledPost};
-use halcytone_core::document::KnownChannels;
+use halcytone_core::document::{KnownChannels, ParsedDocument};
 use halcytone_core::error::ConfigError;
 use halcytone_core::error::PublishError;
 use halcytone_core::http::HttpClient;
@@ -19,6 +19,7 @@ use halcytone_core::publisher::{OutgoingPost, PostId, PostStatus, PublishContext
 use halcytone_core::registry::{Registry, Settings as Table, SourceContext};
 use halcytone_core::render::Renderer;
 use halcytone_core::resilience::{RateLimit, Resilient};
+use halcytone_core::snapshot::{self, Changes, Snapshot};
 use halcytone_core::source::{MarkdownSource, Source, SourceError};
 use jiff::civil::Date;
 
@@ -56,6 +57,8 @@ pub(crate) struct App {
     pub(crate) config_warnings: Vec<String>,
     /// Item views of the latest document revision.
     views: ItemViews,
+    /// The revision last kept as the good copy, and its changes.
+    last_kept: Mutex<Option<(String, Option<Changes>)>>,
 }
 
 /// What to generate.
@@ -199,6 +202,7 @@ impl App {
             known_channels,
             config_warnings,
             views: ItemViews::default(),
+            last_kept: Mutex::new(None),
         })
     }
 
@@ -306,7 +310,7 @@ impl App {
             return Err(AppError::NotAvailable(PUBLISHING_NOT_AVAILABLE.to_owned()));
         }
         let channels = self.select_channels(request.channels.as_deref())?;
-        let parsed = self.source.fetch(&self.known_channels).await?;
+        let (parsed, changes, fallback) = self.read_document().await?;
         let plan_request = PlanRequest {
             period: request.period,
             start: request.start.unwrap_or_else(|| next_monday(self.today())),
@@ -315,11 +319,13 @@ impl App {
             channels,
         };
         let mut planned = plan(&parsed.document, &plan_request)?;
-        let mut warnings: Vec<String> = parsed
-            .warnings
-            .iter()
-            .map(|warning| format!("{}: {warning}", self.source.describe()))
-            .collect();
+        let mut warnings: Vec<String> = fallback.into_iter().collect();
+        warnings.extend(
+            parsed
+                .warnings
+                .iter()
+                .map(|warning| format!("{}: {warning}", self.source.describe())),
+        );
         if self.publishers.is_empty() {
             warnings.push("this build has no channels compiled in: rebuild with the email, web, twitter or linkedin feature".to_owned());
         }
@@ -334,7 +340,73 @@ impl App {
             dry_run,
             initial_status: self.initial_status(),
         };
-        Ok(composer.compose(planned))
+        let mut content_plan = composer.compose(planned);
+        content_plan.changes = changes;
+        Ok(content_plan)
+    }
+
+    /// Reads the document. When the source is unreachable (not when the
+    /// document is invalid), planning goes on from the last good copy, with
+    /// a warning; never from nothing.
+    async fn read_document(
+        &self,
+    ) -> Result<(Arc<ParsedDocument>, Option<Changes>, Option<String>), AppError> {
+        let error = match self.source.fetch(&self.known_channels).await {
+            Ok(parsed) => {
+                let changes = self.keep(&parsed);
+                return Ok((parsed, changes, None));
+            }
+            Err(SourceError::Document(error)) => return Err(SourceError::Document(error).into()),
+            Err(error) => error,
+        };
+        let path = snapshot::path(&self.settings.data_dir);
+        match snapshot::load(&path) {
+            Ok(Some(kept)) if kept.source == self.source.describe() => {
+                let warning = format!(
+                    "{error}; planning from the last good copy, read at {} ({})",
+                    kept.read_at,
+                    path.display()
+                );
+                tracing::warn!(%error, "Source unreachable: planning from the last good copy.");
+                let parsed = ParsedDocument {
+                    document: kept.document,
+                    warnings: Vec::new(),
+                };
+                Ok((Arc::new(parsed), None, Some(warning)))
+            }
+            _ => Err(error.into()),
+        }
+    }
+
+    /// Keeps a newly read revision as the last good copy (once per
+    /// revision), and says what changed since the copy before it.
+    fn keep(&self, parsed: &ParsedDocument) -> Option<Changes> {
+        let revision = &parsed.document.revision;
+        let mut last_kept = self
+            .last_kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, changes)) = last_kept.as_ref().filter(|(kept, _)| kept == revision) {
+            return changes.clone();
+        }
+        let path = snapshot::path(&self.settings.data_dir);
+        let source = self.source.describe();
+        let changes = match snapshot::load(&path) {
+            Ok(Some(previous)) if previous.source == source => {
+                Some(Changes::between(&previous.document, &parsed.document))
+            }
+            _ => None,
+        };
+        let kept = Snapshot {
+            read_at: jiff::Timestamp::now(),
+            source,
+            document: parsed.document.clone(),
+        };
+        if let Err(error) = snapshot::save(&path, &kept) {
+            tracing::warn!(%error, "Cannot keep the last good copy of the document.");
+        }
+        *last_kept = Some((revision.clone(), changes.clone()));
+        changes
     }
 }
 
@@ -355,7 +427,7 @@ impl App {
             return Err(AppError::NotAvailable(PUBLISHING_NOT_AVAILABLE.to_owned()));
         }
         let channels = self.select_channels(channels)?;
-        let parsed = self.source.fetch(&self.known_channels).await?;
+        let (parsed, _, fallback) = self.read_document().await?;
         let document = &parsed.document;
         let item = match item_id {
             Some(id) => document
@@ -381,7 +453,7 @@ impl App {
             .to_zoned_datetime(self.settings.timezone.clone())
             .round(jiff::Unit::Minute)
             .map_err(|error| AppError::NotAvailable(error.to_string()))?;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = fallback.into_iter().collect();
         let posts = channels
             .iter()
             .filter(|plan_channel| {

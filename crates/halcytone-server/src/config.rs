@@ -206,6 +206,8 @@ pub(crate) struct ChannelSettings {
 pub(crate) struct Settings {
     /// The plan's time zone.
     pub(crate) timezone: TimeZone,
+    /// Where the last good copy of the document is kept.
+    pub(crate) data_dir: PathBuf,
     /// Dry run for the whole process.
     pub(crate) dry_run: bool,
     /// `[server]`.
@@ -317,8 +319,8 @@ impl Settings {
                 ),
             )
         })?;
-        // data_dir and store are checked now so that full configurations load;
-        // the queue that uses them comes later.
+        // The store is checked now so that full configurations load; the
+        // queue that uses it comes later.
         if raw.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "is empty"));
         }
@@ -375,6 +377,7 @@ impl Settings {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             timezone,
+            data_dir: raw.data_dir,
             dry_run,
             server: raw.server,
             bind,

@@ -82,6 +82,24 @@ pub(crate) fn plan_table(plan: &ContentPlan) -> String {
         plan.posts.len(),
         by_channel.join(", ")
     );
+    if let Some(changes) = &plan.changes {
+        let _ = writeln!(
+            out,
+            "\nSince the document was last read: {} new, {} changed, {} gone",
+            changes.new.len(),
+            changes.changed.len(),
+            changes.gone.len()
+        );
+        for (label, ids) in [
+            ("new", &changes.new),
+            ("changed", &changes.changed),
+            ("gone", &changes.gone),
+        ] {
+            for id in ids {
+                let _ = writeln!(out, "  {label:<8} {id}");
+            }
+        }
+    }
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings:");
         for warning in &plan.warnings {
