@@ -211,6 +211,43 @@ impl HttpClient {
     }
 }
 
+/// What a create call of the Halcytone services contract (the CRM's
+/// newsletters, the Platform's content) answers: `{"id": "…", "url"?: "…", …}`.
+#[derive(Debug, serde::Deserialize)]
+struct Created {
+    id: String,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// Sends create calls of the Halcytone services contract in order and
+/// collects the ids (and the first URL) they answer with; statuses map as
+/// [`classify_status`] says.
+///
+/// # Errors
+/// The first failure, classified.
+pub async fn create_each(
+    http: &HttpClient,
+    channel: &Channel,
+    requests: &[OutboundRequest],
+    correlation_id: &str,
+) -> Result<crate::publisher::PublishReceipt, PublishError> {
+    let mut receipt = crate::publisher::PublishReceipt {
+        external_ids: Vec::new(),
+        url: None,
+    };
+    for request in requests {
+        let created: Created = http
+            .send_json(channel, request, correlation_id, |response| {
+                classify_status(channel, response, SystemTime::now())
+            })
+            .await?;
+        receipt.external_ids.push(created.id);
+        receipt.url = receipt.url.or(created.url);
+    }
+    Ok(receipt)
+}
+
 /// The exact bytes sent for a JSON body: compact JSON, the same text a
 /// preview's body serialises to.
 pub fn body_bytes(body: &serde_json::Value) -> Vec<u8> {

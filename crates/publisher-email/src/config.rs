@@ -1,5 +1,7 @@
 //! `EmailConfig`: the `[channels.email]` table.
 
+use std::fmt;
+
 use halcytone_core::prelude::*;
 use serde::Deserialize;
 
@@ -10,6 +12,17 @@ pub enum Backend {
     /// The CRM's bulk newsletter endpoint.
     #[default]
     Crm,
+    /// A self-hosted listmonk: a campaign, then its schedule.
+    Listmonk,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Self::Crm => "crm",
+            Self::Listmonk => "listmonk",
+        })
+    }
 }
 
 /// The `[channels.email]` configuration.
@@ -19,12 +32,21 @@ pub struct EmailConfig {
     /// Which newsletter system.
     #[serde(default)]
     pub backend: Backend,
-    /// The CRM's base URL.
+    /// The base URL of the CRM or of the listmonk installation.
     pub base_url: Option<BaseUrl>,
-    /// The CRM API key.
+    /// The CRM API key, or the listmonk API user's token.
     pub api_key: Option<SecretString>,
-    /// The mailing list the newsletter goes to.
+    /// CRM only: the mailing list the newsletter goes to.
     pub list_id: Option<String>,
+    /// listmonk only: the API user the token belongs to.
+    pub username: Option<String>,
+    /// listmonk only: the ids of the lists the campaign goes to.
+    #[serde(default)]
+    pub list_ids: Vec<u64>,
+    /// listmonk only: the sender (`Name <address>`); listmonk's default when unset.
+    pub from_email: Option<String>,
+    /// listmonk only: the campaign template; listmonk's default when unset.
+    pub template_id: Option<u64>,
     /// The opening line of every newsletter.
     #[serde(default = "default_intro")]
     pub intro: String,
@@ -55,9 +77,102 @@ impl Default for EmailConfig {
             base_url: None,
             api_key: None,
             list_id: None,
+            username: None,
+            list_ids: Vec::new(),
+            from_email: None,
+            template_id: None,
             intro: default_intro(),
             more_items: default_more_items(),
             tags: default_tags(),
         }
+    }
+}
+
+impl EmailConfig {
+    /// Checks the values serde cannot: a key of the other backend is an
+    /// error rather than silently ignored.
+    ///
+    /// # Errors
+    /// Returns a [`ConfigError`] naming the key under `table`.
+    pub fn check(&self, table: &str) -> Result<(), ConfigError> {
+        let (other, keys): (Backend, Vec<(&str, bool)>) = match self.backend {
+            Backend::Crm => (
+                Backend::Listmonk,
+                vec![
+                    ("username", self.username.is_some()),
+                    ("list_ids", !self.list_ids.is_empty()),
+                    ("from_email", self.from_email.is_some()),
+                    ("template_id", self.template_id.is_some()),
+                ],
+            ),
+            Backend::Listmonk => (Backend::Crm, vec![("list_id", self.list_id.is_some())]),
+        };
+        if let Some((key, _)) = keys.into_iter().find(|(_, set)| *set) {
+            return Err(ConfigError::new(
+                format!("{table}.{key}"),
+                format!(
+                    "is read only by backend = \"{other}\", and this channel has backend = \"{}\"",
+                    self.backend
+                ),
+            ));
+        }
+        if self.list_ids.contains(&0) {
+            return Err(ConfigError::new(
+                format!("{table}.list_ids"),
+                "listmonk list ids start at 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(value: serde_json::Value) -> Result<EmailConfig, String> {
+        serde_json::from_value(value).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn the_listmonk_keys_are_read() {
+        let config = parse(serde_json::json!({
+            "backend": "listmonk", "base_url": "https://lists.example.com/",
+            "username": "halcytone", "api_key": "token-1", "list_ids": [3, 4],
+            "from_email": "Breathscape <news@halcytone.example>", "template_id": 2,
+        }))
+        .unwrap();
+        assert_eq!(config.backend, Backend::Listmonk);
+        assert_eq!(config.list_ids, [3, 4]);
+        assert_eq!(config.template_id, Some(2));
+        config.check("channels.email").unwrap();
+        assert!(
+            parse(serde_json::json!({"backend": "listmonk", "list_ids": "3"})).is_err(),
+            "list_ids is an array of integers"
+        );
+        assert!(parse(serde_json::json!({"backend": "mailchimp"})).is_err());
+        assert!(parse(serde_json::json!({"lists": [1]})).is_err());
+    }
+
+    #[test]
+    fn keys_of_the_other_backend_are_refused() {
+        let listmonk_key = parse(serde_json::json!({"list_ids": [3]})).unwrap();
+        assert_eq!(
+            listmonk_key
+                .check("channels.email")
+                .unwrap_err()
+                .to_string(),
+            "channels.email.list_ids: is read only by backend = \"listmonk\", and this channel has backend = \"crm\""
+        );
+        let crm_key =
+            parse(serde_json::json!({"backend": "listmonk", "list_id": "newsletter-main"}))
+                .unwrap();
+        assert_eq!(
+            crm_key.check("channels.email").unwrap_err().to_string(),
+            "channels.email.list_id: is read only by backend = \"crm\", and this channel has backend = \"listmonk\""
+        );
+        let zero = parse(serde_json::json!({"backend": "listmonk", "list_ids": [0]})).unwrap();
+        assert!(zero.check("channels.email").is_err());
+        EmailConfig::default().check("channels.email").unwrap();
     }
 }

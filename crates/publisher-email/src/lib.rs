@@ -2,12 +2,13 @@
 #![deny(missing_docs)]
 
 mod config;
+mod listmonk;
 mod publisher;
 mod wire;
 
 use halcytone_core::prelude::*;
 
-pub use crate::config::EmailConfig;
+pub use crate::config::{Backend, EmailConfig};
 pub use crate::publisher::EmailPublisher;
 
 /// The channel name.
@@ -16,8 +17,10 @@ pub const CHANNEL: Channel = Channel::from_static("email");
 /// Registers the email publisher.
 pub fn register(registry: &mut Registry) {
     registry.add_publisher(CHANNEL, |settings, http| {
+        let config: EmailConfig = settings.parse()?;
+        config.check(settings.key())?;
         Ok(std::sync::Arc::new(EmailPublisher::new(
-            settings.parse()?,
+            config,
             http.clone(),
         )))
     });

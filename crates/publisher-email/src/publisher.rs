@@ -1,15 +1,16 @@
-//! `EmailPublisher`: renders, validates and previews the weekly newsletter.
+//! `EmailPublisher`: renders, validates, previews and publishes the weekly
+//! newsletter, through the CRM (here) or listmonk (`listmonk.rs`).
 
-use std::time::SystemTime;
-
+use halcytone_core::http::create_each;
 use halcytone_core::prelude::*;
 use halcytone_core::text::truncate_on_word;
 use jiff::civil::time;
 use serde::{Deserialize, Serialize};
 
 use crate::CHANNEL;
-use crate::config::EmailConfig;
-use crate::wire::{Created, NewsletterRequest};
+use crate::config::{Backend, EmailConfig};
+use crate::listmonk;
+use crate::wire::NewsletterRequest;
 
 /// The longest subject line, in characters; mail clients cut around here.
 const MAX_SUBJECT: usize = 150;
@@ -28,7 +29,7 @@ pub(crate) struct EmailContent {
     pub(crate) text: String,
 }
 
-/// Publishes the newsletter through the CRM.
+/// Publishes the newsletter through the CRM or listmonk.
 #[derive(Debug)]
 pub struct EmailPublisher {
     config: EmailConfig,
@@ -70,22 +71,30 @@ impl Publisher for EmailPublisher {
         }
     }
 
+    /// The CRM takes idempotency keys; listmonk has none.
     fn idempotent(&self) -> bool {
-        true
+        self.config.backend == Backend::Crm
     }
 
     fn missing_configuration(&self) -> Vec<&'static str> {
-        let mut missing = Vec::new();
-        if self.config.base_url.is_none() {
-            missing.push("channels.email.base_url");
-        }
-        if self.config.api_key.is_none() {
-            missing.push("channels.email.api_key");
-        }
-        if self.config.list_id.is_none() {
-            missing.push("channels.email.list_id");
-        }
-        missing
+        let config = &self.config;
+        let keys = match config.backend {
+            Backend::Crm => vec![
+                ("channels.email.base_url", config.base_url.is_some()),
+                ("channels.email.api_key", config.api_key.is_some()),
+                ("channels.email.list_id", config.list_id.is_some()),
+            ],
+            Backend::Listmonk => vec![
+                ("channels.email.base_url", config.base_url.is_some()),
+                ("channels.email.username", config.username.is_some()),
+                ("channels.email.api_key", config.api_key.is_some()),
+                ("channels.email.list_ids", !config.list_ids.is_empty()),
+            ],
+        };
+        keys.into_iter()
+            .filter(|(_, set)| !set)
+            .map(|(key, _)| key)
+            .collect()
     }
 
     fn render(
@@ -145,11 +154,27 @@ impl Publisher for EmailPublisher {
         })?;
         ensure(&CHANNEL, !content.text.trim().is_empty(), "text", || {
             "is empty".to_owned()
-        })
+        })?;
+        if self.config.backend == Backend::Listmonk {
+            // listmonk reads `{{` as Go template syntax in all three.
+            for (field, value) in [
+                ("subject", &content.subject),
+                ("html", &content.html),
+                ("text", &content.text),
+            ] {
+                ensure(&CHANNEL, !value.contains("{{"), field, || {
+                    "contains `{{`, which listmonk reads as template syntax".to_owned()
+                })?;
+            }
+        }
+        Ok(())
     }
 
     fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError> {
         let content: EmailContent = typed_content(&CHANNEL, &post.content)?;
+        if self.config.backend == Backend::Listmonk {
+            return listmonk::requests(&self.config, post, &content);
+        }
         let base_url = self
             .config
             .base_url
@@ -187,28 +212,18 @@ impl Publisher for EmailPublisher {
         post: &OutgoingPost,
         context: &PublishContext,
     ) -> Result<PublishReceipt, PublishError> {
-        let missing = self.missing_configuration();
-        if !missing.is_empty() {
-            return Err(PublishError::NotConfigured {
-                channel: CHANNEL,
-                missing: missing.join(", "),
-            });
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        if self.config.backend == Backend::Listmonk {
+            let content: EmailContent = typed_content(&CHANNEL, &post.content)?;
+            return listmonk::publish(&self.config, &self.http, post, &content, context).await;
         }
-        let mut receipt = PublishReceipt {
-            external_ids: Vec::new(),
-            url: None,
-        };
-        for request in &self.build_requests(post)? {
-            let created: Created = self
-                .http
-                .send_json(&CHANNEL, request, &context.correlation_id, |response| {
-                    classify_status(&CHANNEL, response, SystemTime::now())
-                })
-                .await?;
-            receipt.external_ids.push(created.id);
-            receipt.url = receipt.url.or(created.url);
-        }
-        Ok(receipt)
+        create_each(
+            &self.http,
+            &CHANNEL,
+            &self.build_requests(post)?,
+            &context.correlation_id,
+        )
+        .await
     }
 }
 
@@ -352,6 +367,125 @@ mod tests {
                 "channels.email.list_id"
             ]
         );
+    }
+
+    fn listmonk_publisher() -> EmailPublisher {
+        EmailPublisher::new(
+            EmailConfig {
+                backend: Backend::Listmonk,
+                base_url: Some(BaseUrl::parse("https://lists.example.com/").unwrap()),
+                username: Some("halcytone".to_owned()),
+                api_key: Some(SecretString::new("listmonk-token")),
+                list_ids: vec![3, 7],
+                ..EmailConfig::default()
+            },
+            halcytone_core::testkit::test_http_client(),
+        )
+    }
+
+    #[test]
+    fn listmonk_creates_a_campaign_then_schedules_it() {
+        let listmonk = listmonk_publisher();
+        let post = render("Morning", "Body.");
+        let content: EmailContent = post.content.to_typed().unwrap();
+        let requests = listmonk.build_requests(&post).unwrap();
+        assert_eq!(requests.len(), 2);
+        let (create, schedule) = (&requests[0], &requests[1]);
+        assert_eq!(create.method, Method::Post);
+        assert_eq!(create.url, "https://lists.example.com/api/campaigns");
+        assert_eq!(
+            create.headers[0].1.expose().as_deref(),
+            Some("token halcytone:listmonk-token")
+        );
+        assert_eq!(create.redacted().headers["authorization"], "token ***");
+        assert!(
+            !create
+                .headers
+                .iter()
+                .any(|(name, _)| *name == "idempotency-key"),
+            "listmonk has no idempotency keys"
+        );
+        assert_eq!(
+            create.body.as_ref().unwrap(),
+            &serde_json::json!({
+                "name": "This Week in Breathscape: Morning [halcytone-post_1]",
+                "subject": "This Week in Breathscape: Morning",
+                "lists": [3, 7], "type": "regular", "content_type": "html",
+                "body": content.html, "altbody": content.text,
+                "send_at": "2026-11-30T09:00:00Z", "tags": ["breathscape", "weekly"],
+            })
+        );
+        assert_eq!(schedule.method, Method::Put);
+        assert_eq!(
+            schedule.url,
+            "https://lists.example.com/api/campaigns/<campaign id>/status"
+        );
+        assert_eq!(
+            schedule.body.as_ref().unwrap(),
+            &serde_json::json!({"status": "scheduled"})
+        );
+        assert_eq!(schedule.redacted().headers["authorization"], "token ***");
+        assert!(!listmonk.idempotent());
+        assert!(publisher().idempotent());
+        assert!(listmonk.missing_configuration().is_empty());
+    }
+
+    #[test]
+    fn listmonk_sends_the_optional_sender_and_template() {
+        let publisher = EmailPublisher::new(
+            EmailConfig {
+                from_email: Some("Breathscape <news@halcytone.example>".to_owned()),
+                template_id: Some(4),
+                ..listmonk_publisher().config
+            },
+            halcytone_core::testkit::test_http_client(),
+        );
+        let requests = publisher
+            .build_requests(&render("Morning", "Body."))
+            .unwrap();
+        let body = requests[0].body.as_ref().unwrap();
+        assert_eq!(body["from_email"], "Breathscape <news@halcytone.example>");
+        assert_eq!(body["template_id"], 4);
+    }
+
+    #[test]
+    fn an_unconfigured_listmonk_names_its_keys_and_previews() {
+        let publisher = EmailPublisher::new(
+            EmailConfig {
+                backend: Backend::Listmonk,
+                ..EmailConfig::default()
+            },
+            halcytone_core::testkit::test_http_client(),
+        );
+        assert_eq!(
+            publisher.missing_configuration(),
+            [
+                "channels.email.base_url",
+                "channels.email.username",
+                "channels.email.api_key",
+                "channels.email.list_ids"
+            ]
+        );
+        let preview = publisher.preview(&render("Morning", "Body.")).unwrap();
+        assert_eq!(preview[0].url, "https://listmonk.invalid/api/campaigns");
+        assert_eq!(preview[0].headers["authorization"], "token <unset>");
+        assert_eq!(
+            preview[0].body.as_ref().unwrap()["lists"],
+            serde_json::json!([])
+        );
+    }
+
+    #[test]
+    fn listmonk_refuses_template_syntax() {
+        let content = serde_json::json!({"subject": "S", "preheader": "P", "html": "<p>{{ x }}</p>", "text": "x"});
+        assert_eq!(
+            listmonk_publisher()
+                .validate(&Content(content.clone()))
+                .unwrap_err()
+                .to_string(),
+            "email post is invalid: html contains `{{`, which listmonk reads as template syntax"
+        );
+        publisher().validate(&Content(content)).unwrap();
     }
 
     #[test]

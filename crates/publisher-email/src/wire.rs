@@ -1,8 +1,8 @@
-//! The CRM's request body.
+//! The request and response bodies of the CRM and of listmonk.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// `POST /api/v1/newsletters` body.
+/// CRM: `POST /api/v1/newsletters` body.
 #[derive(Debug, Serialize)]
 pub(crate) struct NewsletterRequest<'a> {
     pub(crate) subject: &'a str,
@@ -14,10 +14,39 @@ pub(crate) struct NewsletterRequest<'a> {
     pub(crate) tags: &'a [String],
 }
 
-/// What the CRM answers: `{"id": "…", "status": "…", …}`.
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct Created {
-    pub(crate) id: String,
-    #[serde(default)]
-    pub(crate) url: Option<String>,
+/// listmonk: `POST /api/campaigns` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct CampaignRequest<'a> {
+    pub(crate) name: String,
+    pub(crate) subject: &'a str,
+    pub(crate) lists: &'a [u64],
+    #[serde(rename = "type")]
+    pub(crate) campaign_type: &'static str,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: &'a str,
+    pub(crate) altbody: &'a str,
+    pub(crate) send_at: String,
+    pub(crate) tags: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) from_email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) template_id: Option<u64>,
+}
+
+/// listmonk: `PUT /api/campaigns/{id}/status` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct StatusRequest {
+    pub(crate) status: &'static str,
+}
+
+/// listmonk's envelope around every answer: `{"data": …}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Envelope<T> {
+    pub(crate) data: T,
+}
+
+/// The part of a listmonk campaign the publisher reads.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Campaign {
+    pub(crate) id: u64,
 }

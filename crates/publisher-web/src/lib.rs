@@ -2,12 +2,14 @@
 #![deny(missing_docs)]
 
 mod config;
+mod error;
 mod publisher;
 mod wire;
+mod wordpress;
 
 use halcytone_core::prelude::*;
 
-pub use crate::config::WebConfig;
+pub use crate::config::{Backend, WebConfig, WordPressStatus};
 pub use crate::publisher::WebPublisher;
 
 /// The channel name.
@@ -16,9 +18,8 @@ pub const CHANNEL: Channel = Channel::from_static("web");
 /// Registers the web publisher.
 pub fn register(registry: &mut Registry) {
     registry.add_publisher(CHANNEL, |settings, http| {
-        Ok(std::sync::Arc::new(WebPublisher::new(
-            settings.parse()?,
-            http.clone(),
-        )))
+        let config: WebConfig = settings.parse()?;
+        config.check(settings.key())?;
+        Ok(std::sync::Arc::new(WebPublisher::new(config, http.clone())))
     });
 }

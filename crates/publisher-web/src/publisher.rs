@@ -1,15 +1,16 @@
-//! `WebPublisher`: renders, validates and previews website articles.
+//! `WebPublisher`: renders, validates, previews and publishes website
+//! articles, through the Platform (here) or WordPress (`wordpress.rs`).
 
-use std::time::SystemTime;
-
+use halcytone_core::http::create_each;
 use halcytone_core::prelude::*;
 use halcytone_core::text::{slugify, truncate_on_word};
 use jiff::civil::time;
 use serde::{Deserialize, Serialize};
 
 use crate::CHANNEL;
-use crate::config::WebConfig;
-use crate::wire::{ContentRequest, Created, Seo};
+use crate::config::{Backend, WebConfig};
+use crate::wire::{ContentRequest, Seo};
+use crate::wordpress;
 
 /// The longest SEO description search engines show, in characters.
 const MAX_SEO_DESCRIPTION: usize = 160;
@@ -30,7 +31,7 @@ pub(crate) struct WebContent {
     pub(crate) tags: Vec<String>,
 }
 
-/// Publishes articles to the Platform.
+/// Publishes articles to the Platform or WordPress.
 #[derive(Debug)]
 pub struct WebPublisher {
     config: WebConfig,
@@ -72,19 +73,32 @@ impl Publisher for WebPublisher {
         }])
     }
 
+    /// The Platform takes idempotency keys; WordPress has none (its slug
+    /// check guards a later publish, not a request whose answer was lost).
     fn idempotent(&self) -> bool {
-        true
+        self.config.backend == Backend::Platform
     }
 
     fn missing_configuration(&self) -> Vec<&'static str> {
-        let mut missing = Vec::new();
-        if self.config.base_url.is_none() {
-            missing.push("channels.web.base_url");
-        }
-        if self.config.api_key.is_none() {
-            missing.push("channels.web.api_key");
-        }
-        missing
+        let config = &self.config;
+        let keys = match config.backend {
+            Backend::Platform => vec![
+                ("channels.web.base_url", config.base_url.is_some()),
+                ("channels.web.api_key", config.api_key.is_some()),
+            ],
+            Backend::Wordpress => vec![
+                ("channels.web.base_url", config.base_url.is_some()),
+                ("channels.web.username", config.username.is_some()),
+                (
+                    "channels.web.application_password",
+                    config.application_password.is_some(),
+                ),
+            ],
+        };
+        keys.into_iter()
+            .filter(|(_, set)| !set)
+            .map(|(key, _)| key)
+            .collect()
     }
 
     fn render(
@@ -138,6 +152,9 @@ impl Publisher for WebPublisher {
 
     fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError> {
         let content: WebContent = typed_content(&CHANNEL, &post.content)?;
+        if self.config.backend == Backend::Wordpress {
+            return wordpress::requests(&self.config, post, &content);
+        }
         let base_url = self
             .config
             .base_url
@@ -179,28 +196,18 @@ impl Publisher for WebPublisher {
         post: &OutgoingPost,
         context: &PublishContext,
     ) -> Result<PublishReceipt, PublishError> {
-        let missing = self.missing_configuration();
-        if !missing.is_empty() {
-            return Err(PublishError::NotConfigured {
-                channel: CHANNEL,
-                missing: missing.join(", "),
-            });
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        if self.config.backend == Backend::Wordpress {
+            let content: WebContent = typed_content(&CHANNEL, &post.content)?;
+            return wordpress::publish(&self.config, &self.http, post, &content, context).await;
         }
-        let mut receipt = PublishReceipt {
-            external_ids: Vec::new(),
-            url: None,
-        };
-        for request in &self.build_requests(post)? {
-            let created: Created = self
-                .http
-                .send_json(&CHANNEL, request, &context.correlation_id, |response| {
-                    classify_status(&CHANNEL, response, SystemTime::now())
-                })
-                .await?;
-            receipt.external_ids.push(created.id);
-            receipt.url = receipt.url.or(created.url);
-        }
-        Ok(receipt)
+        create_each(
+            &self.http,
+            &CHANNEL,
+            &self.build_requests(post)?,
+            &context.correlation_id,
+        )
+        .await
     }
 }
 
@@ -250,6 +257,114 @@ mod tests {
                 "status": "scheduled", "publish_at": "2026-12-01T10:00:00Z",
             })
         );
+    }
+
+    fn wordpress(config: WebConfig) -> WebPublisher {
+        WebPublisher::new(
+            WebConfig {
+                backend: Backend::Wordpress,
+                ..config
+            },
+            halcytone_core::testkit::test_http_client(),
+        )
+    }
+
+    fn post(content: serde_json::Value) -> OutgoingPost {
+        OutgoingPost {
+            id: PostId("post_9".to_owned()),
+            scheduled_at: "2026-12-01T11:00:00+01:00[Europe/Paris]".parse().unwrap(),
+            content: Content(content),
+        }
+    }
+
+    #[test]
+    fn the_wordpress_preview_shows_every_request_with_tag_placeholders() {
+        let publisher = wordpress(WebConfig {
+            base_url: Some(BaseUrl::parse("https://blog.example.com/").unwrap()),
+            username: Some("halcytone".to_owned()),
+            application_password: Some(SecretString::new("abcd efgh ijkl")),
+            ..WebConfig::default()
+        });
+        let mut content = content();
+        content["tags"] = serde_json::json!(["product", "R&D", "Product"]);
+        let requests = publisher.build_requests(&post(content)).unwrap();
+        let calls: Vec<(Method, &str)> = requests
+            .iter()
+            .map(|request| (request.method, request.url.as_str()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                (
+                    Method::Get,
+                    "https://blog.example.com/wp-json/wp/v2/posts?slug=sleep-timer-fades&status=any"
+                ),
+                (
+                    Method::Get,
+                    "https://blog.example.com/wp-json/wp/v2/tags?search=product&per_page=100"
+                ),
+                (Method::Post, "https://blog.example.com/wp-json/wp/v2/tags"),
+                (
+                    Method::Get,
+                    "https://blog.example.com/wp-json/wp/v2/tags?search=R%26D&per_page=100"
+                ),
+                (Method::Post, "https://blog.example.com/wp-json/wp/v2/tags"),
+                (Method::Post, "https://blog.example.com/wp-json/wp/v2/posts"),
+            ]
+        );
+        // base64("halcytone:abcd efgh ijkl")
+        assert_eq!(
+            requests[0].headers[0].1.expose().as_deref(),
+            Some("Basic aGFsY3l0b25lOmFiY2QgZWZnaCBpamts")
+        );
+        assert!(requests[0].body.is_none());
+        assert_eq!(
+            requests[2].body.as_ref().unwrap(),
+            &serde_json::json!({"name": "product"})
+        );
+        assert_eq!(
+            requests[5].body.as_ref().unwrap(),
+            &serde_json::json!({
+                "title": "Sleep timer fades", "content": "<p>x</p>", "excerpt": "E",
+                "slug": "sleep-timer-fades", "status": "future", "date_gmt": "2026-12-01T10:00:00",
+                "tags": ["<id of tag product>", "<id of tag R&D>"],
+            })
+        );
+        for request in &requests {
+            assert_eq!(request.redacted().headers["authorization"], "Basic ***");
+            assert!(
+                !request
+                    .headers
+                    .iter()
+                    .any(|(name, _)| *name == "idempotency-key")
+            );
+        }
+        assert!(!publisher.idempotent());
+        assert!(publisher.missing_configuration().is_empty());
+    }
+
+    #[test]
+    fn an_unconfigured_wordpress_names_its_keys_and_previews() {
+        let publisher = wordpress(WebConfig {
+            status: Some(crate::config::WordPressStatus::Draft),
+            ..WebConfig::default()
+        });
+        assert_eq!(
+            publisher.missing_configuration(),
+            [
+                "channels.web.base_url",
+                "channels.web.username",
+                "channels.web.application_password"
+            ]
+        );
+        let preview = publisher.preview(&post(content())).unwrap();
+        assert_eq!(
+            preview[0].url,
+            "https://wordpress.invalid/wp-json/wp/v2/posts?slug=sleep-timer-fades&status=any"
+        );
+        assert_eq!(preview[0].headers["authorization"], "Basic <unset>");
+        let last = preview.last().unwrap().body.as_ref().unwrap();
+        assert_eq!(last["status"], "draft");
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! The Platform's request body.
+//! The request and response bodies of the Platform and of WordPress.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// `POST /api/v1/content` body.
+use crate::config::WordPressStatus;
+
+/// Platform: `POST /api/v1/content` body.
 #[derive(Debug, Serialize)]
 pub(crate) struct ContentRequest<'a> {
     #[serde(rename = "type")]
@@ -23,10 +25,47 @@ pub(crate) struct Seo<'a> {
     pub(crate) description: &'a str,
 }
 
-/// What the Platform answers: `{"id": "…", "status": "…", …}`.
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct Created {
-    pub(crate) id: String,
+/// WordPress: `POST /wp-json/wp/v2/posts` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct PostRequest<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) content: &'a str,
+    pub(crate) excerpt: &'a str,
+    pub(crate) slug: &'a str,
+    pub(crate) status: WordPressStatus,
+    pub(crate) date_gmt: String,
+    pub(crate) tags: &'a [TagId],
+}
+
+/// A tag in a WordPress post body: its id, or in previews a placeholder,
+/// since ids are only known once the tags are looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub(crate) enum TagId {
+    /// The id WordPress gave the tag.
+    Known(u64),
+    /// `<id of tag NAME>`.
+    Placeholder(String),
+}
+
+/// WordPress: `POST /wp-json/wp/v2/tags` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct TagRequest<'a> {
+    pub(crate) name: &'a str,
+}
+
+/// The part of a WordPress post the publisher reads.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WpPost {
+    pub(crate) id: u64,
     #[serde(default)]
-    pub(crate) url: Option<String>,
+    pub(crate) link: Option<String>,
+}
+
+/// The part of a WordPress tag the publisher reads.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WpTerm {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) name: String,
 }

@@ -1,40 +1,93 @@
 //! The Notion living-document source.
 //!
-//! Registered so that `[source] kind = "notion"` is recognised and
-//! `halcytone channels` lists it. Parsing works: [`blocks_from_pages`]
-//! joins the pages of a `GET /v1/blocks/{id}/children` response and
-//! [`parse_blocks`] turns the blocks (with their children attached) into the
-//! same living document the Markdown source produces (see the crate README
-//! for the mapping). Fetching over HTTP is not built yet, so a fetch still
-//! says so instead of returning nothing.
+//! `[source] kind = "notion"` reads a Notion page, or a Notion database (a
+//! content calendar), over the Notion API with an integration's token.
+//!
+//! - A page: `GET /v1/blocks/{page_id}/children`, every page of results and
+//!   the children of every block that has some, then [`parse_blocks`]: the
+//!   same living document the Markdown source produces (see the crate README
+//!   for the mapping).
+//! - A database: its first data source's rows (`POST
+//!   /v1/data_sources/{id}/query`), one item per row, its fields from the
+//!   properties named in `[source.properties]` and its body from the row
+//!   page's blocks.
+//!
+//! Every request waits for the configured rate limit, goes through the
+//! shared `HttpClient` and the one retry loop (`resilience::retrying`), and a
+//! failure says what to do (set the token, share the page with the
+//! integration, wait). Nothing is cached between fetches.
 #![deny(missing_docs)]
 
-use std::sync::Arc;
-
-use halcytone_core::document::{KnownChannels, ParsedDocument};
-use halcytone_core::prelude::*;
-use halcytone_core::source::{Source, SourceError};
-use serde::Deserialize;
-
+mod config;
+mod database;
+mod fetch;
 pub mod parse;
 
+use std::fmt;
+use std::sync::Arc;
+
+use governor::{DefaultDirectRateLimiter, RateLimiter};
+use halcytone_core::document::{KnownChannels, ParsedDocument};
+use halcytone_core::prelude::*;
+use halcytone_core::registry::SourceContext;
+use halcytone_core::resilience::ResilienceSettings;
+use halcytone_core::source::{Source, SourceError};
+
+pub use config::{NotionConfig, PropertyNames};
 pub use parse::{Block, blocks_from_pages, parse_blocks};
+
+use crate::config::Target;
+use crate::database::{DatabaseInfo, parse_rows};
+use crate::fetch::Object;
 
 /// The source kind.
 pub const KIND: &str = "notion";
 
-/// The `[source]` table for Notion.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotionConfig {
-    /// The page id from the page URL.
-    pub page_id: String,
-}
-
-/// Reads a Notion page.
-#[derive(Debug)]
+/// Reads a Notion page or database.
 pub struct NotionSource {
     config: NotionConfig,
+    target: Target,
+    http: HttpClient,
+    resilience: ResilienceSettings,
+    /// Spaces the requests of every fetch by `config.rate_limit`.
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl fmt::Debug for NotionSource {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("NotionSource")
+            .field("config", &self.config)
+            .field("resilience", &self.resilience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotionSource {
+    /// Makes the source from its configuration and the shared HTTP client
+    /// and retry settings.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the `[source]` key at fault: neither or both
+    /// of `page_id` and `database_id`, an id that is not a Notion id, an
+    /// empty `version`.
+    pub fn new(config: NotionConfig, context: &SourceContext) -> Result<Self, ConfigError> {
+        let target = config.target()?;
+        Ok(Self {
+            limiter: RateLimiter::direct(config.rate_limit.quota()),
+            target,
+            config,
+            http: context.http.clone(),
+            resilience: context.resilience.clone(),
+        })
+    }
+
+    fn describe_target(&self) -> String {
+        match &self.target {
+            Target::Page(id) => format!("Notion page {id}"),
+            Target::Database(id) => format!("Notion database {id}"),
+        }
+    }
 }
 
 #[async_trait]
@@ -44,25 +97,53 @@ impl Source for NotionSource {
     }
 
     fn describe(&self) -> String {
-        format!("Notion page {}", self.config.page_id)
+        self.describe_target()
     }
 
     async fn fetch(
         &self,
-        _known_channels: &KnownChannels,
+        known_channels: &KnownChannels,
     ) -> Result<Arc<ParsedDocument>, SourceError> {
-        Err(SourceError::Unavailable {
-            source_name: self.describe(),
-            message: "reading Notion is not implemented yet; use kind = \"markdown\"".to_owned(),
-        })
+        if self
+            .config
+            .token
+            .as_ref()
+            .is_none_or(|token| token.expose().trim().is_empty())
+        {
+            return Err(self.missing_token());
+        }
+        let parsed = match &self.target {
+            Target::Page(id) => {
+                let correlation_id = format!("notion-{id}");
+                let blocks = self
+                    .block_tree(Object::Page(id.clone()), id, 0, &correlation_id)
+                    .await?;
+                parse_blocks(&self.describe(), &blocks, known_channels)?
+            }
+            Target::Database(id) => {
+                let correlation_id = format!("notion-{id}");
+                let (database, rows, warnings) = self.database(id, &correlation_id).await?;
+                let info = DatabaseInfo {
+                    id,
+                    title: database.title_text(),
+                    warnings,
+                };
+                parse_rows(
+                    &self.describe(),
+                    &info,
+                    &rows,
+                    &self.config.properties,
+                    known_channels,
+                )?
+            }
+        };
+        Ok(Arc::new(parsed))
     }
 }
 
 /// Registers the Notion source.
 pub fn register(registry: &mut Registry) {
-    registry.add_source(KIND, |settings, _context| {
-        Ok(Arc::new(NotionSource {
-            config: settings.parse()?,
-        }))
+    registry.add_source(KIND, |settings, context| {
+        Ok(Arc::new(NotionSource::new(settings.parse()?, context)?))
     });
 }

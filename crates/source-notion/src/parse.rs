@@ -5,9 +5,7 @@
 //! Everything goes through the shared [`DocumentBuilder`], so a Notion page
 //! obeys the same rules, and gets the same messages, as a Markdown file.
 
-use halcytone_core::document::{
-    DocumentBuilder, DocumentError, KnownChannels, Location, ParsedDocument,
-};
+use halcytone_core::document::{DocumentBuilder, KnownChannels, Location, ParsedDocument};
 use halcytone_core::source::SourceError;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +18,7 @@ use halcytone_core::structured::outline::{Outline, Role, Shift};
 /// A Notion block object, as `GET /v1/blocks/{id}/children` returns it.
 ///
 /// Only the fields the parser reads are kept. The API returns first-level
-/// children only: the caller fetches the children of a block with
+/// children only: the fetcher (or a caller) reads the children of a block with
 /// `has_children` and puts them in [`Block::children`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Block {
@@ -253,11 +251,24 @@ pub fn parse_blocks(
     builder.hash_source(&serde_json::to_vec(blocks).unwrap_or_default());
     let mut stream = Vec::new();
     flatten(blocks, &mut stream);
-    let mut walker = Walker::new(builder, &stream);
+    let mut walker = Walker::page(&mut builder, &stream);
     for block in stream {
         walker.block(block);
     }
-    walker.finish().map_err(SourceError::from)
+    walker.finish();
+    builder.finish().map_err(SourceError::from)
+}
+
+/// Appends `blocks` to the open item's body, as the body of a database row:
+/// no metadata lines, and headings are sub-headings (`heading_1` is `####`).
+pub(crate) fn item_body(builder: &mut DocumentBuilder<'_>, blocks: &[Block]) {
+    let mut stream = Vec::new();
+    flatten(blocks, &mut stream);
+    let mut walker = Walker::body(builder);
+    for block in stream {
+        walker.block(block);
+    }
+    walker.finish();
 }
 
 /// Blocks whose children are read as if they followed the block: toggle
@@ -289,6 +300,13 @@ fn flatten<'a>(blocks: &'a [Block], stream: &mut Vec<&'a Block>) {
 impl Block {
     fn trashed(&self) -> bool {
         self.in_trash || self.archived
+    }
+
+    /// Whether a fetcher should read this block's children: it has some, is
+    /// not in the trash, and is a block the parser reads (the children of a
+    /// child page, a table or an unsupported block would be skipped anyway).
+    pub(crate) fn wants_children(&self) -> bool {
+        self.has_children && !self.trashed() && supported(&self.kind)
     }
 
     fn location(&self) -> Location {
@@ -361,17 +379,20 @@ fn spans(rich_text: &[RichText]) -> Vec<Span> {
 }
 
 /// Walks the flattened blocks in order and feeds the builder.
-struct Walker<'k> {
-    builder: DocumentBuilder<'k>,
-    outline: Outline,
+struct Walker<'b, 'k> {
+    builder: &'b mut DocumentBuilder<'k>,
+    /// How headings map to the document; `None` inside a database row's
+    /// body, where every heading is a sub-heading.
+    outline: Option<Outline>,
     /// Right after an item heading, until the first block that is not metadata.
     metadata_open: bool,
     /// The open list block, as Markdown lines.
     list_lines: Vec<String>,
 }
 
-impl<'k> Walker<'k> {
-    fn new(mut builder: DocumentBuilder<'k>, stream: &[&Block]) -> Self {
+impl<'b, 'k> Walker<'b, 'k> {
+    /// A whole page: headings are the title, sections and items.
+    fn page(builder: &'b mut DocumentBuilder<'k>, stream: &[&Block]) -> Self {
         let headings = |level: usize| {
             stream.iter().filter(move |block| {
                 block.heading_level() == Some(level) && !block.lines().is_empty()
@@ -394,7 +415,17 @@ impl<'k> Walker<'k> {
         }
         Self {
             builder,
-            outline,
+            outline: Some(outline),
+            metadata_open: false,
+            list_lines: Vec::new(),
+        }
+    }
+
+    /// The body of one item.
+    fn body(builder: &'b mut DocumentBuilder<'k>) -> Self {
+        Self {
+            builder,
+            outline: None,
             metadata_open: false,
             list_lines: Vec::new(),
         }
@@ -452,7 +483,11 @@ impl<'k> Walker<'k> {
             .map(|line| plain(line))
             .collect::<Vec<_>>()
             .join(" ");
-        match self.outline.role(level) {
+        let role = match self.outline.as_mut() {
+            Some(outline) => outline.role(level),
+            None => Role::SubHeading((level + 3).min(6)),
+        };
+        match role {
             Role::Title => self.builder.title(&text, block.location()),
             Role::Section => self.builder.section(&text, block.location()),
             Role::Item => {
@@ -476,7 +511,7 @@ impl<'k> Walker<'k> {
         }
         self.flush_list();
         structured::paragraph(
-            &mut self.builder,
+            self.builder,
             &mut self.metadata_open,
             &lines,
             &block.location(),
@@ -627,9 +662,8 @@ impl<'k> Walker<'k> {
         }
     }
 
-    fn finish(mut self) -> Result<ParsedDocument, DocumentError> {
+    fn finish(mut self) {
         self.flush_list();
-        self.builder.finish()
     }
 }
 

@@ -1,0 +1,149 @@
+//! `halcytone generate` with the living document in Google Docs and in
+//! Notion, against wiremock emulations of their APIs.
+
+use std::process::Command;
+
+use halcytone_e2e::{halcytone, root, scratch};
+use serde_json::Value;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn generate(environment: &[(String, String)]) -> (Option<i32>, Value, String) {
+    let mut command = Command::new(halcytone());
+    command
+        .args([
+            "generate",
+            "--period",
+            "week",
+            "--start",
+            "2026-11-30",
+            "--dry-run",
+            "--json",
+        ])
+        .current_dir(scratch("sources"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
+        command.env_remove(name);
+    }
+    command.envs(
+        environment
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
+    let output = command.output().expect("halcytone runs");
+    let plan = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (
+        output.status.code(),
+        plan,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn titles(plan: &Value) -> Vec<String> {
+    let mut titles: Vec<String> = plan["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|post| post["item"]["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    titles.dedup();
+    titles
+}
+
+#[tokio::test]
+async fn a_week_planned_from_a_google_doc() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": "ya29.e2e", "expires_in": 3599, "token_type": "Bearer"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let document =
+        std::fs::read_to_string(root().join("crates/source-gdocs/tests/data/gdocs-document.json"))
+            .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/v1/documents/1AbCdEfGh"))
+        .and(header("authorization", "Bearer ya29.e2e"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(document))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let key = root().join("crates/source-gdocs/tests/data/test-service-account.json");
+    let environment: Vec<(String, String)> = [
+        ("HALCYTONE__SOURCE__KIND", "gdocs".to_owned()),
+        ("HALCYTONE__SOURCE__DOCUMENT_ID", "1AbCdEfGh".to_owned()),
+        (
+            "HALCYTONE__SOURCE__CREDENTIALS_FILE",
+            key.display().to_string(),
+        ),
+        ("HALCYTONE__SOURCE__BASE_URL", server.uri()),
+        ("HALCYTONE__SOURCE__DRIVE_BASE_URL", server.uri()),
+        (
+            "HALCYTONE__SOURCE__TOKEN_URL",
+            format!("{}/token", server.uri()),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    let (code, plan, stderr) = generate(&environment);
+    assert_eq!(code, Some(0), "{stderr}");
+    let posts = plan["posts"].as_array().unwrap();
+    assert!(!posts.is_empty());
+    assert_eq!(
+        titles(&plan).len(),
+        4,
+        "the four items of the document: {:?}",
+        titles(&plan)
+    );
+    let warnings = plan["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|warning| warning
+            .as_str()
+            .unwrap()
+            .starts_with("Google Doc 1AbCdEfGh: ")),
+        "the document's own warnings (the skipped table) name it: {warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_google_doc_that_is_not_shared_fails_with_what_to_do() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"access_token": "ya29.e2e", "expires_in": 3599})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/documents/1AbCdEfGh"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}})))
+        .mount(&server)
+        .await;
+    let key = root().join("crates/source-gdocs/tests/data/test-service-account.json");
+    let environment: Vec<(String, String)> = [
+        ("HALCYTONE__SOURCE__KIND", "gdocs".to_owned()),
+        ("HALCYTONE__SOURCE__DOCUMENT_ID", "1AbCdEfGh".to_owned()),
+        (
+            "HALCYTONE__SOURCE__CREDENTIALS_FILE",
+            key.display().to_string(),
+        ),
+        ("HALCYTONE__SOURCE__BASE_URL", server.uri()),
+        (
+            "HALCYTONE__SOURCE__TOKEN_URL",
+            format!("{}/token", server.uri()),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    let (code, _, stderr) = generate(&environment);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("not shared with living-doc@halcytone-test.iam.gserviceaccount.com"),
+        "{stderr}"
+    );
+}
