@@ -147,3 +147,84 @@ async fn a_google_doc_that_is_not_shared_fails_with_what_to_do() {
         "{stderr}"
     );
 }
+
+fn heading(kind: &str, text: &str, id: &str) -> Value {
+    serde_json::json!({
+        "object": "block", "id": id, "type": kind, "has_children": false, "in_trash": false,
+        kind: {"rich_text": [{"type": "text", "text": {"content": text, "link": null}, "plain_text": text,
+            "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}}],
+            "color": "default", "is_toggleable": false}
+    })
+}
+
+fn paragraph(text: &str, id: &str) -> Value {
+    serde_json::json!({
+        "object": "block", "id": id, "type": "paragraph", "has_children": false, "in_trash": false,
+        "paragraph": {"rich_text": [{"type": "text", "text": {"content": text, "link": null}, "plain_text": text,
+            "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}}],
+            "color": "default"}
+    })
+}
+
+#[tokio::test]
+async fn a_week_planned_from_a_notion_page_over_two_pages_of_blocks() {
+    let server = MockServer::start().await;
+    let page = "1a8f0c2e9b3d4e7a8c516d2f4b9e0a17";
+    let first = vec![
+        heading("heading_2", "Breathscape", "b1"),
+        heading("heading_3", "Morning resonance sessions", "b2"),
+        paragraph("Tags: breathscape, feature", "b3"),
+        paragraph("Morning sessions are live.", "b4"),
+    ];
+    let second = vec![
+        heading("heading_2", "Community", "b5"),
+        heading("heading_3", "Breath clubs", "b6"),
+        paragraph("Channels: twitter, linkedin", "b7"),
+        paragraph("Breath clubs meet in twelve cities.", "b8"),
+    ];
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/blocks/{page}/children")))
+        .and(wiremock::matchers::query_param("page_size", "100"))
+        .and(wiremock::matchers::query_param_is_missing("start_cursor"))
+        .and(header("authorization", "Bearer ntn_e2e"))
+        .and(header("notion-version", "2025-09-03"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"object": "list", "results": first, "next_cursor": "b5", "has_more": true, "type": "block", "block": {}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/blocks/{page}/children")))
+        .and(wiremock::matchers::query_param("start_cursor", "b5"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"object": "list", "results": second, "next_cursor": null, "has_more": false, "type": "block", "block": {}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let environment: Vec<(String, String)> = [
+        ("HALCYTONE__SOURCE__KIND", "notion".to_owned()),
+        ("HALCYTONE__SOURCE__PAGE_ID", page.to_owned()),
+        ("HALCYTONE__SOURCE__TOKEN", "ntn_e2e".to_owned()),
+        ("HALCYTONE__SOURCE__BASE_URL", server.uri()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    let (code, plan, stderr) = generate(&environment);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        titles(&plan),
+        ["Breath clubs", "Morning resonance sessions"]
+    );
+    let posts = plan["posts"].as_array().unwrap();
+    let clubs: Vec<&str> = posts
+        .iter()
+        .filter(|post| post["item"]["title"] == "Breath clubs")
+        .map(|post| post["channel"].as_str().unwrap())
+        .collect();
+    assert!(
+        !clubs.is_empty()
+            && clubs
+                .iter()
+                .all(|channel| ["twitter", "linkedin"].contains(channel)),
+        "{clubs:?}"
+    );
+}

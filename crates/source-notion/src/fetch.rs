@@ -113,6 +113,28 @@ impl NotionSource {
         )
     }
 
+    /// When the page was last edited (`last_edited_time`, minute precision),
+    /// or `None` when that cannot be read: change detection is then skipped,
+    /// never the fetch.
+    pub(crate) async fn page_edited(
+        &self,
+        id: &str,
+        correlation_id: &str,
+    ) -> Option<(String, jiff::Timestamp)> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            last_edited_time: String,
+        }
+        let request =
+            OutboundRequest::get(self.url(&["v1", "pages", id], &[]).ok()?, self.headers());
+        let page: Page = self
+            .call(&request, &Object::Page(id.to_owned()), correlation_id)
+            .await
+            .ok()?;
+        let at = page.last_edited_time.parse().ok()?;
+        Some((page.last_edited_time, at))
+    }
+
     fn unavailable(&self, message: String) -> SourceError {
         SourceError::Unavailable {
             source_name: self.describe_target(),
@@ -161,14 +183,24 @@ impl NotionSource {
     ) -> Result<T, SourceError> {
         let label = format!("Notion read of {object}");
         // Reads are idempotent: an unknown outcome is retried too.
-        let value: Value = retrying(&self.resilience, true, &label, || async {
+        let response = retrying(&self.resilience, true, &label, || async {
             self.limiter.until_ready().await;
-            self.http
-                .send_json(&CHANNEL, request, correlation_id, classify)
-                .await
+            let response = self.http.send(&CHANNEL, request, correlation_id).await?;
+            if is_success(response.status) {
+                Ok(response)
+            } else {
+                Err(classify(&response))
+            }
         })
         .await
         .map_err(|error| self.explain(&error, object))?;
+        // The body is read outside the retry loop: an answer that is not JSON
+        // (a proxy's HTML page) stays wrong, so it is reported at once.
+        let value: Value = serde_json::from_str(&response.body).map_err(|error| {
+            self.unavailable(format!(
+                "Notion's answer for {object} is not JSON ({error})"
+            ))
+        })?;
         // The shape is checked outside the retry loop: a wrong shape stays wrong.
         serde_path_to_error::deserialize(value).map_err(|error| {
             let path = error.path().to_string();

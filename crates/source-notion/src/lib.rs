@@ -51,6 +51,19 @@ pub struct NotionSource {
     resilience: ResilienceSettings,
     /// Spaces the requests of every fetch by `config.rate_limit`.
     limiter: DefaultDirectRateLimiter,
+    /// The page as last read, for change detection.
+    last: tokio::sync::Mutex<Option<LastRead>>,
+}
+
+/// A page as last read.
+struct LastRead {
+    /// Its `last_edited_time`.
+    edited: String,
+    /// Whether that time was at least a minute old when the page was read:
+    /// Notion keeps edit times to the minute, so only then does an unchanged
+    /// time prove an unchanged page.
+    settled: bool,
+    parsed: Arc<ParsedDocument>,
 }
 
 impl fmt::Debug for NotionSource {
@@ -79,6 +92,7 @@ impl NotionSource {
             config,
             http: context.http.clone(),
             resilience: context.resilience.clone(),
+            last: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -115,10 +129,28 @@ impl Source for NotionSource {
         let parsed = match &self.target {
             Target::Page(id) => {
                 let correlation_id = format!("notion-{id}");
+                let edited = self.page_edited(id, &correlation_id).await;
+                let mut last = self.last.lock().await;
+                let unchanged = last.as_ref().filter(|last| {
+                    last.settled
+                        && edited
+                            .as_ref()
+                            .is_some_and(|(time, _)| *time == last.edited)
+                });
+                if let Some(last) = unchanged {
+                    return Ok(Arc::clone(&last.parsed));
+                }
                 let blocks = self
                     .block_tree(Object::Page(id.clone()), id, 0, &correlation_id)
                     .await?;
-                parse_blocks(&self.describe(), &blocks, known_channels)?
+                let parsed = Arc::new(parse_blocks(&self.describe(), &blocks, known_channels)?);
+                *last = edited.map(|(time, at)| LastRead {
+                    edited: time,
+                    settled: jiff::Timestamp::now().duration_since(at)
+                        >= jiff::SignedDuration::from_secs(60),
+                    parsed: Arc::clone(&parsed),
+                });
+                return Ok(parsed);
             }
             Target::Database(id) => {
                 let correlation_id = format!("notion-{id}");

@@ -214,7 +214,8 @@ async fn nested_children_are_fetched_and_attached() {
         .mount(&server)
         .await;
     // Neither the trashed block nor the child page is read further: any
-    // other request fails the test.
+    // other request (but the page's edit time) fails the test.
+    edited_at(&server, "2026-11-20T10:00:00.000Z").await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(500))
         .expect(0)
@@ -363,21 +364,20 @@ async fn a_404_names_the_page_and_the_sharing_fix() {
 }
 
 #[tokio::test]
-async fn malformed_json_is_retried_then_named() {
+async fn malformed_json_is_named_without_retrying() {
     let server = MockServer::start().await;
     children(PAGE, "page_size=100")
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_raw("{\"object\": \"list\", \"results\": [", "application/json"),
         )
-        .expect(3)
+        .expect(1)
         .mount(&server)
         .await;
     let message = unavailable(&page_source(&server)).await;
     assert!(
-        message.starts_with(&format!(
-            "Notion's answer for page {PAGE} could not be read through 3 attempts: the API \
-             answered 200 but its body is not the documented JSON (EOF while parsing a list"
+        message.ends_with(&format!(
+            "Notion's answer for page {PAGE} is not JSON (EOF while parsing a list at line 1 column 31)"
         )),
         "{message}"
     );
@@ -655,4 +655,58 @@ fn the_registered_factory_checks_the_table() {
         panic!("an empty [source] table is refused");
     };
     assert!(error.to_string().contains("source.page_id"), "{error}");
+}
+
+/// Answers the page's own object with its `last_edited_time`.
+async fn edited_at(server: &MockServer, time: &str) {
+    notion("GET", &format!("/v1/pages/{PAGE}"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"object": "page", "id": PAGE, "last_edited_time": time})),
+        )
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn an_unchanged_page_is_not_read_again() {
+    let server = MockServer::start().await;
+    edited_at(&server, "2026-11-20T10:00:00.000Z").await;
+    children(PAGE, "page_size=100")
+        .respond_with(list(vec![json!({"object": "block", "id": "h", "type": "heading_2", "has_children": false,
+            "heading_2": {"rich_text": [{"type": "text", "text": {"content": "S"}, "plain_text": "S"}]}}),
+            json!({"object": "block", "id": "i", "type": "heading_3", "has_children": false,
+            "heading_3": {"rich_text": [{"type": "text", "text": {"content": "I"}, "plain_text": "I"}]}}),
+            json!({"object": "block", "id": "p", "type": "paragraph", "has_children": false,
+            "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Body."}, "plain_text": "Body."}]}})], None))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = page_source(&server);
+    let first = source.fetch(&known()).await.unwrap();
+    let second = source.fetch(&known()).await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &second),
+        "the same settled edit time: no block is read again"
+    );
+}
+
+#[tokio::test]
+async fn a_page_edited_this_minute_is_read_again() {
+    let server = MockServer::start().await;
+    let now = jiff::Timestamp::now().to_string();
+    edited_at(&server, &now).await;
+    children(PAGE, "page_size=100")
+        .respond_with(list(vec![json!({"object": "block", "id": "h", "type": "heading_2", "has_children": false,
+            "heading_2": {"rich_text": [{"type": "text", "text": {"content": "S"}, "plain_text": "S"}]}}),
+            json!({"object": "block", "id": "i", "type": "heading_3", "has_children": false,
+            "heading_3": {"rich_text": [{"type": "text", "text": {"content": "I"}, "plain_text": "I"}]}}),
+            json!({"object": "block", "id": "p", "type": "paragraph", "has_children": false,
+            "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Body."}, "plain_text": "Body."}]}})], None))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let source = page_source(&server);
+    source.fetch(&known()).await.unwrap();
+    source.fetch(&known()).await.unwrap();
 }
