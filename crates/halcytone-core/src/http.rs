@@ -211,6 +211,37 @@ impl HttpClient {
     }
 }
 
+/// A create call of the Halcytone services contract (the CRM's newsletters,
+/// the Platform's content): `POST` JSON with `Authorization: Bearer <api key>`
+/// and the post's stable `Idempotency-Key`.
+///
+/// # Errors
+/// Returns `Invalid` for a body that cannot be JSON.
+pub fn services_create<T: serde::Serialize>(
+    channel: &Channel,
+    url: String,
+    api_key: Option<&crate::secret::SecretString>,
+    post: &crate::publisher::OutgoingPost,
+    body: &T,
+) -> Result<OutboundRequest, PublishError> {
+    OutboundRequest::json(
+        channel,
+        Method::Post,
+        url,
+        vec![
+            (
+                "authorization",
+                crate::request::HeaderValue::bearer(api_key),
+            ),
+            (
+                "idempotency-key",
+                crate::request::HeaderValue::Plain(post.idempotency_key()),
+            ),
+        ],
+        body,
+    )
+}
+
 /// What a create call of the Halcytone services contract (the CRM's
 /// newsletters, the Platform's content) answers: `{"id": "…", "url"?: "…", …}`.
 #[derive(Debug, serde::Deserialize)]

@@ -1,7 +1,7 @@
 //! `EmailPublisher`: renders, validates, previews and publishes the weekly
 //! newsletter, through the CRM (here) or listmonk (`listmonk.rs`).
 
-use halcytone_core::http::create_each;
+use halcytone_core::http::{create_each, services_create};
 use halcytone_core::prelude::*;
 use halcytone_core::text::truncate_on_word;
 use jiff::civil::time;
@@ -189,20 +189,11 @@ impl Publisher for EmailPublisher {
             send_at: post.scheduled_at.timestamp().to_string(),
             tags: &self.config.tags,
         };
-        Ok(vec![OutboundRequest::json(
+        Ok(vec![services_create(
             &CHANNEL,
-            Method::Post,
             base_url.join("/api/v1/newsletters"),
-            vec![
-                (
-                    "authorization",
-                    HeaderValue::bearer(self.config.api_key.as_ref()),
-                ),
-                (
-                    "idempotency-key",
-                    HeaderValue::Plain(post.idempotency_key()),
-                ),
-            ],
+            self.config.api_key.as_ref(),
+            post,
             &body,
         )?])
     }

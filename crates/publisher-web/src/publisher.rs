@@ -1,7 +1,7 @@
 //! `WebPublisher`: renders, validates, previews and publishes website
 //! articles, through the Platform (here) or WordPress (`wordpress.rs`).
 
-use halcytone_core::http::create_each;
+use halcytone_core::http::{create_each, services_create};
 use halcytone_core::prelude::*;
 use halcytone_core::text::{slugify, truncate_on_word};
 use jiff::civil::time;
@@ -173,20 +173,11 @@ impl Publisher for WebPublisher {
             status: "scheduled",
             publish_at: post.scheduled_at.timestamp().to_string(),
         };
-        Ok(vec![OutboundRequest::json(
+        Ok(vec![services_create(
             &CHANNEL,
-            Method::Post,
             base_url.join("/api/v1/content"),
-            vec![
-                (
-                    "authorization",
-                    HeaderValue::bearer(self.config.api_key.as_ref()),
-                ),
-                (
-                    "idempotency-key",
-                    HeaderValue::Plain(post.idempotency_key()),
-                ),
-            ],
+            self.config.api_key.as_ref(),
+            post,
             &body,
         )?])
     }
