@@ -288,25 +288,46 @@ fn a_missing_document_names_the_file() {
 }
 
 #[test]
-fn without_dry_run_generate_says_publishing_is_not_available() {
-    let directory = scratch("not-dry");
-    let output = run(&directory, &["generate", "--period", "week"], &[]);
+fn without_dry_run_generate_stores_drafts_to_review() {
+    let directory = scratch("store");
+    let output = run(
+        &directory,
+        &["generate", "--period", "week", "--start", "2026-11-30"],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Stored: 25 new, 0 updated, 0 unchanged, 0 kept"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(&directory, &["posts", "list", "--status", "draft"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listing = stdout(&output);
+    assert!(listing.ends_with("25 posts\n"), "{listing}");
+    let id = listing.split_whitespace().next().unwrap().to_owned();
+    let output = run(&directory, &["posts", "approve", &id], &[]);
+    assert_eq!(stdout(&output), format!("{id}: draft → approved\n"));
+    let output = run(&directory, &["posts", "approve", &id], &[]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("publishing on schedule is not available yet"),
+        stderr(&output).contains("cannot approve a post that is approved"),
         "{}",
         stderr(&output)
     );
+    let output = run(&directory, &["posts", "show", &id, "--json"], &[]);
+    let post: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(post["status"], "approved");
+    // A dry run of the whole process stores nothing more.
     let output = run(
         &directory,
-        &["generate", "--period", "day", "--start", "2026-11-30"],
+        &["generate", "--period", "day", "--start", "2026-12-07"],
         &[("HALCYTONE_DRY_RUN", "true")],
     );
-    assert!(
-        output.status.success(),
-        "HALCYTONE_DRY_RUN=true makes it a dry run: {}",
-        stderr(&output)
-    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("Stored:"));
+    let output = run(&directory, &["posts", "list"], &[]);
+    assert!(stdout(&output).ends_with("25 posts\n"));
 }
 
 #[test]

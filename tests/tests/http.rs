@@ -213,18 +213,11 @@ async fn bad_requests_get_problems_naming_the_field() {
     )
     .await;
     let body = problem(
-        post("/generateBatch?period=week", r#"{"start": "2026-11-30"}"#)
-            .await
-            .unwrap(),
+        post("/generate", r#"{"dry_run": false}"#).await.unwrap(),
         501,
     )
     .await;
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("publishing on schedule is not available yet")
-    );
+    assert!(body["detail"].as_str().unwrap().contains("stores nothing"));
     problem(
         client()
             .get(server.url("/generateBatch"))
@@ -331,4 +324,93 @@ async fn serve_refuses_a_public_address_without_a_token() {
         String::from_utf8_lossy(&output.stderr)
             .contains("refusing to listen on 0.0.0.0:0 without an API token")
     );
+}
+
+#[tokio::test]
+async fn a_stored_plan_is_reviewed_over_http() {
+    let server = Server::start("http-store", &[]).await;
+    let response = client()
+        .post(server.url("/generateBatch?period=week"))
+        .json(&json!({"start": "2026-11-30"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let plan: Value = response.json().await.unwrap();
+    assert_eq!(plan["dry_run"], false);
+    assert_eq!(plan["stored"]["inserted"].as_array().unwrap().len(), 25);
+    let listed: Value = client()
+        .get(server.url("/posts?status=draft&channel=twitter"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let posts = listed["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 14);
+    let id = posts[0]["id"].as_str().unwrap().to_owned();
+    let approved: Value = client()
+        .post(server.url(&format!("/posts/{id}/approve")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (approved["from"].as_str(), approved["to"].as_str()),
+        (Some("draft"), Some("approved"))
+    );
+    let body = problem(
+        client()
+            .post(server.url(&format!("/posts/{id}/approve")))
+            .send()
+            .await
+            .unwrap(),
+        409,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("approved"),
+        "{body}"
+    );
+    let shown: Value = client()
+        .get(server.url(&format!("/posts/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["status"], "approved");
+    problem(
+        client()
+            .get(server.url("/posts/post_nope"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    problem(
+        client()
+            .get(server.url("/posts?status=posted"))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    // Planning the same week again changes nothing and keeps the approval.
+    let again: Value = client()
+        .post(server.url("/generateBatch?period=week"))
+        .json(&json!({"start": "2026-11-30"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["stored"]["unchanged"].as_array().unwrap().len(), 25);
 }

@@ -81,6 +81,9 @@ pub struct ContentPlan {
     /// was read before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes>,
+    /// What storing the plan did, when it was stored (not a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored: Option<crate::store::SaveReport>,
 }
 
 fn serialize_display<S: Serializer, T: std::fmt::Display>(
@@ -253,6 +256,7 @@ impl Composer<'_> {
             posts,
             warnings,
             changes: None,
+            stored: None,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod resilience;
 pub mod secret;
 pub mod snapshot;
 pub mod source;
+pub mod store;
 pub mod structured;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -231,7 +231,8 @@ impl failsafe::Instrument for BreakerEvents {
 
     fn on_closed(&self) {
         metrics::gauge!("halcytone_circuit_open", "channel" => self.channel.to_string()).set(0.0);
-        tracing::info!(channel = %self.channel, "Circuit closed.");
+        // failsafe also reports the initial closed state, so this stays quiet.
+        tracing::debug!(channel = %self.channel, "Circuit closed.");
     }
 }
 

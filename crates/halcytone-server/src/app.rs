@@ -21,6 +21,10 @@ use halcytone_core::render::Renderer;
 use halcytone_core::resilience::{RateLimit, Resilient};
 use halcytone_core::snapshot::{self, Changes, Snapshot};
 use halcytone_core::source::{MarkdownSource, Source, SourceError};
+use halcytone_core::store::{
+    Action, NewPost, PlanRecord, PostFilter, SqlStore, Store, StoreError, StoredPost, Transitioned,
+    lifecycle,
+};
 use jiff::civil::Date;
 
 use crate::config::Settings;
@@ -59,6 +63,8 @@ pub(crate) struct App {
     views: ItemViews,
     /// The revision last kept as the good copy, and its changes.
     last_kept: Mutex<Option<(String, Option<Changes>)>>,
+    /// The durable store, opened on first use (dry runs never open it).
+    store: tokio::sync::OnceCell<SqlStore>,
 }
 
 /// What to generate.
@@ -94,10 +100,13 @@ pub(crate) enum AppError {
     /// The operation needs a part of Halcytone that is not built yet.
     #[error("{0}")]
     NotAvailable(String),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// Message for a request that would publish: the durable queue is not built yet.
-pub(crate) const PUBLISHING_NOT_AVAILABLE: &str = "publishing on schedule is not available yet: this version has no durable post queue; run again with --dry-run (or dry_run: true) to preview, or with --publish-now to send every post of the plan now";
+/// Message for `POST /generate` without `dry_run`: one item is previewed, never stored.
+pub(crate) const ITEM_PREVIEW_ONLY: &str = "POST /generate previews one item and stores nothing: send dry_run: true (POST /generateBatch stores plans)";
 
 impl App {
     /// Builds the app from checked settings; `document` overrides the source
@@ -203,6 +212,7 @@ impl App {
             config_warnings,
             views: ItemViews::default(),
             last_kept: Mutex::new(None),
+            store: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -306,9 +316,6 @@ impl App {
         request: &GenerateRequest,
     ) -> Result<ContentPlan, AppError> {
         let dry_run = request.dry_run || self.settings.dry_run;
-        if !dry_run {
-            return Err(AppError::NotAvailable(PUBLISHING_NOT_AVAILABLE.to_owned()));
-        }
         let channels = self.select_channels(request.channels.as_deref())?;
         let (parsed, changes, fallback) = self.read_document().await?;
         let plan_request = PlanRequest {
@@ -337,12 +344,116 @@ impl App {
             renderer: &self.renderer,
             featured_section: &self.settings.planner.featured_section,
             views: &self.views,
-            dry_run,
+            // Stored posts keep their request previews too.
+            dry_run: true,
             initial_status: self.initial_status(),
         };
         let mut content_plan = composer.compose(planned);
         content_plan.changes = changes;
+        content_plan.dry_run = dry_run;
+        if !dry_run {
+            let posts = content_plan
+                .posts
+                .iter()
+                .map(NewPost::of)
+                .collect::<Result<Vec<_>, _>>()?;
+            let report = self
+                .store()
+                .await?
+                .save_plan(&PlanRecord::of(&content_plan), &posts)
+                .await?;
+            content_plan.stored = Some(report);
+        }
         Ok(content_plan)
+    }
+
+    /// Stored posts matching the filter, by time then channel.
+    ///
+    /// # Errors
+    /// A bad filter value, or the store's error.
+    pub(crate) async fn posts(
+        &self,
+        status: Option<&str>,
+        channel: Option<&str>,
+    ) -> Result<Vec<StoredPost>, AppError> {
+        let status = status
+            .map(|name| {
+                lifecycle::parse_status(name).ok_or_else(|| AppError::BadRequest {
+                    field: "status",
+                    message: format!("unknown status `{name}` (draft, approved, scheduled, publishing, published, rejected, cancelled, failed, unconfirmed)"),
+                })
+            })
+            .transpose()?;
+        let channel = channel.map(|name| self.check_channel(name)).transpose()?;
+        let filter = PostFilter {
+            status,
+            channel,
+            ..PostFilter::default()
+        };
+        Ok(self.store().await?.posts(&filter).await?)
+    }
+
+    /// One stored post with its attempts.
+    ///
+    /// # Errors
+    /// `NotFound`, or the store's error.
+    pub(crate) async fn post(&self, id: &str) -> Result<StoredPost, AppError> {
+        let id = PostId(id.to_owned());
+        self.store()
+            .await?
+            .post(&id)
+            .await?
+            .ok_or(AppError::Store(StoreError::NotFound(id)))
+    }
+
+    /// A person's decision on a post: approve, reject, cancel or retry.
+    ///
+    /// # Errors
+    /// An action that is not a person's, an illegal transition (naming the
+    /// current state), `NotFound`, or the store's error.
+    pub(crate) async fn decide(&self, id: &str, action: &str) -> Result<Transitioned, AppError> {
+        let action = match action {
+            "approve" => Action::Approve,
+            "reject" => Action::Reject,
+            "cancel" => Action::Cancel,
+            "retry" => Action::Retry,
+            other => {
+                return Err(AppError::BadRequest {
+                    field: "action",
+                    message: format!("unknown action `{other}` (approve, reject, cancel, retry)"),
+                });
+            }
+        };
+        Ok(self
+            .store()
+            .await?
+            .transition(&PostId(id.to_owned()), action, None)
+            .await?)
+    }
+
+    /// The durable store, opened (and migrated) on first use.
+    ///
+    /// # Errors
+    /// The store's error: a bad URL, a database that cannot be opened.
+    pub(crate) async fn store(&self) -> Result<&SqlStore, AppError> {
+        let store = self
+            .store
+            .get_or_try_init(|| async {
+                // A SQLite file's directory must exist before the file can.
+                if let Some(path) = self
+                    .settings
+                    .store_url
+                    .strip_prefix("sqlite://")
+                    .and_then(|rest| rest.split('?').next())
+                    && let Some(directory) = std::path::Path::new(path).parent()
+                    && !directory.as_os_str().is_empty()
+                {
+                    let _ = std::fs::create_dir_all(directory);
+                }
+                SqlStore::connect(&self.settings.store_url).await
+            })
+            .await?;
+        Ok(store)
     }
 
     /// Reads the document. When the source is unreachable (not when the
@@ -424,7 +535,7 @@ impl App {
         dry_run: bool,
     ) -> Result<ContentPlan, AppError> {
         if !(dry_run || self.settings.dry_run) {
-            return Err(AppError::NotAvailable(PUBLISHING_NOT_AVAILABLE.to_owned()));
+            return Err(AppError::NotAvailable(ITEM_PREVIEW_ONLY.to_owned()));
         }
         let channels = self.select_channels(channels)?;
         let (parsed, _, fallback) = self.read_document().await?;

@@ -208,6 +208,8 @@ pub(crate) struct Settings {
     pub(crate) timezone: TimeZone,
     /// Where the last good copy of the document is kept.
     pub(crate) data_dir: PathBuf,
+    /// `store.url`: the durable store of plans and posts.
+    pub(crate) store_url: String,
     /// Dry run for the whole process.
     pub(crate) dry_run: bool,
     /// `[server]`.
@@ -319,8 +321,6 @@ impl Settings {
                 ),
             )
         })?;
-        // The store is checked now so that full configurations load; the
-        // queue that uses it comes later.
         if raw.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "is empty"));
         }
@@ -377,6 +377,11 @@ impl Settings {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             timezone,
+            store_url: raw
+                .store
+                .url
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}/halcytone.db", raw.data_dir.display())),
             data_dir: raw.data_dir,
             dry_run,
             server: raw.server,

@@ -20,6 +20,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use halcytone_core::store::StoreError;
+
 use crate::app::{App, AppError, GenerateRequest};
 use crate::report::channel_reports;
 
@@ -96,6 +98,26 @@ impl Problem {
                 "not-available",
                 message.clone(),
             ),
+            AppError::Store(StoreError::NotFound(_)) => Self::new(
+                request_id,
+                StatusCode::NOT_FOUND,
+                "not-found",
+                error.to_string(),
+            ),
+            AppError::Store(
+                StoreError::Illegal(_) | StoreError::Conflict { .. } | StoreError::StaleApproval(_),
+            ) => Self::new(
+                request_id,
+                StatusCode::CONFLICT,
+                "conflict",
+                error.to_string(),
+            ),
+            AppError::Store(_) => Self::new(
+                request_id,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store-failed",
+                error.to_string(),
+            ),
         }
     }
 }
@@ -127,6 +149,9 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
         .route("/generate", post(generate))
         .route("/generateBatch", post(generate_batch))
         .route("/channels", get(channels))
+        .route("/posts", get(list_posts))
+        .route("/posts/{id}", get(show_post))
+        .route("/posts/{id}/{action}", post(decide_post))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             require_token,
@@ -393,6 +418,55 @@ async fn generate(
     .await
     .map(Json)
     .map_err(|error| Problem::from_app(&id, &error))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostsQuery {
+    status: Option<String>,
+    channel: Option<String>,
+}
+
+async fn list_posts(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    query: Result<Query<PostsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let Query(query) = query.map_err(|rejection| {
+        Problem::new(
+            &id,
+            StatusCode::BAD_REQUEST,
+            "invalid-value",
+            rejection.body_text(),
+        )
+    })?;
+    let posts = app
+        .posts(query.status.as_deref(), query.channel.as_deref())
+        .await
+        .map_err(|error| Problem::from_app(&id, &error))?;
+    Ok(Json(serde_json::json!({ "posts": posts })))
+}
+
+async fn show_post(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    axum::extract::Path(post_id): axum::extract::Path<String>,
+) -> Result<Json<halcytone_core::store::StoredPost>, Problem> {
+    app.post(&post_id)
+        .await
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
+}
+
+async fn decide_post(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    axum::extract::Path((post_id, action)): axum::extract::Path<(String, String)>,
+) -> Result<Json<halcytone_core::store::Transitioned>, Problem> {
+    app.decide(&post_id, &action)
+        .await
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
 }
 
 async fn channels(State(app): State<Arc<App>>) -> Json<serde_json::Value> {

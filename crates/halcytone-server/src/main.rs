@@ -18,6 +18,8 @@ use clap::{Parser, Subcommand};
 use halcytone_core::plan::Period;
 use jiff::civil::Date;
 
+use halcytone_core::store::lifecycle;
+
 use crate::app::{App, AppError, GenerateRequest};
 use crate::config::{ConfigSources, Settings};
 
@@ -72,6 +74,55 @@ enum Command {
     },
     /// Check the configuration and the living document.
     Doctor,
+    /// Review stored posts.
+    Posts {
+        #[command(subcommand)]
+        command: PostsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PostsCommand {
+    /// List stored posts.
+    List {
+        /// Only posts in this state (draft, approved, scheduled, …).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only posts of this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one post with its content, requests and attempts.
+    Show {
+        /// The post id (`post_…`).
+        id: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a draft.
+    Approve {
+        /// The post id.
+        id: String,
+    },
+    /// Refuse a post that has not gone out.
+    Reject {
+        /// The post id.
+        id: String,
+    },
+    /// Withdraw a post that is not being sent.
+    Cancel {
+        /// The post id.
+        id: String,
+    },
+    /// Send a failed or unconfirmed post again.
+    Retry {
+        /// The post id.
+        id: String,
+    },
 }
 
 fn parse_period(value: &str) -> Result<Period, String> {
@@ -217,7 +268,56 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Doctor => doctor(&app).await,
+        Command::Posts { command } => posts(&app, command).await,
     }
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value)
+        .map(|text| format!("{text}\n"))
+        .map_err(|error| Failure {
+            message: error.to_string(),
+            code: 1,
+        })
+}
+
+async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
+    let (id, action) = match command {
+        PostsCommand::List {
+            status,
+            channel,
+            json,
+        } => {
+            let posts = app.posts(status.as_deref(), channel.as_deref()).await?;
+            output::print(&if json {
+                json_text(&posts)?
+            } else {
+                output::posts_table(&posts)
+            });
+            return Ok(());
+        }
+        PostsCommand::Show { id, json } => {
+            let post = app.post(&id).await?;
+            output::print(&if json {
+                json_text(&post)?
+            } else {
+                output::post_details(&post)
+            });
+            return Ok(());
+        }
+        PostsCommand::Approve { id } => (id, "approve"),
+        PostsCommand::Reject { id } => (id, "reject"),
+        PostsCommand::Cancel { id } => (id, "cancel"),
+        PostsCommand::Retry { id } => (id, "retry"),
+    };
+    let done = app.decide(&id, action).await?;
+    output::print(&format!(
+        "{}: {} → {}\n",
+        done.id,
+        lifecycle::status_name(done.from),
+        lifecycle::status_name(done.to)
+    ));
+    Ok(())
 }
 
 async fn publish_now(

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use halcytone_core::compose::{ContentPlan, ScheduledPost};
 
+use halcytone_core::store::{StoredPost, lifecycle};
+
 use crate::app::PublishReport;
 use crate::report::ChannelReport;
 
@@ -112,6 +114,20 @@ pub(crate) fn plan_table(plan: &ContentPlan) -> String {
             "\nDry run: nothing was stored or sent. Add --json to see every request that would be sent."
         );
     }
+    if let Some(stored) = &plan.stored {
+        let _ = writeln!(
+            out,
+            "\nStored: {} new, {} updated, {} unchanged, {} kept (already going out or out). Review with `halcytone posts list`.",
+            stored.inserted.len(),
+            stored.updated.len(),
+            stored.unchanged.len(),
+            stored.kept.len()
+        );
+        let _ = writeln!(
+            out,
+            "Scheduled sending is not built yet: approved posts wait in the store; `generate --publish-now` sends a plan now."
+        );
+    }
     out
 }
 
@@ -191,6 +207,63 @@ pub(crate) fn publish_table(reports: &[PublishReport], warnings: &[String]) -> S
         for warning in warnings {
             let _ = writeln!(out, "  - {warning}");
         }
+    }
+    out
+}
+
+/// Formats stored posts, one line each.
+pub(crate) fn posts_table(posts: &[StoredPost]) -> String {
+    if posts.is_empty() {
+        return "No stored posts match.\n".to_owned();
+    }
+    let mut out = String::new();
+    for post in posts {
+        let title = post
+            .item
+            .get("title")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{}  {:<11} {}  {:<9} {title}",
+            post.id,
+            lifecycle::status_name(post.status),
+            post.scheduled_at.strftime("%Y-%m-%d %H:%M UTC"),
+            post.channel.as_str()
+        );
+    }
+    let _ = writeln!(out, "{} posts", posts.len());
+    out
+}
+
+/// Formats one stored post: its state, content and attempts.
+pub(crate) fn post_details(post: &StoredPost) -> String {
+    let title = post
+        .item
+        .get("title")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let mut out = format!(
+        "{}  {}\n{} at {}\nitem: {title}\n",
+        post.id,
+        lifecycle::status_name(post.status),
+        post.channel,
+        post.scheduled_at.strftime("%Y-%m-%d %H:%M UTC")
+    );
+    let _ = writeln!(
+        out,
+        "content:\n{}",
+        serde_json::to_string_pretty(&post.content).unwrap_or_default()
+    );
+    if post.attempts.is_empty() {
+        let _ = writeln!(out, "attempts: none");
+    }
+    for attempt in &post.attempts {
+        let _ = writeln!(
+            out,
+            "attempt: {}",
+            serde_json::to_string(attempt).unwrap_or_default()
+        );
     }
     out
 }

@@ -1,0 +1,331 @@
+//! The durable store: plans, posts with their lifecycle, and every send
+//! attempt (PRODUCT §5), on SQLite or PostgreSQL (see [`SqlStore`]).
+
+pub mod lifecycle;
+mod sql;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::channel::Channel;
+use crate::compose::{ContentPlan, ScheduledPost};
+use crate::publisher::{PostId, PostStatus};
+
+pub use lifecycle::{Action, IllegalTransition};
+pub use sql::{Backend, SqlStore};
+
+#[cfg(test)]
+mod tests;
+
+/// A plan as stored: what identifies it, without its posts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanRecord {
+    /// Stable id from the document revision and the request.
+    pub id: String,
+    /// The period (`week`, …).
+    pub period: String,
+    /// The first day, `YYYY-MM-DD`.
+    pub start: String,
+    /// The time zone name.
+    pub timezone: String,
+    /// Slots left empty, posts left out and why.
+    pub warnings: Vec<String>,
+}
+
+impl PlanRecord {
+    /// The record of a composed plan.
+    pub fn of(plan: &ContentPlan) -> Self {
+        Self {
+            id: plan.plan_id.clone(),
+            period: plan.period.to_string(),
+            start: plan.start.to_string(),
+            timezone: plan.timezone.clone(),
+            warnings: plan.warnings.clone(),
+        }
+    }
+}
+
+/// A rendered post to store: a draft (or, without approvals, a scheduled post).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPost {
+    /// Stable id from channel and slot ([`crate::plan::post_id`]).
+    pub id: PostId,
+    /// The channel.
+    pub channel: Channel,
+    /// When it goes out.
+    pub scheduled_at: Timestamp,
+    /// The item's id.
+    pub item_id: String,
+    /// The item as plans show it (`{id, section, title}`).
+    pub item: serde_json::Value,
+    /// The other items a newsletter carries.
+    pub includes: Vec<String>,
+    /// The status a new post starts in (`draft`, or `scheduled` when
+    /// approvals are off).
+    pub status: PostStatus,
+    /// The channel's rendered content.
+    pub content: serde_json::Value,
+    /// Every request publishing sends, secrets redacted, as a JSON array.
+    pub request: serde_json::Value,
+}
+
+impl NewPost {
+    /// The post to store for a composed post.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Json`] when a part does not serialise.
+    pub fn of(post: &ScheduledPost) -> Result<Self, StoreError> {
+        let requests = if post.requests.is_empty() {
+            serde_json::to_value(post.request.iter().collect::<Vec<_>>())?
+        } else {
+            serde_json::to_value(&post.requests)?
+        };
+        Ok(Self {
+            id: post.id.clone(),
+            channel: post.channel.clone(),
+            scheduled_at: post.scheduled_at.timestamp(),
+            item_id: post.item.id.to_string(),
+            item: serde_json::to_value(&post.item)?,
+            includes: post.includes.iter().map(ToString::to_string).collect(),
+            status: post.status,
+            content: post.content.0.clone(),
+            request: requests,
+        })
+    }
+
+    /// The hash an approval binds to: of the content and the requests.
+    pub fn content_hash(&self) -> String {
+        content_hash(&self.content, &self.request)
+    }
+}
+
+/// The hash of a post's exact content and requests, in lowercase hex.
+pub fn content_hash(content: &serde_json::Value, request: &serde_json::Value) -> String {
+    let digest = Sha256::new()
+        .chain_update(content.to_string())
+        .chain_update("\n")
+        .chain_update(request.to_string())
+        .finalize();
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// What [`Store::save_plan`] did with each post.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SaveReport {
+    /// The plan.
+    pub plan_id: String,
+    /// Posts new to the store.
+    pub inserted: Vec<PostId>,
+    /// Posts whose content changed and was replaced.
+    pub updated: Vec<PostId>,
+    /// Posts whose content was already the same.
+    pub unchanged: Vec<PostId>,
+    /// Posts left alone: publishing, published or unconfirmed.
+    pub kept: Vec<PostId>,
+    /// Posts whose approval the change voided (back to draft); also in `updated`.
+    pub voided: Vec<PostId>,
+}
+
+/// Which posts [`Store::posts`] lists; every field narrows the list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostFilter {
+    /// Only posts in this state.
+    pub status: Option<PostStatus>,
+    /// Only posts of this channel.
+    pub channel: Option<Channel>,
+    /// Only posts scheduled at or after this time.
+    pub from: Option<Timestamp>,
+    /// Only posts scheduled before this time.
+    pub to: Option<Timestamp>,
+}
+
+/// How a send attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttemptOutcome {
+    /// The channel confirmed the post.
+    Succeeded,
+    /// A transient failure; the post is retried.
+    Transient,
+    /// A permanent failure.
+    Permanent,
+    /// Nobody knows whether it went out.
+    Unknown,
+}
+
+impl AttemptOutcome {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Transient => "transient",
+            Self::Permanent => "permanent",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Succeeded,
+            Self::Transient,
+            Self::Permanent,
+            Self::Unknown,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == name)
+    }
+}
+
+/// One try at sending a post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// When it was made.
+    pub at: Timestamp,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// The ids the channel gave the post (one per part of a thread).
+    pub external_ids: Vec<String>,
+    /// The correlation id sent as `X-Request-Id`.
+    pub correlation_id: Option<String>,
+    /// The hash of the body that was sent.
+    pub body_hash: Option<String>,
+}
+
+/// A post as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredPost {
+    /// Stable id.
+    pub id: PostId,
+    /// The plan that last wrote it.
+    pub plan_id: String,
+    /// The channel.
+    pub channel: Channel,
+    /// When it goes out.
+    pub scheduled_at: Timestamp,
+    /// The item as plans show it.
+    pub item: serde_json::Value,
+    /// The other items a newsletter carries.
+    pub includes: Vec<String>,
+    /// Lifecycle state.
+    pub status: PostStatus,
+    /// The channel's rendered content.
+    pub content: serde_json::Value,
+    /// The requests publishing sends, secrets redacted.
+    pub request: serde_json::Value,
+    /// The hash of the content and requests.
+    pub content_hash: String,
+    /// The hash the approval bound to, while approved.
+    pub approved_hash: Option<String>,
+    /// When it was first stored.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// Every send attempt, oldest first (filled by [`Store::post`] only).
+    pub attempts: Vec<Attempt>,
+}
+
+/// The result of a successful [`Store::transition`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transitioned {
+    /// The post.
+    pub id: PostId,
+    /// The state before.
+    pub from: PostStatus,
+    /// The state now.
+    pub to: PostStatus,
+    /// Whether an approval was voided on the way.
+    pub voided: bool,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No post has this id (an HTTP 404).
+    #[error("no post `{0}`")]
+    NotFound(PostId),
+    /// The action is not allowed in the post's state (an HTTP 409).
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    /// The post kept changing under the operation (an HTTP 409).
+    #[error("post `{id}` changed concurrently; it is now {}", lifecycle::status_name(*.current))]
+    Conflict {
+        /// The post.
+        id: PostId,
+        /// Its state now.
+        current: PostStatus,
+    },
+    /// The approval names content that is no longer the post's (an HTTP 409).
+    #[error("post `{0}` changed since it was reviewed; review it again")]
+    StaleApproval(PostId),
+    /// An edit needs the new content's hash.
+    #[error("an edit needs the hash of the new content")]
+    MissingHash,
+    /// The URL names no supported database.
+    #[error("unsupported store URL `{0}`: use sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    /// A stored value is not what this version writes.
+    #[error("corrupt store row: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error("store: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The migrations failed.
+    #[error("store migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A JSON value did not (de)serialise.
+    #[error("store JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Durable plans, posts and attempts.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Stores a plan and upserts its posts by id (channel and slot).
+    ///
+    /// A post that is publishing, published or unconfirmed is never touched
+    /// (`kept`). Any other post whose content changed gets the new content;
+    /// an approved, scheduled or failed one returns to the new post's initial
+    /// status with its approval voided. Rejected and cancelled posts keep
+    /// their state.
+    async fn save_plan(
+        &self,
+        plan: &PlanRecord,
+        posts: &[NewPost],
+    ) -> Result<SaveReport, StoreError>;
+
+    /// The posts that match `filter`, by time then channel, without attempts.
+    async fn posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError>;
+
+    /// One post with its attempts.
+    async fn post(&self, id: &PostId) -> Result<Option<StoredPost>, StoreError>;
+
+    /// Applies `action` atomically (compare-and-set on the current state).
+    ///
+    /// `content_hash`: on `approve`, the hash the reviewer saw (refused with
+    /// [`StoreError::StaleApproval`] when the content changed since; `None`
+    /// approves the current content); on `edit`, the new content's hash
+    /// (required). An approval is recorded as the approved hash; `schedule`
+    /// and `lease` of a post whose content no longer matches its approval
+    /// void it and return the post to draft.
+    async fn transition(
+        &self,
+        id: &PostId,
+        action: Action,
+        content_hash: Option<&str>,
+    ) -> Result<Transitioned, StoreError>;
+
+    /// Replaces a post's content and requests (an `edit`): an approved or
+    /// scheduled post returns to draft and its approval is voided.
+    async fn edit(
+        &self,
+        id: &PostId,
+        content: &serde_json::Value,
+        request: &serde_json::Value,
+    ) -> Result<Transitioned, StoreError>;
+
+    /// Records a send attempt of a post.
+    async fn record_attempt(&self, id: &PostId, attempt: &Attempt) -> Result<(), StoreError>;
+}

@@ -1,0 +1,484 @@
+//! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any`
+//! driver, with the same SQL on both (`$n` placeholders, `ON CONFLICT`).
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+
+use super::lifecycle::{self, Action, is_protected, parse_status, status_name};
+use super::{
+    Attempt, AttemptOutcome, NewPost, PlanRecord, PostFilter, SaveReport, Store, StoreError,
+    StoredPost, Transitioned, content_hash,
+};
+use crate::channel::Channel;
+use crate::publisher::{PostId, PostStatus};
+
+/// How often a compare-and-set transition is tried again when the post
+/// changed between reading and writing it.
+const CAS_TRIES: usize = 3;
+
+const POST_COLUMNS: &str = "id, plan_id, channel, scheduled_at, item, includes, status, content, \
+                            request, content_hash, approved_hash, created_at, updated_at";
+
+/// The database behind a [`SqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (WAL), one file.
+    Sqlite,
+    /// PostgreSQL, shared by several replicas.
+    Postgres,
+}
+
+/// The store on SQLite (`sqlite://file.db`) or PostgreSQL (`postgres://…`).
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects to `url`, creating a SQLite file if missing (in WAL mode),
+    /// and runs the embedded migrations.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::UnsupportedUrl`] for another scheme, and the
+    /// database's or the migrations' error.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if url.starts_with("sqlite:") {
+            let url = if url.contains("mode=") {
+                url.to_owned()
+            } else if url.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .connect(&url)
+            .await?;
+        match backend {
+            Backend::Sqlite => {
+                // WAL is a property of the file: set once, kept by every connection.
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .fetch_optional(&pool)
+                    .await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            }
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// The database behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection pool, for the dispatcher's leasing queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    async fn current(&self, id: &PostId) -> Result<Current, StoreError> {
+        let row =
+            sqlx::query("SELECT status, content_hash, approved_hash FROM posts WHERE id = $1")
+                .bind(id.0.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        Ok(Current {
+            status: status_of(&row)?,
+            content_hash: row.try_get("content_hash")?,
+            approved_hash: row.try_get("approved_hash")?,
+        })
+    }
+
+    /// Applies `action` with compare-and-set on the status, optionally
+    /// replacing the content (an edit).
+    async fn apply(
+        &self,
+        id: &PostId,
+        action: Action,
+        hash: Option<&str>,
+        new_content: Option<(&serde_json::Value, &serde_json::Value)>,
+    ) -> Result<Transitioned, StoreError> {
+        let mut last = None;
+        for _ in 0..CAS_TRIES {
+            let current = self.current(id).await?;
+            let from = current.status;
+            let mut to = lifecycle::transition(from, action)?;
+            let mut approved_hash = current.approved_hash.clone();
+            let mut new_hash = current.content_hash.clone();
+            let mut voided = false;
+            match action {
+                Action::Approve => {
+                    if hash.is_some_and(|seen| seen != current.content_hash) {
+                        return Err(StoreError::StaleApproval(id.clone()));
+                    }
+                    approved_hash = Some(current.content_hash.clone());
+                }
+                Action::Edit => {
+                    new_hash = hash.ok_or(StoreError::MissingHash)?.to_owned();
+                    if new_hash == current.content_hash && new_content.is_none() {
+                        to = from;
+                    } else {
+                        voided = approved_hash.is_some();
+                        approved_hash = None;
+                    }
+                }
+                Action::Schedule | Action::Lease
+                    if current
+                        .approved_hash
+                        .as_ref()
+                        .is_some_and(|approved| *approved != current.content_hash) =>
+                {
+                    to = PostStatus::Draft;
+                    approved_hash = None;
+                    voided = true;
+                }
+                Action::Reject | Action::Cancel => approved_hash = None,
+                _ => {}
+            }
+            let now = Timestamp::now().as_second();
+            let result = match new_content {
+                Some((content, request)) => {
+                    sqlx::query(
+                        "UPDATE posts SET status = $1, approved_hash = $2, content_hash = $3, \
+                         content = $4, request = $5, updated_at = $6 \
+                         WHERE id = $7 AND status = $8",
+                    )
+                    .bind(status_name(to))
+                    .bind(approved_hash)
+                    .bind(new_hash)
+                    .bind(content.to_string())
+                    .bind(request.to_string())
+                    .bind(now)
+                    .bind(id.0.as_str())
+                    .bind(status_name(from))
+                    .execute(&self.pool)
+                    .await?
+                }
+                None => {
+                    sqlx::query(
+                        "UPDATE posts SET status = $1, approved_hash = $2, content_hash = $3, \
+                         updated_at = $4 WHERE id = $5 AND status = $6",
+                    )
+                    .bind(status_name(to))
+                    .bind(approved_hash)
+                    .bind(new_hash)
+                    .bind(now)
+                    .bind(id.0.as_str())
+                    .bind(status_name(from))
+                    .execute(&self.pool)
+                    .await?
+                }
+            };
+            if result.rows_affected() == 1 {
+                return Ok(Transitioned {
+                    id: id.clone(),
+                    from,
+                    to,
+                    voided,
+                });
+            }
+            last = Some(from);
+        }
+        let current = self.current(id).await.map(|now| now.status).ok();
+        Err(StoreError::Conflict {
+            id: id.clone(),
+            current: current.or(last).unwrap_or(PostStatus::Draft),
+        })
+    }
+
+    async fn attempts(&self, id: &PostId) -> Result<Vec<Attempt>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT attempted_at, outcome, error, external_ids, correlation_id, body_hash \
+             FROM attempts WHERE post_id = $1 ORDER BY id",
+        )
+        .bind(id.0.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let outcome: String = row.try_get("outcome")?;
+                let external_ids: String = row.try_get("external_ids")?;
+                Ok(Attempt {
+                    at: timestamp(row.try_get("attempted_at")?)?,
+                    outcome: AttemptOutcome::parse(&outcome)
+                        .ok_or_else(|| StoreError::Corrupt(format!("outcome `{outcome}`")))?,
+                    error: row.try_get("error")?,
+                    external_ids: serde_json::from_str(&external_ids)?,
+                    correlation_id: row.try_get("correlation_id")?,
+                    body_hash: row.try_get("body_hash")?,
+                })
+            })
+            .collect()
+    }
+}
+
+struct Current {
+    status: PostStatus,
+    content_hash: String,
+    approved_hash: Option<String>,
+}
+
+fn status_of(row: &AnyRow) -> Result<PostStatus, StoreError> {
+    let name: String = row.try_get("status")?;
+    parse_status(&name).ok_or_else(|| StoreError::Corrupt(format!("status `{name}`")))
+}
+
+fn timestamp(seconds: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_second(seconds)
+        .map_err(|error| StoreError::Corrupt(format!("time {seconds}: {error}")))
+}
+
+fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
+    let channel: String = row.try_get("channel")?;
+    let item: String = row.try_get("item")?;
+    let includes: String = row.try_get("includes")?;
+    let content: String = row.try_get("content")?;
+    let request: String = row.try_get("request")?;
+    Ok(StoredPost {
+        id: PostId(row.try_get("id")?),
+        plan_id: row.try_get("plan_id")?,
+        channel: Channel::parse(&channel)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        scheduled_at: timestamp(row.try_get("scheduled_at")?)?,
+        item: serde_json::from_str(&item)?,
+        includes: serde_json::from_str(&includes)?,
+        status: status_of(row)?,
+        content: serde_json::from_str(&content)?,
+        request: serde_json::from_str(&request)?,
+        content_hash: row.try_get("content_hash")?,
+        approved_hash: row.try_get("approved_hash")?,
+        created_at: timestamp(row.try_get("created_at")?)?,
+        updated_at: timestamp(row.try_get("updated_at")?)?,
+        attempts: Vec::new(),
+    })
+}
+
+/// The state a stored post moves to when a re-plan changed its content: a
+/// failed post needs a new review too; rejected and cancelled ones stay so.
+fn replanned_status(current: PostStatus, initial: PostStatus) -> PostStatus {
+    match current {
+        PostStatus::Draft | PostStatus::Approved | PostStatus::Scheduled | PostStatus::Failed => {
+            initial
+        }
+        other => other,
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn save_plan(
+        &self,
+        plan: &PlanRecord,
+        posts: &[NewPost],
+    ) -> Result<SaveReport, StoreError> {
+        let now = Timestamp::now().as_second();
+        let mut report = SaveReport {
+            plan_id: plan.id.clone(),
+            ..SaveReport::default()
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO plans (id, period, start_date, timezone, warnings, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (id) DO UPDATE SET warnings = excluded.warnings, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(plan.id.as_str())
+        .bind(plan.period.as_str())
+        .bind(plan.start.as_str())
+        .bind(plan.timezone.as_str())
+        .bind(serde_json::to_string(&plan.warnings)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for post in posts {
+            let hash = post.content_hash();
+            let existing =
+                sqlx::query("SELECT status, content_hash, approved_hash FROM posts WHERE id = $1")
+                    .bind(post.id.0.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(row) = existing else {
+                let inserted = sqlx::query(
+                    "INSERT INTO posts (id, plan_id, channel, scheduled_at, item_id, item, \
+                     includes, status, content, request, content_hash, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(post.id.0.as_str())
+                .bind(plan.id.as_str())
+                .bind(post.channel.as_str())
+                .bind(post.scheduled_at.as_second())
+                .bind(post.item_id.as_str())
+                .bind(post.item.to_string())
+                .bind(serde_json::to_string(&post.includes)?)
+                .bind(status_name(post.status))
+                .bind(post.content.to_string())
+                .bind(post.request.to_string())
+                .bind(hash.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    report.inserted.push(post.id.clone());
+                } else {
+                    report.kept.push(post.id.clone());
+                }
+                continue;
+            };
+            let status = status_of(&row)?;
+            let stored_hash: String = row.try_get("content_hash")?;
+            let approved_hash: Option<String> = row.try_get("approved_hash")?;
+            if is_protected(status) {
+                report.kept.push(post.id.clone());
+                continue;
+            }
+            if stored_hash == hash {
+                sqlx::query("UPDATE posts SET plan_id = $1 WHERE id = $2 AND status = $3")
+                    .bind(plan.id.as_str())
+                    .bind(post.id.0.as_str())
+                    .bind(status_name(status))
+                    .execute(&mut *tx)
+                    .await?;
+                report.unchanged.push(post.id.clone());
+                continue;
+            }
+            let to = replanned_status(status, post.status);
+            let changed = sqlx::query(
+                "UPDATE posts SET plan_id = $1, item_id = $2, item = $3, includes = $4, \
+                 status = $5, content = $6, request = $7, content_hash = $8, \
+                 approved_hash = $9, updated_at = $10 WHERE id = $11 AND status = $12",
+            )
+            .bind(plan.id.as_str())
+            .bind(post.item_id.as_str())
+            .bind(post.item.to_string())
+            .bind(serde_json::to_string(&post.includes)?)
+            .bind(status_name(to))
+            .bind(post.content.to_string())
+            .bind(post.request.to_string())
+            .bind(hash.as_str())
+            .bind(None::<String>)
+            .bind(now)
+            .bind(post.id.0.as_str())
+            .bind(status_name(status))
+            .execute(&mut *tx)
+            .await?;
+            if changed.rows_affected() == 0 {
+                // Leased or changed since it was read: leave it alone.
+                report.kept.push(post.id.clone());
+                continue;
+            }
+            if approved_hash.is_some() {
+                report.voided.push(post.id.clone());
+            }
+            report.updated.push(post.id.clone());
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
+        let mut sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE 1 = 1");
+        let mut count = 0;
+        let mut next = |column: &str, op: &str| {
+            count += 1;
+            format!(" AND {column} {op} ${count}")
+        };
+        if filter.status.is_some() {
+            sql.push_str(&next("status", "="));
+        }
+        if filter.channel.is_some() {
+            sql.push_str(&next("channel", "="));
+        }
+        if filter.from.is_some() {
+            sql.push_str(&next("scheduled_at", ">="));
+        }
+        if filter.to.is_some() {
+            sql.push_str(&next("scheduled_at", "<"));
+        }
+        sql.push_str(" ORDER BY scheduled_at, channel, id");
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some(status) = filter.status {
+            query = query.bind(status_name(status));
+        }
+        if let Some(channel) = &filter.channel {
+            query = query.bind(channel.as_str().to_owned());
+        }
+        if let Some(from) = filter.from {
+            query = query.bind(from.as_second());
+        }
+        if let Some(to) = filter.to {
+            query = query.bind(to.as_second());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(post_of).collect()
+    }
+
+    async fn post(&self, id: &PostId) -> Result<Option<StoredPost>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {POST_COLUMNS} FROM posts WHERE id = $1"
+        )))
+        .bind(id.0.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut post = post_of(&row)?;
+        post.attempts = self.attempts(id).await?;
+        Ok(Some(post))
+    }
+
+    async fn transition(
+        &self,
+        id: &PostId,
+        action: Action,
+        content_hash: Option<&str>,
+    ) -> Result<Transitioned, StoreError> {
+        self.apply(id, action, content_hash, None).await
+    }
+
+    async fn edit(
+        &self,
+        id: &PostId,
+        content: &serde_json::Value,
+        request: &serde_json::Value,
+    ) -> Result<Transitioned, StoreError> {
+        let hash = content_hash(content, request);
+        self.apply(id, Action::Edit, Some(&hash), Some((content, request)))
+            .await
+    }
+
+    async fn record_attempt(&self, id: &PostId, attempt: &Attempt) -> Result<(), StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO attempts (post_id, attempted_at, outcome, error, external_ids, \
+             correlation_id, body_hash) \
+             SELECT id, $2, $3, $4, $5, $6, $7 FROM posts WHERE id = $1",
+        )
+        .bind(id.0.as_str())
+        .bind(attempt.at.as_second())
+        .bind(attempt.outcome.as_str())
+        .bind(attempt.error.clone())
+        .bind(serde_json::to_string(&attempt.external_ids)?)
+        .bind(attempt.correlation_id.clone())
+        .bind(attempt.body_hash.clone())
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::NotFound(id.clone()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,378 @@
+//! End-to-end tests of [`SqlStore`]: SQLite in a temporary file always,
+//! PostgreSQL when `HALCYTONE_TEST_POSTGRES_URL` is set.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+
+use super::*;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A name unique to this run and test, so PostgreSQL tests can share a database.
+fn unique(tag: &str) -> String {
+    format!(
+        "{tag}_{}_{}_{}",
+        std::process::id(),
+        Timestamp::now().as_nanosecond(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+struct TempDb(PathBuf);
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+async fn sqlite() -> (SqlStore, TempDb) {
+    let path = std::env::temp_dir().join(format!("{}.db", unique("halcytone-store")));
+    let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    (store, TempDb(path))
+}
+
+async fn postgres() -> Option<SqlStore> {
+    let Ok(url) = std::env::var("HALCYTONE_TEST_POSTGRES_URL") else {
+        eprintln!("note: HALCYTONE_TEST_POSTGRES_URL is not set; skipping the PostgreSQL test");
+        return None;
+    };
+    Some(SqlStore::connect(&url).await.unwrap())
+}
+
+fn plan(prefix: &str, revision: &str) -> PlanRecord {
+    PlanRecord {
+        id: format!("{prefix}plan_{revision}"),
+        period: "week".to_owned(),
+        start: "2026-11-30".to_owned(),
+        timezone: "Europe/London".to_owned(),
+        warnings: vec![],
+    }
+}
+
+fn post(prefix: &str, n: i64, text: &str) -> NewPost {
+    let channel = if n % 2 == 0 { "twitter" } else { "email" };
+    NewPost {
+        id: PostId(format!("{prefix}post_{n}")),
+        channel: Channel::parse(channel).unwrap(),
+        scheduled_at: Timestamp::from_second(1_796_029_200 + n * 3600).unwrap(),
+        item_id: format!("item-{n}"),
+        item: json!({"id": format!("item-{n}"), "section": "Breathscape", "title": "T"}),
+        includes: vec![],
+        status: PostStatus::Draft,
+        content: json!({"text": text}),
+        request: json!([{"method": "POST", "url": "https://x.test/2/tweets", "body": {"text": text}}]),
+    }
+}
+
+fn ids(report: &[PostId]) -> Vec<&str> {
+    report.iter().map(|id| id.0.as_str()).collect()
+}
+
+/// The whole scenario, run against each backend.
+async fn scenario(store: &SqlStore) {
+    let p = unique("t");
+    let p = format!("{p}_");
+    let pid = |n: i64| PostId(format!("{p}post_{n}"));
+    let posts: Vec<NewPost> = (0..4).map(|n| post(&p, n, "first")).collect();
+
+    // First save: all new.
+    let report = store.save_plan(&plan(&p, "a"), &posts).await.unwrap();
+    assert_eq!(report.inserted.len(), 4);
+
+    // Same plan again: nothing changes, no duplicates.
+    let report = store.save_plan(&plan(&p, "a"), &posts).await.unwrap();
+    assert!(report.inserted.is_empty());
+    assert_eq!(report.unchanged.len(), 4);
+    let mine = |all: Vec<StoredPost>| -> Vec<StoredPost> {
+        all.into_iter()
+            .filter(|post| post.id.0.starts_with(&p))
+            .collect()
+    };
+    assert_eq!(
+        mine(store.posts(&PostFilter::default()).await.unwrap()).len(),
+        4
+    );
+
+    // Approve post 0 and bring it to published; approve post 1.
+    let approved = store
+        .transition(&pid(0), Action::Approve, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (approved.from, approved.to),
+        (PostStatus::Draft, PostStatus::Approved)
+    );
+    for action in [Action::Schedule, Action::Lease, Action::PublishSucceeded] {
+        store.transition(&pid(0), action, None).await.unwrap();
+    }
+    let hash_1 = store.post(&pid(1)).await.unwrap().unwrap().content_hash;
+    store
+        .transition(&pid(1), Action::Approve, Some(&hash_1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.post(&pid(1)).await.unwrap().unwrap().approved_hash,
+        Some(hash_1.clone())
+    );
+    // An approval of content the reviewer did not see is refused.
+    assert!(matches!(
+        store
+            .transition(&pid(2), Action::Approve, Some("stale"))
+            .await,
+        Err(StoreError::StaleApproval(_))
+    ));
+
+    // A re-plan with new content: drafts updated in place, the published
+    // post kept, the approval of post 1 voided.
+    let changed: Vec<NewPost> = (0..4).map(|n| post(&p, n, "second")).collect();
+    let report = store.save_plan(&plan(&p, "b"), &changed).await.unwrap();
+    assert_eq!(ids(&report.kept), [pid(0).0.as_str()]);
+    assert_eq!(report.updated.len(), 3);
+    assert_eq!(ids(&report.voided), [pid(1).0.as_str()]);
+    let all = mine(store.posts(&PostFilter::default()).await.unwrap());
+    assert_eq!(all.len(), 4, "no duplicates");
+    let published = &all[0];
+    assert_eq!(published.status, PostStatus::Published);
+    assert_eq!(published.content, json!({"text": "first"}));
+    assert_eq!(published.plan_id, format!("{p}plan_a"));
+    for stored in &all[1..] {
+        assert_eq!(stored.status, PostStatus::Draft);
+        assert_eq!(stored.content, json!({"text": "second"}));
+        assert_eq!(stored.approved_hash, None);
+        assert_eq!(stored.plan_id, format!("{p}plan_b"));
+    }
+
+    // Filters.
+    let filter = PostFilter {
+        status: Some(PostStatus::Draft),
+        channel: Some(Channel::parse("twitter").unwrap()),
+        ..PostFilter::default()
+    };
+    assert_eq!(
+        mine(store.posts(&filter).await.unwrap())
+            .iter()
+            .map(|post| post.id.clone())
+            .collect::<Vec<_>>(),
+        [pid(2)]
+    );
+    let window = PostFilter {
+        from: Some(all[1].scheduled_at),
+        to: Some(all[3].scheduled_at),
+        ..PostFilter::default()
+    };
+    assert_eq!(mine(store.posts(&window).await.unwrap()).len(), 2);
+
+    // Reject, cancel, and illegal moves name the current state.
+    store
+        .transition(&pid(2), Action::Reject, None)
+        .await
+        .unwrap();
+    let error = store
+        .transition(&pid(2), Action::Approve, None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.to_string(), "cannot approve a post that is rejected");
+    store
+        .transition(&pid(3), Action::Cancel, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.transition(&pid(0), Action::Cancel, None).await,
+        Err(StoreError::Illegal(_))
+    ));
+    assert!(matches!(
+        store
+            .transition(&PostId(format!("{p}missing")), Action::Approve, None)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Failure, attempts, retry.
+    store
+        .transition(&pid(1), Action::Approve, None)
+        .await
+        .unwrap();
+    store
+        .transition(&pid(1), Action::Schedule, None)
+        .await
+        .unwrap();
+    store
+        .transition(&pid(1), Action::Lease, None)
+        .await
+        .unwrap();
+    let first = Attempt {
+        at: Timestamp::from_second(1_796_029_300).unwrap(),
+        outcome: AttemptOutcome::Transient,
+        error: Some("503 Service Unavailable".to_owned()),
+        external_ids: vec![],
+        correlation_id: Some("req-1".to_owned()),
+        body_hash: Some("abc".to_owned()),
+    };
+    let second = Attempt {
+        at: Timestamp::from_second(1_796_029_400).unwrap(),
+        outcome: AttemptOutcome::Permanent,
+        error: Some("403 Forbidden".to_owned()),
+        external_ids: vec!["1".to_owned(), "2".to_owned()],
+        correlation_id: None,
+        body_hash: None,
+    };
+    store.record_attempt(&pid(1), &first).await.unwrap();
+    store.record_attempt(&pid(1), &second).await.unwrap();
+    assert!(matches!(
+        store
+            .record_attempt(&PostId(format!("{p}missing")), &first)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .transition(&pid(1), Action::PublishFailed, None)
+        .await
+        .unwrap();
+    let failed = store.post(&pid(1)).await.unwrap().unwrap();
+    assert_eq!(failed.status, PostStatus::Failed);
+    assert_eq!(failed.attempts, [first, second]);
+    let retried = store
+        .transition(&pid(1), Action::Retry, None)
+        .await
+        .unwrap();
+    assert_eq!(retried.to, PostStatus::Scheduled);
+
+    // An edit of a scheduled, approved post voids the approval.
+    let edited = store
+        .edit(&pid(1), &json!({"text": "edited"}), &json!([]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (edited.from, edited.to, edited.voided),
+        (PostStatus::Scheduled, PostStatus::Draft, true)
+    );
+    let stored = store.post(&pid(1)).await.unwrap().unwrap();
+    assert_eq!(stored.content, json!({"text": "edited"}));
+    assert_eq!(
+        stored.content_hash,
+        content_hash(&json!({"text": "edited"}), &json!([]))
+    );
+    assert_eq!(stored.approved_hash, None);
+    assert!(
+        store
+            .post(&PostId(format!("{p}missing")))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_store_end_to_end() {
+    let (store, _db) = sqlite().await;
+    assert_eq!(store.backend(), Backend::Sqlite);
+    scenario(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_reopens_with_its_data() {
+    let (store, db) = sqlite().await;
+    let report = store
+        .save_plan(&plan("", "a"), &[post("", 1, "kept")])
+        .await
+        .unwrap();
+    assert_eq!(report.inserted.len(), 1);
+    store.pool().close().await;
+    let reopened = SqlStore::connect(&format!("sqlite://{}", db.0.display()))
+        .await
+        .unwrap();
+    let stored = reopened.post(&PostId("post_1".to_owned())).await.unwrap();
+    assert_eq!(
+        stored.map(|post| post.content),
+        Some(json!({"text": "kept"}))
+    );
+    let mode = sqlx::query_scalar::<_, String>("PRAGMA journal_mode")
+        .fetch_one(reopened.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn edit_and_approval_hashes() {
+    let (store, _db) = sqlite().await;
+    let draft = post("", 2, "one");
+    store
+        .save_plan(&plan("", "a"), std::slice::from_ref(&draft))
+        .await
+        .unwrap();
+    let id = draft.id.clone();
+    // Edit needs a hash; an edit to the same content changes nothing.
+    assert!(matches!(
+        store.transition(&id, Action::Edit, None).await,
+        Err(StoreError::MissingHash)
+    ));
+    store.transition(&id, Action::Approve, None).await.unwrap();
+    let same = store
+        .transition(&id, Action::Edit, Some(&draft.content_hash()))
+        .await
+        .unwrap();
+    assert_eq!((same.to, same.voided), (PostStatus::Approved, false));
+    // A content change behind the approval's back is caught at schedule time.
+    sqlx::query("UPDATE posts SET content_hash = 'other' WHERE id = $1")
+        .bind(id.0.as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let scheduled = store.transition(&id, Action::Schedule, None).await.unwrap();
+    assert_eq!((scheduled.to, scheduled.voided), (PostStatus::Draft, true));
+}
+
+#[tokio::test]
+async fn approvals_off_replans_scheduled_posts_as_scheduled() {
+    let (store, _db) = sqlite().await;
+    let mut first = post("", 3, "one");
+    first.status = PostStatus::Scheduled;
+    store
+        .save_plan(&plan("", "a"), std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    let mut second = post("", 3, "two");
+    second.status = PostStatus::Scheduled;
+    let report = store.save_plan(&plan("", "b"), &[second]).await.unwrap();
+    assert_eq!(report.updated.len(), 1);
+    assert!(report.voided.is_empty());
+    let stored = store.post(&first.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, PostStatus::Scheduled);
+    // Leased posts are not touched by a re-plan either.
+    store
+        .transition(&first.id, Action::Lease, None)
+        .await
+        .unwrap();
+    let report = store
+        .save_plan(&plan("", "c"), &[post("", 3, "three")])
+        .await
+        .unwrap();
+    assert_eq!(ids(&report.kept), ["post_3"]);
+}
+
+#[tokio::test]
+async fn unsupported_url_is_refused() {
+    assert!(matches!(
+        SqlStore::connect("mysql://localhost/db").await,
+        Err(StoreError::UnsupportedUrl(_))
+    ));
+}
+
+#[tokio::test]
+async fn postgres_store_end_to_end() {
+    let Some(store) = postgres().await else {
+        return;
+    };
+    assert_eq!(store.backend(), Backend::Postgres);
+    scenario(&store).await;
+}
