@@ -272,6 +272,11 @@ impl Settings {
         let environment = Environment::with_prefix("HALCYTONE")
             .separator("__")
             .try_parsing(true)
+            // Comma-separated lists in the environment, for the list keys
+            // that cannot contain a comma themselves.
+            .list_separator(",")
+            .with_list_parse_key("channels.email.list_ids")
+            .with_list_parse_key("channels.email.tags")
             .source(sources.environment.as_ref().map(|variables| {
                 variables
                     .iter()
@@ -530,6 +535,15 @@ mod tests {
         .unwrap();
         assert_eq!(settings.bind.to_string(), "127.0.0.1:2");
         assert!(settings.dry_run);
+    }
+
+    #[test]
+    fn list_keys_take_comma_separated_values_from_the_environment() {
+        let settings = load("", &[("HALCYTONE__CHANNELS__EMAIL__LIST_IDS", "3,7")]).unwrap();
+        let email = &settings.channels["email"];
+        let table: std::collections::BTreeMap<String, config::Value> = email.table.parse().unwrap();
+        let ids: Vec<u64> = table["list_ids"].clone().try_deserialize().unwrap();
+        assert_eq!(ids, [3, 7]);
     }
 
     #[test]

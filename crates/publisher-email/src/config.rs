@@ -41,7 +41,7 @@ pub struct EmailConfig {
     /// listmonk only: the API user the token belongs to.
     pub username: Option<String>,
     /// listmonk only: the ids of the lists the campaign goes to.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub list_ids: Vec<u64>,
     /// listmonk only: the sender (`Name <address>`); listmonk's default when unset.
     pub from_email: Option<String>,
@@ -175,4 +175,19 @@ mod tests {
         assert!(zero.check("channels.email").is_err());
         EmailConfig::default().check("channels.email").unwrap();
     }
+}
+
+/// A list, or one value alone: `HALCYTONE__CHANNELS__EMAIL__LIST_IDS=3` arrives
+/// as a number, `3,7` as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(u64),
+        Many(Vec<u64>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(id) => vec![id],
+        OneOrMany::Many(ids) => ids,
+    })
 }
