@@ -126,6 +126,21 @@ impl EmailConfig {
     }
 }
 
+/// A list, or one value alone: `HALCYTONE__CHANNELS__EMAIL__LIST_IDS=3` arrives
+/// as a number, `3,7` as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(u64),
+        Many(Vec<u64>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(id) => vec![id],
+        OneOrMany::Many(ids) => ids,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,19 +190,4 @@ mod tests {
         assert!(zero.check("channels.email").is_err());
         EmailConfig::default().check("channels.email").unwrap();
     }
-}
-
-/// A list, or one value alone: `HALCYTONE__CHANNELS__EMAIL__LIST_IDS=3` arrives
-/// as a number, `3,7` as a list.
-fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(u64),
-        Many(Vec<u64>),
-    }
-    Ok(match OneOrMany::deserialize(deserializer)? {
-        OneOrMany::One(id) => vec![id],
-        OneOrMany::Many(ids) => ids,
-    })
 }
