@@ -657,6 +657,19 @@ fn the_registered_factory_checks_the_table() {
     assert!(error.to_string().contains("source.page_id"), "{error}");
 }
 
+/// A page of one section with one item.
+fn one_item_page() -> ResponseTemplate {
+    let text = |content: &str| json!({"rich_text": [{"type": "text", "text": {"content": content}, "plain_text": content}]});
+    list(
+        vec![
+            json!({"object": "block", "id": "h", "type": "heading_2", "has_children": false, "heading_2": text("S")}),
+            json!({"object": "block", "id": "i", "type": "heading_3", "has_children": false, "heading_3": text("I")}),
+            json!({"object": "block", "id": "p", "type": "paragraph", "has_children": false, "paragraph": text("Body.")}),
+        ],
+        None,
+    )
+}
+
 /// Answers the page's own object with its `last_edited_time`.
 async fn edited_at(server: &MockServer, time: &str) {
     notion("GET", &format!("/v1/pages/{PAGE}"))
@@ -673,12 +686,7 @@ async fn an_unchanged_page_is_not_read_again() {
     let server = MockServer::start().await;
     edited_at(&server, "2026-11-20T10:00:00.000Z").await;
     children(PAGE, "page_size=100")
-        .respond_with(list(vec![json!({"object": "block", "id": "h", "type": "heading_2", "has_children": false,
-            "heading_2": {"rich_text": [{"type": "text", "text": {"content": "S"}, "plain_text": "S"}]}}),
-            json!({"object": "block", "id": "i", "type": "heading_3", "has_children": false,
-            "heading_3": {"rich_text": [{"type": "text", "text": {"content": "I"}, "plain_text": "I"}]}}),
-            json!({"object": "block", "id": "p", "type": "paragraph", "has_children": false,
-            "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Body."}, "plain_text": "Body."}]}})], None))
+        .respond_with(one_item_page())
         .expect(1)
         .mount(&server)
         .await;
@@ -697,12 +705,7 @@ async fn a_page_edited_this_minute_is_read_again() {
     let now = jiff::Timestamp::now().to_string();
     edited_at(&server, &now).await;
     children(PAGE, "page_size=100")
-        .respond_with(list(vec![json!({"object": "block", "id": "h", "type": "heading_2", "has_children": false,
-            "heading_2": {"rich_text": [{"type": "text", "text": {"content": "S"}, "plain_text": "S"}]}}),
-            json!({"object": "block", "id": "i", "type": "heading_3", "has_children": false,
-            "heading_3": {"rich_text": [{"type": "text", "text": {"content": "I"}, "plain_text": "I"}]}}),
-            json!({"object": "block", "id": "p", "type": "paragraph", "has_children": false,
-            "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Body."}, "plain_text": "Body."}]}})], None))
+        .respond_with(one_item_page())
         .expect(2)
         .mount(&server)
         .await;
