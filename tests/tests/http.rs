@@ -414,3 +414,101 @@ async fn a_stored_plan_is_reviewed_over_http() {
         .unwrap();
     assert_eq!(again["stored"]["unchanged"].as_array().unwrap().len(), 25);
 }
+
+#[tokio::test]
+async fn a_draft_is_edited_revalidated_and_its_approval_voided() {
+    let server = Server::start("http-edit", &[]).await;
+    let response = client()
+        .post(server.url("/generateBatch?period=day"))
+        .json(&json!({"start": "2026-11-30"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let listed: Value = client()
+        .get(server.url("/posts?channel=twitter"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = listed["posts"][0]["id"].as_str().unwrap().to_owned();
+    let url = server.url(&format!("/posts/{id}"));
+    let approved = client()
+        .post(format!("{url}/approve"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+
+    let edited = client()
+        .patch(&url)
+        .json(&json!({"content": {"parts": ["Breathe in, breathe out. #Breathscape"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 200);
+    let edited: Value = edited.json().await.unwrap();
+    assert_eq!(edited["status"], "draft", "the edit voids the approval");
+    assert_eq!(
+        edited["content"]["parts"][0],
+        "Breathe in, breathe out. #Breathscape"
+    );
+    assert_eq!(
+        edited["request"][0]["body"]["text"], "Breathe in, breathe out. #Breathscape",
+        "the preview is rebuilt"
+    );
+
+    let body = problem(
+        client()
+            .patch(&url)
+            .json(&json!({"content": {"parts": ["x".repeat(281)]}}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["field"], "content");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("weighs 281, more than 280"),
+        "{body}"
+    );
+    let body = problem(
+        client()
+            .patch(&url)
+            .json(&json!({"text": "x"}))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["field"], "text");
+    problem(
+        client()
+            .patch(server.url("/posts/post_nope"))
+            .json(&json!({"content": {"parts": ["x"]}}))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    let unchanged: Value = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        unchanged["content"]["parts"][0], "Breathe in, breathe out. #Breathscape",
+        "a refused edit changes nothing"
+    );
+}

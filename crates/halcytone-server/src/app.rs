@@ -15,7 +15,9 @@ use halcytone_core::plan::{
     Cadence, Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan,
     post_id,
 };
-use halcytone_core::publisher::{OutgoingPost, PostId, PostStatus, PublishContext, Publisher};
+use halcytone_core::publisher::{
+    Content, OutgoingPost, PostId, PostStatus, PublishContext, Publisher,
+};
 use halcytone_core::registry::{Registry, Settings as Table, SourceContext};
 use halcytone_core::render::Renderer;
 use halcytone_core::resilience::{RateLimit, Resilient};
@@ -404,6 +406,51 @@ impl App {
             .post(&id)
             .await?
             .ok_or(AppError::Store(StoreError::NotFound(id)))
+    }
+
+    /// Replaces a stored post's content after the channel validates it; the
+    /// request previews are rebuilt from it, and an approval is voided (the
+    /// post returns to draft).
+    ///
+    /// # Errors
+    /// Content the channel refuses (naming the rule), a post whose state
+    /// forbids edits, `NotFound`, or the store's error.
+    pub(crate) async fn edit(
+        &self,
+        id: &str,
+        content: serde_json::Value,
+    ) -> Result<StoredPost, AppError> {
+        let stored = self.post(id).await?;
+        let publisher =
+            self.publishers
+                .get(&stored.channel)
+                .ok_or_else(|| AppError::BadRequest {
+                    field: "content",
+                    message: format!(
+                        "the {} channel is not enabled, so its content cannot be checked",
+                        stored.channel
+                    ),
+                })?;
+        let invalid = |error: PublishError| AppError::BadRequest {
+            field: "content",
+            message: error.to_string(),
+        };
+        let content = Content(content);
+        publisher.validate(&content).map_err(invalid)?;
+        let outgoing = OutgoingPost {
+            id: stored.id.clone(),
+            scheduled_at: stored
+                .scheduled_at
+                .to_zoned_datetime(self.settings.timezone.clone()),
+            content,
+        };
+        let previews = publisher.preview(&outgoing).map_err(invalid)?;
+        let requests = serde_json::to_value(&previews).map_err(StoreError::Json)?;
+        self.store()
+            .await?
+            .edit(&stored.id, &outgoing.content.0, &requests)
+            .await?;
+        self.post(id).await
     }
 
     /// A person's decision on a post: approve, reject, cancel or retry.

@@ -150,7 +150,7 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
         .route("/generateBatch", post(generate_batch))
         .route("/channels", get(channels))
         .route("/posts", get(list_posts))
-        .route("/posts/{id}", get(show_post))
+        .route("/posts/{id}", get(show_post).patch(edit_post))
         .route("/posts/{id}/{action}", post(decide_post))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),
@@ -453,6 +453,25 @@ async fn show_post(
     axum::extract::Path(post_id): axum::extract::Path<String>,
 ) -> Result<Json<halcytone_core::store::StoredPost>, Problem> {
     app.post(&post_id)
+        .await
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditBody {
+    content: serde_json::Value,
+}
+
+async fn edit_post(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    axum::extract::Path(post_id): axum::extract::Path<String>,
+    body: Body,
+) -> Result<Json<halcytone_core::store::StoredPost>, Problem> {
+    let body: EditBody = json_body(&id, body).await?;
+    app.edit(&post_id, body.content)
         .await
         .map(Json)
         .map_err(|error| Problem::from_app(&id, &error))
