@@ -308,6 +308,14 @@ async fn the_api_token_guards_everything_but_health() {
         .await
         .unwrap();
     assert_eq!(channels["channels"].as_array().unwrap().len(), 4);
+    assert!(
+        channels["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|channel| channel["circuit"] == "closed"),
+        "{channels}"
+    );
 }
 
 #[tokio::test]

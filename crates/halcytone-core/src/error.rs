@@ -93,14 +93,6 @@ pub enum PublishError {
         /// Why the next part failed.
         error: Box<PublishError>,
     },
-    /// The operation does not exist yet for this channel.
-    #[error("{channel}: {what} is not implemented yet")]
-    Unsupported {
-        /// The channel.
-        channel: Channel,
-        /// The operation.
-        what: &'static str,
-    },
 }
 
 impl PublishError {
@@ -130,7 +122,6 @@ impl PublishError {
                     | Self::Permanent { .. }
                     | Self::Duplicate { .. }
                     | Self::NotConfigured { .. }
-                    | Self::Unsupported { .. }
             ),
         }
     }
@@ -147,7 +138,6 @@ impl PublishError {
             Self::Duplicate { .. } => "duplicate",
             Self::CircuitOpen { .. } => "circuit_open",
             Self::Partial { error, .. } => error.class(),
-            Self::Unsupported { .. } => "unsupported",
         }
     }
 }

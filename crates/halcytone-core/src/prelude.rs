@@ -12,5 +12,5 @@ pub use crate::publisher::{
 };
 pub use crate::registry::{Registry, Settings};
 pub use crate::render::Renderer;
-pub use crate::request::{BaseUrl, HeaderValue, Method, OutboundRequest, endpoint};
+pub use crate::request::{BaseUrl, HeaderValue, Method, OutboundRequest};
 pub use crate::secret::SecretString;

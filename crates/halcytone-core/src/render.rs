@@ -205,11 +205,6 @@ impl Renderer {
             })
     }
 
-    /// Whether a template of that name exists.
-    pub fn has_template(&self, name: &str) -> bool {
-        self.html.has_template(name) || self.text.has_template(name)
-    }
-
     /// Renders the template `name` (such as `twitter/post` or `email/body.html`).
     ///
     /// # Errors

@@ -130,7 +130,7 @@ impl<'de> Deserialize<'de> for BaseUrl {
 
 /// Joins a configured base URL and an API path, whatever trailing slash the
 /// base has: `https://crm.example/` + `/api/v1/x` → `https://crm.example/api/v1/x`.
-pub fn endpoint(base_url: &str, path: &str) -> String {
+fn endpoint(base_url: &str, path: &str) -> String {
     format!(
         "{}/{}",
         base_url.trim_end_matches('/'),

@@ -297,11 +297,6 @@ impl Resilient {
         self.breaker.is_call_permitted()
     }
 
-    /// The configured quota.
-    pub fn rate_limit(&self) -> Option<RateLimit> {
-        self.rate_limit
-    }
-
     async fn attempt(
         &self,
         post: &OutgoingPost,

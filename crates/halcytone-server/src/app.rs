@@ -33,8 +33,8 @@ use crate::config::Settings;
 
 /// A compiled-in channel with its configuration.
 pub(crate) struct ChannelEntry {
-    /// The publisher.
-    pub(crate) publisher: Arc<dyn Publisher>,
+    /// The publisher, wrapped in retries, its breaker and its rate limit.
+    pub(crate) publisher: Arc<Resilient>,
     /// The configured cadence, or the publisher's default.
     pub(crate) cadence: Cadence,
     /// The configured quota.
@@ -133,7 +133,7 @@ impl App {
             );
             let rate_limit = configured.and_then(|entry| entry.rate_limit);
             // Every publisher is wrapped once, here: retries, breaker and rate limit.
-            let publisher: Arc<dyn Publisher> = Arc::new(Resilient::new(
+            let publisher = Arc::new(Resilient::new(
                 factory(&table, &http)?,
                 settings.resilience.clone(),
                 rate_limit,
@@ -201,7 +201,12 @@ impl App {
         let publishers = channels
             .iter()
             .filter(|(_, entry)| entry.enabled)
-            .map(|(channel, entry)| (channel.clone(), Arc::clone(&entry.publisher)))
+            .map(|(channel, entry)| {
+                (
+                    channel.clone(),
+                    Arc::clone(&entry.publisher) as Arc<dyn Publisher>,
+                )
+            })
             .collect();
         Ok(Self {
             settings,

@@ -161,7 +161,11 @@ pub(crate) fn channels_table(
                 .as_deref()
                 .map(|rate| format!(", rate limit {rate}"))
                 .unwrap_or_default();
-            let _ = writeln!(out, "            cadence {cadence}{rate}");
+            let circuit = report
+                .circuit
+                .map(|state| format!(", circuit {state}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "            cadence {cadence}{rate}{circuit}");
         }
     }
     let _ = writeln!(

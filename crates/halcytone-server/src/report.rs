@@ -2,6 +2,7 @@
 //! source, and whether it is ready to send.
 
 use halcytone_core::channel::Channel;
+use halcytone_core::publisher::Publisher as _;
 use serde::Serialize;
 
 use crate::app::App;
@@ -21,6 +22,8 @@ pub(crate) struct ChannelReport {
     pub(crate) cadence: Option<String>,
     /// Its quota.
     pub(crate) rate_limit: Option<String>,
+    /// `closed` while calls go through, `open` while its breaker holds them.
+    pub(crate) circuit: Option<&'static str>,
 }
 
 /// Every shipped channel, compiled in or not, by name.
@@ -35,6 +38,11 @@ pub(crate) fn channel_reports(app: &App) -> Vec<ChannelReport> {
             missing: entry.publisher.missing_configuration(),
             cadence: Some(entry.cadence.to_string()),
             rate_limit: entry.rate_limit.map(|limit| limit.to_string()),
+            circuit: Some(if entry.publisher.circuit_closed() {
+                "closed"
+            } else {
+                "open"
+            }),
         })
         .collect();
     reports.extend(
@@ -47,6 +55,7 @@ pub(crate) fn channel_reports(app: &App) -> Vec<ChannelReport> {
                 missing: Vec::new(),
                 cadence: None,
                 rate_limit: None,
+                circuit: None,
             }),
     );
     reports.sort_by(|left, right| left.channel.cmp(&right.channel));

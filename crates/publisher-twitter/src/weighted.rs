@@ -177,12 +177,6 @@ pub fn weighted_length(text: &str) -> usize {
     parse_post(text, &WeightConfig::v3()).weighted_length
 }
 
-/// True when `text` is a valid post in config v3 (not empty, at most 280 weighted
-/// characters, no invalid character).
-pub fn fits(text: &str) -> bool {
-    parse_post(text, &WeightConfig::v3()).valid
-}
-
 /// Byte index `idx` of the end of the longest prefix `&text[..idx]` that weighs at most
 /// `max_weighted` in config v3, among the prefixes that end between two weighing units of
 /// `text`.
@@ -1237,6 +1231,11 @@ const CCTLDS: &str = "\
 
 #[cfg(test)]
 mod tests {
+    /// A valid post in config v3: not empty, at most 280, no invalid character.
+    fn fits(text: &str) -> bool {
+        super::parse_post(text, &super::WeightConfig::v3()).valid
+    }
+
     #[test]
     fn prefix_weights_match_weighing_each_prefix() {
         let text = "Breathe 😷 in https://halcytone.com/a-long/path 数 out.";
