@@ -25,24 +25,8 @@ fn the_google_doc_and_the_markdown_give_the_same_items() {
     .unwrap();
     assert!(markdown.warnings.is_empty(), "{:?}", markdown.warnings);
     assert!(gdocs.warnings.is_empty(), "{:?}", gdocs.warnings);
-    assert_eq!(gdocs.document.title, markdown.document.title);
-
-    let expected: Vec<_> = markdown.document.items().collect();
-    let actual: Vec<_> = gdocs.document.items().collect();
-    assert_eq!(actual.len(), 4);
-    assert_eq!(actual.len(), expected.len());
-    for (actual, expected) in actual.iter().zip(&expected) {
-        let id = &expected.id;
-        assert_eq!(actual.id, expected.id);
-        assert_eq!(actual.section, expected.section, "{id}");
-        assert_eq!(actual.title, expected.title, "{id}");
-        assert_eq!(actual.tags, expected.tags, "{id}");
-        assert_eq!(actual.channels, expected.channels, "{id}");
-        assert_eq!(actual.date, expected.date, "{id}");
-        assert_eq!(actual.priority, expected.priority, "{id}");
-        assert_eq!(actual.link, expected.link, "{id}");
-        assert_eq!(actual.body, expected.body, "{id}");
-    }
+    let expected = halcytone_core::testkit::assert_same_items(&gdocs.document, &markdown.document);
+    assert_eq!(expected.len(), 4);
     // The document exercises every metadata key and the formatting runs.
     let first = expected[0];
     assert!(first.channels.is_some() && first.date.is_some() && first.link.is_some());

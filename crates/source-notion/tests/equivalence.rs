@@ -45,26 +45,11 @@ fn markdown() -> ParsedDocument {
     markdown
 }
 
-/// Equal title and items, field by field.
+/// No warnings, then equal title and items, field by field.
 fn assert_same_items(notion: &ParsedDocument, markdown: &ParsedDocument) {
     assert!(notion.warnings.is_empty(), "{:?}", notion.warnings);
-    assert_eq!(notion.document.title, markdown.document.title);
-    let expected: Vec<_> = markdown.document.items().collect();
-    let actual: Vec<_> = notion.document.items().collect();
-    assert_eq!(actual.len(), 4);
-    assert_eq!(actual.len(), expected.len());
-    for (actual, expected) in actual.iter().zip(&expected) {
-        let id = &expected.id;
-        assert_eq!(actual.id, expected.id);
-        assert_eq!(actual.section, expected.section, "{id}");
-        assert_eq!(actual.title, expected.title, "{id}");
-        assert_eq!(actual.tags, expected.tags, "{id}");
-        assert_eq!(actual.channels, expected.channels, "{id}");
-        assert_eq!(actual.date, expected.date, "{id}");
-        assert_eq!(actual.priority, expected.priority, "{id}");
-        assert_eq!(actual.link, expected.link, "{id}");
-        assert_eq!(actual.body, expected.body, "{id}");
-    }
+    let items = halcytone_core::testkit::assert_same_items(&notion.document, &markdown.document);
+    assert_eq!(items.len(), 4);
 }
 
 #[test]

@@ -79,4 +79,33 @@ pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
     .compose(planned)
 }
 
+/// Asserts that a source read the same document as the Markdown reference:
+/// equal title, and equal items field by field (only where each item sits in
+/// its source, and the revision, may differ). Returns the items compared.
+///
+/// # Panics
+/// Panics, naming the item and the field, on the first difference.
+pub fn assert_same_items<'a>(
+    actual: &LivingDocument,
+    expected: &'a LivingDocument,
+) -> Vec<&'a crate::document::Item> {
+    assert_eq!(actual.title, expected.title);
+    let expected: Vec<_> = expected.items().collect();
+    let actual: Vec<_> = actual.items().collect();
+    assert_eq!(actual.len(), expected.len(), "the number of items");
+    for (actual, expected) in actual.iter().zip(&expected) {
+        let id = &expected.id;
+        assert_eq!(actual.id, expected.id);
+        assert_eq!(actual.section, expected.section, "{id}");
+        assert_eq!(actual.title, expected.title, "{id}");
+        assert_eq!(actual.tags, expected.tags, "{id}");
+        assert_eq!(actual.channels, expected.channels, "{id}");
+        assert_eq!(actual.date, expected.date, "{id}");
+        assert_eq!(actual.priority, expected.priority, "{id}");
+        assert_eq!(actual.link, expected.link, "{id}");
+        assert_eq!(actual.body, expected.body, "{id}");
+    }
+    expected
+}
+
 pub mod conformance;
