@@ -85,6 +85,15 @@ fn the_request<H: Harness>(publisher: &dyn Publisher) -> OutboundRequest {
     requests.swap_remove(H::request_under_test())
 }
 
+/// A server with the post's other steps answered, a publisher pointed at it
+/// whose calls time out after `timeout`, and the request under test.
+async fn setup<H: Harness>(timeout: Duration) -> (MockServer, Arc<dyn Publisher>, OutboundRequest) {
+    let server = server::<H>().await;
+    let publisher = H::publisher(&server.uri(), client(timeout));
+    let request = the_request::<H>(publisher.as_ref());
+    (server, publisher, request)
+}
+
 /// A mock server with the post's other steps answered.
 async fn server<H: Harness>() -> MockServer {
     let server = MockServer::start().await;
@@ -107,9 +116,7 @@ fn problem(status: u16, message: &str) -> ResponseTemplate {
 /// What wiremock received is byte for byte the previewed request, secrets
 /// filled in, with the correlation id; the publisher returns the API's ids.
 pub async fn sends_exactly_the_previewed_request<H: Harness>() {
-    let server = server::<H>().await;
-    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
-    let request = the_request::<H>(publisher.as_ref());
+    let (server, publisher, request) = setup::<H>(Duration::from_secs(5)).await;
     route(&request)
         .respond_with(H::success())
         .expect(1)
@@ -171,9 +178,7 @@ pub async fn sends_exactly_the_previewed_request<H: Harness>() {
 /// and are sent once.
 pub async fn rejections_are_permanent_and_not_retried<H: Harness>() {
     for status in [400, 401, 403, 404, 409, 422] {
-        let server = server::<H>().await;
-        let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
-        let request = the_request::<H>(publisher.as_ref());
+        let (server, publisher, request) = setup::<H>(Duration::from_secs(5)).await;
         let message = format!("the API refused this with {status}");
         route(&request)
             .respond_with(problem(status, &message))
@@ -193,9 +198,7 @@ pub async fn rejections_are_permanent_and_not_retried<H: Harness>() {
 /// 500 and 503 are transient and retried up to the attempt limit.
 pub async fn server_errors_are_transient_and_retried<H: Harness>() {
     for status in [500, 503] {
-        let server = server::<H>().await;
-        let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
-        let request = the_request::<H>(publisher.as_ref());
+        let (server, publisher, request) = setup::<H>(Duration::from_secs(5)).await;
         route(&request)
             .respond_with(problem(status, "try later"))
             .expect(3)
@@ -215,9 +218,7 @@ pub async fn server_errors_are_transient_and_retried<H: Harness>() {
 
 /// A transient failure followed by a success publishes once.
 pub async fn a_retry_after_a_server_error_succeeds<H: Harness>() {
-    let server = server::<H>().await;
-    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
-    let request = the_request::<H>(publisher.as_ref());
+    let (server, publisher, request) = setup::<H>(Duration::from_secs(5)).await;
     route(&request)
         .respond_with(problem(502, "bad gateway"))
         .up_to_n_times(1)
@@ -237,9 +238,7 @@ pub async fn a_retry_after_a_server_error_succeeds<H: Harness>() {
 
 /// 429 is rate limited; with `Retry-After` the retry waits at least that long.
 pub async fn rate_limits_wait_and_retry<H: Harness>() {
-    let server = server::<H>().await;
-    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
-    let request = the_request::<H>(publisher.as_ref());
+    let (server, publisher, request) = setup::<H>(Duration::from_secs(5)).await;
     let limited = problem(429, "Too Many Requests").insert_header("retry-after", "1");
     route(&request)
         .respond_with(limited.clone())
@@ -286,10 +285,8 @@ pub async fn rate_limits_wait_and_retry<H: Harness>() {
 /// No answer within the timeout: the outcome is unknown, and the request is
 /// sent again only on channels with idempotency keys.
 pub async fn a_slow_answer_is_an_unknown_outcome<H: Harness>() {
-    let server = server::<H>().await;
-    let publisher = H::publisher(&server.uri(), client(Duration::from_millis(300)));
+    let (server, publisher, request) = setup::<H>(Duration::from_millis(300)).await;
     let idempotent = publisher.idempotent();
-    let request = the_request::<H>(publisher.as_ref());
     let calls = if idempotent { 2 } else { 1 };
     route(&request)
         .respond_with(H::success().set_delay(Duration::from_secs(2)))
@@ -353,9 +350,7 @@ pub async fn connection_failures_are_transient<H: Harness>() {
 
 /// After five transient failures the circuit opens and no call is made.
 pub async fn an_open_circuit_makes_no_call<H: Harness>() {
-    let server = server::<H>().await;
-    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
-    let request = the_request::<H>(publisher.as_ref());
+    let (server, publisher, request) = setup::<H>(Duration::from_secs(5)).await;
     route(&request)
         .respond_with(problem(503, "down"))
         .expect(5)
@@ -402,12 +397,10 @@ pub async fn invalid_posts_are_never_sent<H: Harness>() {
 
 /// Channels with idempotency keys send the same key for every attempt at a post.
 pub async fn the_idempotency_key_is_stable<H: Harness>() {
-    let server = server::<H>().await;
-    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    let (server, publisher, request) = setup::<H>(Duration::from_secs(5)).await;
     if !publisher.idempotent() {
         return;
     }
-    let request = the_request::<H>(publisher.as_ref());
     route(&request)
         .respond_with(H::success())
         .expect(2)
@@ -434,9 +427,7 @@ pub async fn the_idempotency_key_is_stable<H: Harness>() {
 
 /// No secret appears in `Debug`, previews or error messages.
 pub async fn secrets_never_show<H: Harness>() {
-    let server = server::<H>().await;
-    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
-    let request = the_request::<H>(publisher.as_ref());
+    let (server, publisher, request) = setup::<H>(Duration::from_secs(5)).await;
     route(&request)
         .respond_with(problem(401, "bad token"))
         .mount(&server)
