@@ -13,15 +13,14 @@ use halcytone_core::error::PublishError;
 use halcytone_core::http::{HttpClient, body_bytes};
 use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
-use halcytone_core::resilience::{ResilienceSettings, Resilient};
-use halcytone_core::testkit::conformance::Harness;
+use halcytone_core::resilience::Resilient;
 use halcytone_core::testkit::conformance::wiremock::matchers::{method, path};
 use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer, ResponseTemplate};
+use halcytone_core::testkit::conformance::{CORRELATION_ID, Harness, context, fast_settings};
 use publisher_email::{Backend, EmailConfig, EmailPublisher};
 use serde_json::json;
 
 const API_KEY: &str = "listmonk-token-456";
-const CORRELATION_ID: &str = "conformance-correlation-id";
 
 fn publisher(base_url: &str, timeout: Duration) -> Arc<EmailPublisher> {
     Arc::new(EmailPublisher::new(
@@ -47,23 +46,6 @@ fn post() -> OutgoingPost {
             "html": "<!doctype html><p>Hello &amp; welcome</p>",
             "text": "Hello & welcome",
         })),
-    }
-}
-
-fn context() -> PublishContext {
-    PublishContext {
-        correlation_id: CORRELATION_ID.to_owned(),
-        already_sent: Vec::new(),
-    }
-}
-
-fn settings(max_attempts: u32) -> ResilienceSettings {
-    ResilienceSettings {
-        max_attempts,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        breaker_threshold: 5,
-        breaker_cooldown: Duration::from_secs(60),
     }
 }
 
@@ -147,7 +129,7 @@ async fn sends_exactly_the_previewed_requests() {
     let publisher = publisher(&server.uri(), Duration::from_secs(5));
     let preview = publisher.preview(&post()).unwrap();
     let requests = publisher.build_requests(&post()).unwrap();
-    let receipt = Resilient::new(publisher, settings(3), None)
+    let receipt = Resilient::new(publisher, fast_settings(3), None)
         .publish(&post(), &context())
         .await
         .unwrap();
@@ -207,7 +189,7 @@ async fn a_slow_schedule_is_a_partial_unknown_outcome() {
         .await;
     let error = Resilient::new(
         publisher(&server.uri(), Duration::from_millis(300)),
-        settings(3),
+        fast_settings(3),
         None,
     )
     .publish(&post(), &context())

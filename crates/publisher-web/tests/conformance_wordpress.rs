@@ -12,19 +12,18 @@ use std::time::Duration;
 use halcytone_core::http::{HttpClient, body_bytes};
 use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
-use halcytone_core::resilience::{ResilienceSettings, Resilient};
-use halcytone_core::testkit::conformance::Harness;
+use halcytone_core::resilience::Resilient;
 use halcytone_core::testkit::conformance::wiremock::matchers::{any, method, path, query_param};
 use halcytone_core::testkit::conformance::wiremock::{
     Mock, MockBuilder, MockServer, ResponseTemplate,
 };
+use halcytone_core::testkit::conformance::{CORRELATION_ID, Harness, context, fast_settings};
 use publisher_web::{Backend, WebConfig, WebPublisher};
 use serde_json::json;
 
 const PASSWORD: &str = "abcd efgh ijkl mnop qrst uvwx";
 /// base64 of `halcytone:` and the password, as it goes on the wire.
 const ENCODED: &str = "aGFsY3l0b25lOmFiY2QgZWZnaCBpamtsIG1ub3AgcXJzdCB1dnd4";
-const CORRELATION_ID: &str = "conformance-correlation-id";
 
 fn publisher(base_url: &str, timeout: Duration) -> Arc<WebPublisher> {
     Arc::new(WebPublisher::new(
@@ -52,23 +51,6 @@ fn post_with_tags(tags: &[&str]) -> OutgoingPost {
 
 fn post() -> OutgoingPost {
     post_with_tags(&["product"])
-}
-
-fn context() -> PublishContext {
-    PublishContext {
-        correlation_id: CORRELATION_ID.to_owned(),
-        already_sent: Vec::new(),
-    }
-}
-
-fn settings(max_attempts: u32) -> ResilienceSettings {
-    ResilienceSettings {
-        max_attempts,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        breaker_threshold: 5,
-        breaker_cooldown: Duration::from_secs(60),
-    }
 }
 
 fn slug_check() -> MockBuilder {
@@ -195,7 +177,7 @@ async fn sends_exactly_the_previewed_requests() {
         6,
         "slug check, search + create per tag, post"
     );
-    let receipt = Resilient::new(publisher, settings(3), None)
+    let receipt = Resilient::new(publisher, fast_settings(3), None)
         .publish(&post, &context())
         .await
         .unwrap();
@@ -269,7 +251,7 @@ async fn a_refused_lookup_is_permanent_and_creates_nothing() {
         .await;
     let error = Resilient::new(
         publisher(&server.uri(), Duration::from_secs(5)),
-        settings(4),
+        fast_settings(4),
         None,
     )
     .publish(&post(), &context())
@@ -305,7 +287,7 @@ async fn a_slow_lookup_is_transient_and_retried() {
     // changes nothing, so its timeout is transient, not an unknown outcome.
     let receipt = Resilient::new(
         publisher(&server.uri(), Duration::from_millis(300)),
-        settings(3),
+        fast_settings(3),
         None,
     )
     .publish(&post(), &context())

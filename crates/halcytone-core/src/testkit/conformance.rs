@@ -49,16 +49,19 @@ pub trait Harness {
     }
 }
 
-const CORRELATION_ID: &str = "conformance-correlation-id";
+/// The correlation id every check sends.
+pub const CORRELATION_ID: &str = "conformance-correlation-id";
 
-fn context() -> PublishContext {
+/// The publish context of every check.
+pub fn context() -> PublishContext {
     PublishContext {
         correlation_id: CORRELATION_ID.to_owned(),
         already_sent: Vec::new(),
     }
 }
 
-fn fast_settings(max_attempts: u32) -> ResilienceSettings {
+/// Retry settings with millisecond delays, so checks stay fast.
+pub fn fast_settings(max_attempts: u32) -> ResilienceSettings {
     ResilienceSettings {
         max_attempts,
         min_delay: Duration::from_millis(5),
