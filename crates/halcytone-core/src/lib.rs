@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod compose;
+pub mod dispatch;
 pub mod document;
 pub mod error;
 pub mod http;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use failsafe::futures::CircuitBreaker as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
@@ -166,27 +166,49 @@ pub async fn retrying<T, Fut>(
 where
     Fut: Future<Output = Result<T, PublishError>>,
 {
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(settings.min_delay)
-        .with_max_delay(settings.max_delay)
-        .with_max_times(settings.max_attempts.saturating_sub(1) as usize)
-        .with_jitter();
     operation
-        .retry(backoff)
+        .retry(backoff(settings).with_max_times(settings.max_attempts.saturating_sub(1) as usize))
         .sleep(tokio::time::sleep)
         .when(|error: &PublishError| error.is_retryable() || (idempotent && error.is_outcome_unknown()))
-        .adjust(|error: &PublishError, delay: Option<Duration>| match error {
-            // Wait at least what the API asked for, even past max_delay.
-            PublishError::RateLimited {
-                retry_after: Some(wait),
-                ..
-            } => delay.map(|delay| delay.max(*wait)),
-            _ => delay,
+        .adjust(|error: &PublishError, delay: Option<Duration>| {
+            delay.map(|delay| at_least_what_the_api_asked(error, delay))
         })
         .notify(|error: &PublishError, delay: Duration| {
             tracing::warn!(%error, operation = label, retry_in_ms = delay.as_millis() as u64, "Attempt failed; retrying.");
         })
         .await
+}
+
+/// How long to wait before retry number `retry` (1 for the first) after
+/// `error`, by the same policy as [`retrying`]: for the durable queue, whose
+/// retries outlive the process.
+pub fn retry_delay(settings: &ResilienceSettings, retry: u32, error: &PublishError) -> Duration {
+    let delay = backoff(settings)
+        .with_max_times(retry as usize)
+        .build()
+        .nth(retry.saturating_sub(1) as usize)
+        .unwrap_or(settings.max_delay);
+    at_least_what_the_api_asked(error, delay)
+}
+
+/// Exponential backoff from `min_delay` to `max_delay`, with jitter.
+fn backoff(settings: &ResilienceSettings) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(settings.min_delay)
+        .with_max_delay(settings.max_delay)
+        .with_jitter()
+}
+
+/// Waits at least what a rate-limited API asked for, even past `max_delay`.
+fn at_least_what_the_api_asked(error: &PublishError, delay: Duration) -> Duration {
+    match error {
+        PublishError::RateLimited {
+            retry_after: Some(wait),
+            ..
+        } => delay.max(*wait),
+        PublishError::Partial { error, .. } => at_least_what_the_api_asked(error, delay),
+        _ => delay,
+    }
 }
 
 /// The breaker's open periods: `cooldown`, doubling up to eight times it,
@@ -295,6 +317,22 @@ impl Resilient {
     /// Whether the breaker lets calls through now.
     pub fn circuit_closed(&self) -> bool {
         self.breaker.is_call_permitted()
+    }
+
+    /// Sends the post once, through the breaker and the rate limit, without
+    /// retrying: for the durable queue, which schedules retries itself (see
+    /// [`retry_delay`]) so that each one is on record.
+    ///
+    /// # Errors
+    /// As [`Publisher::publish`]; `CircuitOpen` when the breaker refused the call.
+    pub async fn publish_once(
+        &self,
+        post: &OutgoingPost,
+        context: &PublishContext,
+    ) -> Result<PublishReceipt, PublishError> {
+        self.inner.validate(&post.content)?;
+        let sent = Mutex::new(context.already_sent.clone());
+        self.attempt(post, context, &sent).await
     }
 
     async fn attempt(

@@ -103,12 +103,27 @@ impl NewPost {
 
 /// The hash of a post's exact content and requests, in lowercase hex.
 pub fn content_hash(content: &serde_json::Value, request: &serde_json::Value) -> String {
-    let digest = Sha256::new()
-        .chain_update(content.to_string())
-        .chain_update("\n")
-        .chain_update(request.to_string())
-        .finalize();
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    sha256_hex(
+        [content.to_string(), request.to_string()]
+            .iter()
+            .map(String::as_bytes),
+    )
+}
+
+/// The SHA-256 of `parts` joined by newlines, in lowercase hex.
+pub fn sha256_hex<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut hasher = Sha256::new();
+    for (index, part) in parts.into_iter().enumerate() {
+        if index > 0 {
+            hasher.update(b"\n");
+        }
+        hasher.update(part);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// What [`Store::save_plan`] did with each post.
@@ -223,6 +238,14 @@ pub struct StoredPost {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// Send attempts that count towards `resilience.max_attempts`.
+    pub attempt_count: u32,
+    /// Not sent before this time: the backoff after a transient failure.
+    pub next_attempt_at: Option<Timestamp>,
+    /// The channel's ids of what went out (each part of a thread).
+    pub external_ids: Vec<String>,
+    /// When the channel confirmed the post.
+    pub published_at: Option<Timestamp>,
     /// Every send attempt, oldest first (filled by [`Store::post`] only).
     pub attempts: Vec<Attempt>,
 }
@@ -238,6 +261,75 @@ pub struct Transitioned {
     pub to: PostStatus,
     /// Whether an approval was voided on the way.
     pub voided: bool,
+}
+
+/// A stored plan: its record, when it was stored, and the posts it last wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredPlan {
+    /// The plan.
+    #[serde(flatten)]
+    pub record: PlanRecord,
+    /// When it was first stored.
+    pub created_at: Timestamp,
+    /// When it was last stored again.
+    pub updated_at: Timestamp,
+    /// Its posts, by time then channel, without attempts.
+    pub posts: Vec<StoredPost>,
+}
+
+/// A post a dispatcher holds a lease on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeasedPost {
+    /// The post.
+    pub id: PostId,
+    /// Its channel.
+    pub channel: Channel,
+    /// When it was due.
+    pub scheduled_at: Timestamp,
+    /// The content to send.
+    pub content: serde_json::Value,
+    /// Attempts so far that count towards the limit.
+    pub attempt_count: u32,
+    /// Ids of the thread parts that already went out: sending resumes after them.
+    pub sent: Vec<String>,
+}
+
+/// How a leased post's send ended, as [`Store::finish`] records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finish {
+    /// The post's state now: `published`, `scheduled` (back in the queue),
+    /// `failed` or `unconfirmed`.
+    pub status: PostStatus,
+    /// The attempt to record; `None` when no request was made (circuit open).
+    pub attempt: Option<Attempt>,
+    /// The ids of what went out so far.
+    pub external_ids: Vec<String>,
+    /// When a post back in the queue is due again.
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// Which leases [`Store::requeue`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeue<'a> {
+    /// Leases that expired before this time: their dispatcher died.
+    ExpiredBefore(Timestamp),
+    /// Every lease of this dispatcher: it is shutting down.
+    HeldBy(&'a str),
+}
+
+/// A post whose lease [`Store::requeue`] ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requeued {
+    /// The post.
+    pub id: PostId,
+    /// Its channel.
+    pub channel: Channel,
+    /// `scheduled` (sent again, with the same idempotency key if it was in
+    /// flight) or `unconfirmed` (it may have gone out on a channel without
+    /// idempotency keys).
+    pub status: PostStatus,
+    /// Whether a request may have left when the lease ended.
+    pub was_sending: bool,
 }
 
 /// Why a store operation failed.
@@ -328,4 +420,64 @@ pub trait Store: Send + Sync {
 
     /// Records a send attempt of a post.
     async fn record_attempt(&self, id: &PostId, attempt: &Attempt) -> Result<(), StoreError>;
+
+    /// A plan with the posts it last wrote.
+    async fn plan(&self, id: &str) -> Result<Option<StoredPlan>, StoreError>;
+
+    /// How many posts are in each state (states with none are left out).
+    async fn status_counts(&self) -> Result<Vec<(PostStatus, u64)>, StoreError>;
+
+    /// Queues approved posts whose content is still the approved one
+    /// (`approved → scheduled`); returns how many.
+    async fn schedule_approved(&self, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// The posts that are due at `now` (scheduled, or approved), oldest first,
+    /// at most `limit`: what a dispatch pass would send. Reads only.
+    async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<StoredPost>, StoreError>;
+
+    /// Leases up to `limit` due posts of `channel` to `owner` until `until`
+    /// (`scheduled → publishing`), oldest first. Posts another dispatcher is
+    /// leasing at the same moment are skipped, never shared.
+    async fn lease(
+        &self,
+        owner: &str,
+        channel: &Channel,
+        now: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<LeasedPost>, StoreError>;
+
+    /// Extends every lease `owner` holds to `until`; returns how many.
+    async fn renew(&self, owner: &str, until: Timestamp) -> Result<u64, StoreError>;
+
+    /// Marks a leased post as being sent, just before its request leaves;
+    /// `false` when `owner` no longer holds the lease (the post must not be sent).
+    async fn mark_sending(
+        &self,
+        id: &PostId,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Records how a leased post's send ended and ends the lease, in one
+    /// transaction. Returns `false` when `owner` had lost the lease: the
+    /// attempt is still recorded, the state is left alone.
+    async fn finish(
+        &self,
+        id: &PostId,
+        owner: &str,
+        finish: &Finish,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends leases: a post that was not being sent goes back to the queue;
+    /// one that was being sent goes back to the queue when its channel is in
+    /// `idempotent` (it is sent again with the same key), else it becomes
+    /// `unconfirmed`, with an attempt of unknown outcome on record.
+    async fn requeue(
+        &self,
+        which: Requeue<'_>,
+        idempotent: &[Channel],
+        now: Timestamp,
+    ) -> Result<Vec<Requeued>, StoreError>;
 }

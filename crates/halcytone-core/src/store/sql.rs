@@ -8,8 +8,8 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 use super::lifecycle::{self, Action, is_protected, parse_status, status_name};
 use super::{
-    Attempt, AttemptOutcome, NewPost, PlanRecord, PostFilter, SaveReport, Store, StoreError,
-    StoredPost, Transitioned, content_hash,
+    Attempt, AttemptOutcome, Finish, LeasedPost, NewPost, PlanRecord, PostFilter, Requeue,
+    Requeued, SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned, content_hash,
 };
 use crate::channel::Channel;
 use crate::publisher::{PostId, PostStatus};
@@ -19,7 +19,14 @@ use crate::publisher::{PostId, PostStatus};
 const CAS_TRIES: usize = 3;
 
 const POST_COLUMNS: &str = "id, plan_id, channel, scheduled_at, item, includes, status, content, \
-                            request, content_hash, approved_hash, created_at, updated_at";
+                            request, content_hash, approved_hash, created_at, updated_at, \
+                            attempt_count, next_attempt_ms, external_ids, published_at_ms";
+
+/// What makes a scheduled post due at `$1` (seconds) and `$2` (milliseconds):
+/// its time has come, its backoff is over, and its approval still holds.
+const DUE: &str = "status = 'scheduled' AND scheduled_at <= $1 \
+                   AND (next_attempt_ms IS NULL OR next_attempt_ms <= $2) \
+                   AND (approved_hash IS NULL OR approved_hash = content_hash)";
 
 /// The database behind a [`SqlStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,9 +174,13 @@ impl SqlStore {
                     .await?
                 }
                 None => {
+                    // A retry starts the attempts afresh.
                     sqlx::query(
                         "UPDATE posts SET status = $1, approved_hash = $2, content_hash = $3, \
-                         updated_at = $4 WHERE id = $5 AND status = $6",
+                         updated_at = $4, \
+                         attempt_count = CASE WHEN $7 = 1 THEN 0 ELSE attempt_count END, \
+                         next_attempt_ms = CASE WHEN $7 = 1 THEN NULL ELSE next_attempt_ms END \
+                         WHERE id = $5 AND status = $6",
                     )
                     .bind(status_name(to))
                     .bind(approved_hash)
@@ -177,6 +188,7 @@ impl SqlStore {
                     .bind(now)
                     .bind(id.0.as_str())
                     .bind(status_name(from))
+                    .bind(i64::from(action == Action::Retry))
                     .execute(&self.pool)
                     .await?
                 }
@@ -242,6 +254,7 @@ fn timestamp(seconds: i64) -> Result<Timestamp, StoreError> {
 
 fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
     let channel: String = row.try_get("channel")?;
+    let external_ids: String = row.try_get("external_ids")?;
     let item: String = row.try_get("item")?;
     let includes: String = row.try_get("includes")?;
     let content: String = row.try_get("content")?;
@@ -261,8 +274,68 @@ fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
         approved_hash: row.try_get("approved_hash")?,
         created_at: timestamp(row.try_get("created_at")?)?,
         updated_at: timestamp(row.try_get("updated_at")?)?,
+        attempt_count: count(row.try_get("attempt_count")?)?,
+        next_attempt_at: row
+            .try_get::<Option<i64>, _>("next_attempt_ms")?
+            .map(millis)
+            .transpose()?,
+        external_ids: serde_json::from_str(&external_ids)?,
+        published_at: row
+            .try_get::<Option<i64>, _>("published_at_ms")?
+            .map(millis)
+            .transpose()?,
         attempts: Vec::new(),
     })
+}
+
+fn millis(milliseconds: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(milliseconds)
+        .map_err(|error| StoreError::Corrupt(format!("time {milliseconds} ms: {error}")))
+}
+
+fn count(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("attempt count {value}")))
+}
+
+fn leased_of(row: &AnyRow) -> Result<LeasedPost, StoreError> {
+    let channel: String = row.try_get("channel")?;
+    let content: String = row.try_get("content")?;
+    let sent: String = row.try_get("external_ids")?;
+    Ok(LeasedPost {
+        id: PostId(row.try_get("id")?),
+        channel: Channel::parse(&channel)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        scheduled_at: timestamp(row.try_get("scheduled_at")?)?,
+        content: serde_json::from_str(&content)?,
+        attempt_count: count(row.try_get("attempt_count")?)?,
+        sent: serde_json::from_str(&sent)?,
+    })
+}
+
+/// Inserts an attempt row for a post that exists.
+async fn insert_attempt<'c, E>(
+    executor: E,
+    id: &PostId,
+    attempt: &Attempt,
+) -> Result<u64, StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let inserted = sqlx::query(
+        "INSERT INTO attempts (post_id, attempted_at, outcome, error, external_ids, \
+         correlation_id, body_hash) \
+         SELECT id, $2, $3, $4, $5, $6, $7 FROM posts WHERE id = $1",
+    )
+    .bind(id.0.as_str())
+    .bind(attempt.at.as_second())
+    .bind(attempt.outcome.as_str())
+    .bind(attempt.error.clone())
+    .bind(serde_json::to_string(&attempt.external_ids)?)
+    .bind(attempt.correlation_id.clone())
+    .bind(attempt.body_hash.clone())
+    .execute(executor)
+    .await?;
+    Ok(inserted.rows_affected())
 }
 
 /// The state a stored post moves to when a re-plan changed its content: a
@@ -462,23 +535,270 @@ impl Store for SqlStore {
     }
 
     async fn record_attempt(&self, id: &PostId, attempt: &Attempt) -> Result<(), StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO attempts (post_id, attempted_at, outcome, error, external_ids, \
-             correlation_id, body_hash) \
-             SELECT id, $2, $3, $4, $5, $6, $7 FROM posts WHERE id = $1",
-        )
-        .bind(id.0.as_str())
-        .bind(attempt.at.as_second())
-        .bind(attempt.outcome.as_str())
-        .bind(attempt.error.clone())
-        .bind(serde_json::to_string(&attempt.external_ids)?)
-        .bind(attempt.correlation_id.clone())
-        .bind(attempt.body_hash.clone())
-        .execute(&self.pool)
-        .await?;
-        if inserted.rows_affected() == 0 {
+        if insert_attempt(&self.pool, id, attempt).await? == 0 {
             return Err(StoreError::NotFound(id.clone()));
         }
         Ok(())
+    }
+
+    async fn plan(&self, id: &str) -> Result<Option<StoredPlan>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, period, start_date, timezone, warnings, created_at, updated_at \
+             FROM plans WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let warnings: String = row.try_get("warnings")?;
+        let posts = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {POST_COLUMNS} FROM posts WHERE plan_id = $1 ORDER BY scheduled_at, channel, id"
+        )))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(StoredPlan {
+            record: PlanRecord {
+                id: row.try_get("id")?,
+                period: row.try_get("period")?,
+                start: row.try_get("start_date")?,
+                timezone: row.try_get("timezone")?,
+                warnings: serde_json::from_str(&warnings)?,
+            },
+            created_at: timestamp(row.try_get("created_at")?)?,
+            updated_at: timestamp(row.try_get("updated_at")?)?,
+            posts: posts.iter().map(post_of).collect::<Result<_, _>>()?,
+        }))
+    }
+
+    async fn status_counts(&self) -> Result<Vec<(PostStatus, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS posts FROM posts GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let posts: i64 = row.try_get("posts")?;
+                Ok((status_of(row)?, u64::try_from(posts).unwrap_or_default()))
+            })
+            .collect()
+    }
+
+    async fn schedule_approved(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let queued = sqlx::query(
+            "UPDATE posts SET status = 'scheduled', updated_at = $1 \
+             WHERE status = 'approved' AND approved_hash = content_hash",
+        )
+        .bind(now.as_second())
+        .execute(&self.pool)
+        .await?;
+        Ok(queued.rows_affected())
+    }
+
+    async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<StoredPost>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {POST_COLUMNS} FROM posts WHERE ({DUE}) \
+             OR (status = 'approved' AND approved_hash = content_hash AND scheduled_at <= $1) \
+             ORDER BY scheduled_at, channel, id LIMIT $3"
+        )))
+        .bind(now.as_second())
+        .bind(now.as_millisecond())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(post_of).collect()
+    }
+
+    async fn lease(
+        &self,
+        owner: &str,
+        channel: &Channel,
+        now: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<LeasedPost>, StoreError> {
+        // PostgreSQL: rows another replica is leasing right now are skipped,
+        // not waited for. SQLite has one writer at a time, so the statement
+        // is atomic as it is.
+        let skip_locked = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE posts SET status = 'publishing', lease_owner = $3, lease_until_ms = $4, \
+             sending_since_ms = NULL, updated_at = $1 \
+             WHERE status = 'scheduled' AND id IN (SELECT id FROM posts WHERE {DUE} \
+             AND channel = $5 ORDER BY scheduled_at, id LIMIT $6{skip_locked}) \
+             RETURNING id, channel, scheduled_at, content, attempt_count, external_ids"
+        )))
+        .bind(now.as_second())
+        .bind(now.as_millisecond())
+        .bind(owner)
+        .bind(until.as_millisecond())
+        .bind(channel.as_str())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut leased = rows.iter().map(leased_of).collect::<Result<Vec<_>, _>>()?;
+        leased.sort_by(|left, right| {
+            (left.scheduled_at, &left.id.0).cmp(&(right.scheduled_at, &right.id.0))
+        });
+        Ok(leased)
+    }
+
+    async fn renew(&self, owner: &str, until: Timestamp) -> Result<u64, StoreError> {
+        let renewed = sqlx::query(
+            "UPDATE posts SET lease_until_ms = $2 WHERE lease_owner = $1 AND status = 'publishing'",
+        )
+        .bind(owner)
+        .bind(until.as_millisecond())
+        .execute(&self.pool)
+        .await?;
+        Ok(renewed.rows_affected())
+    }
+
+    async fn mark_sending(
+        &self,
+        id: &PostId,
+        owner: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let marked = sqlx::query(
+            "UPDATE posts SET sending_since_ms = $3 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'publishing'",
+        )
+        .bind(id.0.as_str())
+        .bind(owner)
+        .bind(now.as_millisecond())
+        .execute(&self.pool)
+        .await?;
+        Ok(marked.rows_affected() == 1)
+    }
+
+    async fn finish(
+        &self,
+        id: &PostId,
+        owner: &str,
+        finish: &Finish,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let counted = i64::from(finish.attempt.is_some());
+        let published_at = (finish.status == PostStatus::Published).then(|| now.as_millisecond());
+        // The UPDATE comes first, so that SQLite takes its write lock at once.
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE posts SET status = $3, lease_owner = NULL, lease_until_ms = NULL, \
+             sending_since_ms = NULL, next_attempt_ms = $4, \
+             attempt_count = attempt_count + $5, external_ids = $6, \
+             published_at_ms = COALESCE($7, published_at_ms), updated_at = $8 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'publishing'",
+        )
+        .bind(id.0.as_str())
+        .bind(owner)
+        .bind(status_name(finish.status))
+        .bind(finish.next_attempt_at.map(Timestamp::as_millisecond))
+        .bind(counted)
+        .bind(serde_json::to_string(&finish.external_ids)?)
+        .bind(published_at)
+        .bind(now.as_second())
+        .execute(&mut *tx)
+        .await?;
+        if let Some(attempt) = &finish.attempt {
+            insert_attempt(&mut *tx, id, attempt).await?;
+        }
+        tx.commit().await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    async fn requeue(
+        &self,
+        which: Requeue<'_>,
+        idempotent: &[Channel],
+        now: Timestamp,
+    ) -> Result<Vec<Requeued>, StoreError> {
+        let candidates =
+            match which {
+                Requeue::ExpiredBefore(at) => sqlx::query(
+                    "SELECT id, channel, lease_owner, lease_until_ms, sending_since_ms FROM posts \
+                     WHERE status = 'publishing' AND lease_until_ms < $1",
+                )
+                .bind(at.as_millisecond())
+                .fetch_all(&self.pool)
+                .await?,
+                Requeue::HeldBy(owner) => sqlx::query(
+                    "SELECT id, channel, lease_owner, lease_until_ms, sending_since_ms FROM posts \
+                     WHERE status = 'publishing' AND lease_owner = $1",
+                )
+                .bind(owner)
+                .fetch_all(&self.pool)
+                .await?,
+            };
+        let mut requeued = Vec::with_capacity(candidates.len());
+        for row in &candidates {
+            let id = PostId(row.try_get("id")?);
+            let name: String = row.try_get("channel")?;
+            let channel =
+                Channel::parse(&name).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            let owner: Option<String> = row.try_get("lease_owner")?;
+            let until: Option<i64> = row.try_get("lease_until_ms")?;
+            let was_sending = row.try_get::<Option<i64>, _>("sending_since_ms")?.is_some();
+            let status = if !was_sending || idempotent.contains(&channel) {
+                PostStatus::Scheduled
+            } else {
+                PostStatus::Unconfirmed
+            };
+            let mut tx = self.pool.begin().await?;
+            // Compare-and-set on the lease seen: another dispatcher may have
+            // reclaimed (or the owner finished) the post meanwhile.
+            let ended = sqlx::query(
+                "UPDATE posts SET status = $2, lease_owner = NULL, lease_until_ms = NULL, \
+                 sending_since_ms = NULL, updated_at = $3 \
+                 WHERE id = $1 AND status = 'publishing' AND lease_owner = $4 \
+                 AND lease_until_ms = $5",
+            )
+            .bind(id.0.as_str())
+            .bind(status_name(status))
+            .bind(now.as_second())
+            .bind(owner.clone())
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+            if ended.rows_affected() != 1 {
+                tx.rollback().await?;
+                continue;
+            }
+            if was_sending {
+                let reason = match which {
+                    Requeue::ExpiredBefore(_) => "the dispatcher holding the lease stopped",
+                    Requeue::HeldBy(_) => "the dispatcher shut down",
+                };
+                let attempt = Attempt {
+                    at: now,
+                    outcome: AttemptOutcome::Unknown,
+                    error: Some(format!(
+                        "{reason} while the request was in flight ({}); {}",
+                        owner.as_deref().unwrap_or("unknown dispatcher"),
+                        if status == PostStatus::Scheduled {
+                            "sent again with the same idempotency key"
+                        } else {
+                            "not sent again until a person retries it"
+                        }
+                    )),
+                    external_ids: Vec::new(),
+                    correlation_id: None,
+                    body_hash: None,
+                };
+                insert_attempt(&mut *tx, &id, &attempt).await?;
+            }
+            tx.commit().await?;
+            requeued.push(Requeued {
+                id,
+                channel,
+                status,
+                was_sending,
+            });
+        }
+        Ok(requeued)
     }
 }

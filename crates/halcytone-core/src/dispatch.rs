@@ -1,0 +1,630 @@
+//! The dispatcher: leases due posts from the store, sends each once through
+//! the resilience layer, and puts every attempt on record (PRODUCT §5).
+//!
+//! A post is leased (`scheduled → publishing`) before it is sent, and marked
+//! as sending just before its request leaves. A dispatcher that dies leaves
+//! its leases to expire; any other (or the next) dispatcher requeues them: a
+//! post that was not being sent goes back to the queue, one that was goes
+//! back too when its channel takes idempotency keys (the same key is sent
+//! again), and becomes `unconfirmed` otherwise. Retries are durable: a
+//! transient failure puts the post back with its backoff time, so every try
+//! is recorded and a restart does not forget it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::channel::Channel;
+use crate::error::PublishError;
+use crate::http::body_bytes;
+use crate::publisher::{
+    Content, OutgoingPost, PostId, PostStatus, PublishContext, PublishReceipt, Publisher,
+};
+use crate::request::RequestPreview;
+use crate::resilience::{ResilienceSettings, Resilient, retry_delay};
+use crate::store::{
+    Attempt, AttemptOutcome, Finish, LeasedPost, Requeue, Requeued, Store, StoreError, StoredPost,
+    sha256_hex,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// How the dispatcher leases and sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchSettings {
+    /// How long a lease lasts without renewal: a dead dispatcher's posts are
+    /// requeued this long after its last renewal.
+    pub lease: Duration,
+    /// How often the queue is checked for due posts and expired leases.
+    pub poll_interval: Duration,
+    /// Posts leased at once per channel.
+    pub batch: usize,
+    /// Posts of one channel in flight at once.
+    pub concurrency: usize,
+    /// How long in-flight sends may finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            batch: 32,
+            concurrency: 4,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The time now; injected so that tests can move it.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// What happened to one post a dispatcher sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dispatched {
+    /// The post.
+    pub id: PostId,
+    /// Its channel.
+    pub channel: Channel,
+    /// Its state now: `published`, `scheduled` (waiting for a retry or for
+    /// the breaker), `failed` or `unconfirmed`.
+    pub status: PostStatus,
+    /// The ids the channel gave what went out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external_ids: Vec<String>,
+    /// When a post back in the queue is tried again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<Timestamp>,
+    /// Why it did not go out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What one dispatch pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PassSummary {
+    /// Every post sent (or tried), in the order they finished.
+    pub posts: Vec<Dispatched>,
+    /// Posts whose expired lease was ended at the start of the pass.
+    pub requeued: Vec<Requeued>,
+    /// Approved posts queued at the start of the pass.
+    pub queued: u64,
+    /// Channels whose due posts were left waiting, and why.
+    pub waiting: Vec<String>,
+}
+
+/// A due post and the requests it would send (a dry run).
+#[derive(Debug, Clone, Serialize)]
+pub struct DuePreview {
+    /// The post.
+    pub post: StoredPost,
+    /// The requests, secrets redacted.
+    pub requests: Vec<RequestPreview>,
+    /// Why it cannot be sent, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Sends due posts from a [`Store`] through [`Resilient`] publishers.
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    channels: BTreeMap<Channel, Arc<Resilient>>,
+    settings: DispatchSettings,
+    resilience: ResilienceSettings,
+    timezone: TimeZone,
+    owner: String,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Dispatcher")
+            .field("owner", &self.owner)
+            .field("channels", &self.channels.keys().collect::<Vec<_>>())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher for `channels` (the enabled publishers); its lease owner
+    /// name is unique to this process.
+    pub fn new(
+        store: Arc<dyn Store>,
+        channels: BTreeMap<Channel, Arc<Resilient>>,
+        settings: DispatchSettings,
+        resilience: ResilienceSettings,
+        timezone: TimeZone,
+    ) -> Self {
+        let owner = format!(
+            "{}-{}-{:08x}",
+            host_name(),
+            std::process::id(),
+            fastrand::u32(..)
+        );
+        Self {
+            store,
+            channels,
+            settings,
+            resilience,
+            timezone,
+            owner,
+            clock: Arc::new(Timestamp::now),
+        }
+    }
+
+    /// Replaces the clock (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The name this dispatcher's leases carry.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// One pass: ends expired leases, queues approved posts, then sends every
+    /// due post until none is left (posts waiting for a retry stay queued).
+    /// `on_done` hears of each post as it finishes. Stops early on `stop`,
+    /// releasing what it holds.
+    ///
+    /// # Errors
+    /// The store's error; posts already sent stay recorded.
+    pub async fn run_once(
+        &self,
+        stop: &CancellationToken,
+        on_done: &(dyn Fn(&Dispatched) + Send + Sync),
+    ) -> Result<PassSummary, StoreError> {
+        let mut summary = PassSummary {
+            requeued: self.requeue_expired().await?,
+            queued: self.store.schedule_approved((self.clock)()).await?,
+            ..PassSummary::default()
+        };
+        let channels = self.ready_channels(&mut summary.waiting);
+        let drains = channels
+            .iter()
+            .map(|(channel, publisher)| self.drain(channel, publisher, stop, true, on_done));
+        let results = tokio::select! {
+            results = futures_util::future::join_all(drains) => results,
+            () = self.keep_leases(false) => unreachable!("keeping leases never ends"),
+        };
+        self.release().await?;
+        for result in results {
+            summary.posts.extend(result?);
+        }
+        for (channel, publisher) in &channels {
+            if !publisher.circuit_closed() {
+                summary.waiting.push(format!(
+                    "{channel}: paused after repeated failures (circuit open); its due posts wait"
+                ));
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Sends due posts as they fall due until `stop`, then lets in-flight
+    /// sends finish for `shutdown_grace` and releases every lease it holds.
+    ///
+    /// # Errors
+    /// The store's error while releasing leases at shutdown; failures while
+    /// running are logged and retried.
+    pub async fn run(&self, stop: CancellationToken) -> Result<(), StoreError> {
+        let mut waiting = Vec::new();
+        let channels = self.ready_channels(&mut waiting);
+        for reason in &waiting {
+            tracing::warn!(reason = %reason, "A channel's due posts will wait.");
+        }
+        tracing::info!(owner = %self.owner, channels = channels.len(), "Dispatcher started.");
+        let quiet = |_: &Dispatched| {};
+        let (stop, quiet) = (&stop, &quiet);
+        let drains = channels.iter().map(|(channel, publisher)| async move {
+            while !stop.is_cancelled() {
+                if let Err(error) = self.drain(channel, publisher, stop, false, quiet).await {
+                    tracing::error!(%error, channel = %channel, "Dispatching failed; trying again.");
+                    self.pause(stop).await;
+                }
+            }
+        });
+        tokio::select! {
+            _ = futures_util::future::join_all(drains) => {}
+            () = self.keep_leases(true) => unreachable!("keeping leases never ends"),
+        }
+        self.release().await?;
+        tracing::info!(owner = %self.owner, "Dispatcher stopped.");
+        Ok(())
+    }
+
+    /// The due posts and the requests each would send, changing nothing.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn preview_due(&self, limit: usize) -> Result<Vec<DuePreview>, StoreError> {
+        let due = self.store.due((self.clock)(), limit).await?;
+        Ok(due
+            .into_iter()
+            .map(|post| {
+                let previews = match self.channels.get(&post.channel) {
+                    Some(publisher) => publisher
+                        .preview(&self.outgoing(&post.id, post.scheduled_at, &post.content))
+                        .map_err(|error| error.to_string()),
+                    None => Err(format!("no {} publisher is enabled", post.channel)),
+                };
+                let (requests, error) = match previews {
+                    Ok(requests) => (requests, None),
+                    Err(error) => (Vec::new(), Some(error)),
+                };
+                DuePreview {
+                    post,
+                    requests,
+                    error,
+                }
+            })
+            .collect())
+    }
+
+    /// The channels that can send now; the others are named in `waiting`.
+    fn ready_channels(&self, waiting: &mut Vec<String>) -> Vec<(Channel, Arc<Resilient>)> {
+        self.channels
+            .iter()
+            .filter(|(channel, publisher)| {
+                let missing = publisher.missing_configuration();
+                if missing.is_empty() {
+                    return true;
+                }
+                waiting.push(format!(
+                    "{channel}: not configured (set {}); its due posts wait",
+                    missing.join(", ")
+                ));
+                false
+            })
+            .map(|(channel, publisher)| (channel.clone(), Arc::clone(publisher)))
+            .collect()
+    }
+
+    /// Leases and sends `channel`'s due posts, a batch at a time. With
+    /// `once`, returns when none is due; otherwise waits for more until `stop`.
+    async fn drain(
+        &self,
+        channel: &Channel,
+        publisher: &Resilient,
+        stop: &CancellationToken,
+        once: bool,
+        on_done: &(dyn Fn(&Dispatched) + Send + Sync),
+    ) -> Result<Vec<Dispatched>, StoreError> {
+        let mut done = Vec::new();
+        while !stop.is_cancelled() {
+            // While the breaker is open, due posts stay queued, unleased.
+            let leased = if publisher.circuit_closed() {
+                let now = (self.clock)();
+                self.store
+                    .lease(
+                        &self.owner,
+                        channel,
+                        now,
+                        now + self.settings.lease,
+                        self.settings.batch,
+                    )
+                    .await?
+            } else {
+                Vec::new()
+            };
+            if leased.is_empty() {
+                if once {
+                    break;
+                }
+                self.pause(stop).await;
+                continue;
+            }
+            let sends = stream::iter(leased)
+                .map(|post| self.send(publisher, post, stop))
+                .buffer_unordered(self.settings.concurrency.max(1))
+                .for_each(|result| {
+                    match result {
+                        Ok(Some(dispatched)) => {
+                            on_done(&dispatched);
+                            done.push(dispatched);
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::error!(%error, channel = %channel, "Cannot record a send.");
+                        }
+                    }
+                    std::future::ready(())
+                });
+            let grace = async {
+                stop.cancelled().await;
+                tokio::time::sleep(self.settings.shutdown_grace).await;
+            };
+            tokio::select! {
+                () = sends => {}
+                () = grace => {
+                    tracing::warn!(channel = %channel, "Shutdown grace over: leaving in-flight sends to be requeued.");
+                    break;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Sends one leased post once and records how it went. `None` when the
+    /// post was not sent: shutdown began, or the lease was lost.
+    async fn send(
+        &self,
+        publisher: &Resilient,
+        post: LeasedPost,
+        stop: &CancellationToken,
+    ) -> Result<Option<Dispatched>, StoreError> {
+        if stop.is_cancelled() {
+            return Ok(None);
+        }
+        let outgoing = self.outgoing(&post.id, post.scheduled_at, &post.content);
+        let body_hash = publisher
+            .build_requests(&outgoing)
+            .ok()
+            .map(|requests| body_hash(&requests));
+        if !self
+            .store
+            .mark_sending(&post.id, &self.owner, (self.clock)())
+            .await?
+        {
+            tracing::warn!(post = %post.id, "Lease lost before sending; left to its new holder.");
+            return Ok(None);
+        }
+        let context = PublishContext {
+            correlation_id: format!("{}-{:016x}", post.id, fastrand::u64(..)),
+            already_sent: post.sent.clone(),
+        };
+        let result = publisher.publish_once(&outgoing, &context).await;
+        let now = (self.clock)();
+        let finish = self.judge(&post, result, publisher.idempotent(), now);
+        let dispatched = Dispatched {
+            id: post.id.clone(),
+            channel: post.channel.clone(),
+            status: finish.status,
+            external_ids: finish.external_ids.clone(),
+            next_attempt_at: finish.next_attempt_at,
+            error: finish
+                .attempt
+                .as_ref()
+                .and_then(|attempt| attempt.error.clone()),
+        };
+        let finish = Finish {
+            attempt: finish.attempt.map(|attempt| Attempt {
+                correlation_id: Some(context.correlation_id.clone()),
+                body_hash: body_hash.clone(),
+                ..attempt
+            }),
+            ..finish
+        };
+        if !self
+            .store
+            .finish(&post.id, &self.owner, &finish, now)
+            .await?
+        {
+            tracing::warn!(post = %post.id, "Lease lost while sending; the attempt is recorded, the state left to its new holder.");
+        }
+        log(&dispatched);
+        Ok(Some(dispatched))
+    }
+
+    /// What a send's result means for the post.
+    fn judge(
+        &self,
+        post: &LeasedPost,
+        result: Result<PublishReceipt, PublishError>,
+        idempotent: bool,
+        now: Timestamp,
+    ) -> Finish {
+        let attempt = |outcome, error: Option<&PublishError>, ids: &[String]| Attempt {
+            at: now,
+            outcome,
+            error: error.map(ToString::to_string),
+            external_ids: ids.to_vec(),
+            correlation_id: None,
+            body_hash: None,
+        };
+        let error = match result {
+            Ok(receipt) => {
+                return Finish {
+                    status: PostStatus::Published,
+                    attempt: Some(attempt(
+                        AttemptOutcome::Succeeded,
+                        None,
+                        &receipt.external_ids,
+                    )),
+                    external_ids: receipt.external_ids,
+                    next_attempt_at: None,
+                };
+            }
+            // No call was made: the post waits, unleased, for the breaker.
+            Err(PublishError::CircuitOpen { .. }) => {
+                return Finish {
+                    status: PostStatus::Scheduled,
+                    attempt: None,
+                    external_ids: post.sent.clone(),
+                    next_attempt_at: None,
+                };
+            }
+            Err(error) => error,
+        };
+        let sent = match &error {
+            PublishError::Partial { sent, .. } => sent.clone(),
+            _ => post.sent.clone(),
+        };
+        let new_parts: Vec<String> = sent
+            .iter()
+            .filter(|id| !post.sent.contains(id))
+            .cloned()
+            .collect();
+        let retry = error.is_retryable() || (idempotent && error.is_outcome_unknown());
+        let attempts = post.attempt_count + 1;
+        let (status, outcome, next_attempt_at) = if retry && attempts < self.resilience.max_attempts
+        {
+            let outcome = if error.is_outcome_unknown() {
+                AttemptOutcome::Unknown
+            } else {
+                AttemptOutcome::Transient
+            };
+            let wait = retry_delay(&self.resilience, attempts, &error);
+            (PostStatus::Scheduled, outcome, Some(now + wait))
+        } else if error.is_outcome_unknown() && !idempotent {
+            (PostStatus::Unconfirmed, AttemptOutcome::Unknown, None)
+        } else if retry {
+            (PostStatus::Failed, AttemptOutcome::Transient, None)
+        } else {
+            (PostStatus::Failed, AttemptOutcome::Permanent, None)
+        };
+        let mut attempt = attempt(outcome, Some(&error), &new_parts);
+        if status == PostStatus::Failed && retry {
+            attempt.error = Some(format!(
+                "{error} (attempt {attempts} of {attempts}: retries exhausted)"
+            ));
+        }
+        Finish {
+            status,
+            attempt: Some(attempt),
+            external_ids: sent,
+            next_attempt_at,
+        }
+    }
+
+    fn outgoing(
+        &self,
+        id: &PostId,
+        scheduled_at: Timestamp,
+        content: &serde_json::Value,
+    ) -> OutgoingPost {
+        OutgoingPost {
+            id: id.clone(),
+            scheduled_at: scheduled_at.to_zoned_datetime(self.timezone.clone()),
+            content: Content(content.clone()),
+        }
+    }
+
+    /// Ends the leases of dispatchers that stopped renewing them.
+    async fn requeue_expired(&self) -> Result<Vec<Requeued>, StoreError> {
+        let now = (self.clock)();
+        let requeued = self
+            .store
+            .requeue(
+                Requeue::ExpiredBefore(now),
+                &self.idempotent_channels(),
+                now,
+            )
+            .await?;
+        for post in &requeued {
+            tracing::warn!(post = %post.id, channel = %post.channel, status = %crate::store::lifecycle::status_name(post.status), was_sending = post.was_sending, "Requeued a post whose dispatcher stopped.");
+        }
+        Ok(requeued)
+    }
+
+    /// Ends this dispatcher's own leases (shutdown, or the end of a pass).
+    async fn release(&self) -> Result<(), StoreError> {
+        let now = (self.clock)();
+        let released = self
+            .store
+            .requeue(
+                Requeue::HeldBy(&self.owner),
+                &self.idempotent_channels(),
+                now,
+            )
+            .await?;
+        if !released.is_empty() {
+            tracing::info!(posts = released.len(), "Released leased posts.");
+        }
+        Ok(())
+    }
+
+    fn idempotent_channels(&self) -> Vec<Channel> {
+        self.channels
+            .iter()
+            .filter(|(_, publisher)| publisher.idempotent())
+            .map(|(channel, _)| channel.clone())
+            .collect()
+    }
+
+    /// Renews this dispatcher's leases a few times per lease; with
+    /// `housekeeping`, also ends expired leases and queues approved posts
+    /// every poll. Never returns.
+    async fn keep_leases(&self, housekeeping: bool) {
+        let renew_every = (self.settings.lease / 3).max(Duration::from_millis(10));
+        let tick = if housekeeping {
+            renew_every.min(self.settings.poll_interval)
+        } else {
+            renew_every
+        };
+        let mut last_renewal = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(tick).await;
+            if last_renewal.elapsed() >= renew_every {
+                last_renewal = tokio::time::Instant::now();
+                let until = (self.clock)() + self.settings.lease;
+                if let Err(error) = self.store.renew(&self.owner, until).await {
+                    tracing::error!(%error, "Cannot renew leases.");
+                }
+            }
+            if housekeeping {
+                let now = (self.clock)();
+                if let Err(error) = self.requeue_expired().await {
+                    tracing::error!(%error, "Cannot requeue expired leases.");
+                }
+                if let Err(error) = self.store.schedule_approved(now).await {
+                    tracing::error!(%error, "Cannot queue approved posts.");
+                }
+            }
+        }
+    }
+
+    async fn pause(&self, stop: &CancellationToken) {
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = tokio::time::sleep(self.settings.poll_interval) => {}
+        }
+    }
+}
+
+/// The hash of the bodies a post's requests carry, in order.
+fn body_hash(requests: &[crate::request::OutboundRequest]) -> String {
+    let bodies: Vec<Vec<u8>> = requests
+        .iter()
+        .filter_map(|request| request.body.as_ref().map(body_bytes))
+        .collect();
+    sha256_hex(bodies.iter().map(Vec::as_slice))
+}
+
+fn log(dispatched: &Dispatched) {
+    let status = crate::store::lifecycle::status_name(dispatched.status);
+    match dispatched.status {
+        PostStatus::Published => {
+            tracing::info!(post = %dispatched.id, channel = %dispatched.channel, ids = ?dispatched.external_ids, "Published.");
+        }
+        _ => {
+            tracing::warn!(post = %dispatched.id, channel = %dispatched.channel, status, error = dispatched.error.as_deref().unwrap_or(""), next_attempt_at = ?dispatched.next_attempt_at, "Not published.");
+        }
+    }
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|name| name.trim().to_owned())
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "halcytone".to_owned())
+}

@@ -1,0 +1,683 @@
+//! The dispatcher against a real SQLite store and scripted publishers.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::*;
+use crate::plan::Cadence;
+use crate::publisher::RenderInput;
+use crate::render::Renderer;
+use crate::request::{Method, OutboundRequest};
+use crate::store::{Action, NewPost, PlanRecord, SqlStore};
+
+/// A publisher whose answers are scripted; it records every call.
+#[derive(Debug)]
+struct Scripted {
+    channel: Channel,
+    idempotent: bool,
+    configured: bool,
+    script: Mutex<VecDeque<Result<PublishReceipt, PublishError>>>,
+    calls: Mutex<Vec<(PostId, Vec<String>, String)>>,
+}
+
+impl Scripted {
+    fn new(channel: &str, idempotent: bool) -> Self {
+        Self {
+            channel: Channel::parse(channel).unwrap(),
+            idempotent,
+            configured: true,
+            script: Mutex::new(VecDeque::new()),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn then(self, answer: Result<PublishReceipt, PublishError>) -> Self {
+        self.script.lock().unwrap().push_back(answer);
+        self
+    }
+
+    fn calls(&self) -> Vec<(PostId, Vec<String>, String)> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Publisher for Scripted {
+    fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    fn default_cadence(&self) -> Cadence {
+        Cadence(Vec::new())
+    }
+
+    fn idempotent(&self) -> bool {
+        self.idempotent
+    }
+
+    fn missing_configuration(&self) -> Vec<&'static str> {
+        if self.configured {
+            Vec::new()
+        } else {
+            vec!["channels.test.api_key"]
+        }
+    }
+
+    fn render(&self, _: &RenderInput<'_>, _: &Renderer) -> Result<Content, PublishError> {
+        unreachable!("the dispatcher never renders")
+    }
+
+    fn validate(&self, _: &Content) -> Result<(), PublishError> {
+        Ok(())
+    }
+
+    fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError> {
+        Ok(vec![OutboundRequest::json(
+            &self.channel,
+            Method::Post,
+            "https://api.test/posts".to_owned(),
+            Vec::new(),
+            &post.content.0,
+        )?])
+    }
+
+    async fn publish(
+        &self,
+        post: &OutgoingPost,
+        context: &PublishContext,
+    ) -> Result<PublishReceipt, PublishError> {
+        self.calls.lock().unwrap().push((
+            post.id.clone(),
+            context.already_sent.clone(),
+            context.correlation_id.clone(),
+        ));
+        let answer = self.script.lock().unwrap().pop_front();
+        answer.unwrap_or_else(|| {
+            Ok(PublishReceipt {
+                external_ids: vec![format!("ext-{}", post.id)],
+                url: None,
+            })
+        })
+    }
+}
+
+struct TempDb(PathBuf);
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+async fn sqlite() -> (Arc<SqlStore>, TempDb) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "halcytone-dispatch-{}-{}.db",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    (Arc::new(store), TempDb(path))
+}
+
+/// 2026-11-30 09:00 UTC: the posts' time; the clock starts here.
+const T0: i64 = 1_796_029_200;
+
+async fn store_posts(store: &SqlStore, channel: &str, count: i64, status: PostStatus) {
+    let posts: Vec<NewPost> = (0..count)
+        .map(|n| NewPost {
+            id: PostId(format!("{channel}_{n}")),
+            channel: Channel::parse(channel).unwrap(),
+            scheduled_at: Timestamp::from_second(T0 + n).unwrap(),
+            item_id: format!("item-{n}"),
+            item: json!({"id": format!("item-{n}")}),
+            includes: vec![],
+            status,
+            content: json!({"text": format!("post {n}")}),
+            request: json!([]),
+        })
+        .collect();
+    let plan = PlanRecord {
+        id: format!("plan_{channel}"),
+        period: "week".to_owned(),
+        start: "2026-11-30".to_owned(),
+        timezone: "UTC".to_owned(),
+        warnings: vec![],
+    };
+    store.save_plan(&plan, &posts).await.unwrap();
+}
+
+/// A clock that stands still until moved, in milliseconds.
+#[derive(Clone)]
+struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    fn at(second: i64) -> Self {
+        Self(Arc::new(AtomicI64::new(second * 1000)))
+    }
+
+    fn advance(&self, by: Duration) {
+        self.0
+            .fetch_add(i64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);
+    }
+
+    fn clock(&self) -> Clock {
+        let millis = Arc::clone(&self.0);
+        Arc::new(move || Timestamp::from_millisecond(millis.load(Ordering::SeqCst)).unwrap())
+    }
+}
+
+fn resilience() -> ResilienceSettings {
+    ResilienceSettings {
+        max_attempts: 3,
+        min_delay: Duration::from_secs(10),
+        max_delay: Duration::from_secs(60),
+        breaker_threshold: 5,
+        breaker_cooldown: Duration::from_secs(60),
+    }
+}
+
+fn dispatcher(
+    store: &Arc<SqlStore>,
+    publishers: &[Arc<Scripted>],
+    clock: &ManualClock,
+) -> Dispatcher {
+    let channels = publishers
+        .iter()
+        .map(|publisher| {
+            let wrapped = Resilient::new(
+                Arc::clone(publisher) as Arc<dyn Publisher>,
+                resilience(),
+                None,
+            );
+            (publisher.channel(), Arc::new(wrapped))
+        })
+        .collect();
+    Dispatcher::new(
+        Arc::clone(store) as Arc<dyn Store>,
+        channels,
+        DispatchSettings {
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(20),
+            batch: 4,
+            concurrency: 2,
+            shutdown_grace: Duration::from_millis(200),
+        },
+        resilience(),
+        TimeZone::UTC,
+    )
+    .with_clock(clock.clock())
+}
+
+async fn once(dispatcher: &Dispatcher) -> PassSummary {
+    dispatcher
+        .run_once(&CancellationToken::new(), &|_| {})
+        .await
+        .unwrap()
+}
+
+async fn status(store: &SqlStore, id: &str) -> StoredPost {
+    store.post(&PostId(id.to_owned())).await.unwrap().unwrap()
+}
+
+fn transient(channel: &str) -> PublishError {
+    PublishError::Transient {
+        channel: Channel::parse(channel).unwrap(),
+        message: "503 Service Unavailable".to_owned(),
+        source: None,
+    }
+}
+
+fn unknown(channel: &str) -> PublishError {
+    PublishError::OutcomeUnknown {
+        channel: Channel::parse(channel).unwrap(),
+        message: "timed out after the request was sent".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn due_posts_are_sent_once_each_with_the_attempt_on_record() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 6, PostStatus::Scheduled).await;
+    let twitter = Arc::new(Scripted::new("twitter", false));
+    let clock = ManualClock::at(T0 + 3);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
+
+    let summary = once(&dispatcher).await;
+
+    // Only the posts due at T0+3 went out, in time order.
+    let sent: Vec<String> = twitter
+        .calls()
+        .iter()
+        .map(|call| call.0.0.clone())
+        .collect();
+    let mut expected: Vec<String> = (0..4).map(|n| format!("twitter_{n}")).collect();
+    let mut sorted = sent.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    assert_eq!(summary.posts.len(), 4);
+    let post = status(&store, "twitter_0").await;
+    assert_eq!(post.status, PostStatus::Published);
+    assert_eq!(post.external_ids, ["ext-twitter_0"]);
+    assert_eq!(
+        post.published_at,
+        Some(Timestamp::from_second(T0 + 3).unwrap())
+    );
+    assert_eq!(post.attempts.len(), 1);
+    let attempt = &post.attempts[0];
+    assert_eq!(attempt.outcome, AttemptOutcome::Succeeded);
+    assert_eq!(attempt.external_ids, ["ext-twitter_0"]);
+    assert!(
+        attempt
+            .correlation_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("twitter_0-"))
+    );
+    assert_eq!(
+        attempt.body_hash.as_deref(),
+        Some(sha256_hex([br#"{"text":"post 0"}"#.as_slice()]).as_str())
+    );
+    assert_eq!(
+        status(&store, "twitter_5").await.status,
+        PostStatus::Scheduled
+    );
+
+    // A second pass sends nothing again.
+    let summary = once(&dispatcher).await;
+    assert!(summary.posts.is_empty());
+    assert_eq!(twitter.calls().len(), 4);
+}
+
+#[tokio::test]
+async fn transient_failures_wait_in_the_queue_until_retries_run_out() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "web", 1, PostStatus::Scheduled).await;
+    let web = Arc::new(
+        Scripted::new("web", false)
+            .then(Err(transient("web")))
+            .then(Err(transient("web")))
+            .then(Err(transient("web"))),
+    );
+    let clock = ManualClock::at(T0);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&web)], &clock);
+
+    let first = once(&dispatcher).await;
+    assert_eq!(first.posts[0].status, PostStatus::Scheduled);
+    let retry_at = first.posts[0].next_attempt_at.expect("a retry time");
+    // The first retry waits between min_delay and twice it (jitter).
+    let wait = retry_at.duration_since(Timestamp::from_second(T0).unwrap());
+    assert!(
+        wait >= jiff::SignedDuration::from_secs(10) && wait <= jiff::SignedDuration::from_secs(20),
+        "{wait:?}"
+    );
+    // Not due before its retry time.
+    assert!(once(&dispatcher).await.posts.is_empty());
+    clock.advance(Duration::from_secs(21));
+    assert_eq!(
+        once(&dispatcher).await.posts[0].status,
+        PostStatus::Scheduled
+    );
+    clock.advance(Duration::from_secs(61));
+    let last = once(&dispatcher).await;
+    assert_eq!(last.posts[0].status, PostStatus::Failed);
+    let post = status(&store, "web_0").await;
+    assert_eq!(post.status, PostStatus::Failed);
+    assert_eq!(post.attempt_count, 3);
+    assert_eq!(post.attempts.len(), 3);
+    assert!(
+        post.attempts[2]
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("retries exhausted")),
+        "{:?}",
+        post.attempts[2]
+    );
+
+    // A person's retry starts the attempts afresh; the next send succeeds.
+    store
+        .transition(&PostId("web_0".to_owned()), Action::Retry, None)
+        .await
+        .unwrap();
+    assert_eq!(status(&store, "web_0").await.attempt_count, 0);
+    assert_eq!(
+        once(&dispatcher).await.posts[0].status,
+        PostStatus::Published
+    );
+}
+
+#[tokio::test]
+async fn unknown_outcomes_are_unconfirmed_without_idempotency_keys_and_resent_with_them() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 1, PostStatus::Scheduled).await;
+    store_posts(&store, "email", 1, PostStatus::Scheduled).await;
+    let twitter = Arc::new(Scripted::new("twitter", false).then(Err(unknown("twitter"))));
+    let email = Arc::new(Scripted::new("email", true).then(Err(unknown("email"))));
+    let clock = ManualClock::at(T0);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&twitter), Arc::clone(&email)], &clock);
+
+    once(&dispatcher).await;
+    let post = status(&store, "twitter_0").await;
+    assert_eq!(post.status, PostStatus::Unconfirmed);
+    assert_eq!(post.attempts[0].outcome, AttemptOutcome::Unknown);
+    assert_eq!(
+        status(&store, "email_0").await.status,
+        PostStatus::Scheduled
+    );
+
+    // Nothing sends the unconfirmed post again; the email goes out on retry.
+    clock.advance(Duration::from_secs(30));
+    once(&dispatcher).await;
+    assert_eq!(twitter.calls().len(), 1);
+    assert_eq!(email.calls().len(), 2);
+    assert_eq!(
+        status(&store, "email_0").await.status,
+        PostStatus::Published
+    );
+}
+
+#[tokio::test]
+async fn permanent_failures_fail_at_once() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "linkedin", 1, PostStatus::Scheduled).await;
+    let linkedin = Arc::new(
+        Scripted::new("linkedin", false).then(Err(PublishError::Permanent {
+            channel: Channel::parse("linkedin").unwrap(),
+            status: 422,
+            message: "commentary is too long".to_owned(),
+        })),
+    );
+    let clock = ManualClock::at(T0);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&linkedin)], &clock);
+    once(&dispatcher).await;
+    let post = status(&store, "linkedin_0").await;
+    assert_eq!(post.status, PostStatus::Failed);
+    assert_eq!(post.attempts[0].outcome, AttemptOutcome::Permanent);
+    assert!(
+        post.attempts[0]
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("commentary is too long"))
+    );
+}
+
+#[tokio::test]
+async fn a_thread_resumes_after_the_parts_that_went_out() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 1, PostStatus::Scheduled).await;
+    let twitter = Arc::new(
+        Scripted::new("twitter", false)
+            .then(Err(PublishError::Partial {
+                sent: vec!["part-1".to_owned()],
+                error: Box::new(transient("twitter")),
+            }))
+            .then(Ok(PublishReceipt {
+                external_ids: vec!["part-1".to_owned(), "part-2".to_owned()],
+                url: None,
+            })),
+    );
+    let clock = ManualClock::at(T0);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
+    once(&dispatcher).await;
+    assert_eq!(status(&store, "twitter_0").await.external_ids, ["part-1"]);
+    clock.advance(Duration::from_secs(30));
+    once(&dispatcher).await;
+    let calls = twitter.calls();
+    assert_eq!(calls[0].1, Vec::<String>::new());
+    assert_eq!(calls[1].1, ["part-1"]);
+    let post = status(&store, "twitter_0").await;
+    assert_eq!(post.status, PostStatus::Published);
+    assert_eq!(post.external_ids, ["part-1", "part-2"]);
+    assert_eq!(post.attempts[0].external_ids, ["part-1"]);
+}
+
+#[tokio::test]
+async fn expired_leases_are_requeued_by_whether_the_request_may_have_left() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 2, PostStatus::Scheduled).await;
+    store_posts(&store, "email", 1, PostStatus::Scheduled).await;
+    let clock = ManualClock::at(T0 + 5);
+    let now = clock.clock()();
+    let until = now + Duration::from_secs(30);
+    // A dispatcher that died: it leased everything and was sending twitter_0
+    // and email_0 when it stopped.
+    let twitter_channel = Channel::parse("twitter").unwrap();
+    let email_channel = Channel::parse("email").unwrap();
+    store
+        .lease("dead", &twitter_channel, now, until, 10)
+        .await
+        .unwrap();
+    store
+        .lease("dead", &email_channel, now, until, 10)
+        .await
+        .unwrap();
+    for id in ["twitter_0", "email_0"] {
+        assert!(
+            store
+                .mark_sending(&PostId(id.to_owned()), "dead", now)
+                .await
+                .unwrap()
+        );
+    }
+
+    let twitter = Arc::new(Scripted::new("twitter", false));
+    let email = Arc::new(Scripted::new("email", true));
+    let dispatcher = dispatcher(&store, &[Arc::clone(&twitter), Arc::clone(&email)], &clock);
+    // Before the lease expires nothing is taken from the dead dispatcher.
+    assert!(once(&dispatcher).await.posts.is_empty());
+
+    clock.advance(Duration::from_secs(31));
+    let summary = once(&dispatcher).await;
+    assert_eq!(summary.requeued.len(), 3);
+    // Not in flight: sent. In flight without idempotency keys: unconfirmed,
+    // never sent again. In flight with keys: sent again with the same key.
+    assert_eq!(
+        status(&store, "twitter_1").await.status,
+        PostStatus::Published
+    );
+    let lost = status(&store, "twitter_0").await;
+    assert_eq!(lost.status, PostStatus::Unconfirmed);
+    assert!(lost.attempts[0].error.as_deref().unwrap().contains("dead"));
+    assert_eq!(
+        status(&store, "email_0").await.status,
+        PostStatus::Published
+    );
+    let sent: Vec<String> = twitter.calls().into_iter().map(|call| call.0.0).collect();
+    assert_eq!(sent, ["twitter_1"]);
+    assert_eq!(email.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_dispatcher_that_lost_its_lease_does_not_overwrite_the_new_state() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 1, PostStatus::Scheduled).await;
+    let id = PostId("twitter_0".to_owned());
+    let now = Timestamp::from_second(T0).unwrap();
+    let channel = Channel::parse("twitter").unwrap();
+    store
+        .lease("slow", &channel, now, now + Duration::from_secs(1), 1)
+        .await
+        .unwrap();
+    assert!(store.mark_sending(&id, "slow", now).await.unwrap());
+    let later = now + Duration::from_secs(2);
+    store
+        .requeue(Requeue::ExpiredBefore(later), &[], later)
+        .await
+        .unwrap();
+    let finish = Finish {
+        status: PostStatus::Published,
+        attempt: Some(Attempt {
+            at: later,
+            outcome: AttemptOutcome::Succeeded,
+            error: None,
+            external_ids: vec!["1".to_owned()],
+            correlation_id: None,
+            body_hash: None,
+        }),
+        external_ids: vec!["1".to_owned()],
+        next_attempt_at: None,
+    };
+    assert!(!store.finish(&id, "slow", &finish, later).await.unwrap());
+    let post = status(&store, "twitter_0").await;
+    assert_eq!(post.status, PostStatus::Unconfirmed);
+    // Both the requeue and the late success are on record.
+    assert_eq!(post.attempts.len(), 2);
+}
+
+#[tokio::test]
+async fn an_open_breaker_leaves_posts_queued_and_other_channels_carry_on() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "web", 8, PostStatus::Scheduled).await;
+    store_posts(&store, "email", 2, PostStatus::Scheduled).await;
+    let mut web = Scripted::new("web", false);
+    for _ in 0..5 {
+        web = web.then(Err(transient("web")));
+    }
+    let web = Arc::new(web);
+    let email = Arc::new(Scripted::new("email", true));
+    let clock = ManualClock::at(T0 + 60);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&web), Arc::clone(&email)], &clock);
+    let summary = once(&dispatcher).await;
+    // Five failures open the breaker; the other three posts were never tried.
+    assert_eq!(web.calls().len(), 5);
+    assert!(
+        summary
+            .waiting
+            .iter()
+            .any(|reason| reason.contains("circuit open")),
+        "{:?}",
+        summary.waiting
+    );
+    let web_posts = store
+        .posts(&crate::store::PostFilter {
+            channel: Some(Channel::parse("web").unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        web_posts
+            .iter()
+            .all(|post| post.status == PostStatus::Scheduled)
+    );
+    assert_eq!(
+        web_posts
+            .iter()
+            .filter(|post| post.attempt_count == 0)
+            .count(),
+        3
+    );
+    assert_eq!(email.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn unconfigured_channels_wait_and_approved_posts_are_queued() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "linkedin", 1, PostStatus::Draft).await;
+    store_posts(&store, "web", 1, PostStatus::Scheduled).await;
+    let id = PostId("linkedin_0".to_owned());
+    store.transition(&id, Action::Approve, None).await.unwrap();
+    let linkedin = Arc::new(Scripted::new("linkedin", false));
+    let mut web = Scripted::new("web", false);
+    web.configured = false;
+    let web = Arc::new(web);
+    let clock = ManualClock::at(T0);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&linkedin), Arc::clone(&web)], &clock);
+    let summary = once(&dispatcher).await;
+    assert_eq!(summary.queued, 1);
+    assert_eq!(
+        status(&store, "linkedin_0").await.status,
+        PostStatus::Published
+    );
+    assert!(web.calls().is_empty());
+    assert_eq!(status(&store, "web_0").await.status, PostStatus::Scheduled);
+    assert!(
+        summary
+            .waiting
+            .iter()
+            .any(|reason| reason.contains("channels.test.api_key")),
+        "{:?}",
+        summary.waiting
+    );
+}
+
+#[tokio::test]
+async fn a_preview_of_due_posts_changes_nothing() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 2, PostStatus::Scheduled).await;
+    let twitter = Arc::new(Scripted::new("twitter", false));
+    let clock = ManualClock::at(T0);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
+    let due = dispatcher.preview_due(100).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].requests[0].body, Some(json!({"text": "post 0"})));
+    assert!(twitter.calls().is_empty());
+    assert_eq!(
+        status(&store, "twitter_0").await.status,
+        PostStatus::Scheduled
+    );
+}
+
+#[tokio::test]
+async fn two_dispatchers_on_one_store_never_send_a_post_twice() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 60, PostStatus::Scheduled).await;
+    let twitter = Arc::new(Scripted::new("twitter", false));
+    let clock = ManualClock::at(T0 + 100);
+    let first = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
+    let second = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
+    let (a, b) = tokio::join!(once(&first), once(&second));
+    assert_eq!(a.posts.len() + b.posts.len(), 60);
+    let mut sent: Vec<String> = twitter
+        .calls()
+        .iter()
+        .map(|call| call.0.0.clone())
+        .collect();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), 60);
+    assert_eq!(twitter.calls().len(), 60);
+}
+
+#[tokio::test]
+async fn shutdown_releases_what_was_leased_but_not_sent() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 3, PostStatus::Scheduled).await;
+    let twitter = Arc::new(Scripted::new("twitter", false));
+    let clock = ManualClock::at(T0 + 10);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
+    let stop = CancellationToken::new();
+    stop.cancel();
+    // Leased by a pass that was told to stop before sending anything.
+    let channel = Channel::parse("twitter").unwrap();
+    let now = clock.clock()();
+    store
+        .lease(
+            dispatcher.owner(),
+            &channel,
+            now,
+            now + Duration::from_secs(30),
+            10,
+        )
+        .await
+        .unwrap();
+    dispatcher.run(stop).await.unwrap();
+    assert!(twitter.calls().is_empty());
+    for n in 0..3 {
+        assert_eq!(
+            status(&store, &format!("twitter_{n}")).await.status,
+            PostStatus::Scheduled
+        );
+    }
+}
