@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use halcytone_core::channel::Channel;
 use halcytone_core::compose::{Composer, ContentPlan, ItemViews, ScheduledPost};
+use halcytone_core::dispatch::Dispatcher;
 use halcytone_core::document::{KnownChannels, ParsedDocument};
 use halcytone_core::error::ConfigError;
 use halcytone_core::error::PublishError;
@@ -24,8 +25,8 @@ use halcytone_core::resilience::{RateLimit, Resilient};
 use halcytone_core::snapshot::{self, Changes, Snapshot};
 use halcytone_core::source::{MarkdownSource, Source, SourceError};
 use halcytone_core::store::{
-    Action, NewPost, PlanRecord, PostFilter, SqlStore, Store, StoreError, StoredPost, Transitioned,
-    lifecycle,
+    Action, NewPost, PlanRecord, PostFilter, SqlStore, Store, StoreError, StoredPlan, StoredPost,
+    Transitioned, lifecycle,
 };
 use jiff::civil::Date;
 
@@ -82,6 +83,19 @@ pub(crate) struct GenerateRequest {
     pub(crate) dry_run: bool,
 }
 
+/// Which stored posts to list; every field narrows the list.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PostsRequest<'a> {
+    /// A status name.
+    pub(crate) status: Option<&'a str>,
+    /// A channel name.
+    pub(crate) channel: Option<&'a str>,
+    /// Scheduled at or after: a date or an RFC 3339 time.
+    pub(crate) from: Option<&'a str>,
+    /// Scheduled before: a date or an RFC 3339 time.
+    pub(crate) to: Option<&'a str>,
+}
+
 /// Why a generate request failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {
@@ -99,12 +113,15 @@ pub(crate) enum AppError {
     /// A slot could not be placed.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// The operation needs a part of Halcytone that is not built yet.
+    /// The operation is not offered in the form asked for.
     #[error("{0}")]
     NotAvailable(String),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// No plan has this id (an HTTP 404).
+    #[error("no plan `{0}`")]
+    PlanNotFound(String),
 }
 
 /// Message for `POST /generate` without `dry_run`: one item is previewed, never stored.
@@ -380,10 +397,10 @@ impl App {
     /// A bad filter value, or the store's error.
     pub(crate) async fn posts(
         &self,
-        status: Option<&str>,
-        channel: Option<&str>,
+        request: &PostsRequest<'_>,
     ) -> Result<Vec<StoredPost>, AppError> {
-        let status = status
+        let status = request
+            .status
             .map(|name| {
                 lifecycle::parse_status(name).ok_or_else(|| AppError::BadRequest {
                     field: "status",
@@ -391,13 +408,64 @@ impl App {
                 })
             })
             .transpose()?;
-        let channel = channel.map(|name| self.check_channel(name)).transpose()?;
+        let channel = request
+            .channel
+            .map(|name| self.check_channel(name))
+            .transpose()?;
         let filter = PostFilter {
             status,
             channel,
-            ..PostFilter::default()
+            from: request
+                .from
+                .map(|value| self.instant("from", value))
+                .transpose()?,
+            to: request
+                .to
+                .map(|value| self.instant("to", value))
+                .transpose()?,
         };
         Ok(self.store().await?.posts(&filter).await?)
+    }
+
+    /// A time given as an RFC 3339 instant, or a date (its midnight in the
+    /// configured time zone).
+    fn instant(&self, field: &'static str, value: &str) -> Result<jiff::Timestamp, AppError> {
+        if let Ok(at) = value.parse::<jiff::Timestamp>() {
+            return Ok(at);
+        }
+        value
+            .parse::<Date>()
+            .ok()
+            .filter(|_| value.len() == 10)
+            .and_then(|date| date.to_zoned_datetime(self.settings.timezone.clone()).ok())
+            .map(|zoned| zoned.timestamp())
+            .ok_or_else(|| AppError::BadRequest {
+                field,
+                message: format!(
+                    "`{value}` is neither a date (YYYY-MM-DD) nor an RFC 3339 time (2026-11-30T09:00:00Z)"
+                ),
+            })
+    }
+
+    /// Sets the `halcytone_posts{status}` gauges from the store, when it is open.
+    pub(crate) async fn record_post_counts(&self) {
+        let Some(store) = self.store.get() else {
+            return;
+        };
+        match store.status_counts().await {
+            Ok(counts) => {
+                for status in lifecycle::ALL_STATUSES {
+                    let posts = counts
+                        .iter()
+                        .find(|(counted, _)| *counted == status)
+                        .map_or(0, |(_, posts)| *posts);
+                    #[allow(clippy::cast_precision_loss)] // post counts stay far below 2^52
+                    metrics::gauge!("halcytone_posts", "status" => lifecycle::status_name(status))
+                        .set(posts as f64);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "Cannot count posts for the metrics."),
+        }
     }
 
     /// One stored post with its attempts.
@@ -481,6 +549,39 @@ impl App {
             .await?
             .transition(&PostId(id.to_owned()), action, None)
             .await?)
+    }
+
+    /// A dispatcher for the enabled channels on the durable store.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub(crate) async fn dispatcher(&self) -> Result<Dispatcher, AppError> {
+        let store: Arc<dyn Store> = Arc::new(self.store().await?.clone());
+        let channels = self
+            .channels
+            .iter()
+            .filter(|(_, entry)| entry.enabled)
+            .map(|(channel, entry)| (channel.clone(), Arc::clone(&entry.publisher)))
+            .collect();
+        Ok(Dispatcher::new(
+            store,
+            channels,
+            self.settings.dispatcher.clone(),
+            self.settings.resilience.clone(),
+            self.settings.timezone.clone(),
+        ))
+    }
+
+    /// A stored plan with its posts.
+    ///
+    /// # Errors
+    /// `NotFound` naming the plan, or the store's error.
+    pub(crate) async fn plan(&self, id: &str) -> Result<StoredPlan, AppError> {
+        self.store()
+            .await?
+            .plan(id)
+            .await?
+            .ok_or_else(|| AppError::PlanNotFound(id.to_owned()))
     }
 
     /// The durable store, opened (and migrated) on first use.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
+use halcytone_core::dispatch::DispatchSettings;
 use halcytone_core::error::ConfigError;
 use halcytone_core::plan::Cadence;
 use halcytone_core::registry::Settings as Table;
@@ -43,6 +44,8 @@ struct RawSettings {
     channels: BTreeMap<String, config::Value>,
     #[serde(default)]
     resilience: RawResilience,
+    #[serde(default)]
+    dispatcher: RawDispatcher,
 }
 
 fn default_timezone() -> String {
@@ -77,8 +80,7 @@ impl Default for ServerSettings {
     }
 }
 
-/// `[store]`: read and checked now so full configurations load; the durable
-/// queue that uses it is not built yet.
+/// `[store]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoreSettings {
@@ -188,6 +190,57 @@ impl Default for RawResilience {
     }
 }
 
+/// `[dispatcher]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDispatcher {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default = "default_lease")]
+    lease: String,
+    #[serde(default = "default_poll_interval")]
+    poll_interval: String,
+    #[serde(default = "default_batch")]
+    batch: usize,
+    #[serde(default = "default_concurrency")]
+    concurrency: usize,
+    #[serde(default = "default_shutdown_grace")]
+    shutdown_grace: String,
+}
+
+fn default_lease() -> String {
+    "30s".to_owned()
+}
+
+fn default_poll_interval() -> String {
+    "1s".to_owned()
+}
+
+fn default_batch() -> usize {
+    32
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+
+fn default_shutdown_grace() -> String {
+    "10s".to_owned()
+}
+
+impl Default for RawDispatcher {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            lease: default_lease(),
+            poll_interval: default_poll_interval(),
+            batch: default_batch(),
+            concurrency: default_concurrency(),
+            shutdown_grace: default_shutdown_grace(),
+        }
+    }
+}
+
 /// The keys every `[channels.<name>]` table may have besides the channel's own.
 #[derive(Debug, Clone)]
 pub(crate) struct ChannelSettings {
@@ -232,6 +285,10 @@ pub(crate) struct Settings {
     pub(crate) resilience: ResilienceSettings,
     /// `resilience.request_timeout`: how long one HTTP call may take.
     pub(crate) request_timeout: Duration,
+    /// `dispatcher.enabled`: whether `serve` sends due posts.
+    pub(crate) dispatcher_enabled: bool,
+    /// `[dispatcher]`.
+    pub(crate) dispatcher: DispatchSettings,
 }
 
 /// Where configuration comes from; tests give their own environment.
@@ -371,6 +428,7 @@ impl Settings {
                 "must be longer than 0",
             ));
         }
+        let dispatcher = dispatch_settings(&raw.dispatcher)?;
         if raw.planner.featured_section.trim().is_empty() {
             return Err(ConfigError::new("planner.featured_section", "is empty"));
         }
@@ -399,8 +457,42 @@ impl Settings {
             channels,
             resilience,
             request_timeout,
+            dispatcher_enabled: raw.dispatcher.enabled,
+            dispatcher,
         })
     }
+}
+
+fn dispatch_settings(raw: &RawDispatcher) -> Result<DispatchSettings, ConfigError> {
+    let duration = |key: &str, value: &str| {
+        parse_duration(value)
+            .map_err(|message| ConfigError::new(format!("dispatcher.{key}"), message))
+            .and_then(|duration| {
+                if duration.is_zero() {
+                    Err(ConfigError::new(
+                        format!("dispatcher.{key}"),
+                        "must be longer than 0",
+                    ))
+                } else {
+                    Ok(duration)
+                }
+            })
+    };
+    for (key, value) in [("batch", raw.batch), ("concurrency", raw.concurrency)] {
+        if value == 0 {
+            return Err(ConfigError::new(
+                format!("dispatcher.{key}"),
+                "must be at least 1",
+            ));
+        }
+    }
+    Ok(DispatchSettings {
+        lease: duration("lease", &raw.lease)?,
+        poll_interval: duration("poll_interval", &raw.poll_interval)?,
+        batch: raw.batch,
+        concurrency: raw.concurrency,
+        shutdown_grace: duration("shutdown_grace", &raw.shutdown_grace)?,
+    })
 }
 
 fn source_table(value: Option<config::Value>) -> Result<(Table, String), ConfigError> {

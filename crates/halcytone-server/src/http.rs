@@ -22,7 +22,7 @@ use tracing::Instrument;
 
 use halcytone_core::store::StoreError;
 
-use crate::app::{App, AppError, GenerateRequest};
+use crate::app::{App, AppError, GenerateRequest, PostsRequest};
 use crate::report::channel_reports;
 
 /// The largest request body accepted.
@@ -98,7 +98,7 @@ impl Problem {
                 "not-available",
                 message.clone(),
             ),
-            AppError::Store(StoreError::NotFound(_)) => Self::new(
+            AppError::Store(StoreError::NotFound(_)) | AppError::PlanNotFound(_) => Self::new(
                 request_id,
                 StatusCode::NOT_FOUND,
                 "not-found",
@@ -149,6 +149,7 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
         .route("/generate", post(generate))
         .route("/generateBatch", post(generate_batch))
         .route("/channels", get(channels))
+        .route("/plans/{id}", get(show_plan))
         .route("/posts", get(list_posts))
         .route("/posts/{id}", get(show_post).patch(edit_post))
         .route("/posts/{id}/{action}", post(decide_post))
@@ -161,7 +162,10 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
         .route("/ready", get(health))
         .route(
             "/metrics",
-            get(move || std::future::ready(metrics.render())),
+            get(move |State(app): State<Arc<App>>| async move {
+                app.record_post_counts().await;
+                metrics.render()
+            }),
         )
         .merge(protected)
         .fallback(not_found)
@@ -425,6 +429,8 @@ async fn generate(
 struct PostsQuery {
     status: Option<String>,
     channel: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 async fn list_posts(
@@ -441,10 +447,26 @@ async fn list_posts(
         )
     })?;
     let posts = app
-        .posts(query.status.as_deref(), query.channel.as_deref())
+        .posts(&PostsRequest {
+            status: query.status.as_deref(),
+            channel: query.channel.as_deref(),
+            from: query.from.as_deref(),
+            to: query.to.as_deref(),
+        })
         .await
         .map_err(|error| Problem::from_app(&id, &error))?;
     Ok(Json(serde_json::json!({ "posts": posts })))
+}
+
+async fn show_plan(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    axum::extract::Path(plan_id): axum::extract::Path<String>,
+) -> Result<Json<halcytone_core::store::StoredPlan>, Problem> {
+    app.plan(&plan_id)
+        .await
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
 }
 
 async fn show_post(

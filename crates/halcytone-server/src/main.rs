@@ -1,4 +1,4 @@
-//! `halcytone`: the command line, the HTTP API and (later) the dispatcher.
+//! `halcytone`: the command line, the HTTP API and the dispatcher.
 //!
 //! Channels and sources are compiled in by cargo features; see `registry.rs`.
 
@@ -16,11 +16,12 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use halcytone_core::plan::Period;
+use halcytone_core::publisher::PostStatus;
 use jiff::civil::Date;
 
-use halcytone_core::store::lifecycle;
+use halcytone_core::store::{StoreError, lifecycle};
 
-use crate::app::{App, AppError, GenerateRequest};
+use crate::app::{App, AppError, GenerateRequest, PostsRequest};
 use crate::config::{ConfigSources, Settings};
 
 /// Plans, renders and publishes a week of posts from one living document.
@@ -74,6 +75,18 @@ enum Command {
     },
     /// Check the configuration and the living document.
     Doctor,
+    /// Send the posts that are due, once (cron-friendly), and report each.
+    Publish {
+        /// Send every due post (approved or scheduled, its time come); the only mode.
+        #[arg(long, required = true)]
+        due: bool,
+        /// List what would be sent, with each request; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Review stored posts.
     Posts {
         #[command(subcommand)]
@@ -91,6 +104,12 @@ enum PostsCommand {
         /// Only posts of this channel.
         #[arg(long)]
         channel: Option<String>,
+        /// Only posts scheduled at or after this date (YYYY-MM-DD) or RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only posts scheduled before this date or time.
+        #[arg(long)]
+        to: Option<String>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -268,6 +287,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Doctor => doctor(&app).await,
+        Command::Publish { dry_run, json, .. } => publish_due(&app, dry_run, json).await,
         Command::Posts { command } => posts(&app, command).await,
     }
 }
@@ -286,9 +306,18 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
         PostsCommand::List {
             status,
             channel,
+            from,
+            to,
             json,
         } => {
-            let posts = app.posts(status.as_deref(), channel.as_deref()).await?;
+            let posts = app
+                .posts(&PostsRequest {
+                    status: status.as_deref(),
+                    channel: channel.as_deref(),
+                    from: from.as_deref(),
+                    to: to.as_deref(),
+                })
+                .await?;
             output::print(&if json {
                 json_text(&posts)?
             } else {
@@ -357,6 +386,62 @@ async fn publish_now(
     if failed > 0 {
         return Err(Failure {
             message: format!("{failed} of {} posts failed to publish", reports.len()),
+            code: 1,
+        });
+    }
+    Ok(())
+}
+
+/// The most due posts a dry run lists.
+const DUE_PREVIEW_LIMIT: usize = 10_000;
+
+async fn publish_due(app: &App, dry_run: bool, json: bool) -> Result<(), Failure> {
+    let dispatcher = app.dispatcher().await?;
+    if dry_run || app.settings.dry_run {
+        let due = dispatcher
+            .preview_due(DUE_PREVIEW_LIMIT)
+            .await
+            .map_err(AppError::from)?;
+        output::print(&if json {
+            json_text(&serde_json::json!({ "dry_run": true, "due": due }))?
+        } else {
+            output::due_table(&due)
+        });
+        return Ok(());
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let due = dispatcher
+        .preview_due(DUE_PREVIEW_LIMIT)
+        .await
+        .map_err(AppError::from)?
+        .len();
+    let progress = output::Progress::new(due as u64);
+    let summary = dispatcher
+        .run_once(&stop, &|done| progress.finished(done))
+        .await
+        .map_err(AppError::from)?;
+    progress.clear();
+    output::print(&if json {
+        json_text(&summary)?
+    } else {
+        output::dispatch_summary(&summary)
+    });
+    let unsent = summary
+        .posts
+        .iter()
+        .filter(|post| matches!(post.status, PostStatus::Failed | PostStatus::Unconfirmed))
+        .count();
+    if unsent > 0 {
+        return Err(Failure {
+            message: format!(
+                "{unsent} of {} posts failed or are unconfirmed",
+                summary.posts.len()
+            ),
             code: 1,
         });
     }
@@ -435,15 +520,73 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
             upkeep.run_upkeep();
         }
     });
+    let app = Arc::new(app);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let dispatching = start_dispatcher(&app, &stop).await?;
     tracing::info!(address = %local, "Listening.");
     output::print(&format!("halcytone listening on http://{local}\n"));
-    axum::serve(listener, http::router(Arc::new(app), metrics))
-        .with_graceful_shutdown(shutdown_signal())
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let served = axum::serve(listener, http::router(Arc::clone(&app), metrics))
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
         .await
         .map_err(|error| Failure {
             message: format!("server error: {error}"),
             code: 1,
-        })
+        });
+    // Whatever ended the server stops the dispatcher too.
+    stop.cancel();
+    if let Some(dispatching) = dispatching {
+        match dispatching.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(%error, "The dispatcher could not release its leases; they expire on their own.")
+            }
+            Err(error) => tracing::error!(%error, "The dispatcher stopped abnormally."),
+        }
+    }
+    served
+}
+
+/// Starts the dispatcher in the background, or in a dry run a loop that
+/// logs each due post once with its requests; `None` when
+/// `dispatcher.enabled = false`.
+async fn start_dispatcher(
+    app: &Arc<App>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<Result<(), StoreError>>>, Failure> {
+    if !app.settings.dispatcher_enabled {
+        tracing::info!("Dispatcher disabled (dispatcher.enabled = false): due posts wait.");
+        return Ok(None);
+    }
+    let dispatcher = app.dispatcher().await?;
+    let stop = stop.clone();
+    if !app.settings.dry_run {
+        return Ok(Some(tokio::spawn(
+            async move { dispatcher.run(stop).await },
+        )));
+    }
+    let poll = app.settings.dispatcher.poll_interval;
+    Ok(Some(tokio::spawn(async move {
+        tracing::info!("Dry run: the dispatcher previews due posts and sends nothing.");
+        let mut logged = std::collections::HashSet::new();
+        while !stop.is_cancelled() {
+            for due in dispatcher.preview_due(DUE_PREVIEW_LIMIT).await? {
+                if logged.insert(due.post.id.clone()) {
+                    let requests = serde_json::to_string(&due.requests).unwrap_or_default();
+                    tracing::info!(post = %due.post.id, channel = %due.post.channel, error = due.error.as_deref().unwrap_or(""), %requests, "Dry run: would send.");
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+        Ok(())
+    })))
 }
 
 async fn shutdown_signal() {

@@ -2,9 +2,12 @@
 #![allow(clippy::print_stdout)]
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 
 use halcytone_core::compose::{ContentPlan, ScheduledPost};
 
+use halcytone_core::dispatch::{Dispatched, DuePreview, PassSummary};
+use halcytone_core::publisher::PostStatus;
 use halcytone_core::store::{StoredPost, lifecycle};
 
 use crate::app::PublishReport;
@@ -125,7 +128,7 @@ pub(crate) fn plan_table(plan: &ContentPlan) -> String {
         );
         let _ = writeln!(
             out,
-            "Scheduled sending is not built yet: approved posts wait in the store; `generate --publish-now` sends a plan now."
+            "Approved and scheduled posts go out when due: `halcytone serve` sends them, or run `halcytone publish --due`."
         );
     }
     out
@@ -270,6 +273,126 @@ pub(crate) fn post_details(post: &StoredPost) -> String {
         );
     }
     out
+}
+
+/// Formats a dry run of `publish --due`: each due post and its requests.
+pub(crate) fn due_table(due: &[DuePreview]) -> String {
+    if due.is_empty() {
+        return "Dry run: no post is due.\n".to_owned();
+    }
+    let mut out = format!(
+        "Dry run: {} due posts would be sent (nothing is changed)\n",
+        due.len()
+    );
+    for preview in due {
+        let post = &preview.post;
+        let title = post
+            .item
+            .get("title")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}  {}  {:<9} {title}",
+            post.id,
+            post.scheduled_at.strftime("%Y-%m-%d %H:%M UTC"),
+            post.channel.as_str()
+        );
+        if let Some(error) = &preview.error {
+            let _ = writeln!(out, "      cannot be sent: {error}");
+        }
+        for request in &preview.requests {
+            let _ = writeln!(out, "      {} {}", request.method.as_str(), request.url);
+        }
+    }
+    out
+}
+
+/// Formats what a dispatch pass did.
+pub(crate) fn dispatch_summary(summary: &PassSummary) -> String {
+    let count = |status: PostStatus| {
+        summary
+            .posts
+            .iter()
+            .filter(|post| post.status == status)
+            .count()
+    };
+    let mut out = format!(
+        "Sent {} due posts: {} published, {} waiting for a retry, {} failed, {} unconfirmed\n",
+        summary.posts.len(),
+        count(PostStatus::Published),
+        count(PostStatus::Scheduled),
+        count(PostStatus::Failed),
+        count(PostStatus::Unconfirmed)
+    );
+    if summary.queued > 0 {
+        let _ = writeln!(out, "Queued {} approved posts.", summary.queued);
+    }
+    for requeued in &summary.requeued {
+        let _ = writeln!(
+            out,
+            "Requeued {} ({}): its dispatcher stopped; now {}",
+            requeued.id,
+            requeued.channel,
+            lifecycle::status_name(requeued.status)
+        );
+    }
+    for post in &summary.posts {
+        let detail = match (&post.error, post.next_attempt_at) {
+            (Some(error), Some(at)) => format!("{error}; next attempt at {at}"),
+            (Some(error), None) => error.clone(),
+            (None, _) => post.external_ids.join(", "),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<11} {:<9} {}  {detail}",
+            lifecycle::status_name(post.status),
+            post.channel.as_str(),
+            post.id
+        );
+    }
+    for reason in &summary.waiting {
+        let _ = writeln!(out, "Waiting: {reason}");
+    }
+    out
+}
+
+/// A progress bar on standard error while a pass runs, when it is a terminal.
+pub(crate) struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    /// A bar for `total` posts; nothing when standard error is not a terminal.
+    pub(crate) fn new(total: u64) -> Self {
+        if !std::io::stderr().is_terminal() || total == 0 {
+            return Self(None);
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} posts  {msg}")
+        {
+            bar.set_style(style);
+        }
+        Self(Some(bar))
+    }
+
+    /// One post finished.
+    pub(crate) fn finished(&self, post: &Dispatched) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(format!(
+                "{} {}",
+                post.id,
+                lifecycle::status_name(post.status)
+            ));
+            bar.inc(1);
+        }
+    }
+
+    /// Removes the bar before the summary is printed.
+    pub(crate) fn clear(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Prints to standard output.
