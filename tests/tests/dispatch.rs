@@ -1,0 +1,595 @@
+//! The dispatcher as users run it: `halcytone serve` sending due posts to
+//! emulations of the four APIs, killed with SIGKILL at random moments and
+//! restarted (nothing lost, nothing sent twice); two replicas sharing one
+//! PostgreSQL queue; a graceful shutdown; and `publish --due`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use halcytone_e2e::{halcytone, root, scratch};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// An API that answers every create with a new id, and the same id again
+/// for a request whose idempotency key it has seen (as the CRM and the
+/// Platform do). Each answer takes `latency`, so kills land mid-request.
+struct Emulated {
+    channel: &'static str,
+    latency: Duration,
+    next: AtomicU64,
+    by_key: Mutex<HashMap<String, u64>>,
+}
+
+impl Respond for Emulated {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let key = request
+            .headers
+            .get("idempotency-key")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let id = match key {
+            Some(key) => *self
+                .by_key
+                .lock()
+                .unwrap()
+                .entry(key)
+                .or_insert_with(|| self.next.fetch_add(1, Ordering::SeqCst)),
+            None => self.next.fetch_add(1, Ordering::SeqCst),
+        };
+        let answer = match self.channel {
+            "twitter" => ResponseTemplate::new(201)
+                .set_body_json(json!({"data": {"id": format!("{}", 2_099_000_000 + id), "text": "…"}})),
+            "linkedin" => ResponseTemplate::new(201)
+                .insert_header("x-restli-id", format!("urn:li:share:{id}").as_str()),
+            "email" => ResponseTemplate::new(202)
+                .set_body_json(json!({"id": format!("nl_{id}"), "status": "scheduled"})),
+            _ => ResponseTemplate::new(201).set_body_json(json!({
+                "id": format!("c_{id}"), "url": format!("https://halcytone.example/blog/{id}"), "status": "scheduled",
+            })),
+        };
+        answer.set_delay(self.latency)
+    }
+}
+
+struct Apis {
+    servers: Vec<(&'static str, MockServer)>,
+}
+
+impl Apis {
+    async fn start(latency: Duration) -> Self {
+        let mut servers = Vec::new();
+        for (channel, route) in [
+            ("email", "/api/v1/newsletters"),
+            ("web", "/api/v1/content"),
+            ("twitter", "/2/tweets"),
+            ("linkedin", "/rest/posts"),
+        ] {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path(route))
+                .respond_with(Emulated {
+                    channel,
+                    latency,
+                    next: AtomicU64::new(1),
+                    by_key: Mutex::new(HashMap::new()),
+                })
+                .mount(&server)
+                .await;
+            servers.push((channel, server));
+        }
+        Self { servers }
+    }
+
+    fn uri(&self, channel: &str) -> String {
+        self.servers
+            .iter()
+            .find(|(name, _)| *name == channel)
+            .map(|(_, server)| server.uri())
+            .unwrap()
+    }
+
+    fn environment(&self) -> Vec<(String, String)> {
+        [
+            ("HALCYTONE__CHANNELS__EMAIL__BASE_URL", self.uri("email")),
+            (
+                "HALCYTONE__CHANNELS__EMAIL__API_KEY",
+                "crm-secret".to_owned(),
+            ),
+            (
+                "HALCYTONE__CHANNELS__EMAIL__LIST_ID",
+                "newsletter-main".to_owned(),
+            ),
+            ("HALCYTONE__CHANNELS__WEB__BASE_URL", self.uri("web")),
+            (
+                "HALCYTONE__CHANNELS__WEB__API_KEY",
+                "platform-secret".to_owned(),
+            ),
+            (
+                "HALCYTONE__CHANNELS__TWITTER__BASE_URL",
+                self.uri("twitter"),
+            ),
+            (
+                "HALCYTONE__CHANNELS__TWITTER__BEARER_TOKEN",
+                "x-secret".to_owned(),
+            ),
+            (
+                "HALCYTONE__CHANNELS__LINKEDIN__BASE_URL",
+                self.uri("linkedin"),
+            ),
+            (
+                "HALCYTONE__CHANNELS__LINKEDIN__ACCESS_TOKEN",
+                "li-secret".to_owned(),
+            ),
+            (
+                "HALCYTONE__CHANNELS__LINKEDIN__AUTHOR_URN",
+                "urn:li:organization:123456".to_owned(),
+            ),
+            ("HALCYTONE__APPROVAL__REQUIRED", "false".to_owned()),
+            ("HALCYTONE__RESILIENCE__MIN_DELAY", "10ms".to_owned()),
+            ("HALCYTONE__RESILIENCE__MAX_DELAY", "50ms".to_owned()),
+            ("HALCYTONE__DISPATCHER__LEASE", "2s".to_owned()),
+            ("HALCYTONE__DISPATCHER__POLL_INTERVAL", "100ms".to_owned()),
+            ("HALCYTONE__DISPATCHER__BATCH", "8".to_owned()),
+            ("HALCYTONE__DISPATCHER__CONCURRENCY", "2".to_owned()),
+            ("HALCYTONE__DISPATCHER__SHUTDOWN_GRACE", "5s".to_owned()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
+    /// Every request each channel received.
+    async fn received(&self) -> BTreeMap<&'static str, Vec<Request>> {
+        let mut received = BTreeMap::new();
+        for (channel, server) in &self.servers {
+            received.insert(*channel, server.received_requests().await.unwrap());
+        }
+        received
+    }
+}
+
+fn command(directory: &Path, environment: &[(String, String)]) -> Command {
+    let mut command = Command::new(halcytone());
+    command.current_dir(directory).kill_on_drop(true);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
+        command.env_remove(name);
+    }
+    command.envs(
+        environment
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
+    command
+}
+
+/// Runs a one-off command to completion.
+async fn run(directory: &Path, environment: &[(String, String)], arguments: &[&str]) -> Value {
+    let output = command(directory, environment)
+        .args(arguments)
+        .output()
+        .await
+        .expect("halcytone runs");
+    assert!(
+        output.status.success(),
+        "halcytone {arguments:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if arguments.contains(&"--json") {
+        serde_json::from_slice(&output.stdout).expect("JSON output")
+    } else {
+        Value::Null
+    }
+}
+
+/// Stores `days` days of posts from the 600-item document, starting
+/// `days_ago` days ago, so that every one is due.
+async fn store_due_posts(
+    directory: &Path,
+    environment: &[(String, String)],
+    days_ago: i64,
+    days: i64,
+) -> usize {
+    let start = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .checked_sub(jiff::Span::new().days(days_ago))
+        .unwrap()
+        .to_string();
+    let document = root().join("tests/benches/data/doc-600.md");
+    let plan = run(
+        directory,
+        environment,
+        &[
+            "generate",
+            "--period",
+            &format!("{days}d"),
+            "--start",
+            &start,
+            "--doc",
+            document.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    plan["posts"].as_array().unwrap().len()
+}
+
+async fn stored_posts(directory: &Path, environment: &[(String, String)]) -> Vec<Value> {
+    run(directory, environment, &["posts", "list", "--json"])
+        .await
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn count(posts: &[Value], status: &str) -> usize {
+    posts.iter().filter(|post| post["status"] == status).count()
+}
+
+/// A running `halcytone serve`, its log kept in a file.
+struct Serve {
+    child: Child,
+}
+
+impl Serve {
+    async fn start(directory: &Path, environment: &[(String, String)], log: &Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let mut child = command(directory, environment)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("halcytone serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("halcytone serve prints its address")
+        .unwrap();
+        assert!(line.contains("listening on http://127.0.0.1:"), "{line}");
+        Self { child }
+    }
+
+    async fn kill(mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+
+    /// SIGTERM, then the exit status (within `bound`).
+    async fn terminate(mut self, bound: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success());
+        tokio::time::timeout(bound, self.child.wait())
+            .await
+            .expect("serve exits soon after SIGTERM")
+            .unwrap()
+    }
+}
+
+/// Waits until no post is scheduled or publishing.
+async fn settled(
+    directory: &Path,
+    environment: &[(String, String)],
+    within: Duration,
+) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let posts = stored_posts(directory, environment).await;
+        if count(&posts, "scheduled") + count(&posts, "publishing") == 0 {
+            return posts;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "posts still waiting: {} scheduled, {} publishing",
+            count(&posts, "scheduled"),
+            count(&posts, "publishing")
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The post a request was sent for: its `X-Request-Id` starts with the post id.
+fn post_of(request: &Request) -> String {
+    let id = request
+        .headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .expect("every request carries a correlation id");
+    id.split('-').next().unwrap().to_owned()
+}
+
+/// Checks what the APIs received against the store: every post published or
+/// unconfirmed; a published post's parts each received exactly once (on the
+/// channels with idempotency keys: every request of a post carries the same
+/// key and body, and the API saw one key per post); an unconfirmed post's
+/// parts at most once; nothing received for a post that is not stored.
+/// Returns how many posts are unconfirmed.
+fn check_exactly_once(posts: &[Value], received: &BTreeMap<&'static str, Vec<Request>>) -> usize {
+    let by_id: HashMap<&str, &Value> = posts
+        .iter()
+        .map(|post| (post["id"].as_str().unwrap(), post))
+        .collect();
+    for post in posts {
+        let status = post["status"].as_str().unwrap();
+        assert!(
+            status == "published" || status == "unconfirmed",
+            "{} is {status}",
+            post["id"]
+        );
+    }
+    for (channel, requests) in received {
+        let mut per_post: BTreeMap<String, Vec<&Request>> = BTreeMap::new();
+        for request in requests {
+            per_post.entry(post_of(request)).or_default().push(request);
+        }
+        for (id, requests) in &per_post {
+            let post = by_id
+                .get(id.as_str())
+                .unwrap_or_else(|| panic!("{channel} received a request for unknown post {id}"));
+            assert_eq!(post["channel"], *channel);
+            let published = post["status"] == "published";
+            if matches!(*channel, "email" | "web") {
+                let key = format!("halcytone-{id}");
+                for request in requests {
+                    assert_eq!(request.headers["idempotency-key"], key.as_str());
+                    assert_eq!(request.body, requests[0].body, "{id}: same key, same body");
+                }
+                assert!(published, "{channel} post {id} is {}", post["status"]);
+            } else {
+                // Each part (a distinct body) went out at most once.
+                let mut bodies: Vec<&[u8]> = requests
+                    .iter()
+                    .map(|request| request.body.as_slice())
+                    .collect();
+                bodies.sort_unstable();
+                let parts = bodies.len();
+                bodies.dedup();
+                assert_eq!(
+                    bodies.len(),
+                    parts,
+                    "{channel} post {id} received a part twice"
+                );
+                if published {
+                    let ids = post["external_ids"].as_array().unwrap().len();
+                    assert_eq!(parts, ids, "{channel} post {id}: one request per part");
+                }
+            }
+        }
+        for post in posts
+            .iter()
+            .filter(|post| post["channel"] == *channel && post["status"] == "published")
+        {
+            assert!(
+                per_post.contains_key(post["id"].as_str().unwrap()),
+                "{channel} never received published post {}",
+                post["id"]
+            );
+        }
+    }
+    count(posts, "unconfirmed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_survives_sigkill_at_random_moments_without_losing_or_repeating_a_post() {
+    const KILLS: usize = 6;
+    let seed = std::env::var("HALCYTONE_CRASH_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(20_261_127_u64);
+    let mut random = fastrand::Rng::with_seed(seed);
+    let apis = Apis::start(Duration::from_millis(60)).await;
+    let environment = apis.environment();
+    let directory = scratch("crash");
+    let log = directory.join("serve.log");
+    let stored = store_due_posts(&directory, &environment, 70, 56).await;
+    assert_eq!(stored, 200, "the 56 days of doc-600 hold 200 posts");
+
+    for kill in 1..=KILLS {
+        let serve = Serve::start(&directory, &environment, &log).await;
+        let after = Duration::from_millis(random.u64(150..1_500));
+        tokio::time::sleep(after).await;
+        serve.kill().await;
+        let posts = stored_posts(&directory, &environment).await;
+        eprintln!(
+            "kill {kill} after {} ms: {} published, {} publishing, {} unconfirmed, {} scheduled",
+            after.as_millis(),
+            count(&posts, "published"),
+            count(&posts, "publishing"),
+            count(&posts, "unconfirmed"),
+            count(&posts, "scheduled"),
+        );
+    }
+    let serve = Serve::start(&directory, &environment, &log).await;
+    let posts = settled(&directory, &environment, Duration::from_secs(120)).await;
+    let status = serve.terminate(Duration::from_secs(15)).await;
+    assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
+
+    assert_eq!(posts.len(), 200, "no post lost");
+    let unconfirmed = check_exactly_once(&posts, &apis.received().await);
+    eprintln!(
+        "survived {KILLS} kills (seed {seed}): {} published, {unconfirmed} unconfirmed",
+        count(&posts, "published")
+    );
+    // An unconfirmed post is one whose request was in flight at a kill, on a
+    // channel without idempotency keys; its attempt says so.
+    for post in posts.iter().filter(|post| post["status"] == "unconfirmed") {
+        let id = post["id"].as_str().unwrap();
+        let shown = run(&directory, &environment, &["posts", "show", id, "--json"]).await;
+        let attempts = shown["attempts"].as_array().unwrap();
+        assert!(
+            attempts
+                .iter()
+                .any(|attempt| attempt["outcome"] == "unknown"
+                    && attempt["error"]
+                        .as_str()
+                        .is_some_and(|error| error.contains("in flight"))),
+            "{shown}"
+        );
+    }
+}
+
+/// A fresh PostgreSQL database on the test server, or `None` when no server
+/// is configured (`HALCYTONE_TEST_POSTGRES_URL`, set by `.ci/run`).
+async fn fresh_postgres_database(name: &str) -> Option<String> {
+    let Ok(url) = std::env::var("HALCYTONE_TEST_POSTGRES_URL") else {
+        eprintln!("note: HALCYTONE_TEST_POSTGRES_URL is not set; skipping the PostgreSQL test");
+        return None;
+    };
+    let database = format!("{name}_{}", std::process::id());
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("the test PostgreSQL server answers");
+    sqlx::Executor::execute(
+        &mut connection,
+        sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {database}")),
+    )
+    .await
+    .unwrap();
+    sqlx::Executor::execute(
+        &mut connection,
+        sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")),
+    )
+    .await
+    .unwrap();
+    let (server, _) = url.rsplit_once('/').unwrap();
+    Some(format!("{server}/{database}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_postgres_queue_never_send_a_post_twice() {
+    let Some(database) = fresh_postgres_database("halcytone_replicas").await else {
+        return;
+    };
+    let apis = Apis::start(Duration::from_millis(5)).await;
+    let mut environment = apis.environment();
+    environment.push(("HALCYTONE__STORE__URL".to_owned(), database));
+    let first_directory = scratch("replica-a");
+    let second_directory = scratch("replica-b");
+    let (first_log, second_log) = (
+        first_directory.join("serve.log"),
+        second_directory.join("serve.log"),
+    );
+    // Migrations run once, before both replicas race for the posts.
+    assert!(
+        stored_posts(&first_directory, &environment)
+            .await
+            .is_empty()
+    );
+    let first = Serve::start(&first_directory, &environment, &first_log).await;
+    let second = Serve::start(&second_directory, &environment, &second_log).await;
+
+    let stored = store_due_posts(&first_directory, &environment, 200, 92).await
+        + store_due_posts(&first_directory, &environment, 100, 47).await;
+    assert!(stored >= 500, "{stored} posts");
+    let posts = settled(&first_directory, &environment, Duration::from_secs(180)).await;
+    assert!(first.terminate(Duration::from_secs(15)).await.success());
+    assert!(second.terminate(Duration::from_secs(15)).await.success());
+
+    assert_eq!(posts.len(), stored);
+    let unconfirmed = check_exactly_once(&posts, &apis.received().await);
+    assert_eq!(unconfirmed, 0, "no replica died, so every outcome is known");
+    let published_by = |log: &PathBuf| {
+        std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .filter(|line| line.contains("\"Published.\""))
+            .count()
+    };
+    let (by_first, by_second) = (published_by(&first_log), published_by(&second_log));
+    eprintln!("{stored} posts: replica A published {by_first}, replica B {by_second}");
+    assert_eq!(by_first + by_second, stored);
+    assert!(by_first > 0 && by_second > 0, "both replicas took work");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_due_sends_what_is_due_and_a_dry_run_changes_nothing() {
+    let apis = Apis::start(Duration::ZERO).await;
+    let environment = apis.environment();
+    let directory = scratch("publish-due");
+    let stored = store_due_posts(&directory, &environment, 10, 3).await;
+
+    let preview = run(
+        &directory,
+        &environment,
+        &["publish", "--due", "--dry-run", "--json"],
+    )
+    .await;
+    assert_eq!(preview["due"].as_array().unwrap().len(), stored);
+    let first = &preview["due"][0];
+    assert!(
+        first["requests"][0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    let rendered = preview.to_string();
+    for secret in ["crm-secret", "platform-secret", "x-secret", "li-secret"] {
+        assert!(!rendered.contains(secret), "{secret} leaked");
+    }
+    assert!(apis.received().await.values().all(Vec::is_empty));
+    assert_eq!(
+        count(&stored_posts(&directory, &environment).await, "scheduled"),
+        stored
+    );
+
+    let report = run(&directory, &environment, &["publish", "--due", "--json"]).await;
+    let sent = report["posts"].as_array().unwrap();
+    assert_eq!(sent.len(), stored);
+    assert!(
+        sent.iter().all(|post| post["status"] == "published"),
+        "{report}"
+    );
+    let posts = stored_posts(&directory, &environment).await;
+    assert_eq!(check_exactly_once(&posts, &apis.received().await), 0);
+
+    // Nothing is due any more: a second pass sends nothing.
+    let again = run(&directory, &environment, &["publish", "--due", "--json"]).await;
+    assert!(again["posts"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_server_previews_due_posts_and_sends_nothing() {
+    let apis = Apis::start(Duration::ZERO).await;
+    let mut environment = apis.environment();
+    let directory = scratch("serve-dry-run");
+    let stored = store_due_posts(&directory, &environment, 10, 2).await;
+    environment.push(("HALCYTONE_DRY_RUN".to_owned(), "true".to_owned()));
+    let log = directory.join("serve.log");
+    let serve = Serve::start(&directory, &environment, &log).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(serve.terminate(Duration::from_secs(15)).await.success());
+    assert!(apis.received().await.values().all(Vec::is_empty));
+    let posts = stored_posts(&directory, &environment).await;
+    assert_eq!(count(&posts, "scheduled"), stored);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        log.lines()
+            .filter(|line| line.contains("Dry run: would send."))
+            .count(),
+        stored,
+        "each due post is logged once"
+    );
+    for secret in ["crm-secret", "platform-secret", "x-secret", "li-secret"] {
+        assert!(!log.contains(secret), "{secret} leaked into the log");
+    }
+}
