@@ -26,6 +26,9 @@ impl Server {
         for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
             command.env_remove(name);
         }
+        // These tests drive the API; the dispatcher, which would queue
+        // approved posts under them, has its own tests (dispatch.rs).
+        command.env("HALCYTONE__DISPATCHER__ENABLED", "false");
         command.envs(environment.iter().copied());
         let mut child = command.spawn().expect("halcytone serve starts");
         let stdout = child.stdout.take().unwrap();
@@ -293,11 +296,9 @@ async fn the_api_token_guards_everything_but_health() {
             .status(),
         200
     );
-    problem(
-        client().get(server.url("/channels")).send().await.unwrap(),
-        401,
-    )
-    .await;
+    for guarded in ["/channels", "/posts", "/posts/post_x", "/plans/plan_x"] {
+        problem(client().get(server.url(guarded)).send().await.unwrap(), 401).await;
+    }
     let channels: Value = client()
         .get(server.url("/channels"))
         .bearer_auth("sesame-123")
@@ -421,6 +422,90 @@ async fn a_stored_plan_is_reviewed_over_http() {
         .await
         .unwrap();
     assert_eq!(again["stored"]["unchanged"].as_array().unwrap().len(), 25);
+
+    // The stored plan, with its posts.
+    let plan_id = plan["plan_id"].as_str().unwrap();
+    let stored: Value = client()
+        .get(server.url(&format!("/plans/{plan_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["id"], plan_id);
+    assert_eq!(stored["period"], "week");
+    assert_eq!(stored["start"], "2026-11-30");
+    assert_eq!(stored["posts"].as_array().unwrap().len(), 25);
+    let body = problem(
+        client()
+            .get(server.url("/plans/plan_nope"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("plan_nope"),
+        "{body}"
+    );
+
+    // Posts of one day, by date or by RFC 3339 times.
+    for query in [
+        "from=2026-12-01&to=2026-12-02",
+        "from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z",
+    ] {
+        let day: Value = client()
+            .get(server.url(&format!("/posts?{query}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let day = day["posts"].as_array().unwrap();
+        assert!(!day.is_empty());
+        assert!(
+            day.iter().all(|post| post["scheduled_at"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-12-01")),
+            "{query}: {day:?}"
+        );
+    }
+    let body = problem(
+        client()
+            .get(server.url("/posts?from=tuesday"))
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(body["field"], "from");
+
+    // The metrics count posts by state.
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("halcytone_posts{status=\"draft\"} 24"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("halcytone_posts{status=\"approved\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("halcytone_posts{status=\"published\"} 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
