@@ -1,6 +1,8 @@
-//! `cargo xtask bench`: criterion benchmarks of parse + plan + render, then a
+//! `cargo xtask bench`: criterion benchmarks of parse + plan + render, a
 //! load run of `POST /generateBatch?period=week` against a release build of
-//! `halcytone serve`, as the benchmark README describes.
+//! `halcytone serve`, then dispatch throughput (10,000 due posts, SQLite and,
+//! when `HALCYTONE_BENCH_POSTGRES_URL` or `HALCYTONE_TEST_POSTGRES_URL` names
+//! a server, PostgreSQL), as BENCHMARKS.md describes.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -68,6 +70,8 @@ pub(crate) fn run(shell: &Shell, arguments: &[&str]) -> Result<()> {
         );
         server.stop();
     }
+    step("dispatch: 10,000 due posts through `halcytone publish --due`");
+    cmd!(shell, "cargo bench -p halcytone-e2e --bench dispatch").run()?;
     Ok(())
 }
 

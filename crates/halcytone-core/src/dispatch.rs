@@ -19,6 +19,7 @@ use futures_util::stream;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::channel::Channel;
@@ -193,11 +194,18 @@ impl Dispatcher {
             ..PassSummary::default()
         };
         let channels = self.ready_channels(&mut summary.waiting);
-        let drains = channels
-            .iter()
-            .map(|(channel, publisher)| self.drain(channel, publisher, stop, true, on_done));
-        let results = tokio::select! {
-            results = futures_util::future::join_all(drains) => results,
+        let (recorder, queue) = mpsc::channel(RECORD_QUEUE);
+        let drains = async move {
+            let drains = channels.iter().map(|(channel, publisher)| {
+                self.drain(channel, publisher, &recorder, stop, true, on_done)
+            });
+            let results = futures_util::future::join_all(drains).await;
+            // The recorder finishes once every sender is done.
+            drop(recorder);
+            (results, channels)
+        };
+        let ((results, channels), ()) = tokio::select! {
+            done = async { tokio::join!(drains, self.record(queue)) } => done,
             () = self.keep_leases(false) => unreachable!("keeping leases never ends"),
         };
         self.release().await?;
@@ -229,16 +237,24 @@ impl Dispatcher {
         tracing::info!(owner = %self.owner, channels = channels.len(), "Dispatcher started.");
         let quiet = |_: &Dispatched| {};
         let (stop, quiet) = (&stop, &quiet);
-        let drains = channels.iter().map(|(channel, publisher)| async move {
-            while !stop.is_cancelled() {
-                if let Err(error) = self.drain(channel, publisher, stop, false, quiet).await {
-                    tracing::error!(%error, channel = %channel, "Dispatching failed; trying again.");
-                    self.pause(stop).await;
+        let (recorder, queue) = mpsc::channel(RECORD_QUEUE);
+        let drains = async move {
+            let recorder = &recorder;
+            let drains = channels.iter().map(|(channel, publisher)| async move {
+                while !stop.is_cancelled() {
+                    if let Err(error) = self
+                        .drain(channel, publisher, recorder, stop, false, quiet)
+                        .await
+                    {
+                        tracing::error!(%error, channel = %channel, "Dispatching failed; trying again.");
+                        self.pause(stop).await;
+                    }
                 }
-            }
-        });
+            });
+            futures_util::future::join_all(drains).await;
+        };
         tokio::select! {
-            _ = futures_util::future::join_all(drains) => {}
+            _ = async { tokio::join!(drains, self.record(queue)) } => {}
             () = self.keep_leases(true) => unreachable!("keeping leases never ends"),
         }
         self.release().await?;
@@ -299,6 +315,7 @@ impl Dispatcher {
         &self,
         channel: &Channel,
         publisher: &Resilient,
+        recorder: &mpsc::Sender<Record>,
         stop: &CancellationToken,
         once: bool,
         on_done: &(dyn Fn(&Dispatched) + Send + Sync),
@@ -328,7 +345,7 @@ impl Dispatcher {
                 continue;
             }
             let sends = stream::iter(leased)
-                .map(|post| self.send(publisher, post, stop))
+                .map(|post| self.send(publisher, post, recorder, stop))
                 .buffer_unordered(self.settings.concurrency.max(1))
                 .for_each(|result| {
                     match result {
@@ -364,6 +381,7 @@ impl Dispatcher {
         &self,
         publisher: &Resilient,
         post: LeasedPost,
+        recorder: &mpsc::Sender<Record>,
         stop: &CancellationToken,
     ) -> Result<Option<Dispatched>, StoreError> {
         if stop.is_cancelled() {
@@ -374,11 +392,12 @@ impl Dispatcher {
             .build_requests(&outgoing)
             .ok()
             .map(|requests| body_hash(&requests));
-        if !self
-            .store
-            .mark_sending(&post.id, &self.owner, (self.clock)())
-            .await?
-        {
+        let (done, marked) = oneshot::channel();
+        let mark = Record::Mark {
+            id: post.id.clone(),
+            done,
+        };
+        if !submit(recorder, mark, marked).await? {
             tracing::warn!(post = %post.id, "Lease lost before sending; left to its new holder.");
             return Ok(None);
         }
@@ -408,11 +427,13 @@ impl Dispatcher {
             }),
             ..finish
         };
-        if !self
-            .store
-            .finish(&post.id, &self.owner, &finish, now)
-            .await?
-        {
+        let (done, finished) = oneshot::channel();
+        let record = Record::Finish {
+            id: post.id.clone(),
+            finish,
+            done,
+        };
+        if !submit(recorder, record, finished).await? {
             tracing::warn!(post = %post.id, "Lease lost while sending; the attempt is recorded, the state left to its new holder.");
         }
         log(&dispatched);
@@ -513,6 +534,64 @@ impl Dispatcher {
         }
     }
 
+    /// Commits the senders' writes in batches: whatever queued up while the
+    /// last batch was being written goes in the next one (group commit).
+    /// Returns when every sender is gone.
+    async fn record(&self, mut queue: mpsc::Receiver<Record>) {
+        while let Some(first) = queue.recv().await {
+            let mut marks = Vec::new();
+            let mut finishes = Vec::new();
+            let mut next = Some(first);
+            while let Some(record) = next {
+                match record {
+                    Record::Mark { id, done } => marks.push((id, done)),
+                    Record::Finish { id, finish, done } => finishes.push((id, finish, done)),
+                }
+                next = if marks.len() + finishes.len() < RECORD_BATCH {
+                    queue.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            let now = (self.clock)();
+            if !marks.is_empty() {
+                let ids: Vec<PostId> = marks.iter().map(|(id, _)| id.clone()).collect();
+                match self.store.mark_sending(&ids, &self.owner, now).await {
+                    Ok(held) => {
+                        for (id, done) in marks {
+                            let _ = done.send(Ok(held.contains(&id)));
+                        }
+                    }
+                    Err(error) => {
+                        let error = Arc::new(error);
+                        for (_, done) in marks {
+                            let _ = done.send(Err(Arc::clone(&error)));
+                        }
+                    }
+                }
+            }
+            if !finishes.is_empty() {
+                let (batch, replies): (Vec<(PostId, Finish)>, Vec<_>) = finishes
+                    .into_iter()
+                    .map(|(id, finish, done)| ((id, finish), done))
+                    .unzip();
+                match self.store.finish(&self.owner, &batch, now).await {
+                    Ok(held) => {
+                        for (done, held) in replies.into_iter().zip(held) {
+                            let _ = done.send(Ok(held));
+                        }
+                    }
+                    Err(error) => {
+                        let error = Arc::new(error);
+                        for done in replies {
+                            let _ = done.send(Err(Arc::clone(&error)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Ends the leases of dispatchers that stopped renewing them.
     async fn requeue_expired(&self) -> Result<Vec<Requeued>, StoreError> {
         let now = (self.clock)();
@@ -592,6 +671,46 @@ impl Dispatcher {
             () = stop.cancelled() => {}
             () = tokio::time::sleep(self.settings.poll_interval) => {}
         }
+    }
+}
+
+/// Most writes committed together.
+const RECORD_BATCH: usize = 64;
+
+/// Writes waiting for the recorder.
+const RECORD_QUEUE: usize = 1024;
+
+/// The answer to a [`Record`]: whether the dispatcher still held the lease.
+type Held = Result<bool, Arc<StoreError>>;
+
+/// A write a sender waits for before going on.
+enum Record {
+    /// The post's request is about to leave.
+    Mark {
+        id: PostId,
+        done: oneshot::Sender<Held>,
+    },
+    /// The post's send ended.
+    Finish {
+        id: PostId,
+        finish: Finish,
+        done: oneshot::Sender<Held>,
+    },
+}
+
+/// Queues a write and waits until it is committed.
+async fn submit(
+    recorder: &mpsc::Sender<Record>,
+    record: Record,
+    committed: oneshot::Receiver<Held>,
+) -> Result<bool, StoreError> {
+    if recorder.send(record).await.is_err() {
+        return Err(StoreError::Stopped);
+    }
+    match committed.await {
+        Ok(Ok(held)) => Ok(held),
+        Ok(Err(error)) => Err(StoreError::Batch(error)),
+        Err(_) => Err(StoreError::Stopped),
     }
 }
 

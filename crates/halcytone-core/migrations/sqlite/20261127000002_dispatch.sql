@@ -14,4 +14,18 @@ ALTER TABLE posts ADD COLUMN attempt_count BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE posts ADD COLUMN external_ids TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE posts ADD COLUMN published_at_ms BIGINT;
 CREATE INDEX posts_lease ON posts (status, lease_until_ms);
+-- Leasing takes the oldest due posts of one channel.
+CREATE INDEX posts_due ON posts (status, channel, scheduled_at);
 CREATE INDEX posts_plan ON posts (plan_id);
+
+-- A post's content and request previews live beside it: the dispatcher
+-- updates a post three times per send, and a row that carries a 20 KB
+-- newsletter would be rewritten whole each time.
+CREATE TABLE post_contents (
+    post_id  TEXT PRIMARY KEY REFERENCES posts (id),
+    content  TEXT NOT NULL,
+    request  TEXT NOT NULL
+);
+INSERT INTO post_contents (post_id, content, request) SELECT id, content, request FROM posts;
+ALTER TABLE posts DROP COLUMN content;
+ALTER TABLE posts DROP COLUMN request;

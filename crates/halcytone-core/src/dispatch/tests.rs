@@ -463,12 +463,8 @@ async fn expired_leases_are_requeued_by_whether_the_request_may_have_left() {
         .await
         .unwrap();
     for id in ["twitter_0", "email_0"] {
-        assert!(
-            store
-                .mark_sending(&PostId(id.to_owned()), "dead", now)
-                .await
-                .unwrap()
-        );
+        let ids = [PostId(id.to_owned())];
+        assert_eq!(store.mark_sending(&ids, "dead", now).await.unwrap(), ids);
     }
 
     let twitter = Arc::new(Scripted::new("twitter", false));
@@ -509,7 +505,11 @@ async fn a_dispatcher_that_lost_its_lease_does_not_overwrite_the_new_state() {
         .lease("slow", &channel, now, now + Duration::from_secs(1), 1)
         .await
         .unwrap();
-    assert!(store.mark_sending(&id, "slow", now).await.unwrap());
+    let marked = store
+        .mark_sending(std::slice::from_ref(&id), "slow", now)
+        .await
+        .unwrap();
+    assert_eq!(marked, std::slice::from_ref(&id));
     let later = now + Duration::from_secs(2);
     store
         .requeue(Requeue::ExpiredBefore(later), &[], later)
@@ -528,7 +528,13 @@ async fn a_dispatcher_that_lost_its_lease_does_not_overwrite_the_new_state() {
         external_ids: vec!["1".to_owned()],
         next_attempt_at: None,
     };
-    assert!(!store.finish(&id, "slow", &finish, later).await.unwrap());
+    assert_eq!(
+        store
+            .finish("slow", &[(id.clone(), finish)], later)
+            .await
+            .unwrap(),
+        [false]
+    );
     let post = status(&store, "twitter_0").await;
     assert_eq!(post.status, PostStatus::Unconfirmed);
     // Both the requeue and the late success are on record.

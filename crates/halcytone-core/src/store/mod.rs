@@ -364,6 +364,12 @@ pub enum StoreError {
     /// The database failed.
     #[error("store: {0}")]
     Database(#[from] sqlx::Error),
+    /// The dispatcher's writer stopped before the write was made.
+    #[error("the store writer stopped before the write was made")]
+    Stopped,
+    /// A batch of writes this operation was part of failed.
+    #[error(transparent)]
+    Batch(std::sync::Arc<StoreError>),
     /// The migrations failed.
     #[error("store migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -450,25 +456,24 @@ pub trait Store: Send + Sync {
     /// Extends every lease `owner` holds to `until`; returns how many.
     async fn renew(&self, owner: &str, until: Timestamp) -> Result<u64, StoreError>;
 
-    /// Marks a leased post as being sent, just before its request leaves;
-    /// `false` when `owner` no longer holds the lease (the post must not be sent).
+    /// Marks leased posts as being sent, just before their requests leave;
+    /// returns those `owner` still holds (the others must not be sent).
     async fn mark_sending(
         &self,
-        id: &PostId,
+        ids: &[PostId],
         owner: &str,
         now: Timestamp,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Vec<PostId>, StoreError>;
 
-    /// Records how a leased post's send ended and ends the lease, in one
-    /// transaction. Returns `false` when `owner` had lost the lease: the
-    /// attempt is still recorded, the state is left alone.
+    /// Records how leased posts' sends ended and ends their leases, in one
+    /// transaction. Returns, for each, whether `owner` still held its lease:
+    /// when not, the attempt is still recorded and the state left alone.
     async fn finish(
         &self,
-        id: &PostId,
         owner: &str,
-        finish: &Finish,
+        finished: &[(PostId, Finish)],
         now: Timestamp,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Vec<bool>, StoreError>;
 
     /// Ends leases: a post that was not being sent goes back to the queue;
     /// one that was being sent goes back to the queue when its channel is in

@@ -1,6 +1,8 @@
 //! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any`
 //! driver, with the same SQL on both (`$n` placeholders, `ON CONFLICT`).
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -18,9 +20,11 @@ use crate::publisher::{PostId, PostStatus};
 /// changed between reading and writing it.
 const CAS_TRIES: usize = 3;
 
-const POST_COLUMNS: &str = "id, plan_id, channel, scheduled_at, item, includes, status, content, \
-                            request, content_hash, approved_hash, created_at, updated_at, \
-                            attempt_count, next_attempt_ms, external_ids, published_at_ms";
+/// A post with its content: `{POST_SELECT} WHERE …`.
+const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, includes, status, \
+                           content, request, content_hash, approved_hash, created_at, updated_at, \
+                           attempt_count, next_attempt_ms, external_ids, published_at_ms \
+                           FROM posts JOIN post_contents ON post_contents.post_id = posts.id";
 
 /// What makes a scheduled post due at `$1` (seconds) and `$2` (milliseconds):
 /// its time has come, its backoff is over, and its approval still holds.
@@ -67,10 +71,24 @@ impl SqlStore {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .connect(&url)
-            .await?;
+        let mut options =
+            AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 8 });
+        if backend == Backend::Sqlite {
+            // In WAL mode, NORMAL still keeps every commit through a crash or
+            // kill -9 of the process (the WAL is written before COMMIT
+            // returns); only a power cut or kernel crash can lose the last
+            // commits. FULL would fsync on every commit: a third of the
+            // dispatcher's throughput.
+            options = options.after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(connection)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
         match backend {
             Backend::Sqlite => {
                 // WAL is a property of the file: set once, kept by every connection.
@@ -157,21 +175,24 @@ impl SqlStore {
             let now = Timestamp::now().as_second();
             let result = match new_content {
                 Some((content, request)) => {
-                    sqlx::query(
+                    let mut tx = self.pool.begin().await?;
+                    let result = sqlx::query(
                         "UPDATE posts SET status = $1, approved_hash = $2, content_hash = $3, \
-                         content = $4, request = $5, updated_at = $6 \
-                         WHERE id = $7 AND status = $8",
+                         updated_at = $4 WHERE id = $5 AND status = $6",
                     )
                     .bind(status_name(to))
                     .bind(approved_hash)
                     .bind(new_hash)
-                    .bind(content.to_string())
-                    .bind(request.to_string())
                     .bind(now)
                     .bind(id.0.as_str())
                     .bind(status_name(from))
-                    .execute(&self.pool)
-                    .await?
+                    .execute(&mut *tx)
+                    .await?;
+                    if result.rows_affected() == 1 {
+                        write_content(&mut *tx, id, content, request).await?;
+                    }
+                    tx.commit().await?;
+                    result
                 }
                 None => {
                     // A retry starts the attempts afresh.
@@ -299,17 +320,39 @@ fn count(value: i64) -> Result<u32, StoreError> {
 
 fn leased_of(row: &AnyRow) -> Result<LeasedPost, StoreError> {
     let channel: String = row.try_get("channel")?;
-    let content: String = row.try_get("content")?;
     let sent: String = row.try_get("external_ids")?;
     Ok(LeasedPost {
         id: PostId(row.try_get("id")?),
         channel: Channel::parse(&channel)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?,
         scheduled_at: timestamp(row.try_get("scheduled_at")?)?,
-        content: serde_json::from_str(&content)?,
+        // Read separately: see `lease`.
+        content: serde_json::Value::Null,
         attempt_count: count(row.try_get("attempt_count")?)?,
         sent: serde_json::from_str(&sent)?,
     })
+}
+
+/// Replaces a post's content and requests.
+async fn write_content<'c, E>(
+    executor: E,
+    id: &PostId,
+    content: &serde_json::Value,
+    request: &serde_json::Value,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO post_contents (post_id, content, request) VALUES ($1, $2, $3) \
+         ON CONFLICT (post_id) DO UPDATE SET content = excluded.content, request = excluded.request",
+    )
+    .bind(id.0.as_str())
+    .bind(content.to_string())
+    .bind(request.to_string())
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 /// Inserts an attempt row for a post that exists.
@@ -386,8 +429,8 @@ impl Store for SqlStore {
             let Some(row) = existing else {
                 let inserted = sqlx::query(
                     "INSERT INTO posts (id, plan_id, channel, scheduled_at, item_id, item, \
-                     includes, status, content, request, content_hash, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     includes, status, content_hash, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(post.id.0.as_str())
@@ -398,13 +441,12 @@ impl Store for SqlStore {
                 .bind(post.item.to_string())
                 .bind(serde_json::to_string(&post.includes)?)
                 .bind(status_name(post.status))
-                .bind(post.content.to_string())
-                .bind(post.request.to_string())
                 .bind(hash.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
                 if inserted.rows_affected() == 1 {
+                    write_content(&mut *tx, &post.id, &post.content, &post.request).await?;
                     report.inserted.push(post.id.clone());
                 } else {
                     report.kept.push(post.id.clone());
@@ -431,16 +473,14 @@ impl Store for SqlStore {
             let to = replanned_status(status, post.status);
             let changed = sqlx::query(
                 "UPDATE posts SET plan_id = $1, item_id = $2, item = $3, includes = $4, \
-                 status = $5, content = $6, request = $7, content_hash = $8, \
-                 approved_hash = $9, updated_at = $10 WHERE id = $11 AND status = $12",
+                 status = $5, content_hash = $6, \
+                 approved_hash = $7, updated_at = $8 WHERE id = $9 AND status = $10",
             )
             .bind(plan.id.as_str())
             .bind(post.item_id.as_str())
             .bind(post.item.to_string())
             .bind(serde_json::to_string(&post.includes)?)
             .bind(status_name(to))
-            .bind(post.content.to_string())
-            .bind(post.request.to_string())
             .bind(hash.as_str())
             .bind(None::<String>)
             .bind(now)
@@ -453,6 +493,7 @@ impl Store for SqlStore {
                 report.kept.push(post.id.clone());
                 continue;
             }
+            write_content(&mut *tx, &post.id, &post.content, &post.request).await?;
             if approved_hash.is_some() {
                 report.voided.push(post.id.clone());
             }
@@ -463,7 +504,7 @@ impl Store for SqlStore {
     }
 
     async fn posts(&self, filter: &PostFilter) -> Result<Vec<StoredPost>, StoreError> {
-        let mut sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE 1 = 1");
+        let mut sql = format!("{POST_SELECT} WHERE 1 = 1");
         let mut count = 0;
         let mut next = |column: &str, op: &str| {
             count += 1;
@@ -500,12 +541,10 @@ impl Store for SqlStore {
     }
 
     async fn post(&self, id: &PostId) -> Result<Option<StoredPost>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {POST_COLUMNS} FROM posts WHERE id = $1"
-        )))
-        .bind(id.0.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(AssertSqlSafe(format!("{POST_SELECT} WHERE id = $1")))
+            .bind(id.0.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -554,7 +593,7 @@ impl Store for SqlStore {
         };
         let warnings: String = row.try_get("warnings")?;
         let posts = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {POST_COLUMNS} FROM posts WHERE plan_id = $1 ORDER BY scheduled_at, channel, id"
+            "{POST_SELECT} WHERE plan_id = $1 ORDER BY scheduled_at, channel, id"
         )))
         .bind(id)
         .fetch_all(&self.pool)
@@ -598,7 +637,7 @@ impl Store for SqlStore {
 
     async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<StoredPost>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {POST_COLUMNS} FROM posts WHERE ({DUE}) \
+            "{POST_SELECT} WHERE ({DUE}) \
              OR (status = 'approved' AND approved_hash = content_hash AND scheduled_at <= $1) \
              ORDER BY scheduled_at, channel, id LIMIT $3"
         )))
@@ -630,7 +669,7 @@ impl Store for SqlStore {
              sending_since_ms = NULL, updated_at = $1 \
              WHERE status = 'scheduled' AND id IN (SELECT id FROM posts WHERE {DUE} \
              AND channel = $5 ORDER BY scheduled_at, id LIMIT $6{skip_locked}) \
-             RETURNING id, channel, scheduled_at, content, attempt_count, external_ids"
+             RETURNING id, channel, scheduled_at, attempt_count, external_ids"
         )))
         .bind(now.as_second())
         .bind(now.as_millisecond())
@@ -641,6 +680,29 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         let mut leased = rows.iter().map(leased_of).collect::<Result<Vec<_>, _>>()?;
+        if !leased.is_empty() {
+            let placeholders: Vec<String> = (1..=leased.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT post_id, content FROM post_contents WHERE post_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for post in &leased {
+                query = query.bind(post.id.0.as_str());
+            }
+            let contents: HashMap<String, String> = query
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| Ok((row.try_get("post_id")?, row.try_get("content")?)))
+                .collect::<Result<_, StoreError>>()?;
+            for post in &mut leased {
+                let content = contents.get(&post.id.0).ok_or_else(|| {
+                    StoreError::Corrupt(format!("post `{}` has no content", post.id))
+                })?;
+                post.content = serde_json::from_str(content)?;
+            }
+        }
         leased.sort_by(|left, right| {
             (left.scheduled_at, &left.id.0).cmp(&(right.scheduled_at, &right.id.0))
         });
@@ -660,55 +722,120 @@ impl Store for SqlStore {
 
     async fn mark_sending(
         &self,
-        id: &PostId,
+        ids: &[PostId],
         owner: &str,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let marked = sqlx::query(
-            "UPDATE posts SET sending_since_ms = $3 \
-             WHERE id = $1 AND lease_owner = $2 AND status = 'publishing'",
-        )
-        .bind(id.0.as_str())
-        .bind(owner)
+    ) -> Result<Vec<PostId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (3..ids.len() + 3).map(|n| format!("${n}")).collect();
+        let mut query = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE posts SET sending_since_ms = $1 \
+             WHERE lease_owner = $2 AND status = 'publishing' AND id IN ({}) RETURNING id",
+            placeholders.join(", ")
+        )))
         .bind(now.as_millisecond())
-        .execute(&self.pool)
-        .await?;
-        Ok(marked.rows_affected() == 1)
+        .bind(owner);
+        for id in ids {
+            query = query.bind(id.0.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| Ok(PostId(row.try_get("id")?)))
+            .collect()
     }
 
     async fn finish(
         &self,
-        id: &PostId,
         owner: &str,
-        finish: &Finish,
+        finished: &[(PostId, Finish)],
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let counted = i64::from(finish.attempt.is_some());
-        let published_at = (finish.status == PostStatus::Published).then(|| now.as_millisecond());
+    ) -> Result<Vec<bool>, StoreError> {
+        if finished.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One UPDATE and one INSERT for the whole batch: the dispatcher
+        // commits its senders' results together (group commit).
+        let rows: Vec<String> = (0..finished.len())
+            .map(|index| {
+                let first = 3 + index * 6;
+                format!(
+                    "(CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS BIGINT), \
+                     CAST(${} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS BIGINT))",
+                    first,
+                    first + 1,
+                    first + 2,
+                    first + 3,
+                    first + 4,
+                    first + 5
+                )
+            })
+            .collect();
+        let mut update = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE posts SET status = v.column2, lease_owner = NULL, lease_until_ms = NULL, \
+             sending_since_ms = NULL, next_attempt_ms = v.column3, \
+             attempt_count = attempt_count + v.column4, external_ids = v.column5, \
+             published_at_ms = COALESCE(v.column6, published_at_ms), updated_at = $2 \
+             FROM (VALUES {}) AS v \
+             WHERE posts.id = v.column1 AND posts.lease_owner = $1 AND posts.status = 'publishing' \
+             RETURNING id",
+            rows.join(", ")
+        )))
+        .bind(owner)
+        .bind(now.as_second());
+        for (id, finish) in finished {
+            update = update
+                .bind(id.0.as_str())
+                .bind(status_name(finish.status))
+                .bind(finish.next_attempt_at.map(Timestamp::as_millisecond))
+                .bind(i64::from(finish.attempt.is_some()))
+                .bind(serde_json::to_string(&finish.external_ids)?)
+                .bind((finish.status == PostStatus::Published).then(|| now.as_millisecond()));
+        }
         // The UPDATE comes first, so that SQLite takes its write lock at once.
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE posts SET status = $3, lease_owner = NULL, lease_until_ms = NULL, \
-             sending_since_ms = NULL, next_attempt_ms = $4, \
-             attempt_count = attempt_count + $5, external_ids = $6, \
-             published_at_ms = COALESCE($7, published_at_ms), updated_at = $8 \
-             WHERE id = $1 AND lease_owner = $2 AND status = 'publishing'",
-        )
-        .bind(id.0.as_str())
-        .bind(owner)
-        .bind(status_name(finish.status))
-        .bind(finish.next_attempt_at.map(Timestamp::as_millisecond))
-        .bind(counted)
-        .bind(serde_json::to_string(&finish.external_ids)?)
-        .bind(published_at)
-        .bind(now.as_second())
-        .execute(&mut *tx)
-        .await?;
-        if let Some(attempt) = &finish.attempt {
-            insert_attempt(&mut *tx, id, attempt).await?;
+        let held: Vec<String> = update
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        let attempts: Vec<(&PostId, &Attempt)> = finished
+            .iter()
+            .filter_map(|(id, finish)| finish.attempt.as_ref().map(|attempt| (id, attempt)))
+            .collect();
+        if !attempts.is_empty() {
+            let rows: Vec<String> = (0..attempts.len())
+                .map(|index| {
+                    let first = 1 + index * 7;
+                    let numbers: Vec<String> =
+                        (first..first + 7).map(|n| format!("${n}")).collect();
+                    format!("({})", numbers.join(", "))
+                })
+                .collect();
+            let mut insert = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO attempts (post_id, attempted_at, outcome, error, external_ids, \
+                 correlation_id, body_hash) VALUES {}",
+                rows.join(", ")
+            )));
+            for (id, attempt) in attempts {
+                insert = insert
+                    .bind(id.0.as_str())
+                    .bind(attempt.at.as_second())
+                    .bind(attempt.outcome.as_str())
+                    .bind(attempt.error.clone())
+                    .bind(serde_json::to_string(&attempt.external_ids)?)
+                    .bind(attempt.correlation_id.clone())
+                    .bind(attempt.body_hash.clone());
+            }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(updated.rows_affected() == 1)
+        Ok(finished
+            .iter()
+            .map(|(id, _)| held.contains(&id.0))
+            .collect())
     }
 
     async fn requeue(
