@@ -613,6 +613,8 @@ mod tests {
         let twitter = &settings.channels["twitter"];
         assert_eq!(twitter.rate_limit.unwrap().to_string(), "100/15m");
         assert_eq!(twitter.table.key(), "channels.twitter");
+        assert!(settings.dispatcher_enabled);
+        assert_eq!(settings.dispatcher, DispatchSettings::default());
     }
 
     #[test]
@@ -668,6 +670,18 @@ mod tests {
             (
                 "[server]\nbind_address = \"x\"",
                 "unknown field `bind_address`",
+            ),
+            (
+                "[dispatcher]\nlease = \"a while\"",
+                "dispatcher.lease: bad duration `a while`",
+            ),
+            (
+                "[dispatcher]\npoll_interval = \"0s\"",
+                "dispatcher.poll_interval: must be longer than 0",
+            ),
+            (
+                "[dispatcher]\nconcurrency = 0",
+                "dispatcher.concurrency: must be at least 1",
             ),
         ];
         for (toml, expected) in cases {

@@ -574,11 +574,17 @@ async fn start_dispatcher(
         tracing::info!("Dry run: the dispatcher previews due posts and sends nothing.");
         let mut logged = std::collections::HashSet::new();
         while !stop.is_cancelled() {
-            for due in dispatcher.preview_due(DUE_PREVIEW_LIMIT).await? {
-                if logged.insert(due.post.id.clone()) {
-                    let requests = serde_json::to_string(&due.requests).unwrap_or_default();
-                    tracing::info!(post = %due.post.id, channel = %due.post.channel, error = due.error.as_deref().unwrap_or(""), %requests, "Dry run: would send.");
+            match dispatcher.preview_due(DUE_PREVIEW_LIMIT).await {
+                Ok(due) => {
+                    for due in due
+                        .into_iter()
+                        .filter(|due| logged.insert(due.post.id.clone()))
+                    {
+                        let requests = serde_json::to_string(&due.requests).unwrap_or_default();
+                        tracing::info!(post = %due.post.id, channel = %due.post.channel, error = due.error.as_deref().unwrap_or(""), %requests, "Dry run: would send.");
+                    }
                 }
+                Err(error) => tracing::error!(%error, "Cannot read the due posts."),
             }
             tokio::select! {
                 () = stop.cancelled() => {}
