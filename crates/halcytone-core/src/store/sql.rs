@@ -77,8 +77,8 @@ impl SqlStore {
             // In WAL mode, NORMAL still keeps every commit through a crash or
             // kill -9 of the process (the WAL is written before COMMIT
             // returns); only a power cut or kernel crash can lose the last
-            // commits. FULL would fsync on every commit: a third of the
-            // dispatcher's throughput.
+            // commits. FULL fsyncs on every commit, which cost the
+            // dispatcher a third of its throughput (BENCHMARKS.md).
             options = options.after_connect(|connection, _| {
                 Box::pin(async move {
                     sqlx::query("PRAGMA synchronous = NORMAL")
