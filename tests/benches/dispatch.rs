@@ -43,10 +43,10 @@ fn main() {
             "{} is missing: run `cargo build --release -p halcytone-server` (cargo xtask bench does)",
             binary.display()
         );
-        let template = plan_template(&binary).await;
         let directory = std::env::temp_dir().join(format!("halcytone-dispatch-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&directory);
         std::fs::create_dir_all(&directory).unwrap();
+        let template = plan_template(&binary, &directory).await;
         let sqlite = format!("sqlite://{}/bench.db", directory.display());
         run_one("SQLite", &sqlite, &binary, &api, &template, &directory).await;
         match postgres_database().await {
@@ -141,7 +141,7 @@ async fn run_one(
 }
 
 /// The posts of 92 days of the 600-item document, rendered (a dry run).
-async fn plan_template(binary: &Path) -> Vec<Value> {
+async fn plan_template(binary: &Path, directory: &Path) -> Vec<Value> {
     let document = root().join("tests/benches/data/doc-600.md");
     let output = Command::new(binary)
         .args([
@@ -155,6 +155,7 @@ async fn plan_template(binary: &Path) -> Vec<Value> {
             "--doc",
         ])
         .arg(document)
+        .current_dir(directory)
         .env("HALCYTONE_LOG", "warn")
         .output()
         .expect("halcytone runs");
