@@ -299,6 +299,25 @@ async fn the_api_token_guards_everything_but_health() {
     for guarded in ["/channels", "/posts", "/posts/post_x", "/plans/plan_x"] {
         problem(client().get(server.url(guarded)).send().await.unwrap(), 401).await;
     }
+    problem(
+        client()
+            .post(server.url("/posts/post_x/approve"))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    problem(
+        client()
+            .patch(server.url("/posts/post_x"))
+            .json(&json!({"content": {}}))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
     let channels: Value = client()
         .get(server.url("/channels"))
         .bearer_auth("sesame-123")

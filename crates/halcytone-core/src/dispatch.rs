@@ -262,6 +262,24 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// How many due posts a pass would send now: those of configured
+    /// channels (for a progress bar).
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn due_count(&self) -> Result<usize, StoreError> {
+        let ready: Vec<Channel> = self
+            .ready_channels(&mut Vec::new())
+            .into_iter()
+            .map(|(channel, _)| channel)
+            .collect();
+        let due = self.store.due((self.clock)(), usize::MAX).await?;
+        Ok(due
+            .iter()
+            .filter(|post| ready.contains(&post.channel))
+            .count())
+    }
+
     /// The due posts and the requests each would send, changing nothing.
     ///
     /// # Errors

@@ -415,12 +415,12 @@ async fn publish_due(app: &App, dry_run: bool, json: bool) -> Result<(), Failure
         shutdown_signal().await;
         on_signal.cancel();
     });
-    let due = dispatcher
-        .preview_due(DUE_PREVIEW_LIMIT)
-        .await
-        .map_err(AppError::from)?
-        .len();
-    let progress = output::Progress::new(due as u64);
+    let progress = if std::io::stderr().is_terminal() {
+        let due = dispatcher.due_count().await.map_err(AppError::from)?;
+        output::Progress::new(due as u64)
+    } else {
+        output::Progress::hidden()
+    };
     let summary = dispatcher
         .run_once(&stop, &|done| progress.finished(done))
         .await

@@ -2,7 +2,6 @@
 #![allow(clippy::print_stdout)]
 
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 
 use halcytone_core::compose::{ContentPlan, ScheduledPost};
 
@@ -361,10 +360,10 @@ pub(crate) fn dispatch_summary(summary: &PassSummary) -> String {
 pub(crate) struct Progress(Option<indicatif::ProgressBar>);
 
 impl Progress {
-    /// A bar for `total` posts; nothing when standard error is not a terminal.
+    /// A bar for `total` posts on standard error (a terminal).
     pub(crate) fn new(total: u64) -> Self {
-        if !std::io::stderr().is_terminal() || total == 0 {
-            return Self(None);
+        if total == 0 {
+            return Self::hidden();
         }
         let bar = indicatif::ProgressBar::new(total);
         if let Ok(style) =
@@ -373,6 +372,11 @@ impl Progress {
             bar.set_style(style);
         }
         Self(Some(bar))
+    }
+
+    /// No bar: standard error is not a terminal.
+    pub(crate) fn hidden() -> Self {
+        Self(None)
     }
 
     /// One post finished.
