@@ -424,9 +424,6 @@ pub trait Store: Send + Sync {
         request: &serde_json::Value,
     ) -> Result<Transitioned, StoreError>;
 
-    /// Records a send attempt of a post.
-    async fn record_attempt(&self, id: &PostId, attempt: &Attempt) -> Result<(), StoreError>;
-
     /// A plan with the posts it last wrote.
     async fn plan(&self, id: &str) -> Result<Option<StoredPlan>, StoreError>;
 

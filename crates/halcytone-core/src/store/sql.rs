@@ -355,30 +355,41 @@ where
     Ok(())
 }
 
-/// Inserts an attempt row for a post that exists.
-async fn insert_attempt<'c, E>(
+/// Inserts attempt rows, all in one statement.
+async fn insert_attempts<'c, E>(
     executor: E,
-    id: &PostId,
-    attempt: &Attempt,
-) -> Result<u64, StoreError>
+    attempts: &[(&PostId, &Attempt)],
+) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    let inserted = sqlx::query(
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..attempts.len())
+        .map(|index| {
+            let first = 1 + index * 7;
+            let numbers: Vec<String> = (first..first + 7).map(|n| format!("${n}")).collect();
+            format!("({})", numbers.join(", "))
+        })
+        .collect();
+    let mut insert = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO attempts (post_id, attempted_at, outcome, error, external_ids, \
-         correlation_id, body_hash) \
-         SELECT id, $2, $3, $4, $5, $6, $7 FROM posts WHERE id = $1",
-    )
-    .bind(id.0.as_str())
-    .bind(attempt.at.as_second())
-    .bind(attempt.outcome.as_str())
-    .bind(attempt.error.clone())
-    .bind(serde_json::to_string(&attempt.external_ids)?)
-    .bind(attempt.correlation_id.clone())
-    .bind(attempt.body_hash.clone())
-    .execute(executor)
-    .await?;
-    Ok(inserted.rows_affected())
+         correlation_id, body_hash) VALUES {}",
+        rows.join(", ")
+    )));
+    for (id, attempt) in attempts {
+        insert = insert
+            .bind(id.0.as_str())
+            .bind(attempt.at.as_second())
+            .bind(attempt.outcome.as_str())
+            .bind(attempt.error.clone())
+            .bind(serde_json::to_string(&attempt.external_ids)?)
+            .bind(attempt.correlation_id.clone())
+            .bind(attempt.body_hash.clone());
+    }
+    insert.execute(executor).await?;
+    Ok(())
 }
 
 /// The state a stored post moves to when a re-plan changed its content: a
@@ -571,13 +582,6 @@ impl Store for SqlStore {
         let hash = content_hash(content, request);
         self.apply(id, Action::Edit, Some(&hash), Some((content, request)))
             .await
-    }
-
-    async fn record_attempt(&self, id: &PostId, attempt: &Attempt) -> Result<(), StoreError> {
-        if insert_attempt(&self.pool, id, attempt).await? == 0 {
-            return Err(StoreError::NotFound(id.clone()));
-        }
-        Ok(())
     }
 
     async fn plan(&self, id: &str) -> Result<Option<StoredPlan>, StoreError> {
@@ -805,32 +809,7 @@ impl Store for SqlStore {
             .iter()
             .filter_map(|(id, finish)| finish.attempt.as_ref().map(|attempt| (id, attempt)))
             .collect();
-        if !attempts.is_empty() {
-            let rows: Vec<String> = (0..attempts.len())
-                .map(|index| {
-                    let first = 1 + index * 7;
-                    let numbers: Vec<String> =
-                        (first..first + 7).map(|n| format!("${n}")).collect();
-                    format!("({})", numbers.join(", "))
-                })
-                .collect();
-            let mut insert = sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO attempts (post_id, attempted_at, outcome, error, external_ids, \
-                 correlation_id, body_hash) VALUES {}",
-                rows.join(", ")
-            )));
-            for (id, attempt) in attempts {
-                insert = insert
-                    .bind(id.0.as_str())
-                    .bind(attempt.at.as_second())
-                    .bind(attempt.outcome.as_str())
-                    .bind(attempt.error.clone())
-                    .bind(serde_json::to_string(&attempt.external_ids)?)
-                    .bind(attempt.correlation_id.clone())
-                    .bind(attempt.body_hash.clone());
-            }
-            insert.execute(&mut *tx).await?;
-        }
+        insert_attempts(&mut *tx, &attempts).await?;
         tx.commit().await?;
         Ok(finished
             .iter()
@@ -916,7 +895,7 @@ impl Store for SqlStore {
                     correlation_id: None,
                     body_hash: None,
                 };
-                insert_attempt(&mut *tx, &id, &attempt).await?;
+                insert_attempts(&mut *tx, &[(&id, &attempt)]).await?;
             }
             tx.commit().await?;
             requeued.push(Requeued {

@@ -225,14 +225,36 @@ async fn scenario(store: &SqlStore) {
         correlation_id: None,
         body_hash: None,
     };
-    store.record_attempt(&pid(1), &first).await.unwrap();
-    store.record_attempt(&pid(1), &second).await.unwrap();
-    assert!(matches!(
+    // A dispatcher that does not hold the lease has its attempts recorded,
+    // and the post's state left alone.
+    let failed = |attempt: &Attempt| Finish {
+        status: PostStatus::Failed,
+        attempt: Some(attempt.clone()),
+        external_ids: attempt.external_ids.clone(),
+        next_attempt_at: None,
+    };
+    for attempt in [&first, &second] {
+        let held = store
+            .finish("another", &[(pid(1), failed(attempt))], attempt.at)
+            .await
+            .unwrap();
+        assert_eq!(held, [false]);
+    }
+    assert_eq!(
+        store.post(&pid(1)).await.unwrap().unwrap().status,
+        PostStatus::Publishing
+    );
+    // No attempt without its post.
+    assert!(
         store
-            .record_attempt(&PostId(format!("{p}missing")), &first)
-            .await,
-        Err(StoreError::NotFound(_))
-    ));
+            .finish(
+                "another",
+                &[(PostId(format!("{p}missing")), failed(&first))],
+                first.at
+            )
+            .await
+            .is_err()
+    );
     store
         .transition(&pid(1), Action::PublishFailed, None)
         .await
