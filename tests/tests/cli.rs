@@ -515,3 +515,35 @@ fn a_plan_says_what_changed_and_an_unreachable_source_falls_back_to_the_last_goo
     assert_eq!(code, Some(1));
     assert!(message.contains("unknown channel `emial`"), "{message}");
 }
+
+#[test]
+fn doctor_checks_the_store_and_never_shows_its_password() {
+    let directory = scratch("doctor");
+    let output = run(&directory, &["doctor"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = stdout(&output);
+    assert!(report.contains("Configuration: ok"), "{report}");
+    assert!(report.contains("Store (SQLite): ok, 0 posts"), "{report}");
+    assert!(report.contains("Living document"), "{report}");
+
+    // Nothing listens on port 1: the store cannot be reached.
+    let output = run(
+        &directory,
+        &["doctor"],
+        &[(
+            "HALCYTONE__STORE__URL",
+            "postgres://halcytone:hunter2-secret@127.0.0.1:1/halcytone",
+        )],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let (report, errors) = (stdout(&output), stderr(&output));
+    assert!(
+        report.contains("Store: not usable (store: error communicating with database"),
+        "{report}"
+    );
+    assert!(
+        errors.contains("error communicating with database"),
+        "{errors}"
+    );
+    assert!(!report.contains("hunter2") && !errors.contains("hunter2"));
+}

@@ -318,17 +318,10 @@ fn post_of(request: &Request) -> String {
     id.split('-').next().unwrap().to_owned()
 }
 
-/// Checks what the APIs received against the store: every post published or
-/// unconfirmed; a published post's parts each received exactly once (on the
-/// channels with idempotency keys: every request of a post carries the same
-/// key and body, and the API saw one key per post); an unconfirmed post's
-/// parts at most once; nothing received for a post that is not stored.
-/// Returns how many posts are unconfirmed.
+/// Checks that every post is published or unconfirmed, then what the APIs
+/// received (see [`check_sent_at_most_once`]). Returns how many posts are
+/// unconfirmed.
 fn check_exactly_once(posts: &[Value], received: &BTreeMap<&'static str, Vec<Request>>) -> usize {
-    let by_id: HashMap<&str, &Value> = posts
-        .iter()
-        .map(|post| (post["id"].as_str().unwrap(), post))
-        .collect();
     for post in posts {
         let status = post["status"].as_str().unwrap();
         assert!(
@@ -337,6 +330,23 @@ fn check_exactly_once(posts: &[Value], received: &BTreeMap<&'static str, Vec<Req
             post["id"]
         );
     }
+    check_sent_at_most_once(posts, received)
+}
+
+/// Checks what the APIs received against the store: a published post's parts
+/// each received exactly once (on the channels with idempotency keys: every
+/// request of a post carries the same key and body, the API saw one key per
+/// post, and the post is published); any other post's parts at most once;
+/// nothing received for a post that is not stored. Returns how many posts are
+/// unconfirmed.
+fn check_sent_at_most_once(
+    posts: &[Value],
+    received: &BTreeMap<&'static str, Vec<Request>>,
+) -> usize {
+    let by_id: HashMap<&str, &Value> = posts
+        .iter()
+        .map(|post| (post["id"].as_str().unwrap(), post))
+        .collect();
     for (channel, requests) in received {
         let mut per_post: BTreeMap<String, Vec<&Request>> = BTreeMap::new();
         for request in requests {
@@ -446,6 +456,37 @@ async fn serve_survives_sigkill_at_random_moments_without_losing_or_repeating_a_
             "{shown}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_sends_finish_and_releases_the_rest() {
+    // Each answer takes a second: SIGTERM lands while sends are in flight.
+    let apis = Apis::start(Duration::from_secs(1)).await;
+    let environment = apis.environment();
+    let directory = scratch("sigterm");
+    let stored = store_due_posts(&directory, &environment, 10, 7).await;
+    let log = directory.join("serve.log");
+    let serve = Serve::start(&directory, &environment, &log).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopped_at = tokio::time::Instant::now();
+    let status = serve.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status}");
+    // Within the grace period (5 s here): in-flight sends took a second.
+    assert!(stopped_at.elapsed() < Duration::from_secs(5));
+
+    let posts = stored_posts(&directory, &environment).await;
+    assert_eq!(posts.len(), stored);
+    assert_eq!(count(&posts, "publishing"), 0, "every lease is released");
+    assert_eq!(
+        count(&posts, "unconfirmed"),
+        0,
+        "nothing was cut off mid-request"
+    );
+    let published = count(&posts, "published");
+    assert!(published > 0, "the in-flight sends finished");
+    assert_eq!(published + count(&posts, "scheduled"), stored);
+    let unconfirmed = check_sent_at_most_once(&posts, &apis.received().await);
+    assert_eq!(unconfirmed, 0);
 }
 
 /// A fresh PostgreSQL database on the test server, or `None` when no server

@@ -19,7 +19,7 @@ use halcytone_core::plan::Period;
 use halcytone_core::publisher::PostStatus;
 use jiff::civil::Date;
 
-use halcytone_core::store::{StoreError, lifecycle};
+use halcytone_core::store::{Backend, Store, StoreError, lifecycle};
 
 use crate::app::{App, AppError, GenerateRequest, PostsRequest};
 use crate::config::{ConfigSources, Settings};
@@ -73,7 +73,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the configuration and the living document.
+    /// Check the configuration, the store and the living document.
     Doctor,
     /// Send the posts that are due, once (cron-friendly), and report each.
     Publish {
@@ -462,7 +462,31 @@ async fn doctor(app: &App) -> Result<(), Failure> {
             ));
         }
     }
-    match app.source.fetch(app.known_channels()).await {
+    // The URL is not shown: a PostgreSQL URL may carry a password.
+    let store = match app.store().await {
+        Ok(store) => store
+            .status_counts()
+            .await
+            .map(|counts| (store.backend(), counts))
+            .map_err(|error| error.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    let store_problem = match store {
+        Ok((backend, counts)) => {
+            let total: u64 = counts.iter().map(|(_, posts)| posts).sum();
+            let backend = match backend {
+                Backend::Sqlite => "SQLite",
+                Backend::Postgres => "PostgreSQL",
+            };
+            report.push_str(&format!("Store ({backend}): ok, {total} posts\n"));
+            None
+        }
+        Err(error) => {
+            report.push_str(&format!("Store: not usable ({error})\n"));
+            Some(error)
+        }
+    };
+    let source_problem = match app.source.fetch(app.known_channels()).await {
         Ok(parsed) => {
             report.push_str(&format!(
                 "Living document ({}): ok, {} items in {} sections\n",
@@ -473,16 +497,19 @@ async fn doctor(app: &App) -> Result<(), Failure> {
             for warning in &parsed.warnings {
                 report.push_str(&format!("  warning: {warning}\n"));
             }
-            output::print(&report);
-            Ok(())
+            None
         }
-        Err(error) => {
-            output::print(&report);
-            Err(Failure {
-                message: error.to_string(),
-                code: 1,
-            })
-        }
+        Err(error) => Some(error.to_string()),
+    };
+    output::print(&report);
+    let problems: Vec<String> = store_problem.into_iter().chain(source_problem).collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: problems.join("; "),
+            code: 1,
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 
 use super::lifecycle::{self, Action, is_protected, parse_status, status_name};
 use super::{
@@ -88,6 +88,9 @@ impl SqlStore {
                 })
             });
         }
+        // One connection first, on its own: a refused connection or a failed
+        // login is then reported as such, not as a pool timeout 30 s later.
+        sqlx::Connection::close(<AnyConnection as sqlx::Connection>::connect(&url).await?).await?;
         let pool = options.connect(&url).await?;
         match backend {
             Backend::Sqlite => {
