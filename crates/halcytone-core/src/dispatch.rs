@@ -85,6 +85,10 @@ pub struct Dispatched {
     /// When a post back in the queue is tried again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<Timestamp>,
+    /// Whether the API rate-limited it until `next_attempt_at`: the channel's
+    /// other posts wait until then too.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rate_limited: bool,
     /// Why it did not go out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -213,6 +217,17 @@ impl Dispatcher {
             summary.posts.extend(result?);
         }
         for (channel, publisher) in &channels {
+            let rate_limited_until = summary
+                .posts
+                .iter()
+                .filter(|post| post.channel == *channel && post.rate_limited)
+                .filter_map(|post| post.next_attempt_at)
+                .max();
+            if let Some(until) = rate_limited_until {
+                summary.waiting.push(format!(
+                    "{channel}: rate limited by the API until {until}; its due posts wait"
+                ));
+            }
             if !publisher.circuit_closed() {
                 summary.waiting.push(format!(
                     "{channel}: paused after repeated failures (circuit open); its due posts wait"
@@ -340,6 +355,7 @@ impl Dispatcher {
     ) -> Result<Vec<Dispatched>, StoreError> {
         let mut done = Vec::new();
         while !stop.is_cancelled() {
+            let mut rate_limited_until: Option<Timestamp> = None;
             // While the breaker is open, due posts stay queued, unleased.
             let leased = if publisher.circuit_closed() {
                 let now = (self.clock)();
@@ -368,6 +384,10 @@ impl Dispatcher {
                 .for_each(|result| {
                     match result {
                         Ok(Some(dispatched)) => {
+                            if dispatched.rate_limited {
+                                rate_limited_until =
+                                    rate_limited_until.max(dispatched.next_attempt_at);
+                            }
                             on_done(&dispatched);
                             done.push(dispatched);
                         }
@@ -387,6 +407,19 @@ impl Dispatcher {
                 () = grace => {
                     tracing::warn!(channel = %channel, "Shutdown grace over: leaving in-flight sends to be requeued.");
                     break;
+                }
+            }
+            // The API's reset time holds for the whole channel.
+            if let Some(until) = rate_limited_until {
+                tracing::warn!(channel = %channel, %until, "Rate limited: the channel's posts wait until the API's reset time.");
+                if once {
+                    break;
+                }
+                let wait =
+                    Duration::try_from(until.duration_since((self.clock)())).unwrap_or_default();
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
         }
@@ -424,6 +457,11 @@ impl Dispatcher {
             already_sent: post.sent.clone(),
         };
         let result = publisher.publish_once(&outgoing, &context).await;
+        let rate_limited = result
+            .as_ref()
+            .err()
+            .and_then(PublishError::retry_after)
+            .is_some();
         let now = (self.clock)();
         let finish = self.judge(&post, result, publisher.idempotent(), now);
         let dispatched = Dispatched {
@@ -432,6 +470,7 @@ impl Dispatcher {
             status: finish.status,
             external_ids: finish.external_ids.clone(),
             next_attempt_at: finish.next_attempt_at,
+            rate_limited,
             error: finish
                 .attempt
                 .as_ref()
@@ -485,6 +524,7 @@ impl Dispatcher {
                     )),
                     external_ids: receipt.external_ids,
                     next_attempt_at: None,
+                    counted: true,
                 };
             }
             // No call was made: the post waits, unleased, for the breaker.
@@ -494,6 +534,7 @@ impl Dispatcher {
                     attempt: None,
                     external_ids: post.sent.clone(),
                     next_attempt_at: None,
+                    counted: false,
                 };
             }
             Err(error) => error,
@@ -507,6 +548,18 @@ impl Dispatcher {
             .filter(|id| !post.sent.contains(id))
             .cloned()
             .collect();
+        // A rate limit with a reset time is waited out as the API asked; it
+        // says nothing against the post, so it does not use up an attempt.
+        if error.retry_after().is_some() {
+            let delay = retry_delay(&self.resilience, post.attempt_count + 1, &error);
+            return Finish {
+                status: PostStatus::Scheduled,
+                attempt: Some(attempt(AttemptOutcome::Transient, Some(&error), &new_parts)),
+                external_ids: sent,
+                next_attempt_at: Some(now + delay),
+                counted: false,
+            };
+        }
         let retry = error.is_retryable() || (idempotent && error.is_outcome_unknown());
         let attempts = post.attempt_count + 1;
         let (status, outcome, next_attempt_at) = if retry && attempts < self.resilience.max_attempts
@@ -536,6 +589,7 @@ impl Dispatcher {
             attempt: Some(attempt),
             external_ids: sent,
             next_attempt_at,
+            counted: true,
         }
     }
 

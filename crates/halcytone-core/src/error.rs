@@ -112,6 +112,15 @@ impl PublishError {
         }
     }
 
+    /// How long the API asked to wait before the next request, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::Partial { error, .. } => error.retry_after(),
+            _ => None,
+        }
+    }
+
     /// Whether the same request will fail again, whatever the wait.
     pub fn is_permanent(&self) -> bool {
         match self {

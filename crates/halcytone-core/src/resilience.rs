@@ -201,14 +201,7 @@ fn backoff(settings: &ResilienceSettings) -> ExponentialBuilder {
 
 /// Waits at least what a rate-limited API asked for, even past `max_delay`.
 fn at_least_what_the_api_asked(error: &PublishError, delay: Duration) -> Duration {
-    match error {
-        PublishError::RateLimited {
-            retry_after: Some(wait),
-            ..
-        } => delay.max(*wait),
-        PublishError::Partial { error, .. } => at_least_what_the_api_asked(error, delay),
-        _ => delay,
-    }
+    error.retry_after().map_or(delay, |wait| delay.max(wait))
 }
 
 /// The breaker's open periods: `cooldown`, doubling up to eight times it,

@@ -527,6 +527,7 @@ async fn a_dispatcher_that_lost_its_lease_does_not_overwrite_the_new_state() {
         }),
         external_ids: vec!["1".to_owned()],
         next_attempt_at: None,
+        counted: true,
     };
     assert_eq!(
         store
@@ -686,4 +687,50 @@ async fn shutdown_releases_what_was_leased_but_not_sent() {
             PostStatus::Scheduled
         );
     }
+}
+
+#[tokio::test]
+async fn a_rate_limit_with_a_reset_time_pauses_the_channel_without_using_up_attempts() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 8, PostStatus::Scheduled).await;
+    let twitter = Arc::new(
+        Scripted::new("twitter", false).then(Err(PublishError::RateLimited {
+            channel: Channel::parse("twitter").unwrap(),
+            retry_after: Some(Duration::from_secs(900)),
+        })),
+    );
+    let clock = ManualClock::at(T0 + 60);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
+
+    let summary = once(&dispatcher).await;
+    // The batch that met the limit finished; no further batch was leased.
+    assert_eq!(twitter.calls().len(), 4);
+    let limited = summary.posts.iter().find(|post| post.rate_limited).unwrap();
+    let reset = Timestamp::from_second(T0 + 60 + 900).unwrap();
+    assert!(limited.next_attempt_at.unwrap() >= reset);
+    assert!(
+        summary
+            .waiting
+            .iter()
+            .any(|reason| reason.starts_with("twitter: rate limited by the API until")),
+        "{:?}",
+        summary.waiting
+    );
+    let post = status(&store, limited.id.0.as_str()).await;
+    assert_eq!(post.status, PostStatus::Scheduled);
+    assert_eq!(post.attempt_count, 0, "a rate limit uses up no attempt");
+    assert_eq!(post.attempts.len(), 1, "but it is on record");
+
+    clock.advance(Duration::from_secs(16 * 60));
+    once(&dispatcher).await;
+    assert_eq!(twitter.calls().len(), 9);
+    let posts = store
+        .posts(&crate::store::PostFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        posts
+            .iter()
+            .all(|post| post.status == PostStatus::Published)
+    );
 }

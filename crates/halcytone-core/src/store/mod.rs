@@ -302,6 +302,9 @@ pub struct Finish {
     pub status: PostStatus,
     /// The attempt to record; `None` when no request was made (circuit open).
     pub attempt: Option<Attempt>,
+    /// Whether the attempt counts towards `resilience.max_attempts` (a rate
+    /// limit with a reset time does not: the post waits as the API asked).
+    pub counted: bool,
     /// The ids of what went out so far.
     pub external_ids: Vec<String>,
     /// When a post back in the queue is due again.

@@ -796,7 +796,7 @@ impl Store for SqlStore {
                 .bind(id.0.as_str())
                 .bind(status_name(finish.status))
                 .bind(finish.next_attempt_at.map(Timestamp::as_millisecond))
-                .bind(i64::from(finish.attempt.is_some()))
+                .bind(i64::from(finish.counted))
                 .bind(serde_json::to_string(&finish.external_ids)?)
                 .bind((finish.status == PostStatus::Published).then(|| now.as_millisecond()));
         }

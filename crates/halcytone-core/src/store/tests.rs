@@ -232,6 +232,7 @@ async fn scenario(store: &SqlStore) {
         attempt: Some(attempt.clone()),
         external_ids: attempt.external_ids.clone(),
         next_attempt_at: None,
+        counted: true,
     };
     for attempt in [&first, &second] {
         let held = store
