@@ -234,6 +234,24 @@ impl Dispatcher {
                 ));
             }
         }
+        // Posts of a channel this dispatcher does not send on wait unseen
+        // otherwise: name them.
+        let mut elsewhere: BTreeMap<Channel, usize> = BTreeMap::new();
+        for post in self.store.due((self.clock)(), usize::MAX).await? {
+            if !self.channels.contains_key(&post.channel) {
+                *elsewhere.entry(post.channel).or_default() += 1;
+            }
+        }
+        for (channel, posts) in elsewhere {
+            let posts = if posts == 1 {
+                "1 due post waits".to_owned()
+            } else {
+                format!("{posts} due posts wait")
+            };
+            summary.waiting.push(format!(
+                "{channel}: {posts}: the channel is disabled or not in this build"
+            ));
+        }
         Ok(summary)
     }
 

@@ -105,7 +105,10 @@ impl Problem {
                 error.to_string(),
             ),
             AppError::Store(
-                StoreError::Illegal(_) | StoreError::Conflict { .. } | StoreError::StaleApproval(_),
+                StoreError::Illegal(_)
+                | StoreError::Conflict { .. }
+                | StoreError::StaleApproval(_)
+                | StoreError::PartlySent(_),
             ) => Self::new(
                 request_id,
                 StatusCode::CONFLICT,

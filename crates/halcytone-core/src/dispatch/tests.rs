@@ -134,28 +134,33 @@ async fn sqlite() -> (Arc<SqlStore>, TempDb) {
 /// 2026-11-30 09:00 UTC: the posts' time; the clock starts here.
 const T0: i64 = 1_796_029_200;
 
-async fn store_posts(store: &SqlStore, channel: &str, count: i64, status: PostStatus) {
-    let posts: Vec<NewPost> = (0..count)
-        .map(|n| NewPost {
-            id: PostId(format!("{channel}_{n}")),
-            channel: Channel::parse(channel).unwrap(),
-            scheduled_at: Timestamp::from_second(T0 + n).unwrap(),
-            item_id: format!("item-{n}"),
-            item: json!({"id": format!("item-{n}")}),
-            includes: vec![],
-            status,
-            content: json!({"text": format!("post {n}")}),
-            request: json!([]),
-        })
-        .collect();
-    let plan = PlanRecord {
+fn new_post(channel: &str, n: i64, status: PostStatus) -> NewPost {
+    NewPost {
+        id: PostId(format!("{channel}_{n}")),
+        channel: Channel::parse(channel).unwrap(),
+        scheduled_at: Timestamp::from_second(T0 + n).unwrap(),
+        item_id: format!("item-{n}"),
+        item: json!({"id": format!("item-{n}")}),
+        includes: vec![],
+        status,
+        content: json!({"text": format!("post {n}")}),
+        request: json!([]),
+    }
+}
+
+fn plan(channel: &str) -> PlanRecord {
+    PlanRecord {
         id: format!("plan_{channel}"),
         period: "week".to_owned(),
         start: "2026-11-30".to_owned(),
         timezone: "UTC".to_owned(),
         warnings: vec![],
-    };
-    store.save_plan(&plan, &posts).await.unwrap();
+    }
+}
+
+async fn store_posts(store: &SqlStore, channel: &str, count: i64, status: PostStatus) {
+    let posts: Vec<NewPost> = (0..count).map(|n| new_post(channel, n, status)).collect();
+    store.save_plan(&plan(channel), &posts).await.unwrap();
 }
 
 /// A clock that stands still until moved, in milliseconds.
@@ -431,6 +436,24 @@ async fn a_thread_resumes_after_the_parts_that_went_out() {
     let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
     once(&dispatcher).await;
     assert_eq!(status(&store, "twitter_0").await.external_ids, ["part-1"]);
+    // With a part out, the thread's content is fixed: neither a re-plan nor
+    // an edit changes it.
+    let id = PostId("twitter_0".to_owned());
+    let replanned = NewPost {
+        content: json!({"text": "another thread"}),
+        ..new_post("twitter", 0, PostStatus::Scheduled)
+    };
+    let report = store
+        .save_plan(&plan("twitter"), &[replanned])
+        .await
+        .unwrap();
+    assert_eq!(report.kept, std::slice::from_ref(&id));
+    assert!(matches!(
+        store
+            .edit(&id, &json!({"text": "edited"}), &json!([]))
+            .await,
+        Err(StoreError::PartlySent(_))
+    ));
     clock.advance(Duration::from_secs(30));
     once(&dispatcher).await;
     let calls = twitter.calls();
@@ -617,6 +640,17 @@ async fn unconfigured_channels_wait_and_approved_posts_are_queued() {
         "{:?}",
         summary.waiting
     );
+    // A channel with no publisher here: its due posts are named, not sent.
+    store_posts(&store, "mastodon", 3, PostStatus::Scheduled).await;
+    clock.advance(Duration::from_secs(1));
+    let summary = once(&dispatcher).await;
+    assert!(
+        summary.waiting.contains(
+            &"mastodon: 2 due posts wait: the channel is disabled or not in this build".to_owned()
+        ),
+        "{:?}",
+        summary.waiting
+    );
 }
 
 #[tokio::test]
@@ -733,4 +767,30 @@ async fn a_rate_limit_with_a_reset_time_pauses_the_channel_without_using_up_atte
             .iter()
             .all(|post| post.status == PostStatus::Published)
     );
+}
+
+#[tokio::test]
+async fn new_content_from_a_re_plan_starts_its_attempts_afresh() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "web", 1, PostStatus::Scheduled).await;
+    let web = Arc::new(Scripted::new("web", false).then(Err(transient("web"))));
+    let clock = ManualClock::at(T0);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&web)], &clock);
+    once(&dispatcher).await;
+    let waiting = status(&store, "web_0").await;
+    assert_eq!(
+        (waiting.attempt_count, waiting.next_attempt_at.is_some()),
+        (1, true)
+    );
+    let replanned = NewPost {
+        content: json!({"text": "corrected"}),
+        ..new_post("web", 0, PostStatus::Scheduled)
+    };
+    let report = store.save_plan(&plan("web"), &[replanned]).await.unwrap();
+    assert_eq!(report.updated.len(), 1);
+    let fresh = status(&store, "web_0").await;
+    assert_eq!((fresh.attempt_count, fresh.next_attempt_at), (0, None));
+    // Due again at once, with the new content.
+    once(&dispatcher).await;
+    assert_eq!(status(&store, "web_0").await.status, PostStatus::Published);
 }

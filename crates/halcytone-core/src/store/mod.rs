@@ -352,6 +352,11 @@ pub enum StoreError {
         /// Its state now.
         current: PostStatus,
     },
+    /// Part of the post already went out, so its content is fixed (an HTTP 409).
+    #[error(
+        "post `{0}` is partly sent (a thread's first parts went out); its content cannot change"
+    )]
+    PartlySent(PostId),
     /// The approval names content that is no longer the post's (an HTTP 409).
     #[error("post `{0}` changed since it was reviewed; review it again")]
     StaleApproval(PostId),
@@ -386,8 +391,8 @@ pub enum StoreError {
 pub trait Store: Send + Sync {
     /// Stores a plan and upserts its posts by id (channel and slot).
     ///
-    /// A post that is publishing, published or unconfirmed is never touched
-    /// (`kept`). Any other post whose content changed gets the new content;
+    /// A post that is publishing, published or unconfirmed, or that has
+    /// parts out already, is never touched (`kept`). Any other post whose content changed gets the new content;
     /// an approved, scheduled or failed one returns to the new post's initial
     /// status with its approval voided. Rejected and cancelled posts keep
     /// their state.

@@ -116,16 +116,18 @@ impl SqlStore {
     }
 
     async fn current(&self, id: &PostId) -> Result<Current, StoreError> {
-        let row =
-            sqlx::query("SELECT status, content_hash, approved_hash FROM posts WHERE id = $1")
-                .bind(id.0.as_str())
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        let row = sqlx::query(
+            "SELECT status, content_hash, approved_hash, external_ids FROM posts WHERE id = $1",
+        )
+        .bind(id.0.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(id.clone()))?;
         Ok(Current {
             status: status_of(&row)?,
             content_hash: row.try_get("content_hash")?,
             approved_hash: row.try_get("approved_hash")?,
+            partly_sent: partly_sent(&row)?,
         })
     }
 
@@ -152,6 +154,9 @@ impl SqlStore {
                         return Err(StoreError::StaleApproval(id.clone()));
                     }
                     approved_hash = Some(current.content_hash.clone());
+                }
+                Action::Edit if current.partly_sent => {
+                    return Err(StoreError::PartlySent(id.clone()));
                 }
                 Action::Edit => {
                     new_hash = hash.ok_or(StoreError::MissingHash)?.to_owned();
@@ -264,6 +269,15 @@ struct Current {
     status: PostStatus,
     content_hash: String,
     approved_hash: Option<String>,
+    partly_sent: bool,
+}
+
+/// Whether some of the post (a thread's first parts) already went out: its
+/// content is then fixed, whatever its state.
+fn partly_sent(row: &AnyRow) -> Result<bool, StoreError> {
+    let sent: String = row.try_get("external_ids")?;
+    let sent: Vec<String> = serde_json::from_str(&sent)?;
+    Ok(!sent.is_empty())
 }
 
 fn status_of(row: &AnyRow) -> Result<PostStatus, StoreError> {
@@ -435,11 +449,12 @@ impl Store for SqlStore {
         .await?;
         for post in posts {
             let hash = post.content_hash();
-            let existing =
-                sqlx::query("SELECT status, content_hash, approved_hash FROM posts WHERE id = $1")
-                    .bind(post.id.0.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let existing = sqlx::query(
+                "SELECT status, content_hash, approved_hash, external_ids FROM posts WHERE id = $1",
+            )
+            .bind(post.id.0.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
             let Some(row) = existing else {
                 let inserted = sqlx::query(
                     "INSERT INTO posts (id, plan_id, channel, scheduled_at, item_id, item, \
@@ -470,7 +485,7 @@ impl Store for SqlStore {
             let status = status_of(&row)?;
             let stored_hash: String = row.try_get("content_hash")?;
             let approved_hash: Option<String> = row.try_get("approved_hash")?;
-            if is_protected(status) {
+            if is_protected(status) || partly_sent(&row)? {
                 report.kept.push(post.id.clone());
                 continue;
             }
@@ -488,7 +503,8 @@ impl Store for SqlStore {
             let changed = sqlx::query(
                 "UPDATE posts SET plan_id = $1, item_id = $2, item = $3, includes = $4, \
                  status = $5, content_hash = $6, \
-                 approved_hash = $7, updated_at = $8 WHERE id = $9 AND status = $10",
+                 approved_hash = $7, updated_at = $8, attempt_count = 0, next_attempt_ms = NULL \
+                 WHERE id = $9 AND status = $10",
             )
             .bind(plan.id.as_str())
             .bind(post.item_id.as_str())
