@@ -1,9 +1,8 @@
 //! The dispatcher against a real SQLite store and scripted publishers.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -106,29 +105,9 @@ impl Publisher for Scripted {
     }
 }
 
-struct TempDb(PathBuf);
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-async fn sqlite() -> (Arc<SqlStore>, TempDb) {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "halcytone-dispatch-{}-{}.db",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    (Arc::new(store), TempDb(path))
+async fn sqlite() -> (Arc<SqlStore>, crate::store::tests::TempDb) {
+    let (store, db) = crate::store::tests::sqlite().await;
+    (Arc::new(store), db)
 }
 
 /// 2026-11-30 09:00 UTC: the posts' time; the clock starts here.

@@ -17,7 +17,7 @@ pub use lifecycle::{Action, IllegalTransition};
 pub use sql::{Backend, SqlStore};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// A plan as stored: what identifies it, without its posts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

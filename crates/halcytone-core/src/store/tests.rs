@@ -20,7 +20,8 @@ fn unique(tag: &str) -> String {
     )
 }
 
-struct TempDb(PathBuf);
+/// A SQLite file removed (with its WAL) when dropped.
+pub(crate) struct TempDb(PathBuf);
 
 impl Drop for TempDb {
     fn drop(&mut self) {
@@ -32,7 +33,8 @@ impl Drop for TempDb {
     }
 }
 
-async fn sqlite() -> (SqlStore, TempDb) {
+/// A new store in a SQLite file of its own.
+pub(crate) async fn sqlite() -> (SqlStore, TempDb) {
     let path = std::env::temp_dir().join(format!("{}.db", unique("halcytone-store")));
     let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
         .await
