@@ -343,7 +343,7 @@ fn leased_of(row: &AnyRow) -> Result<LeasedPost, StoreError> {
         channel: Channel::parse(&channel)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?,
         scheduled_at: timestamp(row.try_get("scheduled_at")?)?,
-        // Read separately: see `lease`.
+        // Filled in by `lease`, from `post_contents`.
         content: serde_json::Value::Null,
         attempt_count: count(row.try_get("attempt_count")?)?,
         sent: serde_json::from_str(&sent)?,
@@ -703,6 +703,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         let mut leased = rows.iter().map(leased_of).collect::<Result<Vec<_>, _>>()?;
+        // RETURNING gives the `posts` row only; the content is in `post_contents`.
         if !leased.is_empty() {
             let placeholders: Vec<String> = (1..=leased.len()).map(|n| format!("${n}")).collect();
             let sql = format!(
