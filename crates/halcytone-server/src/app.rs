@@ -526,7 +526,8 @@ impl App {
         self.post(id).await
     }
 
-    /// A person's decision on a post: approve, reject, cancel or retry.
+    /// A person's decision on a post: approve, reject, cancel, retry, or
+    /// confirm (an unconfirmed post that did go out).
     ///
     /// # Errors
     /// An action that is not a person's, an illegal transition (naming the
@@ -537,10 +538,13 @@ impl App {
             "reject" => Action::Reject,
             "cancel" => Action::Cancel,
             "retry" => Action::Retry,
+            "confirm" => Action::Confirm,
             other => {
                 return Err(AppError::BadRequest {
                     field: "action",
-                    message: format!("unknown action `{other}` (approve, reject, cancel, retry)"),
+                    message: format!(
+                        "unknown action `{other}` (approve, reject, cancel, retry, confirm)"
+                    ),
                 });
             }
         };

@@ -142,6 +142,11 @@ enum PostsCommand {
         /// The post id.
         id: String,
     },
+    /// Mark an unconfirmed post as published: it was found on the channel.
+    Confirm {
+        /// The post id.
+        id: String,
+    },
 }
 
 fn parse_period(value: &str) -> Result<Period, String> {
@@ -338,6 +343,7 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
         PostsCommand::Reject { id } => (id, "reject"),
         PostsCommand::Cancel { id } => (id, "cancel"),
         PostsCommand::Retry { id } => (id, "retry"),
+        PostsCommand::Confirm { id } => (id, "confirm"),
     };
     let done = app.decide(&id, action).await?;
     output::print(&format!(

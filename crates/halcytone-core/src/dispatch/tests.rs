@@ -369,6 +369,17 @@ async fn unknown_outcomes_are_unconfirmed_without_idempotency_keys_and_resent_wi
         status(&store, "email_0").await.status,
         PostStatus::Published
     );
+
+    // A person who finds the post on X confirms it.
+    let id = PostId("twitter_0".to_owned());
+    store.transition(&id, Action::Confirm, None).await.unwrap();
+    let confirmed = status(&store, "twitter_0").await;
+    assert_eq!(confirmed.status, PostStatus::Published);
+    assert!(confirmed.published_at.is_some());
+    assert!(matches!(
+        store.transition(&id, Action::Retry, None).await,
+        Err(StoreError::Illegal(_))
+    ));
 }
 
 #[tokio::test]

@@ -19,12 +19,14 @@ pub enum Action {
     Cancel,
     /// A person sends a failed or unconfirmed post again.
     Retry,
+    /// A person found an unconfirmed post on the channel: it went out.
+    Confirm,
     /// An approved post is queued; a leased post goes back to the queue
     /// (transient failure, released or expired lease).
     Schedule,
     /// A dispatcher takes a queued post to send it.
     Lease,
-    /// The channel confirmed the post (or a person confirms an unconfirmed one).
+    /// The channel confirmed the post.
     PublishSucceeded,
     /// Retries exhausted or a permanent failure.
     PublishFailed,
@@ -36,11 +38,12 @@ pub enum Action {
 
 impl Action {
     /// Every action, for tables and tests.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Approve,
         Self::Reject,
         Self::Cancel,
         Self::Retry,
+        Self::Confirm,
         Self::Schedule,
         Self::Lease,
         Self::PublishSucceeded,
@@ -56,6 +59,7 @@ impl Action {
             Self::Reject => "reject",
             Self::Cancel => "cancel",
             Self::Retry => "retry",
+            Self::Confirm => "confirm",
             Self::Schedule => "schedule",
             Self::Lease => "lease",
             Self::PublishSucceeded => "publish-succeeded",
@@ -147,9 +151,10 @@ pub fn transition(from: PostStatus, action: Action) -> Result<PostStatus, Illega
         (Action::Reject, Draft | Approved | Scheduled) => Rejected,
         (Action::Cancel, Draft | Approved | Scheduled | Failed | Unconfirmed) => Cancelled,
         (Action::Retry, Failed | Unconfirmed) => Scheduled,
+        (Action::Confirm, Unconfirmed) => Published,
         (Action::Schedule, Approved | Publishing) => Scheduled,
         (Action::Lease, Scheduled) => Publishing,
-        (Action::PublishSucceeded, Publishing | Unconfirmed) => Published,
+        (Action::PublishSucceeded, Publishing) => Published,
         (Action::PublishFailed, Publishing) => Failed,
         (Action::OutcomeUnknown, Publishing) => Unconfirmed,
         (Action::Edit, Draft | Approved | Scheduled) => Draft,
@@ -187,11 +192,11 @@ mod tests {
         (Unconfirmed, Action::Cancel, Cancelled),
         (Failed, Action::Retry, Scheduled),
         (Unconfirmed, Action::Retry, Scheduled),
+        (Unconfirmed, Action::Confirm, Published),
         (Approved, Action::Schedule, Scheduled),
         (Publishing, Action::Schedule, Scheduled),
         (Scheduled, Action::Lease, Publishing),
         (Publishing, Action::PublishSucceeded, Published),
-        (Unconfirmed, Action::PublishSucceeded, Published),
         (Publishing, Action::PublishFailed, Failed),
         (Publishing, Action::OutcomeUnknown, Unconfirmed),
         (Draft, Action::Edit, Draft),
@@ -227,7 +232,7 @@ mod tests {
             }
         }
         assert_eq!(legal, LEGAL.len());
-        assert_eq!(legal + illegal, 90);
+        assert_eq!(legal + illegal, 99);
     }
 
     #[test]

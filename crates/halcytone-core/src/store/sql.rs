@@ -180,7 +180,8 @@ impl SqlStore {
                 Action::Reject | Action::Cancel => approved_hash = None,
                 _ => {}
             }
-            let now = Timestamp::now().as_second();
+            let at = Timestamp::now();
+            let now = at.as_second();
             let result = match new_content {
                 Some((content, request)) => {
                     let mut tx = self.pool.begin().await?;
@@ -203,12 +204,14 @@ impl SqlStore {
                     result
                 }
                 None => {
-                    // A retry starts the attempts afresh.
+                    // A retry starts the attempts afresh; a confirmation is
+                    // when the post is known to be out.
                     sqlx::query(
                         "UPDATE posts SET status = $1, approved_hash = $2, content_hash = $3, \
                          updated_at = $4, \
                          attempt_count = CASE WHEN $7 = 1 THEN 0 ELSE attempt_count END, \
-                         next_attempt_ms = CASE WHEN $7 = 1 THEN NULL ELSE next_attempt_ms END \
+                         next_attempt_ms = CASE WHEN $7 = 1 THEN NULL ELSE next_attempt_ms END, \
+                         published_at_ms = CASE WHEN $8 = 1 THEN $9 ELSE published_at_ms END \
                          WHERE id = $5 AND status = $6",
                     )
                     .bind(status_name(to))
@@ -218,6 +221,8 @@ impl SqlStore {
                     .bind(id.0.as_str())
                     .bind(status_name(from))
                     .bind(i64::from(action == Action::Retry))
+                    .bind(i64::from(action == Action::Confirm))
+                    .bind(at.as_millisecond())
                     .execute(&self.pool)
                     .await?
                 }
