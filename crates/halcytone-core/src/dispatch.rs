@@ -373,7 +373,10 @@ impl Dispatcher {
     ) -> Result<Vec<Dispatched>, StoreError> {
         let mut done = Vec::new();
         while !stop.is_cancelled() {
-            let mut rate_limited_until: Option<Timestamp> = None;
+            // Set by a send the API rate-limited: the reset time holds for
+            // the whole channel, so the batch's other posts wait too.
+            let rate_limited_until: std::sync::Mutex<Option<Timestamp>> =
+                std::sync::Mutex::new(None);
             // While the breaker is open, due posts stay queued, unleased.
             let leased = if publisher.circuit_closed() {
                 let now = (self.clock)();
@@ -397,15 +400,11 @@ impl Dispatcher {
                 continue;
             }
             let sends = stream::iter(leased)
-                .map(|post| self.send(publisher, post, recorder, stop))
+                .map(|post| self.send(publisher, post, recorder, &rate_limited_until, stop))
                 .buffer_unordered(self.settings.concurrency.max(1))
                 .for_each(|result| {
                     match result {
                         Ok(Some(dispatched)) => {
-                            if dispatched.rate_limited {
-                                rate_limited_until =
-                                    rate_limited_until.max(dispatched.next_attempt_at);
-                            }
                             on_done(&dispatched);
                             done.push(dispatched);
                         }
@@ -427,7 +426,9 @@ impl Dispatcher {
                     break;
                 }
             }
-            // The API's reset time holds for the whole channel.
+            let rate_limited_until = *rate_limited_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(until) = rate_limited_until {
                 tracing::warn!(channel = %channel, %until, "Rate limited: the channel's posts wait until the API's reset time.");
                 if once {
@@ -451,10 +452,40 @@ impl Dispatcher {
         publisher: &Resilient,
         post: LeasedPost,
         recorder: &mpsc::Sender<Record>,
+        rate_limited_until: &std::sync::Mutex<Option<Timestamp>>,
         stop: &CancellationToken,
     ) -> Result<Option<Dispatched>, StoreError> {
         if stop.is_cancelled() {
             return Ok(None);
+        }
+        let paused = *rate_limited_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(until) = paused.filter(|until| *until > (self.clock)()) {
+            // Back to the queue untried, due when the API said.
+            let finish = Finish {
+                status: PostStatus::Scheduled,
+                attempt: None,
+                external_ids: post.sent.clone(),
+                next_attempt_at: Some(until),
+                counted: false,
+            };
+            let (done, finished) = oneshot::channel();
+            let record = Record::Finish {
+                id: post.id.clone(),
+                finish,
+                done,
+            };
+            submit(recorder, record, finished).await?;
+            return Ok(Some(Dispatched {
+                id: post.id,
+                channel: post.channel,
+                status: PostStatus::Scheduled,
+                external_ids: post.sent,
+                next_attempt_at: Some(until),
+                rate_limited: true,
+                error: None,
+            }));
         }
         let outgoing = self.outgoing(&post.id, post.scheduled_at, &post.content);
         let body_hash = publisher
@@ -482,6 +513,12 @@ impl Dispatcher {
             .is_some();
         let now = (self.clock)();
         let finish = self.judge(&post, result, publisher.idempotent(), now);
+        if rate_limited {
+            let mut until = rate_limited_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *until = (*until).max(finish.next_attempt_at);
+        }
         let dispatched = Dispatched {
             id: post.id.clone(),
             channel: post.channel.clone(),

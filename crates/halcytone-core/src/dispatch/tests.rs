@@ -727,11 +727,25 @@ async fn a_rate_limit_with_a_reset_time_pauses_the_channel_without_using_up_atte
     let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
 
     let summary = once(&dispatcher).await;
-    // The batch that met the limit finished; no further batch was leased.
-    assert_eq!(twitter.calls().len(), 4);
-    let limited = summary.posts.iter().find(|post| post.rate_limited).unwrap();
+    // Only the send in flight beside the limited one was made; the rest of
+    // the batch went back untried, and no further batch was leased.
+    assert_eq!(twitter.calls().len(), 2);
+    assert_eq!(
+        summary
+            .posts
+            .iter()
+            .filter(|post| post.rate_limited)
+            .count(),
+        3
+    );
     let reset = Timestamp::from_second(T0 + 60 + 900).unwrap();
-    assert!(limited.next_attempt_at.unwrap() >= reset);
+    assert!(
+        summary
+            .posts
+            .iter()
+            .filter(|post| post.rate_limited)
+            .all(|post| post.next_attempt_at.unwrap() >= reset)
+    );
     assert!(
         summary
             .waiting
@@ -740,10 +754,16 @@ async fn a_rate_limit_with_a_reset_time_pauses_the_channel_without_using_up_atte
         "{:?}",
         summary.waiting
     );
-    let post = status(&store, limited.id.0.as_str()).await;
+    // The first call met the limit.
+    let limited = twitter.calls()[0].0.clone();
+    let post = status(&store, &limited.0).await;
     assert_eq!(post.status, PostStatus::Scheduled);
     assert_eq!(post.attempt_count, 0, "a rate limit uses up no attempt");
     assert_eq!(post.attempts.len(), 1, "but it is on record");
+
+    let untried = status(&store, "twitter_3").await;
+    assert_eq!(untried.status, PostStatus::Scheduled);
+    assert!(untried.attempts.is_empty(), "sent back without a request");
 
     clock.advance(Duration::from_secs(16 * 60));
     once(&dispatcher).await;
