@@ -298,11 +298,15 @@ async fn settled(
         if count(&posts, "scheduled") + count(&posts, "publishing") == 0 {
             return posts;
         }
+        let waiting: Vec<&Value> = posts
+            .iter()
+            .filter(|post| post["status"] == "scheduled" || post["status"] == "publishing")
+            .collect();
         assert!(
             tokio::time::Instant::now() < deadline,
-            "posts still waiting: {} scheduled, {} publishing",
-            count(&posts, "scheduled"),
-            count(&posts, "publishing")
+            "{} posts still waiting, for example {:#}",
+            waiting.len(),
+            waiting[0]
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

@@ -10,7 +10,7 @@
 //! transient failure puts the post back with its backoff time, so every try
 //! is recorded and a restart does not forget it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -128,6 +128,10 @@ pub struct Dispatcher {
     timezone: TimeZone,
     owner: String,
     clock: Clock,
+    /// The posts this dispatcher leased and has not finished with: the
+    /// leases it renews. A post whose result could not be written leaves
+    /// the set, so its lease expires and it is requeued like a dead one.
+    holding: std::sync::Mutex<HashSet<PostId>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -165,6 +169,7 @@ impl Dispatcher {
             timezone,
             owner,
             clock: Arc::new(Timestamp::now),
+            holding: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -236,12 +241,10 @@ impl Dispatcher {
         }
         // Posts of a channel this dispatcher does not send on wait unseen
         // otherwise: name them.
-        let mut elsewhere: BTreeMap<Channel, usize> = BTreeMap::new();
-        for post in self.store.due((self.clock)(), usize::MAX).await? {
-            if !self.channels.contains_key(&post.channel) {
-                *elsewhere.entry(post.channel).or_default() += 1;
-            }
-        }
+        let due = self.store.due_by_channel((self.clock)()).await?;
+        let elsewhere = due
+            .into_iter()
+            .filter(|(channel, _)| !self.channels.contains_key(channel));
         for (channel, posts) in elsewhere {
             let posts = if posts == 1 {
                 "1 due post waits".to_owned()
@@ -300,17 +303,18 @@ impl Dispatcher {
     ///
     /// # Errors
     /// The store's error.
-    pub async fn due_count(&self) -> Result<usize, StoreError> {
+    pub async fn due_count(&self) -> Result<u64, StoreError> {
         let ready: Vec<Channel> = self
             .ready_channels(&mut Vec::new())
             .into_iter()
             .map(|(channel, _)| channel)
             .collect();
-        let due = self.store.due((self.clock)(), usize::MAX).await?;
+        let due = self.store.due_by_channel((self.clock)()).await?;
         Ok(due
             .iter()
-            .filter(|post| ready.contains(&post.channel))
-            .count())
+            .filter(|(channel, _)| ready.contains(channel))
+            .map(|(_, posts)| posts)
+            .sum())
     }
 
     /// The due posts and the requests each would send, changing nothing.
@@ -399,6 +403,8 @@ impl Dispatcher {
                 self.pause(stop).await;
                 continue;
             }
+            self.holding()
+                .extend(leased.iter().map(|post| post.id.clone()));
             let sends = stream::iter(leased)
                 .map(|post| self.send(publisher, post, recorder, &rate_limited_until, stop))
                 .buffer_unordered(self.settings.concurrency.max(1))
@@ -455,6 +461,10 @@ impl Dispatcher {
         rate_limited_until: &std::sync::Mutex<Option<Timestamp>>,
         stop: &CancellationToken,
     ) -> Result<Option<Dispatched>, StoreError> {
+        let _holding = Holding {
+            dispatcher: self,
+            id: post.id.clone(),
+        };
         if stop.is_cancelled() {
             return Ok(None);
         }
@@ -470,13 +480,12 @@ impl Dispatcher {
                 next_attempt_at: Some(until),
                 counted: false,
             };
-            let (done, finished) = oneshot::channel();
-            let record = Record::Finish {
+            submit(recorder, |done| Record::Finish {
                 id: post.id.clone(),
                 finish,
                 done,
-            };
-            submit(recorder, record, finished).await?;
+            })
+            .await?;
             return Ok(Some(Dispatched {
                 id: post.id,
                 channel: post.channel,
@@ -492,12 +501,11 @@ impl Dispatcher {
             .build_requests(&outgoing)
             .ok()
             .map(|requests| body_hash(&requests));
-        let (done, marked) = oneshot::channel();
-        let mark = Record::Mark {
+        let mark = |done| Record::Mark {
             id: post.id.clone(),
             done,
         };
-        if !submit(recorder, mark, marked).await? {
+        if !submit(recorder, mark).await? {
             tracing::warn!(post = %post.id, "Lease lost before sending; left to its new holder.");
             return Ok(None);
         }
@@ -539,13 +547,12 @@ impl Dispatcher {
             }),
             ..finish
         };
-        let (done, finished) = oneshot::channel();
-        let record = Record::Finish {
+        let record = |done| Record::Finish {
             id: post.id.clone(),
             finish,
             done,
         };
-        if !submit(recorder, record, finished).await? {
+        if !submit(recorder, record).await? {
             tracing::warn!(post = %post.id, "Lease lost while sending; the attempt is recorded, the state left to its new holder.");
         }
         log(&dispatched);
@@ -777,7 +784,8 @@ impl Dispatcher {
             if last_renewal.elapsed() >= renew_every {
                 last_renewal = tokio::time::Instant::now();
                 let until = (self.clock)() + self.settings.lease;
-                if let Err(error) = self.store.renew(&self.owner, until).await {
+                let ids: Vec<PostId> = self.holding().iter().cloned().collect();
+                if let Err(error) = self.store.renew(&self.owner, &ids, until).await {
                     tracing::error!(%error, "Cannot renew leases.");
                 }
             }
@@ -793,11 +801,30 @@ impl Dispatcher {
         }
     }
 
+    fn holding(&self) -> std::sync::MutexGuard<'_, HashSet<PostId>> {
+        self.holding
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     async fn pause(&self, stop: &CancellationToken) {
         tokio::select! {
             () = stop.cancelled() => {}
             () = tokio::time::sleep(self.settings.poll_interval) => {}
         }
+    }
+}
+
+/// Takes a post out of the renewed leases when its send ends, however it
+/// ends (finished, failed to record, or dropped at shutdown).
+struct Holding<'a> {
+    dispatcher: &'a Dispatcher,
+    id: PostId,
+}
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        self.dispatcher.holding().remove(&self.id);
     }
 }
 
@@ -825,13 +852,14 @@ enum Record {
     },
 }
 
-/// Queues a write and waits until it is committed.
+/// Queues the write `record` makes (given where to answer) and waits until
+/// it is committed.
 async fn submit(
     recorder: &mpsc::Sender<Record>,
-    record: Record,
-    committed: oneshot::Receiver<Held>,
+    record: impl FnOnce(oneshot::Sender<Held>) -> Record,
 ) -> Result<bool, StoreError> {
-    if recorder.send(record).await.is_err() {
+    let (done, committed) = oneshot::channel();
+    if recorder.send(record(done)).await.is_err() {
         return Err(StoreError::Stopped);
     }
     match committed.await {

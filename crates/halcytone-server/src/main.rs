@@ -423,7 +423,7 @@ async fn publish_due(app: &App, dry_run: bool, json: bool) -> Result<(), Failure
     });
     let progress = if std::io::stderr().is_terminal() {
         let due = dispatcher.due_count().await.map_err(AppError::from)?;
-        output::Progress::new(due as u64)
+        output::Progress::new(due)
     } else {
         output::Progress::hidden()
     };

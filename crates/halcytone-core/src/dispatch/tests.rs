@@ -652,6 +652,11 @@ async fn a_preview_of_due_posts_changes_nothing() {
     let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
     let due = dispatcher.preview_due(100).await.unwrap();
     assert_eq!(due.len(), 1);
+    assert_eq!(dispatcher.due_count().await.unwrap(), 1);
+    assert_eq!(
+        store.due_by_channel(clock.clock()()).await.unwrap(),
+        [(Channel::parse("twitter").unwrap(), 1)]
+    );
     assert_eq!(due[0].requests[0].body, Some(json!({"text": "post 0"})));
     assert!(twitter.calls().is_empty());
     assert_eq!(
@@ -803,4 +808,49 @@ async fn new_content_from_a_re_plan_starts_its_attempts_afresh() {
     // Due again at once, with the new content.
     once(&dispatcher).await;
     assert_eq!(status(&store, "web_0").await.status, PostStatus::Published);
+}
+
+#[tokio::test]
+async fn only_the_leases_named_are_renewed() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 2, PostStatus::Scheduled).await;
+    let channel = Channel::parse("twitter").unwrap();
+    let now = Timestamp::from_second(T0 + 10).unwrap();
+    store
+        .lease("a", &channel, now, now + Duration::from_secs(1), 2)
+        .await
+        .unwrap();
+    let kept = PostId("twitter_0".to_owned());
+    let renewed = store
+        .renew(
+            "a",
+            std::slice::from_ref(&kept),
+            now + Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renewed, 1);
+    // Another owner cannot renew them.
+    assert_eq!(
+        store
+            .renew(
+                "b",
+                std::slice::from_ref(&kept),
+                now + Duration::from_secs(60)
+            )
+            .await
+            .unwrap(),
+        0
+    );
+    let later = now + Duration::from_secs(2);
+    let requeued = store
+        .requeue(Requeue::ExpiredBefore(later), &[], later)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = requeued.iter().map(|post| post.id.0.as_str()).collect();
+    assert_eq!(ids, ["twitter_1"]);
+    assert_eq!(
+        status(&store, "twitter_0").await.status,
+        PostStatus::Publishing
+    );
 }

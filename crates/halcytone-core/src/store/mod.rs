@@ -446,6 +446,9 @@ pub trait Store: Send + Sync {
     /// at most `limit`: what a dispatch pass would send. Reads only.
     async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<StoredPost>, StoreError>;
 
+    /// How many posts [`Store::due`] would list, by channel.
+    async fn due_by_channel(&self, now: Timestamp) -> Result<Vec<(Channel, u64)>, StoreError>;
+
     /// Leases up to `limit` due posts of `channel` to `owner` until `until`
     /// (`scheduled → publishing`), oldest first. Posts another dispatcher is
     /// leasing at the same moment are skipped, never shared.
@@ -458,8 +461,10 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<LeasedPost>, StoreError>;
 
-    /// Extends every lease `owner` holds to `until`; returns how many.
-    async fn renew(&self, owner: &str, until: Timestamp) -> Result<u64, StoreError>;
+    /// Extends the leases `owner` holds on `ids` to `until`; returns how
+    /// many. A lease that is being written to at that moment may be skipped.
+    async fn renew(&self, owner: &str, ids: &[PostId], until: Timestamp)
+    -> Result<u64, StoreError>;
 
     /// Marks leased posts as being sent, just before their requests leave;
     /// returns those `owner` still holds (the others must not be sent).

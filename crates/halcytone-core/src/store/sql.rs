@@ -28,9 +28,21 @@ const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, incl
 
 /// What makes a scheduled post due at `$1` (seconds) and `$2` (milliseconds):
 /// its time has come, its backoff is over, and its approval still holds.
-const DUE: &str = "status = 'scheduled' AND scheduled_at <= $1 \
-                   AND (next_attempt_ms IS NULL OR next_attempt_ms <= $2) \
-                   AND (approved_hash IS NULL OR approved_hash = content_hash)";
+macro_rules! due {
+    () => {
+        "status = 'scheduled' AND scheduled_at <= $1 \
+         AND (next_attempt_ms IS NULL OR next_attempt_ms <= $2) \
+         AND (approved_hash IS NULL OR approved_hash = content_hash)"
+    };
+}
+const DUE: &str = due!();
+
+/// Due posts, and approved ones whose time has come (queued on the next pass).
+const DUE_OR_APPROVED: &str = concat!(
+    "((",
+    due!(),
+    ") OR (status = 'approved' AND approved_hash = content_hash AND scheduled_at <= $1))"
+);
 
 /// The database behind a [`SqlStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -665,9 +677,7 @@ impl Store for SqlStore {
 
     async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<StoredPost>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{POST_SELECT} WHERE ({DUE}) \
-             OR (status = 'approved' AND approved_hash = content_hash AND scheduled_at <= $1) \
-             ORDER BY scheduled_at, channel, id LIMIT $3"
+            "{POST_SELECT} WHERE {DUE_OR_APPROVED} ORDER BY scheduled_at, channel, id LIMIT $3"
         )))
         .bind(now.as_second())
         .bind(now.as_millisecond())
@@ -675,6 +685,28 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(post_of).collect()
+    }
+
+    async fn due_by_channel(&self, now: Timestamp) -> Result<Vec<(Channel, u64)>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT channel, COUNT(*) AS posts FROM posts WHERE {DUE_OR_APPROVED} \
+             GROUP BY channel ORDER BY channel"
+        )))
+        .bind(now.as_second())
+        .bind(now.as_millisecond())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let channel: String = row.try_get("channel")?;
+                let posts: i64 = row.try_get("posts")?;
+                Ok((
+                    Channel::parse(&channel)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                    u64::try_from(posts).unwrap_or_default(),
+                ))
+            })
+            .collect()
     }
 
     async fn lease(
@@ -738,15 +770,34 @@ impl Store for SqlStore {
         Ok(leased)
     }
 
-    async fn renew(&self, owner: &str, until: Timestamp) -> Result<u64, StoreError> {
-        let renewed = sqlx::query(
-            "UPDATE posts SET lease_until_ms = $2 WHERE lease_owner = $1 AND status = 'publishing'",
-        )
+    async fn renew(
+        &self,
+        owner: &str,
+        ids: &[PostId],
+        until: Timestamp,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        // PostgreSQL: a row whose result is being written is skipped, not
+        // waited for; waiting could deadlock with that write, which locks
+        // the same rows in another order.
+        let skip_locked = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let placeholders: Vec<String> = (3..ids.len() + 3).map(|n| format!("${n}")).collect();
+        let mut query = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE posts SET lease_until_ms = $2 WHERE id IN (SELECT id FROM posts \
+             WHERE lease_owner = $1 AND status = 'publishing' AND id IN ({}){skip_locked})",
+            placeholders.join(", ")
+        )))
         .bind(owner)
-        .bind(until.as_millisecond())
-        .execute(&self.pool)
-        .await?;
-        Ok(renewed.rows_affected())
+        .bind(until.as_millisecond());
+        for id in ids {
+            query = query.bind(id.0.as_str());
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
     async fn mark_sending(
