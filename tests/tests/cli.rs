@@ -547,3 +547,23 @@ fn doctor_checks_the_store_and_never_shows_its_password() {
     );
     assert!(!report.contains("hunter2") && !errors.contains("hunter2"));
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let directory = scratch("closed-pipe");
+    let mut command = Command::new(halcytone());
+    command
+        .args(["generate", "--period", "month", "--dry-run", "--json"])
+        .current_dir(&directory)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
+        command.env_remove(name);
+    }
+    let mut child = command.spawn().expect("halcytone runs");
+    // The reader goes away before the plan (hundreds of KiB) is written, as `| head` does.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("halcytone ends");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}

@@ -198,6 +198,24 @@ async fn bad_requests_get_problems_naming_the_field() {
     )
     .await;
     assert_eq!(body["field"], "dry_run");
+    for (sent, detail) in [
+        (
+            r#"{"dry_run": tr"#,
+            "the request body is not valid JSON: it ends early, at line 1, column 15",
+        ),
+        (
+            "dry_run=true",
+            "the request body is not valid JSON: expected value (line 1, column 1)",
+        ),
+        ("[true]", "invalid request body: it must be a JSON object"),
+    ] {
+        let body = problem(
+            post("/generateBatch?period=week", sent).await.unwrap(),
+            400,
+        )
+        .await;
+        assert_eq!(body["detail"], detail, "{sent}");
+    }
     let body = problem(
         post("/generateBatch?period=week", "{not json")
             .await
@@ -340,18 +358,24 @@ async fn the_api_token_guards_everything_but_health() {
 
 #[tokio::test]
 async fn serve_refuses_a_public_address_without_a_token() {
-    let output = Command::new(halcytone())
-        .args(["serve", "--bind", "0.0.0.0:0"])
-        .current_dir(scratch("http-public"))
-        .env_remove("HALCYTONE__SERVER__API_TOKEN")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains("refusing to listen on 0.0.0.0:0 without an API token")
-    );
+    // No token, and an empty one, which is no token either.
+    for token in [None, Some(""), Some(" ")] {
+        let mut command = Command::new(halcytone());
+        command
+            .args(["serve", "--bind", "0.0.0.0:0"])
+            .current_dir(scratch("http-public"))
+            .env_remove("HALCYTONE__SERVER__API_TOKEN");
+        if let Some(token) = token {
+            command.env("HALCYTONE__SERVER__API_TOKEN", token);
+        }
+        let output = command.output().await.unwrap();
+        assert_eq!(output.status.code(), Some(2), "{token:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("refusing to listen on 0.0.0.0:0 without an API token"),
+            "{token:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ use crate::publisher::{
 use crate::render::Renderer;
 use crate::request::RequestPreview;
 use crate::snapshot::Changes;
+use crate::store::{NewPost, PlanRecord, SaveReport, StoreError};
 
 /// The item a post is about, as plans show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,6 +60,31 @@ pub struct ScheduledPost {
     pub requests: Vec<RequestPreview>,
 }
 
+impl ScheduledPost {
+    /// The post to store.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Json`] when a part does not serialise.
+    pub fn to_new_post(&self) -> Result<NewPost, StoreError> {
+        let requests = if self.requests.is_empty() {
+            serde_json::to_value(self.request.iter().collect::<Vec<_>>())?
+        } else {
+            serde_json::to_value(&self.requests)?
+        };
+        Ok(NewPost {
+            id: self.id.clone(),
+            channel: self.channel.clone(),
+            scheduled_at: self.scheduled_at.timestamp(),
+            item_id: self.item.id.to_string(),
+            item: serde_json::to_value(&self.item)?,
+            includes: self.includes.iter().map(ToString::to_string).collect(),
+            status: self.status,
+            content: self.content.0.clone(),
+            request: requests,
+        })
+    }
+}
+
 /// A plan with its rendered posts (PRODUCT §3).
 #[derive(Debug, Clone, Serialize)]
 pub struct ContentPlan {
@@ -83,7 +109,20 @@ pub struct ContentPlan {
     pub changes: Option<Changes>,
     /// What storing the plan did, when it was stored (not a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stored: Option<crate::store::SaveReport>,
+    pub stored: Option<SaveReport>,
+}
+
+impl ContentPlan {
+    /// The plan's record in the store.
+    pub fn record(&self) -> PlanRecord {
+        PlanRecord {
+            id: self.plan_id.clone(),
+            period: self.period.to_string(),
+            start: self.start.to_string(),
+            timezone: self.timezone.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
 }
 
 fn serialize_display<S: Serializer, T: std::fmt::Display>(

@@ -35,9 +35,6 @@ use crate::store::{
     sha256_hex,
 };
 
-#[cfg(test)]
-mod tests;
-
 /// How the dispatcher leases and sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DispatchSettings {

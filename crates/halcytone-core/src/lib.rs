@@ -5,6 +5,7 @@
 //! core never names a concrete channel.
 #![deny(missing_docs)]
 
+pub mod cadence;
 pub mod channel;
 pub mod compose;
 pub mod dispatch;

@@ -5,12 +5,12 @@ pub use async_trait::async_trait;
 pub use crate::channel::Channel;
 pub use crate::error::{ConfigError, PublishError};
 pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
-pub use crate::plan::{Cadence, SlotRule, Weekdays};
+pub use crate::cadence::{Cadence, SlotRule, Weekdays};
 pub use crate::publisher::{
     Content, ItemView, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher,
     RenderInput, ensure, render_field, require_configuration, typed_content,
 };
-pub use crate::registry::{Registry, Settings};
+pub use crate::registry::{PublisherContext, Registry, Table};
 pub use crate::render::Renderer;
 pub use crate::request::{BaseUrl, HeaderValue, Method, OutboundRequest};
 pub use crate::secret::SecretString;

@@ -1,5 +1,10 @@
 //! The registry of compiled-in publishers and sources, filled by the server
 //! from its cargo features.
+//!
+//! Each crate registers a builder that takes its own typed configuration
+//! (`TwitterConfig`, `GdocsConfig`, …); the server reads every table with
+//! its configuration library and hands the crate the typed value, so no
+//! channel or source crate sees the server's configuration machinery.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,52 +18,29 @@ use crate::publisher::Publisher;
 use crate::resilience::ResilienceSettings;
 use crate::source::Source;
 
-/// One configuration table (`[channels.twitter]`, `[source]`), handed to the
-/// crate that owns it to read into its own typed configuration.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    key: String,
-    value: config::Value,
-}
-
-impl Settings {
-    /// Wraps the table found at the dotted `key`.
-    pub fn new(key: impl Into<String>, value: config::Value) -> Self {
-        Self {
-            key: key.into(),
-            value,
-        }
-    }
-
-    /// An empty table at `key`.
-    pub fn empty(key: impl Into<String>) -> Self {
-        Self::new(
-            key,
-            config::Value::new(None, config::Map::<String, config::Value>::new()),
-        )
-    }
-
-    /// The dotted key of the table.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
+/// One configuration table (`[channels.twitter]`, `[source]`) as the server
+/// read it, to be deserialised into a crate's typed configuration.
+pub trait Table {
+    /// The dotted key of the table, for messages (`channels.twitter`).
+    fn key(&self) -> &str;
 
     /// Reads the table as `T`; unknown keys are errors when `T` denies them.
     ///
     /// # Errors
     /// Returns a [`ConfigError`] naming the table and the problem.
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        self.value
-            .clone()
-            .try_deserialize()
-            .map_err(|error| ConfigError::new(self.key.clone(), error.to_string()))
-    }
+    fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError>;
 }
 
-/// Builds a publisher from its configuration table and the shared HTTP client.
-pub type PublisherFactory = fn(&Settings, &HttpClient) -> Result<Arc<dyn Publisher>, ConfigError>;
+/// What a publisher is built with besides its typed configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct PublisherContext<'a> {
+    /// The dotted key of the channel's table, for configuration errors.
+    pub key: &'a str,
+    /// The shared HTTP client.
+    pub http: &'a HttpClient,
+}
 
-/// What a source needs besides its `[source]` table.
+/// What a source needs besides its typed `[source]` configuration.
 #[derive(Debug, Clone)]
 pub struct SourceContext {
     /// The shared HTTP client.
@@ -67,29 +49,66 @@ pub struct SourceContext {
     pub resilience: ResilienceSettings,
 }
 
-/// Builds a source from the `[source]` table.
-pub type SourceFactory = fn(&Settings, &SourceContext) -> Result<Arc<dyn Source>, ConfigError>;
+/// Builds a publisher from its table and the shared HTTP client.
+pub type PublisherFactory<T> =
+    Box<dyn Fn(&T, &HttpClient) -> Result<Arc<dyn Publisher>, ConfigError> + Send + Sync>;
 
-/// Every publisher and source compiled into the binary.
-#[derive(Default)]
-pub struct Registry {
-    publishers: BTreeMap<Channel, PublisherFactory>,
-    sources: BTreeMap<&'static str, SourceFactory>,
+/// Builds a source from the `[source]` table.
+pub type SourceFactory<T> =
+    Box<dyn Fn(&T, &SourceContext) -> Result<Arc<dyn Source>, ConfigError> + Send + Sync>;
+
+/// Every publisher and source compiled into the binary, over the server's
+/// table type `T`.
+pub struct Registry<T> {
+    publishers: BTreeMap<Channel, PublisherFactory<T>>,
+    sources: BTreeMap<&'static str, SourceFactory<T>>,
     absent_channels: BTreeSet<Channel>,
 }
 
-impl Registry {
-    /// Adds a publisher for `channel`.
-    pub fn add_publisher(&mut self, channel: Channel, factory: PublisherFactory) {
+impl<T> Default for Registry<T> {
+    fn default() -> Self {
+        Self {
+            publishers: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            absent_channels: BTreeSet::new(),
+        }
+    }
+}
+
+impl<T: Table> Registry<T> {
+    /// Adds a publisher for `channel`, built from its typed configuration `C`.
+    pub fn add_publisher<C, F>(&mut self, channel: Channel, build: F)
+    where
+        C: DeserializeOwned,
+        F: Fn(C, PublisherContext<'_>) -> Result<Arc<dyn Publisher>, ConfigError>
+            + Send
+            + Sync
+            + 'static,
+    {
         self.absent_channels.remove(&channel);
+        let factory: PublisherFactory<T> = Box::new(move |table, http| {
+            let context = PublisherContext {
+                key: table.key(),
+                http,
+            };
+            build(table.parse()?, context)
+        });
         self.publishers.insert(channel, factory);
     }
 
-    /// Adds a source of the given kind.
-    pub fn add_source(&mut self, kind: &'static str, factory: SourceFactory) {
+    /// Adds a source of the given kind, built from its typed configuration `C`.
+    pub fn add_source<C, F>(&mut self, kind: &'static str, build: F)
+    where
+        C: DeserializeOwned,
+        F: Fn(C, &SourceContext) -> Result<Arc<dyn Source>, ConfigError> + Send + Sync + 'static,
+    {
+        let factory: SourceFactory<T> =
+            Box::new(move |table, context| build(table.parse()?, context));
         self.sources.insert(kind, factory);
     }
+}
 
+impl<T> Registry<T> {
     /// Records a channel this build leaves out, so documents that name it
     /// stay valid and users are told why it is missing.
     pub fn add_absent_channel(&mut self, channel: Channel) {
@@ -99,17 +118,17 @@ impl Registry {
     }
 
     /// The compiled-in publishers, by channel name.
-    pub fn publishers(&self) -> impl Iterator<Item = (&Channel, &PublisherFactory)> {
+    pub fn publishers(&self) -> impl Iterator<Item = (&Channel, &PublisherFactory<T>)> {
         self.publishers.iter()
     }
 
     /// The compiled-in source kinds.
-    pub fn sources(&self) -> impl Iterator<Item = (&'static str, &SourceFactory)> {
+    pub fn sources(&self) -> impl Iterator<Item = (&'static str, &SourceFactory<T>)> {
         self.sources.iter().map(|(kind, factory)| (*kind, factory))
     }
 
     /// The source factory of `kind`.
-    pub fn source(&self, kind: &str) -> Option<&SourceFactory> {
+    pub fn source(&self, kind: &str) -> Option<&SourceFactory<T>> {
         self.sources.get(kind)
     }
 

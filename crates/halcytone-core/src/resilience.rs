@@ -17,7 +17,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::channel::Channel;
 use crate::error::PublishError;
-use crate::plan::Cadence;
+use crate::cadence::Cadence;
 use crate::publisher::{
     Content, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher, RenderInput,
 };

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use halcytone_core::cadence::Cadence;
 use halcytone_core::channel::Channel;
 use halcytone_core::compose::{Composer, ContentPlan, ItemViews, ScheduledPost};
 use halcytone_core::dispatch::Dispatcher;
@@ -13,24 +14,25 @@ use halcytone_core::error::ConfigError;
 use halcytone_core::error::PublishError;
 use halcytone_core::http::HttpClient;
 use halcytone_core::plan::{
-    Cadence, Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan,
+    Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan,
     post_id,
 };
 use halcytone_core::publisher::{
     Content, OutgoingPost, PostId, PostStatus, PublishContext, Publisher,
 };
-use halcytone_core::registry::{Registry, Settings as Table, SourceContext};
+use halcytone_core::registry::{Registry, SourceContext};
 use halcytone_core::render::Renderer;
 use halcytone_core::resilience::{RateLimit, Resilient};
 use halcytone_core::snapshot::{self, Changes, Snapshot};
 use halcytone_core::source::{MarkdownSource, Source, SourceError};
 use halcytone_core::store::{
-    Action, NewPost, PlanRecord, PostFilter, SqlStore, Store, StoreError, StoredPlan, StoredPost,
+    Action, PostFilter, Store, StoreError, StoredPlan, StoredPost,
     Transitioned, lifecycle,
 };
+use halcytone_store::SqlStore;
 use jiff::civil::Date;
 
-use crate::config::Settings;
+use crate::config::{ConfigTable, Settings};
 
 /// A compiled-in channel with its configuration.
 pub(crate) struct ChannelEntry {
@@ -49,7 +51,7 @@ pub(crate) struct App {
     /// The checked configuration.
     pub(crate) settings: Settings,
     /// Compiled-in channels and sources.
-    pub(crate) registry: Registry,
+    pub(crate) registry: Registry<ConfigTable>,
     /// Channels by name.
     pub(crate) channels: BTreeMap<Channel, ChannelEntry>,
     /// Enabled publishers by channel, for composing.
@@ -135,7 +137,7 @@ impl App {
     /// Returns a [`ConfigError`] naming the key at fault.
     pub(crate) fn new(
         settings: Settings,
-        registry: Registry,
+        registry: Registry<ConfigTable>,
         document: Option<PathBuf>,
     ) -> Result<Self, ConfigError> {
         let mut config_warnings = Vec::new();
@@ -145,7 +147,7 @@ impl App {
         for (channel, factory) in registry.publishers() {
             let configured = settings.channels.get(channel.as_str());
             let table = configured.map_or_else(
-                || Table::empty(format!("channels.{channel}")),
+                || ConfigTable::empty(format!("channels.{channel}")),
                 |entry| entry.table.clone(),
             );
             let rate_limit = configured.and_then(|entry| entry.rate_limit);
@@ -379,12 +381,12 @@ impl App {
             let posts = content_plan
                 .posts
                 .iter()
-                .map(NewPost::of)
+                .map(ScheduledPost::to_new_post)
                 .collect::<Result<Vec<_>, _>>()?;
             let report = self
                 .store()
                 .await?
-                .save_plan(&PlanRecord::of(&content_plan), &posts)
+                .save_plan(&content_plan.record(), &posts)
                 .await?;
             content_plan.stored = Some(report);
         }

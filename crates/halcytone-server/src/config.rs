@@ -9,8 +9,8 @@ use std::time::Duration;
 use config::{Config, Environment, File, FileFormat};
 use halcytone_core::dispatch::DispatchSettings;
 use halcytone_core::error::ConfigError;
-use halcytone_core::plan::Cadence;
-use halcytone_core::registry::Settings as Table;
+use halcytone_core::cadence::Cadence;
+use halcytone_core::registry::Table;
 use halcytone_core::resilience::{RateLimit, ResilienceSettings, parse_duration};
 use halcytone_core::secret::SecretString;
 use jiff::tz::TimeZone;
@@ -241,6 +241,45 @@ impl Default for RawDispatcher {
     }
 }
 
+/// One table of the configuration (`[channels.twitter]`, `[source]`), read
+/// into a channel's or source's typed configuration by the `config` crate.
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigTable {
+    key: String,
+    value: config::Value,
+}
+
+impl ConfigTable {
+    /// Wraps the table found at the dotted `key`.
+    pub(crate) fn new(key: impl Into<String>, value: config::Value) -> Self {
+        Self {
+            key: key.into(),
+            value,
+        }
+    }
+
+    /// An empty table at `key`.
+    pub(crate) fn empty(key: impl Into<String>) -> Self {
+        Self::new(
+            key,
+            config::Value::new(None, config::Map::<String, config::Value>::new()),
+        )
+    }
+}
+
+impl Table for ConfigTable {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        self.value
+            .clone()
+            .try_deserialize()
+            .map_err(|error| ConfigError::new(self.key.clone(), error.to_string()))
+    }
+}
+
 /// The keys every `[channels.<name>]` table may have besides the channel's own.
 #[derive(Debug, Clone)]
 pub(crate) struct ChannelSettings {
@@ -251,7 +290,7 @@ pub(crate) struct ChannelSettings {
     /// The channel's quota.
     pub(crate) rate_limit: Option<RateLimit>,
     /// The rest of the table, for the channel's crate.
-    pub(crate) table: Table,
+    pub(crate) table: ConfigTable,
 }
 
 /// The checked configuration.
@@ -270,7 +309,7 @@ pub(crate) struct Settings {
     /// The checked `server.bind`.
     pub(crate) bind: SocketAddr,
     /// `[source]`, for the source's crate.
-    pub(crate) source: Table,
+    pub(crate) source: ConfigTable,
     /// `source.kind`.
     pub(crate) source_kind: String,
     /// `[approval]`.
@@ -364,7 +403,7 @@ impl Settings {
         Self::check(raw, dry_run)
     }
 
-    fn check(raw: RawSettings, dry_run: bool) -> Result<Self, ConfigError> {
+    fn check(mut raw: RawSettings, dry_run: bool) -> Result<Self, ConfigError> {
         let timezone = TimeZone::get(raw.timezone.trim()).map_err(|_| {
             ConfigError::new(
                 "timezone",
@@ -383,6 +422,16 @@ impl Settings {
                 ),
             )
         })?;
+        // An empty token (`HALCYTONE__SERVER__API_TOKEN=`) is no token: it
+        // must not pass the guard that refuses to listen off loopback without one.
+        if raw
+            .server
+            .api_token
+            .as_ref()
+            .is_some_and(|token| token.expose().trim().is_empty())
+        {
+            raw.server.api_token = None;
+        }
         if raw.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "is empty"));
         }
@@ -495,9 +544,9 @@ fn dispatch_settings(raw: &RawDispatcher) -> Result<DispatchSettings, ConfigErro
     })
 }
 
-fn source_table(value: Option<config::Value>) -> Result<(Table, String), ConfigError> {
+fn source_table(value: Option<config::Value>) -> Result<(ConfigTable, String), ConfigError> {
     let Some(value) = value else {
-        return Ok((Table::empty("source"), "markdown".to_owned()));
+        return Ok((ConfigTable::empty("source"), "markdown".to_owned()));
     };
     let mut table = value
         .into_table()
@@ -509,7 +558,7 @@ fn source_table(value: Option<config::Value>) -> Result<(Table, String), ConfigE
             .map_err(|error| ConfigError::new("source.kind", error.to_string()))?,
     };
     Ok((
-        Table::new("source", config::Value::new(None, table)),
+        ConfigTable::new("source", config::Value::new(None, table)),
         kind.trim().to_owned(),
     ))
 }
@@ -562,7 +611,7 @@ fn channel_settings(name: &str, value: config::Value) -> Result<ChannelSettings,
         enabled,
         cadence,
         rate_limit,
-        table: Table::new(key, config::Value::new(None, table)),
+        table: ConfigTable::new(key, config::Value::new(None, table)),
     })
 }
 
@@ -629,6 +678,14 @@ mod tests {
         .unwrap();
         assert_eq!(settings.bind.to_string(), "127.0.0.1:2");
         assert!(settings.dry_run);
+    }
+
+    #[test]
+    fn an_empty_api_token_is_no_token() {
+        for empty in ["", "  "] {
+            let settings = load("", &[("HALCYTONE__SERVER__API_TOKEN", empty)]).unwrap();
+            assert!(settings.server.api_token.is_none(), "{empty:?}");
+        }
     }
 
     #[test]

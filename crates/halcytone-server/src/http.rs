@@ -247,12 +247,7 @@ async fn require_token(
 /// Compares without stopping at the first difference, so timing does not
 /// reveal how much of a guessed token was right.
 fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-            == 0
+    subtle::ConstantTimeEq::ct_eq(left, right).into()
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -298,6 +293,18 @@ async fn json_body<T: DeserializeOwned>(id: &RequestId, body: Body) -> Result<T,
     } else {
         &bytes
     };
+    // serde would read an array as a struct's fields in order: refuse
+    // anything but an object first, so the message says what is wrong.
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(Problem::new(
+            id,
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "invalid request body: it must be a JSON object",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let field = error.path().to_string();
@@ -305,7 +312,7 @@ async fn json_body<T: DeserializeOwned>(id: &RequestId, body: Body) -> Result<T,
             id,
             StatusCode::BAD_REQUEST,
             "invalid-body",
-            format!("invalid request body: {}", error.inner()),
+            body_error(error.inner()),
         );
         if field == "." {
             // serde names an unknown field in its message, not in the path.
@@ -322,10 +329,56 @@ async fn json_body<T: DeserializeOwned>(id: &RequestId, body: Body) -> Result<T,
             id,
             StatusCode::BAD_REQUEST,
             "invalid-body",
-            format!("invalid request body: {error}"),
+            body_error(&error),
         )
     })?;
     Ok(value)
+}
+
+/// What is wrong with a request body, in the client's terms: where JSON
+/// syntax breaks (line and column), or which value does not fit, never the
+/// name of a Rust type.
+fn body_error(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let message = error.to_string();
+    let location = format!(" at line {} column {}", error.line(), error.column());
+    let message = message.strip_suffix(&location).unwrap_or(&message);
+    match error.classify() {
+        Category::Syntax => format!(
+            "the request body is not valid JSON: {} (line {}, column {})",
+            message.replace("expected ident", "expected true, false or null"),
+            error.line(),
+            error.column()
+        ),
+        Category::Eof => format!(
+            "the request body is not valid JSON: it ends early, at line {}, column {}",
+            error.line(),
+            error.column()
+        ),
+        Category::Data | Category::Io => {
+            format!("invalid request body: {}", without_type_names(message))
+        }
+    }
+}
+
+/// serde says `expected struct BatchBody` where a client sent something
+/// other than an object; a client knows it as a JSON object.
+fn without_type_names(message: &str) -> String {
+    let mut text = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(index) = rest.find("struct ") {
+        text.push_str(&rest[..index]);
+        text.push_str("a JSON object");
+        let after = &rest[index + "struct ".len()..];
+        let name_end = after
+            .find(|character: char| !(character.is_alphanumeric() || character == '_'))
+            .unwrap_or(after.len());
+        rest = &after[name_end..];
+    }
+    text.push_str(rest);
+    text.replace("a sequence", "an array")
+        .replace("sequence", "array")
+        .replace("a map", "an object")
 }
 
 fn unknown_field(message: &str) -> Option<String> {
@@ -526,6 +579,36 @@ mod tests {
         assert!(constant_time_eq(b"token", b"token"));
         assert!(!constant_time_eq(b"token", b"tokem"));
         assert!(!constant_time_eq(b"token", b"token2"));
+    }
+
+    #[test]
+    fn body_errors_say_where_the_json_breaks_and_name_no_rust_type() {
+        let error = |text: &str| {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let result: Result<BatchBody, _> =
+                serde_path_to_error::deserialize(&mut deserializer);
+            body_error(result.unwrap_err().inner())
+        };
+        assert_eq!(
+            error("{\"dry_run\": trux}"),
+            "the request body is not valid JSON: expected true, false or null (line 1, column 16)"
+        );
+        assert_eq!(
+            error("{\"dry_run\": true"),
+            "the request body is not valid JSON: it ends early, at line 1, column 16"
+        );
+        assert_eq!(
+            error("oops"),
+            "the request body is not valid JSON: expected value (line 1, column 1)"
+        );
+        assert_eq!(
+            error("{\"channels\": 1}"),
+            "invalid request body: invalid type: integer `1`, expected an array"
+        );
+        assert_eq!(
+            error("{\"dry_run\": \"yes\"}"),
+            "invalid request body: invalid type: string \"yes\", expected a boolean"
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ use halcytone_core::plan::Period;
 use halcytone_core::publisher::PostStatus;
 use jiff::civil::Date;
 
-use halcytone_core::store::{Backend, Store, StoreError, lifecycle};
+use halcytone_core::store::{Store, StoreError, lifecycle};
+use halcytone_store::Backend;
 
 use crate::app::{App, AppError, GenerateRequest, PostsRequest};
 use crate::config::{ConfigSources, Settings};
@@ -163,9 +164,18 @@ fn parse_date(value: &str) -> Result<Date, String> {
         .ok_or_else(|| format!("bad date `{value}`: expected YYYY-MM-DD"))
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HALCYTONE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Starts logging at the level `HALCYTONE_LOG` names (default `info`).
+///
+/// # Errors
+/// Says why `HALCYTONE_LOG` is not a filter.
+fn init_logging() -> Result<(), String> {
+    let filter = match std::env::var("HALCYTONE_LOG") {
+        Err(std::env::VarError::NotPresent) => tracing_subscriber::EnvFilter::new("info"),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err("HALCYTONE_LOG is not valid UTF-8".to_owned());
+        }
+        Ok(value) => log_filter(&value)?,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -174,6 +184,32 @@ fn init_logging() {
     } else {
         builder.json().flatten_event(true).init();
     }
+    Ok(())
+}
+
+/// Reads a log filter: levels (`debug`) and `target=level` directives,
+/// comma-separated. A bare word that is not a level is refused: the filter
+/// would take it for a target and log nothing the user meant.
+fn log_filter(value: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let bad = |why: String| {
+        format!(
+            "HALCYTONE_LOG: `{value}` is not a log filter ({why}); use a level ({}) or target=level, comma-separated, such as `info,halcytone_core=debug`",
+            LEVELS.join(", ")
+        )
+    };
+    for directive in value.split(',').map(str::trim) {
+        if directive.is_empty() {
+            return Err(bad("an empty directive".to_owned()));
+        }
+        let bare = !directive.contains(['=', '[', '{']);
+        if bare && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
+            return Err(bad(format!("`{directive}` is not a level")));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(value)
+        .map_err(|error| bad(error.to_string()))
 }
 
 /// Fails the command with `message` and exit code `code`.
@@ -207,7 +243,10 @@ impl From<AppError> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    if let Err(message) = init_logging() {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -650,4 +689,24 @@ async fn shutdown_signal() {
         let _ = interrupt.await;
     }
     tracing::info!("Shutting down.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_filters_are_checked() {
+        for good in ["info", "DEBUG", "warn,halcytone_core=debug", "halcytone=trace"] {
+            assert!(log_filter(good).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("verbose", "`verbose` is not a level"),
+            ("info,", "an empty directive"),
+            ("halcytone=loud", "HALCYTONE_LOG: `halcytone=loud` is not a log filter"),
+        ] {
+            let error = log_filter(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+    }
 }

@@ -399,7 +399,16 @@ impl Progress {
     }
 }
 
-/// Prints to standard output.
+/// Prints to standard output. A reader that went away (`… | head`) is not an
+/// error: the rest of the output has nowhere to go, and the command ends as
+/// it would have.
 pub(crate) fn print(text: &str) {
-    print!("{text}");
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    if let Err(error) = written
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("warning: cannot write the output: {error}");
+    }
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use halcytone_core::channel::Channel;
 use halcytone_core::error::ConfigError;
-use halcytone_core::registry::{Registry, Settings, SourceContext};
+use halcytone_core::registry::{Registry, SourceContext};
 use halcytone_core::source::{MarkdownSource, Source};
 use serde::Deserialize;
+
+use crate::config::ConfigTable;
 
 /// The example living document bundled into the binary.
 pub(crate) const EXAMPLE_DOCUMENT: &str = include_str!("../../../examples/living-document.md");
@@ -24,10 +26,9 @@ struct MarkdownSettings {
 }
 
 fn markdown_source(
-    settings: &Settings,
+    markdown: MarkdownSettings,
     _context: &SourceContext,
 ) -> Result<Arc<dyn Source>, ConfigError> {
-    let markdown: MarkdownSettings = settings.parse()?;
     Ok(Arc::new(match markdown.path {
         Some(path) => MarkdownSource::file(path),
         None => MarkdownSource::text("bundled example document", EXAMPLE_DOCUMENT),
@@ -35,7 +36,7 @@ fn markdown_source(
 }
 
 /// Every publisher and source compiled into this binary.
-pub(crate) fn registry() -> Registry {
+pub(crate) fn registry() -> Registry<ConfigTable> {
     let mut registry = Registry::default();
     registry.add_source("markdown", markdown_source);
     #[cfg(feature = "email")]

@@ -15,13 +15,12 @@ pub use crate::publisher::EmailPublisher;
 pub const CHANNEL: Channel = Channel::from_static("email");
 
 /// Registers the email publisher.
-pub fn register(registry: &mut Registry) {
-    registry.add_publisher(CHANNEL, |settings, http| {
-        let config: EmailConfig = settings.parse()?;
-        config.check(settings.key())?;
+pub fn register<T: Table>(registry: &mut Registry<T>) {
+    registry.add_publisher(CHANNEL, |config: EmailConfig, context| {
+        config.check(context.key)?;
         Ok(std::sync::Arc::new(EmailPublisher::new(
             config,
-            http.clone(),
+            context.http.clone(),
         )))
     });
 }

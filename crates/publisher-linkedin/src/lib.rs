@@ -16,13 +16,12 @@ pub use crate::publisher::LinkedinPublisher;
 pub const CHANNEL: Channel = Channel::from_static("linkedin");
 
 /// Registers the LinkedIn publisher.
-pub fn register(registry: &mut Registry) {
-    registry.add_publisher(CHANNEL, |settings, http| {
-        let config: LinkedinConfig = settings.parse()?;
-        config.check(settings.key())?;
+pub fn register<T: Table>(registry: &mut Registry<T>) {
+    registry.add_publisher(CHANNEL, |config: LinkedinConfig, context| {
+        config.check(context.key)?;
         Ok(std::sync::Arc::new(LinkedinPublisher::new(
             config,
-            http.clone(),
+            context.http.clone(),
         )))
     });
 }

@@ -18,13 +18,12 @@ pub use crate::publisher::TwitterPublisher;
 pub const CHANNEL: Channel = Channel::from_static("twitter");
 
 /// Registers the X publisher.
-pub fn register(registry: &mut Registry) {
-    registry.add_publisher(CHANNEL, |settings, http| {
-        let config: TwitterConfig = settings.parse()?;
-        config.check(settings.key())?;
+pub fn register<T: Table>(registry: &mut Registry<T>) {
+    registry.add_publisher(CHANNEL, |config: TwitterConfig, context| {
+        config.check(context.key)?;
         Ok(std::sync::Arc::new(TwitterPublisher::new(
             config,
-            http.clone(),
+            context.http.clone(),
         )))
     });
 }

@@ -16,10 +16,12 @@ pub use crate::publisher::WebPublisher;
 pub const CHANNEL: Channel = Channel::from_static("web");
 
 /// Registers the web publisher.
-pub fn register(registry: &mut Registry) {
-    registry.add_publisher(CHANNEL, |settings, http| {
-        let config: WebConfig = settings.parse()?;
-        config.check(settings.key())?;
-        Ok(std::sync::Arc::new(WebPublisher::new(config, http.clone())))
+pub fn register<T: Table>(registry: &mut Registry<T>) {
+    registry.add_publisher(CHANNEL, |config: WebConfig, context| {
+        config.check(context.key)?;
+        Ok(std::sync::Arc::new(WebPublisher::new(
+            config,
+            context.http.clone(),
+        )))
     });
 }

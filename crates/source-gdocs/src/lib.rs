@@ -304,8 +304,8 @@ impl Source for GdocsSource {
 }
 
 /// Registers the Google Docs source.
-pub fn register(registry: &mut Registry) {
-    registry.add_source(KIND, |settings, context| {
-        Ok(Arc::new(GdocsSource::new(settings.parse()?, context)?))
+pub fn register<T: Table>(registry: &mut Registry<T>) {
+    registry.add_source(KIND, |config: GdocsConfig, context| {
+        Ok(Arc::new(GdocsSource::new(config, context)?))
     });
 }

@@ -174,8 +174,8 @@ impl Source for NotionSource {
 }
 
 /// Registers the Notion source.
-pub fn register(registry: &mut Registry) {
-    registry.add_source(KIND, |settings, context| {
-        Ok(Arc::new(NotionSource::new(settings.parse()?, context)?))
+pub fn register<T: Table>(registry: &mut Registry<T>) {
+    registry.add_source(KIND, |config: NotionConfig, context| {
+        Ok(Arc::new(NotionSource::new(config, context)?))
     });
 }

@@ -9,7 +9,8 @@ use halcytone_core::channel::Channel;
 use halcytone_core::document::{KnownChannels, ParsedDocument, Priority};
 use halcytone_core::http::HttpClient;
 use halcytone_core::prelude::Registry;
-use halcytone_core::registry::{Settings, SourceContext};
+use halcytone_core::registry::SourceContext;
+use halcytone_core::testkit::JsonTable;
 use halcytone_core::resilience::ResilienceSettings;
 use halcytone_core::source::{Source, SourceError};
 use halcytone_core::testkit::conformance::wiremock::matchers::{body_json, header, method, path};
@@ -648,10 +649,14 @@ async fn a_404_on_a_database_names_the_database() {
 
 #[test]
 fn the_registered_factory_checks_the_table() {
-    let mut registry = Registry::default();
+    let mut registry = Registry::<JsonTable>::default();
     source_notion::register(&mut registry);
     let factory = registry.source("notion").unwrap();
-    let Err(error) = factory(&Settings::empty("source"), &context()) else {
+    let empty = JsonTable {
+        key: "source".to_owned(),
+        value: json!({}),
+    };
+    let Err(error) = factory(&empty, &context()) else {
         panic!("an empty [source] table is refused");
     };
     assert!(error.to_string().contains("source.page_id"), "{error}");

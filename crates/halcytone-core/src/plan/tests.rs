@@ -6,6 +6,7 @@ use jiff::civil::{date, time};
 use proptest::prelude::*;
 
 use super::*;
+use crate::cadence::{SlotRule, Weekdays};
 use crate::document::{DocumentBuilder, KnownChannels, Location};
 
 const CHANNELS: [&str; 4] = ["email", "linkedin", "twitter", "web"];

@@ -1,8 +1,8 @@
-//! The durable store: plans, posts with their lifecycle, and every send
-//! attempt (PRODUCT §5), on SQLite or PostgreSQL (see [`SqlStore`]).
+//! The durable store's contract: plans, posts with their lifecycle, and
+//! every send attempt (PRODUCT §5). The SQL implementation (SQLite and
+//! PostgreSQL) is the `halcytone-store` crate.
 
 pub mod lifecycle;
-mod sql;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -10,14 +10,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::channel::Channel;
-use crate::compose::{ContentPlan, ScheduledPost};
 use crate::publisher::{PostId, PostStatus};
 
 pub use lifecycle::{Action, IllegalTransition};
-pub use sql::{Backend, SqlStore};
-
-#[cfg(test)]
-pub(crate) mod tests;
 
 /// A plan as stored: what identifies it, without its posts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,19 +27,6 @@ pub struct PlanRecord {
     pub timezone: String,
     /// Slots left empty, posts left out and why.
     pub warnings: Vec<String>,
-}
-
-impl PlanRecord {
-    /// The record of a composed plan.
-    pub fn of(plan: &ContentPlan) -> Self {
-        Self {
-            id: plan.plan_id.clone(),
-            period: plan.period.to_string(),
-            start: plan.start.to_string(),
-            timezone: plan.timezone.clone(),
-            warnings: plan.warnings.clone(),
-        }
-    }
 }
 
 /// A rendered post to store: a draft (or, without approvals, a scheduled post).
@@ -72,29 +54,6 @@ pub struct NewPost {
 }
 
 impl NewPost {
-    /// The post to store for a composed post.
-    ///
-    /// # Errors
-    /// Returns [`StoreError::Json`] when a part does not serialise.
-    pub fn of(post: &ScheduledPost) -> Result<Self, StoreError> {
-        let requests = if post.requests.is_empty() {
-            serde_json::to_value(post.request.iter().collect::<Vec<_>>())?
-        } else {
-            serde_json::to_value(&post.requests)?
-        };
-        Ok(Self {
-            id: post.id.clone(),
-            channel: post.channel.clone(),
-            scheduled_at: post.scheduled_at.timestamp(),
-            item_id: post.item.id.to_string(),
-            item: serde_json::to_value(&post.item)?,
-            includes: post.includes.iter().map(ToString::to_string).collect(),
-            status: post.status,
-            content: post.content.0.clone(),
-            request: requests,
-        })
-    }
-
     /// The hash an approval binds to: of the content and the requests.
     pub fn content_hash(&self) -> String {
         content_hash(&self.content, &self.request)
@@ -171,7 +130,8 @@ pub enum AttemptOutcome {
 }
 
 impl AttemptOutcome {
-    const fn as_str(self) -> &'static str {
+    /// The outcome's name as stored and shown.
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Succeeded => "succeeded",
             Self::Transient => "transient",
@@ -180,7 +140,8 @@ impl AttemptOutcome {
         }
     }
 
-    fn parse(name: &str) -> Option<Self> {
+    /// The outcome named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
         [
             Self::Succeeded,
             Self::Transient,
@@ -371,7 +332,7 @@ pub enum StoreError {
     Corrupt(String),
     /// The database failed.
     #[error("store: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The dispatcher's writer stopped before the write was made.
     #[error("the store writer stopped before the write was made")]
     Stopped,
@@ -380,7 +341,7 @@ pub enum StoreError {
     Batch(std::sync::Arc<StoreError>),
     /// The migrations failed.
     #[error("store migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A JSON value did not (de)serialise.
     #[error("store JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -109,3 +109,25 @@ pub fn assert_same_items<'a>(
 }
 
 pub mod conformance;
+
+/// A configuration table given as JSON, for testing a crate's registered builder.
+#[derive(Debug, Clone)]
+pub struct JsonTable {
+    /// The dotted key of the table.
+    pub key: String,
+    /// The table.
+    pub value: serde_json::Value,
+}
+
+impl crate::registry::Table for JsonTable {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<T, crate::error::ConfigError> {
+        T::deserialize(&self.value)
+            .map_err(|error| crate::error::ConfigError::new(self.key.clone(), error.to_string()))
+    }
+}

@@ -7,12 +7,30 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::*;
-use crate::plan::Cadence;
-use crate::publisher::RenderInput;
-use crate::render::Renderer;
-use crate::request::{Method, OutboundRequest};
-use crate::store::{Action, NewPost, PlanRecord, SqlStore};
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use halcytone_core::cadence::Cadence;
+use halcytone_core::channel::Channel;
+use halcytone_core::dispatch::*;
+use halcytone_core::error::PublishError;
+use halcytone_core::publisher::{
+    Content, OutgoingPost, PostId, PostStatus, PublishContext, PublishReceipt, Publisher,
+    RenderInput,
+};
+use halcytone_core::render::Renderer;
+use halcytone_core::request::{Method, OutboundRequest};
+use halcytone_core::resilience::{ResilienceSettings, Resilient};
+use halcytone_core::store::{
+    Action, Attempt, AttemptOutcome, Finish, NewPost, PlanRecord, PostFilter, Requeue, Store,
+    StoreError, StoredPost, sha256_hex,
+};
+use halcytone_store::SqlStore;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tokio_util::sync::CancellationToken;
 
 /// A publisher whose answers are scripted; it records every call.
 #[derive(Debug)]
@@ -105,8 +123,8 @@ impl Publisher for Scripted {
     }
 }
 
-async fn sqlite() -> (Arc<SqlStore>, crate::store::tests::TempDb) {
-    let (store, db) = crate::store::tests::sqlite().await;
+async fn sqlite() -> (Arc<SqlStore>, common::TempDb) {
+    let (store, db) = common::sqlite().await;
     (Arc::new(store), db)
 }
 
@@ -580,7 +598,7 @@ async fn an_open_breaker_leaves_posts_queued_and_other_channels_carry_on() {
         summary.waiting
     );
     let web_posts = store
-        .posts(&crate::store::PostFilter {
+        .posts(&PostFilter {
             channel: Some(Channel::parse("web").unwrap()),
             ..Default::default()
         })
@@ -774,7 +792,7 @@ async fn a_rate_limit_with_a_reset_time_pauses_the_channel_without_using_up_atte
     once(&dispatcher).await;
     assert_eq!(twitter.calls().len(), 9);
     let posts = store
-        .posts(&crate::store::PostFilter::default())
+        .posts(&PostFilter::default())
         .await
         .unwrap();
     assert!(

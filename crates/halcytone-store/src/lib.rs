@@ -1,5 +1,8 @@
-//! [`SqlStore`]: the [`Store`] on SQLite or PostgreSQL through sqlx's `Any`
-//! driver, with the same SQL on both (`$n` placeholders, `ON CONFLICT`).
+//! Halcytone's durable store: [`SqlStore`], the [`Store`] of
+//! `halcytone-core` on SQLite or PostgreSQL through sqlx's `Any` driver,
+//! with the same SQL on both (`$n` placeholders, `ON CONFLICT`) and the
+//! migrations of each backend embedded.
+#![deny(missing_docs)]
 
 use std::collections::HashMap;
 
@@ -8,13 +11,13 @@ use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 
-use super::lifecycle::{self, Action, is_protected, parse_status, status_name};
-use super::{
+use halcytone_core::channel::Channel;
+use halcytone_core::publisher::{PostId, PostStatus};
+use halcytone_core::store::lifecycle::{self, Action, is_protected, parse_status, status_name};
+use halcytone_core::store::{
     Attempt, AttemptOutcome, Finish, LeasedPost, NewPost, PlanRecord, PostFilter, Requeue,
     Requeued, SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned, content_hash,
 };
-use crate::channel::Channel;
-use crate::publisher::{PostId, PostStatus};
 
 /// How often a compare-and-set transition is tried again when the post
 /// changed between reading and writing it.
@@ -102,17 +105,17 @@ impl SqlStore {
         }
         // One connection first, on its own: a refused connection or a failed
         // login is then reported as such, not as a pool timeout 30 s later.
-        sqlx::Connection::close(<AnyConnection as sqlx::Connection>::connect(&url).await?).await?;
-        let pool = options.connect(&url).await?;
+        sqlx::Connection::close(<AnyConnection as sqlx::Connection>::connect(&url).await.map_err(database)?).await.map_err(database)?;
+        let pool = options.connect(&url).await.map_err(database)?;
         match backend {
             Backend::Sqlite => {
                 // WAL is a property of the file: set once, kept by every connection.
                 sqlx::query("PRAGMA journal_mode = WAL")
                     .fetch_optional(&pool)
-                    .await?;
-                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                    .await.map_err(database)?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(migration)?;
             }
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(migration)?,
         }
         Ok(Self { pool, backend })
     }
@@ -133,12 +136,12 @@ impl SqlStore {
         )
         .bind(id.0.as_str())
         .fetch_optional(&self.pool)
-        .await?
+        .await.map_err(database)?
         .ok_or_else(|| StoreError::NotFound(id.clone()))?;
         Ok(Current {
             status: status_of(&row)?,
-            content_hash: row.try_get("content_hash")?,
-            approved_hash: row.try_get("approved_hash")?,
+            content_hash: row.try_get("content_hash").map_err(database)?,
+            approved_hash: row.try_get("approved_hash").map_err(database)?,
             partly_sent: partly_sent(&row)?,
         })
     }
@@ -196,7 +199,7 @@ impl SqlStore {
             let now = at.as_second();
             let result = match new_content {
                 Some((content, request)) => {
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.pool.begin().await.map_err(database)?;
                     let result = sqlx::query(
                         "UPDATE posts SET status = $1, approved_hash = $2, content_hash = $3, \
                          updated_at = $4 WHERE id = $5 AND status = $6",
@@ -208,11 +211,11 @@ impl SqlStore {
                     .bind(id.0.as_str())
                     .bind(status_name(from))
                     .execute(&mut *tx)
-                    .await?;
+                    .await.map_err(database)?;
                     if result.rows_affected() == 1 {
                         write_content(&mut *tx, id, content, request).await?;
                     }
-                    tx.commit().await?;
+                    tx.commit().await.map_err(database)?;
                     result
                 }
                 None => {
@@ -236,7 +239,7 @@ impl SqlStore {
                     .bind(i64::from(action == Action::Confirm))
                     .bind(at.as_millisecond())
                     .execute(&self.pool)
-                    .await?
+                    .await.map_err(database)?
                 }
             };
             if result.rows_affected() == 1 {
@@ -263,19 +266,19 @@ impl SqlStore {
         )
         .bind(id.0.as_str())
         .fetch_all(&self.pool)
-        .await?;
+        .await.map_err(database)?;
         rows.iter()
             .map(|row| {
-                let outcome: String = row.try_get("outcome")?;
-                let external_ids: String = row.try_get("external_ids")?;
+                let outcome: String = row.try_get("outcome").map_err(database)?;
+                let external_ids: String = row.try_get("external_ids").map_err(database)?;
                 Ok(Attempt {
-                    at: timestamp(row.try_get("attempted_at")?)?,
+                    at: timestamp(row.try_get("attempted_at").map_err(database)?)?,
                     outcome: AttemptOutcome::parse(&outcome)
                         .ok_or_else(|| StoreError::Corrupt(format!("outcome `{outcome}`")))?,
-                    error: row.try_get("error")?,
+                    error: row.try_get("error").map_err(database)?,
                     external_ids: serde_json::from_str(&external_ids)?,
-                    correlation_id: row.try_get("correlation_id")?,
-                    body_hash: row.try_get("body_hash")?,
+                    correlation_id: row.try_get("correlation_id").map_err(database)?,
+                    body_hash: row.try_get("body_hash").map_err(database)?,
                 })
             })
             .collect()
@@ -292,13 +295,13 @@ struct Current {
 /// Whether some of the post (a thread's first parts) already went out: its
 /// content is then fixed, whatever its state.
 fn partly_sent(row: &AnyRow) -> Result<bool, StoreError> {
-    let sent: String = row.try_get("external_ids")?;
+    let sent: String = row.try_get("external_ids").map_err(database)?;
     let sent: Vec<String> = serde_json::from_str(&sent)?;
     Ok(!sent.is_empty())
 }
 
 fn status_of(row: &AnyRow) -> Result<PostStatus, StoreError> {
-    let name: String = row.try_get("status")?;
+    let name: String = row.try_get("status").map_err(database)?;
     parse_status(&name).ok_or_else(|| StoreError::Corrupt(format!("status `{name}`")))
 }
 
@@ -308,35 +311,35 @@ fn timestamp(seconds: i64) -> Result<Timestamp, StoreError> {
 }
 
 fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
-    let channel: String = row.try_get("channel")?;
-    let external_ids: String = row.try_get("external_ids")?;
-    let item: String = row.try_get("item")?;
-    let includes: String = row.try_get("includes")?;
-    let content: String = row.try_get("content")?;
-    let request: String = row.try_get("request")?;
+    let channel: String = row.try_get("channel").map_err(database)?;
+    let external_ids: String = row.try_get("external_ids").map_err(database)?;
+    let item: String = row.try_get("item").map_err(database)?;
+    let includes: String = row.try_get("includes").map_err(database)?;
+    let content: String = row.try_get("content").map_err(database)?;
+    let request: String = row.try_get("request").map_err(database)?;
     Ok(StoredPost {
-        id: PostId(row.try_get("id")?),
-        plan_id: row.try_get("plan_id")?,
+        id: PostId(row.try_get("id").map_err(database)?),
+        plan_id: row.try_get("plan_id").map_err(database)?,
         channel: Channel::parse(&channel)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-        scheduled_at: timestamp(row.try_get("scheduled_at")?)?,
+        scheduled_at: timestamp(row.try_get("scheduled_at").map_err(database)?)?,
         item: serde_json::from_str(&item)?,
         includes: serde_json::from_str(&includes)?,
         status: status_of(row)?,
         content: serde_json::from_str(&content)?,
         request: serde_json::from_str(&request)?,
-        content_hash: row.try_get("content_hash")?,
-        approved_hash: row.try_get("approved_hash")?,
-        created_at: timestamp(row.try_get("created_at")?)?,
-        updated_at: timestamp(row.try_get("updated_at")?)?,
-        attempt_count: count(row.try_get("attempt_count")?)?,
+        content_hash: row.try_get("content_hash").map_err(database)?,
+        approved_hash: row.try_get("approved_hash").map_err(database)?,
+        created_at: timestamp(row.try_get("created_at").map_err(database)?)?,
+        updated_at: timestamp(row.try_get("updated_at").map_err(database)?)?,
+        attempt_count: count(row.try_get("attempt_count").map_err(database)?)?,
         next_attempt_at: row
-            .try_get::<Option<i64>, _>("next_attempt_ms")?
+            .try_get::<Option<i64>, _>("next_attempt_ms").map_err(database)?
             .map(millis)
             .transpose()?,
         external_ids: serde_json::from_str(&external_ids)?,
         published_at: row
-            .try_get::<Option<i64>, _>("published_at_ms")?
+            .try_get::<Option<i64>, _>("published_at_ms").map_err(database)?
             .map(millis)
             .transpose()?,
         attempts: Vec::new(),
@@ -353,16 +356,16 @@ fn count(value: i64) -> Result<u32, StoreError> {
 }
 
 fn leased_of(row: &AnyRow) -> Result<LeasedPost, StoreError> {
-    let channel: String = row.try_get("channel")?;
-    let sent: String = row.try_get("external_ids")?;
+    let channel: String = row.try_get("channel").map_err(database)?;
+    let sent: String = row.try_get("external_ids").map_err(database)?;
     Ok(LeasedPost {
-        id: PostId(row.try_get("id")?),
+        id: PostId(row.try_get("id").map_err(database)?),
         channel: Channel::parse(&channel)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-        scheduled_at: timestamp(row.try_get("scheduled_at")?)?,
+        scheduled_at: timestamp(row.try_get("scheduled_at").map_err(database)?)?,
         // Filled in by `lease`, from `post_contents`.
         content: serde_json::Value::Null,
-        attempt_count: count(row.try_get("attempt_count")?)?,
+        attempt_count: count(row.try_get("attempt_count").map_err(database)?)?,
         sent: serde_json::from_str(&sent)?,
     })
 }
@@ -385,7 +388,7 @@ where
     .bind(content.to_string())
     .bind(request.to_string())
     .execute(executor)
-    .await?;
+    .await.map_err(database)?;
     Ok(())
 }
 
@@ -422,7 +425,7 @@ where
             .bind(attempt.correlation_id.clone())
             .bind(attempt.body_hash.clone());
     }
-    insert.execute(executor).await?;
+    insert.execute(executor).await.map_err(database)?;
     Ok(())
 }
 
@@ -449,7 +452,7 @@ impl Store for SqlStore {
             plan_id: plan.id.clone(),
             ..SaveReport::default()
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await.map_err(database)?;
         sqlx::query(
             "INSERT INTO plans (id, period, start_date, timezone, warnings, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) \
@@ -463,7 +466,7 @@ impl Store for SqlStore {
         .bind(serde_json::to_string(&plan.warnings)?)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await.map_err(database)?;
         for post in posts {
             let hash = post.content_hash();
             let existing = sqlx::query(
@@ -471,7 +474,7 @@ impl Store for SqlStore {
             )
             .bind(post.id.0.as_str())
             .fetch_optional(&mut *tx)
-            .await?;
+            .await.map_err(database)?;
             let Some(row) = existing else {
                 let inserted = sqlx::query(
                     "INSERT INTO posts (id, plan_id, channel, scheduled_at, item_id, item, \
@@ -490,7 +493,7 @@ impl Store for SqlStore {
                 .bind(hash.as_str())
                 .bind(now)
                 .execute(&mut *tx)
-                .await?;
+                .await.map_err(database)?;
                 if inserted.rows_affected() == 1 {
                     write_content(&mut *tx, &post.id, &post.content, &post.request).await?;
                     report.inserted.push(post.id.clone());
@@ -500,8 +503,8 @@ impl Store for SqlStore {
                 continue;
             };
             let status = status_of(&row)?;
-            let stored_hash: String = row.try_get("content_hash")?;
-            let approved_hash: Option<String> = row.try_get("approved_hash")?;
+            let stored_hash: String = row.try_get("content_hash").map_err(database)?;
+            let approved_hash: Option<String> = row.try_get("approved_hash").map_err(database)?;
             if is_protected(status) || partly_sent(&row)? {
                 report.kept.push(post.id.clone());
                 continue;
@@ -512,7 +515,7 @@ impl Store for SqlStore {
                     .bind(post.id.0.as_str())
                     .bind(status_name(status))
                     .execute(&mut *tx)
-                    .await?;
+                    .await.map_err(database)?;
                 report.unchanged.push(post.id.clone());
                 continue;
             }
@@ -534,7 +537,7 @@ impl Store for SqlStore {
             .bind(post.id.0.as_str())
             .bind(status_name(status))
             .execute(&mut *tx)
-            .await?;
+            .await.map_err(database)?;
             if changed.rows_affected() == 0 {
                 // Leased or changed since it was read: leave it alone.
                 report.kept.push(post.id.clone());
@@ -546,7 +549,7 @@ impl Store for SqlStore {
             }
             report.updated.push(post.id.clone());
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(database)?;
         Ok(report)
     }
 
@@ -583,7 +586,7 @@ impl Store for SqlStore {
         if let Some(to) = filter.to {
             query = query.bind(to.as_second());
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&self.pool).await.map_err(database)?;
         rows.iter().map(post_of).collect()
     }
 
@@ -591,7 +594,7 @@ impl Store for SqlStore {
         let row = sqlx::query(AssertSqlSafe(format!("{POST_SELECT} WHERE id = $1")))
             .bind(id.0.as_str())
             .fetch_optional(&self.pool)
-            .await?;
+            .await.map_err(database)?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -627,27 +630,27 @@ impl Store for SqlStore {
         )
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?;
+        .await.map_err(database)?;
         let Some(row) = row else {
             return Ok(None);
         };
-        let warnings: String = row.try_get("warnings")?;
+        let warnings: String = row.try_get("warnings").map_err(database)?;
         let posts = sqlx::query(AssertSqlSafe(format!(
             "{POST_SELECT} WHERE plan_id = $1 ORDER BY scheduled_at, channel, id"
         )))
         .bind(id)
         .fetch_all(&self.pool)
-        .await?;
+        .await.map_err(database)?;
         Ok(Some(StoredPlan {
             record: PlanRecord {
-                id: row.try_get("id")?,
-                period: row.try_get("period")?,
-                start: row.try_get("start_date")?,
-                timezone: row.try_get("timezone")?,
+                id: row.try_get("id").map_err(database)?,
+                period: row.try_get("period").map_err(database)?,
+                start: row.try_get("start_date").map_err(database)?,
+                timezone: row.try_get("timezone").map_err(database)?,
                 warnings: serde_json::from_str(&warnings)?,
             },
-            created_at: timestamp(row.try_get("created_at")?)?,
-            updated_at: timestamp(row.try_get("updated_at")?)?,
+            created_at: timestamp(row.try_get("created_at").map_err(database)?)?,
+            updated_at: timestamp(row.try_get("updated_at").map_err(database)?)?,
             posts: posts.iter().map(post_of).collect::<Result<_, _>>()?,
         }))
     }
@@ -655,10 +658,10 @@ impl Store for SqlStore {
     async fn status_counts(&self) -> Result<Vec<(PostStatus, u64)>, StoreError> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS posts FROM posts GROUP BY status")
             .fetch_all(&self.pool)
-            .await?;
+            .await.map_err(database)?;
         rows.iter()
             .map(|row| {
-                let posts: i64 = row.try_get("posts")?;
+                let posts: i64 = row.try_get("posts").map_err(database)?;
                 Ok((status_of(row)?, u64::try_from(posts).unwrap_or_default()))
             })
             .collect()
@@ -671,7 +674,7 @@ impl Store for SqlStore {
         )
         .bind(now.as_second())
         .execute(&self.pool)
-        .await?;
+        .await.map_err(database)?;
         Ok(queued.rows_affected())
     }
 
@@ -683,7 +686,7 @@ impl Store for SqlStore {
         .bind(now.as_millisecond())
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
-        .await?;
+        .await.map_err(database)?;
         rows.iter().map(post_of).collect()
     }
 
@@ -695,11 +698,11 @@ impl Store for SqlStore {
         .bind(now.as_second())
         .bind(now.as_millisecond())
         .fetch_all(&self.pool)
-        .await?;
+        .await.map_err(database)?;
         rows.iter()
             .map(|row| {
-                let channel: String = row.try_get("channel")?;
-                let posts: i64 = row.try_get("posts")?;
+                let channel: String = row.try_get("channel").map_err(database)?;
+                let posts: i64 = row.try_get("posts").map_err(database)?;
                 Ok((
                     Channel::parse(&channel)
                         .map_err(|error| StoreError::Corrupt(error.to_string()))?,
@@ -738,7 +741,7 @@ impl Store for SqlStore {
         .bind(channel.as_str())
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
-        .await?;
+        .await.map_err(database)?;
         let mut leased = rows.iter().map(leased_of).collect::<Result<Vec<_>, _>>()?;
         // RETURNING gives the `posts` row only; the content is in `post_contents`.
         if !leased.is_empty() {
@@ -753,9 +756,9 @@ impl Store for SqlStore {
             }
             let contents: HashMap<String, String> = query
                 .fetch_all(&self.pool)
-                .await?
+                .await.map_err(database)?
                 .iter()
-                .map(|row| Ok((row.try_get("post_id")?, row.try_get("content")?)))
+                .map(|row| Ok((row.try_get("post_id").map_err(database)?, row.try_get("content").map_err(database)?)))
                 .collect::<Result<_, StoreError>>()?;
             for post in &mut leased {
                 let content = contents.get(&post.id.0).ok_or_else(|| {
@@ -797,7 +800,7 @@ impl Store for SqlStore {
         for id in ids {
             query = query.bind(id.0.as_str());
         }
-        Ok(query.execute(&self.pool).await?.rows_affected())
+        Ok(query.execute(&self.pool).await.map_err(database)?.rows_affected())
     }
 
     async fn mark_sending(
@@ -820,9 +823,9 @@ impl Store for SqlStore {
         for id in ids {
             query = query.bind(id.0.as_str());
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&self.pool).await.map_err(database)?;
         rows.iter()
-            .map(|row| Ok(PostId(row.try_get("id")?)))
+            .map(|row| Ok(PostId(row.try_get("id").map_err(database)?)))
             .collect()
     }
 
@@ -874,19 +877,19 @@ impl Store for SqlStore {
                 .bind((finish.status == PostStatus::Published).then(|| now.as_millisecond()));
         }
         // The UPDATE comes first, so that SQLite takes its write lock at once.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await.map_err(database)?;
         let held: Vec<String> = update
             .fetch_all(&mut *tx)
-            .await?
+            .await.map_err(database)?
             .iter()
             .map(|row| row.try_get("id"))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>().map_err(database)?;
         let attempts: Vec<(&PostId, &Attempt)> = finished
             .iter()
             .filter_map(|(id, finish)| finish.attempt.as_ref().map(|attempt| (id, attempt)))
             .collect();
         insert_attempts(&mut *tx, &attempts).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(database)?;
         Ok(finished
             .iter()
             .map(|(id, _)| held.contains(&id.0))
@@ -907,30 +910,30 @@ impl Store for SqlStore {
                 )
                 .bind(at.as_millisecond())
                 .fetch_all(&self.pool)
-                .await?,
+                .await.map_err(database)?,
                 Requeue::HeldBy(owner) => sqlx::query(
                     "SELECT id, channel, lease_owner, lease_until_ms, sending_since_ms FROM posts \
                      WHERE status = 'publishing' AND lease_owner = $1",
                 )
                 .bind(owner)
                 .fetch_all(&self.pool)
-                .await?,
+                .await.map_err(database)?,
             };
         let mut requeued = Vec::with_capacity(candidates.len());
         for row in &candidates {
-            let id = PostId(row.try_get("id")?);
-            let name: String = row.try_get("channel")?;
+            let id = PostId(row.try_get("id").map_err(database)?);
+            let name: String = row.try_get("channel").map_err(database)?;
             let channel =
                 Channel::parse(&name).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            let owner: Option<String> = row.try_get("lease_owner")?;
-            let until: Option<i64> = row.try_get("lease_until_ms")?;
-            let was_sending = row.try_get::<Option<i64>, _>("sending_since_ms")?.is_some();
+            let owner: Option<String> = row.try_get("lease_owner").map_err(database)?;
+            let until: Option<i64> = row.try_get("lease_until_ms").map_err(database)?;
+            let was_sending = row.try_get::<Option<i64>, _>("sending_since_ms").map_err(database)?.is_some();
             let status = if !was_sending || idempotent.contains(&channel) {
                 PostStatus::Scheduled
             } else {
                 PostStatus::Unconfirmed
             };
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin().await.map_err(database)?;
             // Compare-and-set on the lease seen: another dispatcher may have
             // reclaimed (or the owner finished) the post meanwhile.
             let ended = sqlx::query(
@@ -945,9 +948,9 @@ impl Store for SqlStore {
             .bind(owner.clone())
             .bind(until)
             .execute(&mut *tx)
-            .await?;
+            .await.map_err(database)?;
             if ended.rows_affected() != 1 {
-                tx.rollback().await?;
+                tx.rollback().await.map_err(database)?;
                 continue;
             }
             if was_sending {
@@ -973,7 +976,7 @@ impl Store for SqlStore {
                 };
                 insert_attempts(&mut *tx, &[(&id, &attempt)]).await?;
             }
-            tx.commit().await?;
+            tx.commit().await.map_err(database)?;
             requeued.push(Requeued {
                 id,
                 channel,
@@ -983,4 +986,14 @@ impl Store for SqlStore {
         }
         Ok(requeued)
     }
+}
+
+/// A database failure as the store reports it.
+fn database(error: sqlx::Error) -> StoreError {
+    StoreError::Database(Box::new(error))
+}
+
+/// A failed migration as the store reports it.
+fn migration(error: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Migrate(Box::new(error))
 }

@@ -1,46 +1,16 @@
-//! End-to-end tests of [`SqlStore`]: SQLite in a temporary file always,
+//! End-to-end tests of `SqlStore`: SQLite in a temporary file always,
 //! PostgreSQL when `HALCYTONE_TEST_POSTGRES_URL` is set.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
+use halcytone_core::channel::Channel;
+use halcytone_core::publisher::{PostId, PostStatus};
+use halcytone_core::store::*;
+use halcytone_store::{Backend, SqlStore};
+use jiff::Timestamp;
 use serde_json::json;
 
-use super::*;
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A name unique to this run and test, so PostgreSQL tests can share a database.
-fn unique(tag: &str) -> String {
-    format!(
-        "{tag}_{}_{}_{}",
-        std::process::id(),
-        Timestamp::now().as_nanosecond(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A SQLite file removed (with its WAL) when dropped.
-pub(crate) struct TempDb(PathBuf);
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// A new store in a SQLite file of its own.
-pub(crate) async fn sqlite() -> (SqlStore, TempDb) {
-    let path = std::env::temp_dir().join(format!("{}.db", unique("halcytone-store")));
-    let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    (store, TempDb(path))
-}
+use crate::common::{sqlite, unique};
 
 async fn postgres() -> Option<SqlStore> {
     let Ok(url) = std::env::var("HALCYTONE_TEST_POSTGRES_URL") else {
