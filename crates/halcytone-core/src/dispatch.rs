@@ -29,7 +29,7 @@ use crate::publisher::{
     Content, OutgoingPost, PostId, PostStatus, PublishContext, PublishReceipt, Publisher,
 };
 use crate::request::RequestPreview;
-use crate::resilience::{ResilienceSettings, Resilient, retry_delay};
+use crate::resilience::{Permit, ResilienceSettings, Resilient, retry_delay};
 use crate::store::{
     Attempt, AttemptOutcome, Finish, LeasedPost, Requeue, Requeued, Store, StoreError, StoredPost,
     sha256_hex,
@@ -379,7 +379,14 @@ impl Dispatcher {
             let rate_limited_until: std::sync::Mutex<Option<Timestamp>> =
                 std::sync::Mutex::new(None);
             // While the breaker is open, due posts stay queued, unleased.
-            let leased = if publisher.circuit_closed() {
+            let permits = if publisher.circuit_closed() {
+                self.permits(channel, publisher, stop).await?
+            } else {
+                Vec::new()
+            };
+            let leased = if permits.is_empty() {
+                Vec::new()
+            } else {
                 let now = (self.clock)();
                 self.store
                     .lease(
@@ -387,11 +394,9 @@ impl Dispatcher {
                         channel,
                         now,
                         now + self.settings.lease,
-                        self.settings.batch,
+                        permits.len(),
                     )
                     .await?
-            } else {
-                Vec::new()
             };
             if leased.is_empty() {
                 if once {
@@ -402,8 +407,10 @@ impl Dispatcher {
             }
             self.holding()
                 .extend(leased.iter().map(|post| post.id.clone()));
-            let sends = stream::iter(leased)
-                .map(|post| self.send(publisher, post, recorder, &rate_limited_until, stop))
+            let sends = stream::iter(leased.into_iter().zip(permits))
+                .map(|(post, permit)| {
+                    self.send(publisher, post, permit, recorder, &rate_limited_until, stop)
+                })
                 .buffer_unordered(self.settings.concurrency.max(1))
                 .for_each(|result| {
                     match result {
@@ -448,12 +455,43 @@ impl Dispatcher {
         Ok(done)
     }
 
+    /// Takes the rate limit's permits for the next batch of `channel`, before
+    /// anything is leased: as many as posts are due (at most a batch), the
+    /// first waited for. Posts waiting for the limit stay `scheduled`, so a
+    /// shutdown or a crash meanwhile leaves nothing to sweep. Empty when
+    /// nothing is due or `stop` came first.
+    async fn permits(
+        &self,
+        channel: &Channel,
+        publisher: &Resilient,
+        stop: &CancellationToken,
+    ) -> Result<Vec<Permit>, StoreError> {
+        if !publisher.rate_limited() {
+            return Ok(publisher.permits(self.settings.batch).await);
+        }
+        let due = self
+            .store
+            .due_by_channel((self.clock)())
+            .await?
+            .into_iter()
+            .find(|(due_channel, _)| due_channel == channel)
+            .map_or(0, |(_, posts)| posts);
+        let wanted = usize::try_from(due)
+            .unwrap_or(usize::MAX)
+            .min(self.settings.batch);
+        Ok(tokio::select! {
+            permits = publisher.permits(wanted) => permits,
+            () = stop.cancelled() => Vec::new(),
+        })
+    }
+
     /// Sends one leased post once and records how it went. `None` when the
     /// post was not sent: shutdown began, or the lease was lost.
     async fn send(
         &self,
         publisher: &Resilient,
         post: LeasedPost,
+        permit: Permit,
         recorder: &mpsc::Sender<Record>,
         rate_limited_until: &std::sync::Mutex<Option<Timestamp>>,
         stop: &CancellationToken,
@@ -468,13 +506,16 @@ impl Dispatcher {
         let paused = *rate_limited_until
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(until) = paused.filter(|until| *until > (self.clock)()) {
-            // Back to the queue untried, due when the API said.
+        let paused = paused.filter(|until| *until > (self.clock)());
+        // A breaker opened by a send of this batch: no call, back to the queue.
+        if paused.is_some() || !publisher.circuit_closed() {
+            // Back to the queue untried, due when the API said (or at once,
+            // for when the breaker lets calls through again).
             let finish = Finish {
                 status: PostStatus::Scheduled,
                 attempt: None,
                 external_ids: post.sent.clone(),
-                next_attempt_at: Some(until),
+                next_attempt_at: paused,
                 counted: false,
             };
             submit(recorder, |done| Record::Finish {
@@ -488,8 +529,8 @@ impl Dispatcher {
                 channel: post.channel,
                 status: PostStatus::Scheduled,
                 external_ids: post.sent,
-                next_attempt_at: Some(until),
-                rate_limited: true,
+                next_attempt_at: paused,
+                rate_limited: paused.is_some(),
                 error: None,
             }));
         }
@@ -510,7 +551,7 @@ impl Dispatcher {
             correlation_id: format!("{}-{:016x}", post.id, fastrand::u64(..)),
             already_sent: post.sent.clone(),
         };
-        let result = publisher.publish_once(&outgoing, &context).await;
+        let result = publisher.publish_once(&outgoing, &context, permit).await;
         let rate_limited = result
             .as_ref()
             .err()

@@ -254,6 +254,10 @@ impl failsafe::Instrument for BreakerEvents {
 type Breaker =
     failsafe::StateMachine<failsafe::failure_policy::ConsecutiveFailures<Cooldown>, BreakerEvents>;
 
+/// One send the channel's rate limit allowed (see [`Resilient::permits`]).
+#[derive(Debug)]
+pub struct Permit(());
+
 /// A publisher wrapped in retries, a circuit breaker and a rate limit.
 ///
 /// Transient failures and rate limits are retried with exponential backoff
@@ -312,9 +316,47 @@ impl Resilient {
         self.breaker.is_call_permitted()
     }
 
-    /// Sends the post once, through the breaker and the rate limit, without
-    /// retrying: for the durable queue, which schedules retries itself (see
-    /// [`retry_delay`]) so that each one is on record.
+    /// Whether the channel has a rate limit, so that sending needs permits
+    /// that may have to be waited for.
+    pub fn rate_limited(&self) -> bool {
+        self.limiter.is_some()
+    }
+
+    /// Takes up to `wanted` sends from the rate limit: waits for the first,
+    /// then takes what else is free at once. Without a rate limit, `wanted`
+    /// permits at once. The dispatcher takes permits before it leases
+    /// posts, so a post never waits for the limit while leased.
+    pub async fn permits(&self, wanted: usize) -> Vec<Permit> {
+        if wanted == 0 {
+            return Vec::new();
+        }
+        let mut permits = vec![self.permit().await];
+        while permits.len() < wanted
+            && self
+                .limiter
+                .as_ref()
+                .is_none_or(|limiter| limiter.check().is_ok())
+        {
+            permits.push(Permit(()));
+        }
+        permits
+    }
+
+    /// Waits for one send from the rate limit, recording the wait.
+    async fn permit(&self) -> Permit {
+        if let Some(limiter) = &self.limiter {
+            let waiting = Instant::now();
+            limiter.until_ready().await;
+            metrics::histogram!("halcytone_rate_limit_wait_seconds", "channel" => self.inner.channel().to_string())
+                .record(waiting.elapsed().as_secs_f64());
+        }
+        Permit(())
+    }
+
+    /// Sends the post once, through the breaker, with a permit of the rate
+    /// limit already taken, without retrying: for the durable queue, which
+    /// schedules retries itself (see [`retry_delay`]) so that each one is
+    /// on record.
     ///
     /// # Errors
     /// As [`Publisher::publish`]; `CircuitOpen` when the breaker refused the call.
@@ -322,10 +364,11 @@ impl Resilient {
         &self,
         post: &OutgoingPost,
         context: &PublishContext,
+        permit: Permit,
     ) -> Result<PublishReceipt, PublishError> {
         self.inner.validate(&post.content)?;
         let sent = Mutex::new(context.already_sent.clone());
-        self.attempt(post, context, &sent).await
+        self.attempt(post, context, &sent, permit).await
     }
 
     async fn attempt(
@@ -333,15 +376,10 @@ impl Resilient {
         post: &OutgoingPost,
         context: &PublishContext,
         sent: &Mutex<Vec<String>>,
+        _permit: Permit,
     ) -> Result<PublishReceipt, PublishError> {
         let channel = self.inner.channel();
         let label = channel.to_string();
-        if let Some(limiter) = &self.limiter {
-            let waiting = Instant::now();
-            limiter.until_ready().await;
-            metrics::counter!("halcytone_rate_limit_wait_seconds_total", "channel" => label.clone())
-                .increment(waiting.elapsed().as_secs());
-        }
         let context = PublishContext {
             correlation_id: context.correlation_id.clone(),
             already_sent: sent.lock().map(|sent| sent.clone()).unwrap_or_default(),
@@ -424,8 +462,9 @@ impl Publisher for Resilient {
         self.inner.validate(&post.content)?;
         let sent = Mutex::new(context.already_sent.clone());
         let label = format!("{} post {}", self.inner.channel(), post.id);
-        retrying(&self.settings, self.inner.idempotent(), &label, || {
-            self.attempt(post, context, &sent)
+        retrying(&self.settings, self.inner.idempotent(), &label, || async {
+            let permit = self.permit().await;
+            self.attempt(post, context, &sent, permit).await
         })
         .await
     }

@@ -22,7 +22,7 @@ use halcytone_core::publisher::{
 };
 use halcytone_core::render::Renderer;
 use halcytone_core::request::{Method, OutboundRequest};
-use halcytone_core::resilience::{ResilienceSettings, Resilient};
+use halcytone_core::resilience::{RateLimit, ResilienceSettings, Resilient};
 use halcytone_core::store::{
     Action, Attempt, AttemptOutcome, Finish, NewPost, PlanRecord, PostFilter, Requeue, Store,
     StoreError, StoredPost, sha256_hex,
@@ -195,13 +195,22 @@ fn dispatcher(
     publishers: &[Arc<Scripted>],
     clock: &ManualClock,
 ) -> Dispatcher {
+    rate_limited_dispatcher(store, publishers, clock, None)
+}
+
+fn rate_limited_dispatcher(
+    store: &Arc<SqlStore>,
+    publishers: &[Arc<Scripted>],
+    clock: &ManualClock,
+    rate_limit: Option<RateLimit>,
+) -> Dispatcher {
     let channels = publishers
         .iter()
         .map(|publisher| {
             let wrapped = Resilient::new(
                 Arc::clone(publisher) as Arc<dyn Publisher>,
                 resilience(),
-                None,
+                rate_limit,
             );
             (publisher.channel(), Arc::new(wrapped))
         })
@@ -784,6 +793,22 @@ async fn a_rate_limit_with_a_reset_time_pauses_the_channel_without_using_up_atte
     assert_eq!(post.attempt_count, 0, "a rate limit uses up no attempt");
     assert_eq!(post.attempts.len(), 1, "but it is on record");
 
+    // The send that was in flight beside it is on record as what it was.
+    let beside = status(&store, &twitter.calls()[1].0.0).await;
+    assert_eq!(beside.status, PostStatus::Published);
+    assert_eq!(beside.attempts.len(), 1);
+    assert_eq!(beside.attempts[0].outcome, AttemptOutcome::Succeeded);
+    assert_eq!(beside.external_ids, [format!("ext-{}", beside.id)]);
+    assert_eq!(
+        summary
+            .posts
+            .iter()
+            .filter(|post| post.status == PostStatus::Published)
+            .count(),
+        1,
+        "only what went out is reported as sent"
+    );
+
     let untried = status(&store, "twitter_3").await;
     assert_eq!(untried.status, PostStatus::Scheduled);
     assert!(untried.attempts.is_empty(), "sent back without a request");
@@ -871,4 +896,67 @@ async fn only_the_leases_named_are_renewed() {
         status(&store, "twitter_0").await.status,
         PostStatus::Publishing
     );
+}
+
+#[tokio::test]
+async fn posts_waiting_for_the_rate_limit_are_not_leased() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 3, PostStatus::Scheduled).await;
+    let twitter = Arc::new(Scripted::new("twitter", false));
+    let clock = ManualClock::at(T0 + 10);
+    // One send an hour: the first goes at once, the others wait.
+    let limit = Some("1/1h".parse().unwrap());
+    let statuses = |store: Arc<SqlStore>| async move {
+        let mut statuses = Vec::new();
+        for n in 0..3 {
+            let post = status(&store, &format!("twitter_{n}")).await;
+            statuses.push((post.status, post.attempts.len()));
+        }
+        statuses
+    };
+    // Each dispatcher (a new process) sends one post at once, then waits.
+    for (sent, ending) in [(1, "shutdown"), (2, "crash")] {
+        let waiting: Vec<(PostStatus, usize)> = (0..3)
+            .map(|n| {
+                if n < sent {
+                    (PostStatus::Published, 1)
+                } else {
+                    (PostStatus::Scheduled, 0)
+                }
+            })
+            .collect();
+        let dispatcher =
+            rate_limited_dispatcher(&store, &[Arc::clone(&twitter)], &clock, limit);
+        let stop = CancellationToken::new();
+        let run = dispatcher.run(stop.clone());
+        tokio::pin!(run);
+        let sent_first = async {
+            while statuses(Arc::clone(&store)).await != waiting {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::select! {
+            _ = &mut run => panic!("the dispatcher stopped by itself"),
+            () = sent_first => {}
+        }
+        // Several polls later the other two still wait, unleased.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(statuses(Arc::clone(&store)).await, waiting, "{ending}");
+        if ending == "shutdown" {
+            stop.cancel();
+            run.await.unwrap();
+        } else {
+            // A crash: the dispatcher stops mid-wait and never runs again.
+            drop(run);
+        }
+        assert_eq!(statuses(Arc::clone(&store)).await, waiting, "{ending}");
+        // Nothing for a later dispatcher to sweep.
+        let later = clock.clock()() + Duration::from_secs(3600);
+        let requeued = store
+            .requeue(Requeue::ExpiredBefore(later), &[], later)
+            .await
+            .unwrap();
+        assert!(requeued.is_empty(), "{ending}: {requeued:?}");
+    }
+    assert_eq!(twitter.calls().len(), 2);
 }
