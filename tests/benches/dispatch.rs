@@ -22,8 +22,8 @@ use axum::routing::post;
 use halcytone_core::channel::Channel;
 use halcytone_core::publisher::{PostId, PostStatus};
 use halcytone_core::store::{NewPost, PlanRecord, PostFilter, Store};
-use halcytone_store::SqlStore;
 use halcytone_e2e::root;
+use halcytone_store::SqlStore;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 

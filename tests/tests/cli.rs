@@ -567,3 +567,36 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
 }
+
+#[test]
+fn past_slots_are_named_and_a_pass_that_can_send_nothing_fails() {
+    let directory = scratch("nothing-configured");
+    let scheduled = [("HALCYTONE__APPROVAL__REQUIRED", "false")];
+    let output = run(
+        &directory,
+        &["generate", "--period", "day", "--start", "2020-01-06"],
+        &scheduled,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(
+            "5 posts are planned in the past (the first at 2020-01-06 09:00 UTC): once approved they go out at once"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    // Every post is due, and no channel has credentials.
+    let output = run(&directory, &["publish", "--due"], &scheduled);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("nothing was sent: 5 due posts wait on channels that cannot send"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output)
+            .contains("twitter: 2 due posts wait: not configured (set channels.twitter."),
+        "{}",
+        stdout(&output)
+    );
+}

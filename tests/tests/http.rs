@@ -201,7 +201,7 @@ async fn bad_requests_get_problems_naming_the_field() {
     for (sent, detail) in [
         (
             r#"{"dry_run": tr"#,
-            "the request body is not valid JSON: it ends early, at line 1, column 15",
+            "the request body is not valid JSON: it ends early, at line 1, column 14",
         ),
         (
             "dry_run=true",
@@ -209,11 +209,7 @@ async fn bad_requests_get_problems_naming_the_field() {
         ),
         ("[true]", "invalid request body: it must be a JSON object"),
     ] {
-        let body = problem(
-            post("/generateBatch?period=week", sent).await.unwrap(),
-            400,
-        )
-        .await;
+        let body = problem(post("/generateBatch?period=week", sent).await.unwrap(), 400).await;
         assert_eq!(body["detail"], detail, "{sent}");
     }
     let body = problem(

@@ -1,6 +1,6 @@
 //! `halcytone generate --publish-now` against wiremock emulations of the
-//! four APIs: what each receives is what the dry run previewed, and one
-//! failing channel does not stop the others.
+//! four APIs: what each receives is what the dry run previewed, one failing
+//! channel does not stop the others, and a second run sends nothing again.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -70,8 +70,17 @@ impl Apis {
 }
 
 fn run(arguments: &[&str], environment: &[(String, String)]) -> std::process::Output {
+    run_in(&scratch("publish"), arguments, environment)
+}
+
+/// Runs `halcytone` in `directory`, whose store later runs share.
+fn run_in(
+    directory: &std::path::Path,
+    arguments: &[&str],
+    environment: &[(String, String)],
+) -> std::process::Output {
     let mut command = Command::new(halcytone());
-    command.args(arguments).current_dir(scratch("publish"));
+    command.args(arguments).current_dir(directory);
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
         command.env_remove(name);
     }
@@ -159,7 +168,7 @@ async fn three_channels_publish_while_one_fails_and_the_report_says_why() {
         "a failed post fails the run: {stdout}\n{stderr}"
     );
     assert!(
-        stdout.starts_with("Published 4 of 5 posts (1 failed, 0 skipped)"),
+        stdout.starts_with("Published 4 of 5 posts now (0 already published, 0 waiting, 1 failed, 0 unconfirmed, 0 skipped)"),
         "{stdout}"
     );
     assert!(
@@ -167,7 +176,7 @@ async fn three_channels_publish_while_one_fails_and_the_report_says_why() {
         "{stdout}"
     );
     assert!(
-        stderr.contains("1 of 5 posts failed to publish"),
+        stderr.contains("1 of 5 posts failed or are unconfirmed"),
         "{stderr}"
     );
     for secret in ["crm-secret", "platform-secret", "x-secret", "li-secret"] {
@@ -177,8 +186,22 @@ async fn three_channels_publish_while_one_fails_and_the_report_says_why() {
         );
     }
 
-    // What each API received is what the dry run previewed, byte for byte
-    // (thread replies carry the id X gave the part before them).
+    assert_received_as_previewed(&apis, &previews).await;
+    let newsletter = &apis.email.received_requests().await.unwrap()[0];
+    let key = newsletter
+        .headers
+        .get("idempotency-key")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(key.starts_with("halcytone-post_"), "{key}");
+}
+
+/// What each API received is what the dry run previewed, byte for byte
+/// (thread replies carry the id X gave the part before them), each once.
+/// Posts of one channel may go out side by side, so requests are matched to
+/// previews by body, not by order.
+async fn assert_received_as_previewed(apis: &Apis, previews: &BTreeMap<String, Vec<Value>>) {
     for (channel, server) in [
         ("email", &apis.email),
         ("web", &apis.web),
@@ -186,15 +209,23 @@ async fn three_channels_publish_while_one_fails_and_the_report_says_why() {
         ("twitter", &apis.twitter),
     ] {
         let received = server.received_requests().await.unwrap();
-        let expected = &previews[channel];
+        let mut expected = previews[channel].clone();
         assert_eq!(received.len(), expected.len(), "{channel}");
-        for (request, preview) in received.iter().zip(expected) {
-            let mut preview_body = preview["body"].clone();
-            if let Some(reply) = preview_body.get_mut("reply") {
-                reply["in_reply_to_tweet_id"] = "2099392716078206976".into();
-            }
-            assert_eq!(body_of(request), preview_body, "{channel}");
-            if preview_body.get("reply").is_none() {
+        for request in &received {
+            let body = body_of(request);
+            let position = expected
+                .iter()
+                .position(|preview| {
+                    let mut preview_body = preview["body"].clone();
+                    if let Some(reply) = preview_body.get_mut("reply") {
+                        reply["in_reply_to_tweet_id"] =
+                            body["reply"]["in_reply_to_tweet_id"].clone();
+                    }
+                    preview_body == body
+                })
+                .unwrap_or_else(|| panic!("{channel}: {body} was not previewed"));
+            let preview = expected.remove(position);
+            if preview["body"].get("reply").is_none() {
                 assert_eq!(
                     request.body,
                     serde_json::to_vec(&preview["body"]).unwrap(),
@@ -211,14 +242,112 @@ async fn three_channels_publish_while_one_fails_and_the_report_says_why() {
             );
         }
     }
-    let newsletter = &apis.email.received_requests().await.unwrap()[0];
-    let key = newsletter
-        .headers
-        .get("idempotency-key")
-        .unwrap()
-        .to_str()
-        .unwrap();
-    assert!(key.starts_with("halcytone-post_"), "{key}");
+}
+
+/// Answers every API with success: new ids, and a reply id per X part.
+async fn every_api_succeeds(apis: &Apis) {
+    Mock::given(method("POST"))
+        .and(path("/api/v1/newsletters"))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .set_body_json(serde_json::json!({"id": "nl_8f2c", "status": "scheduled"})),
+        )
+        .mount(&apis.email)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/content"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(
+            serde_json::json!({"id": "cnt_1", "url": "https://halcytone.example/a", "status": "scheduled"}),
+        ))
+        .mount(&apis.web)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2/tweets"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(
+                serde_json::json!({"data": {"id": "2099392716078206976", "text": "…"}}),
+            ),
+        )
+        .mount(&apis.twitter)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/rest/posts"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .insert_header("x-restli-id", "urn:li:share:7373456789012345678"),
+        )
+        .mount(&apis.linkedin)
+        .await;
+}
+
+#[tokio::test]
+async fn publishing_now_twice_sends_each_post_once_and_the_second_run_says_why() {
+    let apis = Apis::start().await;
+    let environment = apis.environment();
+    let previews = previews(&environment);
+    every_api_succeeds(&apis).await;
+    let directory = scratch("publish-twice");
+    let arguments = [&DAY[..], &["--publish-now", "--json"]].concat();
+
+    let first = run_in(&directory, &arguments, &environment);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let posts = report["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 5);
+    assert!(
+        posts.iter().all(|post| post["outcome"] == "published"),
+        "{report}"
+    );
+
+    let second = run_in(&directory, &arguments, &environment);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let again: Value = serde_json::from_slice(&second.stdout).unwrap();
+    for (post, before) in again["posts"].as_array().unwrap().iter().zip(posts) {
+        assert_eq!(post["outcome"], "already-published", "{again}");
+        assert_eq!(post["external_ids"], before["external_ids"], "{again}");
+        assert!(
+            !post["external_ids"].as_array().unwrap().is_empty(),
+            "{again}"
+        );
+    }
+    let table = run_in(
+        &directory,
+        &[&DAY[..], &["--publish-now"]].concat(),
+        &environment,
+    );
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.starts_with("Published 0 of 5 posts now (5 already published"),
+        "{table}"
+    );
+    assert!(
+        table.contains("urn:li:share:7373456789012345678"),
+        "{table}"
+    );
+
+    // Each post reached its API once, as previewed, and its send is on record.
+    assert_received_as_previewed(&apis, &previews).await;
+    for post in posts {
+        let shown = run_in(
+            &directory,
+            &["posts", "show", post["post"].as_str().unwrap(), "--json"],
+            &environment,
+        );
+        let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+        assert_eq!(shown["status"], "published");
+        let attempts = shown["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "{shown}");
+        assert_eq!(attempts[0]["outcome"], "succeeded");
+        assert!(attempts[0]["body_hash"].is_string(), "{shown}");
+    }
 }
 
 #[tokio::test]
@@ -262,10 +391,10 @@ async fn unconfigured_channels_are_skipped_and_dry_run_processes_send_nothing() 
         outcomes,
         [
             ("email", "skipped"),
+            ("twitter", "published"),
+            ("web", "skipped"),
             ("linkedin", "skipped"),
             ("twitter", "published"),
-            ("twitter", "published"),
-            ("web", "skipped")
         ]
     );
     let mut dry = environment.clone();

@@ -31,8 +31,8 @@ use crate::publisher::{
 use crate::request::RequestPreview;
 use crate::resilience::{Permit, ResilienceSettings, Resilient, retry_delay};
 use crate::store::{
-    Attempt, AttemptOutcome, Finish, LeasedPost, Requeue, Requeued, Store, StoreError, StoredPost,
-    sha256_hex,
+    Attempt, AttemptOutcome, Finish, LeasedPost, Leasing, Requeue, Requeued, Store, StoreError,
+    StoredPost, sha256_hex,
 };
 
 /// How the dispatcher leases and sends.
@@ -102,6 +102,9 @@ pub struct PassSummary {
     pub queued: u64,
     /// Channels whose due posts were left waiting, and why.
     pub waiting: Vec<String>,
+    /// Due posts left waiting on channels that cannot send (not configured,
+    /// disabled or not in this build).
+    pub unsendable: u64,
 }
 
 /// A due post and the requests it would send (a dry run).
@@ -194,16 +197,48 @@ impl Dispatcher {
         stop: &CancellationToken,
         on_done: &(dyn Fn(&Dispatched) + Send + Sync),
     ) -> Result<PassSummary, StoreError> {
+        self.pass(Leasing::Due, stop, on_done).await
+    }
+
+    /// One pass over the scheduled posts `ids`, sent now whatever their
+    /// time (`generate --publish-now`), as [`Dispatcher::run_once`] sends
+    /// due posts: leased, marked, sent once, on record.
+    ///
+    /// # Errors
+    /// The store's error; posts already sent stay recorded.
+    pub async fn run_posts(
+        &self,
+        ids: &[PostId],
+        stop: &CancellationToken,
+        on_done: &(dyn Fn(&Dispatched) + Send + Sync),
+    ) -> Result<PassSummary, StoreError> {
+        self.pass(Leasing::Now(ids), stop, on_done).await
+    }
+
+    async fn pass(
+        &self,
+        which: Leasing<'_>,
+        stop: &CancellationToken,
+        on_done: &(dyn Fn(&Dispatched) + Send + Sync),
+    ) -> Result<PassSummary, StoreError> {
         let mut summary = PassSummary {
             requeued: self.requeue_expired().await?,
             queued: self.store.schedule_approved((self.clock)()).await?,
             ..PassSummary::default()
         };
-        let channels = self.ready_channels(&mut summary.waiting);
+        let mut unconfigured = Vec::new();
+        let channels = self.ready_channels(&mut unconfigured);
         let (recorder, queue) = mpsc::channel(RECORD_QUEUE);
         let drains = async move {
             let drains = channels.iter().map(|(channel, publisher)| {
-                self.drain(channel, publisher, &recorder, stop, true, on_done)
+                self.drain(
+                    channel,
+                    publisher,
+                    Drain::Pass(which),
+                    &recorder,
+                    stop,
+                    on_done,
+                )
             });
             let results = futures_util::future::join_all(drains).await;
             // The recorder finishes once every sender is done.
@@ -236,21 +271,28 @@ impl Dispatcher {
                 ));
             }
         }
-        // Posts of a channel this dispatcher does not send on wait unseen
-        // otherwise: name them.
+        // Due posts of a channel that cannot send wait unseen otherwise:
+        // name them.
         let due = self.store.due_by_channel((self.clock)()).await?;
-        let elsewhere = due
-            .into_iter()
-            .filter(|(channel, _)| !self.channels.contains_key(channel));
-        for (channel, posts) in elsewhere {
+        for (channel, posts) in due {
+            let why = if let Some(reason) = unconfigured
+                .iter()
+                .find(|(unready, _)| *unready == channel)
+                .map(|(_, reason)| reason.clone())
+            {
+                reason
+            } else if !self.channels.contains_key(&channel) {
+                "the channel is disabled or not in this build".to_owned()
+            } else {
+                continue;
+            };
+            summary.unsendable += posts;
             let posts = if posts == 1 {
                 "1 due post waits".to_owned()
             } else {
                 format!("{posts} due posts wait")
             };
-            summary.waiting.push(format!(
-                "{channel}: {posts}: the channel is disabled or not in this build"
-            ));
+            summary.waiting.push(format!("{channel}: {posts}: {why}"));
         }
         Ok(summary)
     }
@@ -262,10 +304,10 @@ impl Dispatcher {
     /// The store's error while releasing leases at shutdown; failures while
     /// running are logged and retried.
     pub async fn run(&self, stop: CancellationToken) -> Result<(), StoreError> {
-        let mut waiting = Vec::new();
-        let channels = self.ready_channels(&mut waiting);
-        for reason in &waiting {
-            tracing::warn!(reason = %reason, "A channel's due posts will wait.");
+        let mut unready = Vec::new();
+        let channels = self.ready_channels(&mut unready);
+        for (channel, reason) in &unready {
+            tracing::warn!(channel = %channel, reason = %reason, "The channel's due posts will wait.");
         }
         tracing::info!(owner = %self.owner, channels = channels.len(), "Dispatcher started.");
         let quiet = |_: &Dispatched| {};
@@ -276,7 +318,7 @@ impl Dispatcher {
             let drains = channels.iter().map(|(channel, publisher)| async move {
                 while !stop.is_cancelled() {
                     if let Err(error) = self
-                        .drain(channel, publisher, recorder, stop, false, quiet)
+                        .drain(channel, publisher, Drain::Serve, recorder, stop, quiet)
                         .await
                     {
                         tracing::error!(%error, channel = %channel, "Dispatching failed; trying again.");
@@ -342,8 +384,12 @@ impl Dispatcher {
             .collect())
     }
 
-    /// The channels that can send now; the others are named in `waiting`.
-    fn ready_channels(&self, waiting: &mut Vec<String>) -> Vec<(Channel, Arc<Resilient>)> {
+    /// The channels that can send now; the others are in `unready`, with
+    /// what they lack.
+    fn ready_channels(
+        &self,
+        unready: &mut Vec<(Channel, String)>,
+    ) -> Vec<(Channel, Arc<Resilient>)> {
         self.channels
             .iter()
             .filter(|(channel, publisher)| {
@@ -351,9 +397,9 @@ impl Dispatcher {
                 if missing.is_empty() {
                     return true;
                 }
-                waiting.push(format!(
-                    "{channel}: not configured (set {}); its due posts wait",
-                    missing.join(", ")
+                unready.push((
+                    (*channel).clone(),
+                    format!("not configured (set {})", missing.join(", ")),
                 ));
                 false
             })
@@ -362,16 +408,21 @@ impl Dispatcher {
     }
 
     /// Leases and sends `channel`'s due posts, a batch at a time. With
-    /// `once`, returns when none is due; otherwise waits for more until `stop`.
+    /// [`Drain::Pass`], returns when none is left; otherwise waits for more
+    /// until `stop`.
     async fn drain(
         &self,
         channel: &Channel,
         publisher: &Resilient,
+        mode: Drain<'_>,
         recorder: &mpsc::Sender<Record>,
         stop: &CancellationToken,
-        once: bool,
         on_done: &(dyn Fn(&Dispatched) + Send + Sync),
     ) -> Result<Vec<Dispatched>, StoreError> {
+        let (which, once) = match mode {
+            Drain::Serve => (Leasing::Due, false),
+            Drain::Pass(which) => (which, true),
+        };
         let mut done = Vec::new();
         while !stop.is_cancelled() {
             // Set by a send the API rate-limited: the reset time holds for
@@ -380,7 +431,7 @@ impl Dispatcher {
                 std::sync::Mutex::new(None);
             // While the breaker is open, due posts stay queued, unleased.
             let permits = if publisher.circuit_closed() {
-                self.permits(channel, publisher, stop).await?
+                self.permits(channel, publisher, which, stop).await?
             } else {
                 Vec::new()
             };
@@ -395,6 +446,7 @@ impl Dispatcher {
                         now,
                         now + self.settings.lease,
                         permits.len(),
+                        which,
                     )
                     .await?
             };
@@ -464,18 +516,22 @@ impl Dispatcher {
         &self,
         channel: &Channel,
         publisher: &Resilient,
+        which: Leasing<'_>,
         stop: &CancellationToken,
     ) -> Result<Vec<Permit>, StoreError> {
         if !publisher.rate_limited() {
             return Ok(publisher.permits(self.settings.batch).await);
         }
-        let due = self
-            .store
-            .due_by_channel((self.clock)())
-            .await?
-            .into_iter()
-            .find(|(due_channel, _)| due_channel == channel)
-            .map_or(0, |(_, posts)| posts);
+        let due = match which {
+            Leasing::Now(ids) => ids.len() as u64,
+            Leasing::Due => self
+                .store
+                .due_by_channel((self.clock)())
+                .await?
+                .into_iter()
+                .find(|(due_channel, _)| due_channel == channel)
+                .map_or(0, |(_, posts)| posts),
+        };
         let wanted = usize::try_from(due)
             .unwrap_or(usize::MAX)
             .min(self.settings.batch);
@@ -851,6 +907,15 @@ impl Dispatcher {
             () = tokio::time::sleep(self.settings.poll_interval) => {}
         }
     }
+}
+
+/// How a channel is drained.
+#[derive(Debug, Clone, Copy)]
+enum Drain<'a> {
+    /// Due posts as they fall due, until stopped (`serve`).
+    Serve,
+    /// One pass over these posts, until none is left.
+    Pass(Leasing<'a>),
 }
 
 /// Takes a post out of the renewed leases when its send ends, however it

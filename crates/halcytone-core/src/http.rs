@@ -20,11 +20,15 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// How long a call may take unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest response body read unless configured otherwise (8 MiB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
 /// An HTTP client shared by all publishers (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     timeout: Duration,
+    max_response_bytes: usize,
 }
 
 /// A response, read whole.
@@ -73,7 +77,18 @@ impl HttpClient {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(|error| format!("cannot start the HTTP client: {error}"))?;
-        Ok(Self { client, timeout })
+        Ok(Self {
+            client,
+            timeout,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        })
+    }
+
+    /// The same client, reading response bodies of at most `bytes`.
+    #[must_use]
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
     }
 
     /// Sends `request` with `correlation_id` as `X-Request-Id`.
@@ -115,7 +130,7 @@ impl HttpClient {
             .send()
             .await
             .map_err(|error| self.transport_error(channel, &error))?;
-        self.read(channel, response).await
+        self.read(channel, request.method, response).await
     }
 
     /// Posts an `application/x-www-form-urlencoded` form, as OAuth token
@@ -143,7 +158,7 @@ impl HttpClient {
             .send()
             .await
             .map_err(|error| self.transport_error(channel, &error))?;
-        self.read(channel, response).await
+        self.read(channel, Method::Post, response).await
     }
 
     /// Sends `request` and reads a success body as `T`; a response that is
@@ -166,18 +181,54 @@ impl HttpClient {
         response.json(channel)
     }
 
-    /// Reads a response whole.
+    /// Reads a response whole, up to the body limit. An error answer that
+    /// is larger is cut at the limit and classified by its status as usual;
+    /// a success that is larger cannot be read, which is `Permanent` for a
+    /// read (it will be as large again) and `OutcomeUnknown` for a write
+    /// (what it created cannot be known).
     async fn read(
         &self,
         channel: &Channel,
-        response: reqwest::Response,
+        method: Method,
+        mut response: reqwest::Response,
     ) -> Result<HttpResponse, PublishError> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| self.transport_error(channel, &error))?;
+        let limit = self.max_response_bytes;
+        let mut body: Vec<u8> = Vec::new();
+        // A success announced as too large is not read at all.
+        let mut too_large = is_success(status)
+            && response
+                .content_length()
+                .is_some_and(|length| length > limit as u64);
+        while !too_large {
+            let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|error| self.transport_error(channel, &error))?
+            else {
+                break;
+            };
+            let room = limit - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            too_large = chunk.len() > room;
+        }
+        if too_large && is_success(status) {
+            let message = format!(
+                "the API answered {status} with a body larger than {limit} bytes, the most Halcytone reads (resilience.max_response_body)"
+            );
+            return Err(match method {
+                Method::Get => PublishError::Permanent {
+                    channel: channel.clone(),
+                    status,
+                    message,
+                },
+                Method::Post | Method::Put => PublishError::OutcomeUnknown {
+                    channel: channel.clone(),
+                    message: format!("{message}; the request may have been applied"),
+                },
+            });
+        }
         Ok(HttpResponse {
             status,
             headers,

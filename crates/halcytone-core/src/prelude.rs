@@ -2,10 +2,10 @@
 
 pub use async_trait::async_trait;
 
+pub use crate::cadence::{Cadence, SlotRule, Weekdays};
 pub use crate::channel::Channel;
 pub use crate::error::{ConfigError, PublishError};
 pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
-pub use crate::cadence::{Cadence, SlotRule, Weekdays};
 pub use crate::publisher::{
     Content, ItemView, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher,
     RenderInput, ensure, render_field, require_configuration, typed_content,

@@ -7,10 +7,10 @@ use jiff::ZonedDateTime;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::cadence::Cadence;
 use crate::channel::Channel;
 use crate::document::{Item, ItemId, Priority};
 use crate::error::PublishError;
-use crate::cadence::Cadence;
 use crate::render::Renderer;
 use crate::request::{OutboundRequest, RequestPreview};
 use crate::text::{first_paragraph, hashtag, markdown_to_html, markdown_to_text};

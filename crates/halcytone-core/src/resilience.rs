@@ -15,9 +15,9 @@ use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use failsafe::futures::CircuitBreaker as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
+use crate::cadence::Cadence;
 use crate::channel::Channel;
 use crate::error::PublishError;
-use crate::cadence::Cadence;
 use crate::publisher::{
     Content, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher, RenderInput,
 };
@@ -59,6 +59,32 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
         }
     };
     Ok(Duration::from_millis(number.saturating_mul(milliseconds)))
+}
+
+/// Reads a size in bytes: `8MiB`, `512KiB`, `1GiB` or a bare number of bytes.
+///
+/// # Errors
+/// Says what form was expected.
+pub fn parse_size(value: &str) -> Result<usize, String> {
+    let value = value.trim();
+    let split = value
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let expected = || {
+        format!(
+            "bad size `{value}`: expected a whole number of bytes or of KiB, MiB or GiB, such as 8MiB"
+        )
+    };
+    let number: usize = number.parse().map_err(|_| expected())?;
+    let unit: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(expected()),
+    };
+    number.checked_mul(unit).ok_or_else(expected)
 }
 
 impl FromStr for RateLimit {
@@ -787,6 +813,16 @@ mod tests {
         assert_eq!(limit.to_string(), "100/15m");
         for bad in ["100", "0/1m", "x/1m", "5/1w", "5/0s"] {
             assert!(bad.parse::<RateLimit>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("8MiB").unwrap(), 8 * 1024 * 1024);
+        assert_eq!(parse_size("512 KiB").unwrap(), 512 * 1024);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        for bad in ["8MB", "lots", "1.5MiB", ""] {
+            assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
 

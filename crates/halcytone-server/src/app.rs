@@ -14,20 +14,16 @@ use halcytone_core::error::ConfigError;
 use halcytone_core::error::PublishError;
 use halcytone_core::http::HttpClient;
 use halcytone_core::plan::{
-    Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan,
-    post_id,
+    Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan, post_id,
 };
-use halcytone_core::publisher::{
-    Content, OutgoingPost, PostId, PostStatus, PublishContext, Publisher,
-};
+use halcytone_core::publisher::{Content, OutgoingPost, PostId, PostStatus, Publisher};
 use halcytone_core::registry::{Registry, SourceContext};
 use halcytone_core::render::Renderer;
 use halcytone_core::resilience::{RateLimit, Resilient};
 use halcytone_core::snapshot::{self, Changes, Snapshot};
 use halcytone_core::source::{MarkdownSource, Source, SourceError};
 use halcytone_core::store::{
-    Action, PostFilter, Store, StoreError, StoredPlan, StoredPost,
-    Transitioned, lifecycle,
+    Action, PostFilter, Store, StoreError, StoredPlan, StoredPost, Transitioned, lifecycle,
 };
 use halcytone_store::SqlStore;
 use jiff::civil::Date;
@@ -143,7 +139,8 @@ impl App {
         let mut config_warnings = Vec::new();
         let mut channels = BTreeMap::new();
         let http = HttpClient::new(settings.request_timeout)
-            .map_err(|message| ConfigError::new("resilience.request_timeout", message))?;
+            .map_err(|message| ConfigError::new("resilience.request_timeout", message))?
+            .with_max_response_bytes(settings.max_response_body);
         for (channel, factory) in registry.publishers() {
             let configured = settings.channels.get(channel.as_str());
             let table = configured.map_or_else(
@@ -378,6 +375,19 @@ impl App {
         content_plan.changes = changes;
         content_plan.dry_run = dry_run;
         if !dry_run {
+            let now = jiff::Timestamp::now();
+            let past: Vec<&ScheduledPost> = content_plan
+                .posts
+                .iter()
+                .filter(|post| post.scheduled_at.timestamp() < now)
+                .collect();
+            if let Some(first) = past.first() {
+                content_plan.warnings.push(format!(
+                    "{} posts are planned in the past (the first at {}): once approved they go out at once",
+                    past.len(),
+                    first.scheduled_at.strftime("%Y-%m-%d %H:%M %Z")
+                ));
+            }
             let posts = content_plan
                 .posts
                 .iter()
@@ -778,104 +788,156 @@ pub(crate) struct PublishReport {
     /// Its channel.
     pub(crate) channel: Channel,
     /// When it was planned for.
-    #[serde(serialize_with = "serialize_timestamp")]
-    pub(crate) scheduled_at: jiff::ZonedDateTime,
+    pub(crate) scheduled_at: jiff::Timestamp,
     /// The item's title.
     pub(crate) title: String,
-    /// `published`, `failed` or `skipped`.
+    /// `published` (now), `already-published`, `waiting` (back in the
+    /// queue: a retry, a rate limit or an open breaker), `failed`,
+    /// `unconfirmed` or `skipped`.
     pub(crate) outcome: &'static str,
     /// The ids the channel gave the post.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) external_ids: Vec<String>,
-    /// A link to the post.
+    /// Why it failed, waits or was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) url: Option<String>,
-    /// Why it failed or was skipped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) error: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
-fn serialize_timestamp<S: serde::Serializer>(
-    at: &jiff::ZonedDateTime,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&at.timestamp())
+impl PublishReport {
+    fn of(post: &StoredPost, outcome: &'static str, reason: Option<String>) -> Self {
+        Self {
+            post: post.id.clone(),
+            channel: post.channel.clone(),
+            scheduled_at: post.scheduled_at,
+            title: post
+                .item
+                .get("title")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            outcome,
+            external_ids: post.external_ids.clone(),
+            reason,
+        }
+    }
 }
 
 impl App {
-    /// Publishes every post of `plan` now, each channel in parallel and the
-    /// posts of one channel in order. A channel without credentials is
-    /// skipped; a failing channel does not stop the others.
+    /// `generate --publish-now`: plans and stores the period, approves its
+    /// drafts as the operator asked, and sends them now in one dispatch
+    /// pass, through the store like every send (leased, marked, recorded).
+    /// A post already out is not sent again; the report says so.
+    ///
+    /// # Errors
+    /// As [`App::generate`], and the store's error.
     pub(crate) async fn publish_now(
         &self,
-        plan: &ContentPlan,
-        correlation_id: &str,
-    ) -> Vec<PublishReport> {
-        let mut by_channel: BTreeMap<&Channel, Vec<&ScheduledPost>> = BTreeMap::new();
-        for post in &plan.posts {
-            by_channel.entry(&post.channel).or_default().push(post);
+        request: &GenerateRequest,
+        stop: &tokio_util::sync::CancellationToken,
+        on_done: &(dyn Fn(&halcytone_core::dispatch::Dispatched) + Send + Sync),
+    ) -> Result<(ContentPlan, Vec<PublishReport>), AppError> {
+        let plan = self
+            .generate(&GenerateRequest {
+                dry_run: false,
+                ..request.clone()
+            })
+            .await?;
+        let store = self.store().await?;
+        let mut reports = Vec::with_capacity(plan.posts.len());
+        let mut to_send = Vec::new();
+        for planned in &plan.posts {
+            let stored = store
+                .post(&planned.id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(planned.id.clone()))?;
+            let not_ready = self.not_ready(&stored.channel);
+            let skipped = |reason: String| PublishReport::of(&stored, "skipped", Some(reason));
+            let report = match stored.status {
+                PostStatus::Draft | PostStatus::Approved | PostStatus::Scheduled
+                    if not_ready.is_some() =>
+                {
+                    skipped(not_ready.unwrap_or_default())
+                }
+                PostStatus::Draft | PostStatus::Approved | PostStatus::Scheduled => {
+                    // The operator's --publish-now is the approval.
+                    let steps: &[Action] = match stored.status {
+                        PostStatus::Draft => &[Action::Approve, Action::Schedule],
+                        PostStatus::Approved => &[Action::Schedule],
+                        _ => &[],
+                    };
+                    for action in steps {
+                        store.transition(&stored.id, *action, None).await?;
+                    }
+                    to_send.push(stored.id.clone());
+                    PublishReport::of(&stored, "waiting", None)
+                }
+                PostStatus::Published => PublishReport::of(&stored, "already-published", None),
+                PostStatus::Publishing => skipped("a dispatcher is sending it now".to_owned()),
+                PostStatus::Unconfirmed => skipped(format!(
+                    "an earlier send may have gone out: check {}, then `halcytone posts confirm {}` or `posts retry {}`",
+                    stored.channel, stored.id, stored.id
+                )),
+                PostStatus::Failed => skipped(format!(
+                    "it failed earlier; `halcytone posts retry {}` sends it again",
+                    stored.id
+                )),
+                PostStatus::Rejected | PostStatus::Cancelled => skipped(format!(
+                    "a person {} it",
+                    lifecycle::status_name(stored.status)
+                )),
+            };
+            reports.push(report);
         }
-        let channels = by_channel.into_iter().map(|(channel, posts)| async move {
-            let mut reports = Vec::with_capacity(posts.len());
-            let publisher = self.publishers.get(channel);
-            for post in posts {
-                let mut report = PublishReport {
-                    post: post.id.clone(),
-                    channel: channel.clone(),
-                    scheduled_at: post.scheduled_at.clone(),
-                    title: post.item.title.clone(),
-                    outcome: "failed",
-                    external_ids: Vec::new(),
-                    url: None,
-                    error: None,
-                };
-                let Some(publisher) = publisher else {
-                    report.outcome = "skipped";
-                    report.error = Some(format!("no {channel} publisher is enabled"));
-                    reports.push(report);
-                    continue;
-                };
-                let missing = publisher.missing_configuration();
-                if !missing.is_empty() {
-                    report.outcome = "skipped";
-                    report.error = Some(format!("{channel} is not configured: set {}", missing.join(", ")));
-                    tracing::warn!(channel = %channel, post = %post.id, "Skipped: the channel is not configured.");
-                    reports.push(report);
-                    continue;
-                }
-                let outgoing = OutgoingPost {
-                    id: post.id.clone(),
-                    scheduled_at: post.scheduled_at.clone(),
-                    content: post.content.clone(),
-                };
-                let context = PublishContext {
-                    correlation_id: correlation_id.to_owned(),
-                    already_sent: Vec::new(),
-                };
-                match publisher.publish(&outgoing, &context).await {
-                    Ok(receipt) => {
-                        tracing::info!(channel = %channel, post = %post.id, ids = ?receipt.external_ids, "Published.");
-                        report.outcome = "published";
-                        report.external_ids = receipt.external_ids;
-                        report.url = receipt.url;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, channel = %channel, post = %post.id, "Publish failed.");
-                        if let PublishError::Partial { sent, .. } = &error {
-                            report.external_ids.clone_from(sent);
-                        }
-                        report.error = Some(error.to_string());
-                    }
-                }
-                reports.push(report);
-            }
-            reports
-        });
-        futures_util::future::join_all(channels)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
+        let summary = self
+            .dispatcher()
+            .await?
+            .run_posts(&to_send, stop, on_done)
+            .await?;
+        for dispatched in &summary.posts {
+            let Some(report) = reports
+                .iter_mut()
+                .find(|report| report.post == dispatched.id)
+            else {
+                continue;
+            };
+            report.external_ids.clone_from(&dispatched.external_ids);
+            report.outcome = match dispatched.status {
+                PostStatus::Published => "published",
+                PostStatus::Failed => "failed",
+                PostStatus::Unconfirmed => "unconfirmed",
+                _ => "waiting",
+            };
+            report.reason = match (&dispatched.error, dispatched.next_attempt_at) {
+                (Some(error), Some(at)) => Some(format!("{error}; tried again from {at}")),
+                (Some(error), None) => Some(error.clone()),
+                (None, Some(at)) => Some(format!("rate limited by the API until {at}")),
+                (None, None) => None,
+            };
+        }
+        for report in reports
+            .iter_mut()
+            .filter(|report| report.outcome == "waiting" && report.reason.is_none())
+        {
+            report.reason = Some(
+                "not sent in this pass (circuit open or lease taken); it stays queued".to_owned(),
+            );
+        }
+        Ok((plan, reports))
+    }
+
+    /// Why `channel` cannot send now, or `None` when it can.
+    fn not_ready(&self, channel: &Channel) -> Option<String> {
+        let Some(entry) = self.channels.get(channel) else {
+            return Some(format!("no {channel} publisher is compiled in"));
+        };
+        if !entry.enabled {
+            return Some(format!(
+                "{channel} is disabled (channels.{channel}.enabled = false)"
+            ));
+        }
+        let missing = entry.publisher.missing_configuration();
+        (!missing.is_empty())
+            .then(|| format!("{channel} is not configured: set {}", missing.join(", ")))
     }
 }
 

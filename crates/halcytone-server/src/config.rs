@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
+use halcytone_core::cadence::Cadence;
 use halcytone_core::dispatch::DispatchSettings;
 use halcytone_core::error::ConfigError;
-use halcytone_core::cadence::Cadence;
 use halcytone_core::registry::Table;
-use halcytone_core::resilience::{RateLimit, ResilienceSettings, parse_duration};
+use halcytone_core::resilience::{RateLimit, ResilienceSettings, parse_duration, parse_size};
 use halcytone_core::secret::SecretString;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
@@ -151,6 +151,12 @@ struct RawResilience {
     breaker_cooldown: String,
     #[serde(default = "default_request_timeout")]
     request_timeout: String,
+    #[serde(default = "default_max_response_body")]
+    max_response_body: String,
+}
+
+fn default_max_response_body() -> String {
+    "8MiB".to_owned()
 }
 
 fn default_min_delay() -> String {
@@ -186,6 +192,7 @@ impl Default for RawResilience {
             breaker_threshold: default_breaker_threshold(),
             breaker_cooldown: default_breaker_cooldown(),
             request_timeout: default_request_timeout(),
+            max_response_body: default_max_response_body(),
         }
     }
 }
@@ -324,6 +331,8 @@ pub(crate) struct Settings {
     pub(crate) resilience: ResilienceSettings,
     /// `resilience.request_timeout`: how long one HTTP call may take.
     pub(crate) request_timeout: Duration,
+    /// `resilience.max_response_body`: the most bytes read of any answer.
+    pub(crate) max_response_body: usize,
     /// `dispatcher.enabled`: whether `serve` sends due posts.
     pub(crate) dispatcher_enabled: bool,
     /// `[dispatcher]`.
@@ -477,6 +486,14 @@ impl Settings {
                 "must be longer than 0",
             ));
         }
+        let max_response_body = parse_size(&raw.resilience.max_response_body)
+            .map_err(|message| ConfigError::new("resilience.max_response_body", message))?;
+        if max_response_body == 0 {
+            return Err(ConfigError::new(
+                "resilience.max_response_body",
+                "must be more than 0 bytes",
+            ));
+        }
         let dispatcher = dispatch_settings(&raw.dispatcher)?;
         if raw.planner.featured_section.trim().is_empty() {
             return Err(ConfigError::new("planner.featured_section", "is empty"));
@@ -506,6 +523,7 @@ impl Settings {
             channels,
             resilience,
             request_timeout,
+            max_response_body,
             dispatcher_enabled: raw.dispatcher.enabled,
             dispatcher,
         })
@@ -727,6 +745,10 @@ mod tests {
             (
                 "[server]\nbind_address = \"x\"",
                 "unknown field `bind_address`",
+            ),
+            (
+                "[resilience]\nmax_response_body = \"8MB\"",
+                "resilience.max_response_body: bad size `8MB`",
             ),
             (
                 "[dispatcher]\nlease = \"a while\"",

@@ -585,8 +585,7 @@ mod tests {
     fn body_errors_say_where_the_json_breaks_and_name_no_rust_type() {
         let error = |text: &str| {
             let mut deserializer = serde_json::Deserializer::from_str(text);
-            let result: Result<BatchBody, _> =
-                serde_path_to_error::deserialize(&mut deserializer);
+            let result: Result<BatchBody, _> = serde_path_to_error::deserialize(&mut deserializer);
             body_error(result.unwrap_err().inner())
         };
         assert_eq!(

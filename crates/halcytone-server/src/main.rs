@@ -61,7 +61,8 @@ enum Command {
         /// Preview only: nothing is stored or sent.
         #[arg(long)]
         dry_run: bool,
-        /// Send every post of the plan now (a one-off plan), and report each.
+        /// Store the plan, approve its drafts and send them now, through the
+        /// store like every send; a post already out is not sent again.
         #[arg(long, conflicts_with = "dry_run")]
         publish_now: bool,
         /// Print the plan as JSON.
@@ -288,7 +289,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             publish_now: true,
             json,
             ..
-        } => publish_now(&app, period, start, channels, json).await,
+        } => {
+            let request = GenerateRequest {
+                period,
+                start,
+                channels,
+                dry_run: false,
+            };
+            publish_now(&app, request, json).await
+        }
         Command::Generate {
             period,
             start,
@@ -394,43 +403,49 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn publish_now(
-    app: &App,
-    period: Period,
-    start: Option<Date>,
-    channels: Option<Vec<String>>,
-    json: bool,
-) -> Result<(), Failure> {
+async fn publish_now(app: &App, request: GenerateRequest, json: bool) -> Result<(), Failure> {
     if app.settings.dry_run {
         return Err(Failure {
             message: "HALCYTONE_DRY_RUN (or dry_run in the configuration) is set, so nothing is sent; unset it to publish".to_owned(),
             code: 2,
         });
     }
-    // The plan is rendered as for a preview (nothing is stored), then sent.
-    let plan = app
-        .generate(&GenerateRequest {
-            period,
-            start,
-            channels,
-            dry_run: true,
-        })
-        .await?;
-    let correlation_id = uuid::Uuid::now_v7().to_string();
-    let reports = app.publish_now(&plan, &correlation_id).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let (plan, reports) = app.publish_now(&request, &stop, &|_| {}).await?;
     if json {
-        let text = serde_json::json!({ "plan_id": plan.plan_id, "correlation_id": correlation_id, "posts": reports, "warnings": plan.warnings });
+        let text = serde_json::json!({ "plan_id": plan.plan_id, "posts": reports, "warnings": plan.warnings });
         output::print(&format!("{text:#}\n"));
     } else {
         output::print(&output::publish_table(&reports, &plan.warnings));
     }
-    let failed = reports
-        .iter()
-        .filter(|report| report.outcome == "failed")
-        .count();
-    if failed > 0 {
+    let count = |outcomes: &[&str]| {
+        reports
+            .iter()
+            .filter(|report| outcomes.contains(&report.outcome))
+            .count()
+    };
+    let unsent = count(&["failed", "unconfirmed"]);
+    if unsent > 0 {
         return Err(Failure {
-            message: format!("{failed} of {} posts failed to publish", reports.len()),
+            message: format!(
+                "{unsent} of {} posts failed or are unconfirmed",
+                reports.len()
+            ),
+            code: 1,
+        });
+    }
+    if !reports.is_empty() && count(&["published", "already-published"]) == 0 {
+        return Err(Failure {
+            message: format!(
+                "nothing went out: {} posts skipped, {} waiting (the reasons are above)",
+                count(&["skipped"]),
+                count(&["waiting"])
+            ),
             code: 1,
         });
     }
@@ -486,6 +501,15 @@ async fn publish_due(app: &App, dry_run: bool, json: bool) -> Result<(), Failure
             message: format!(
                 "{unsent} of {} posts failed or are unconfirmed",
                 summary.posts.len()
+            ),
+            code: 1,
+        });
+    }
+    if summary.posts.is_empty() && summary.unsendable > 0 {
+        return Err(Failure {
+            message: format!(
+                "nothing was sent: {} due posts wait on channels that cannot send (see above)",
+                summary.unsendable
             ),
             code: 1,
         });
@@ -697,13 +721,21 @@ mod tests {
 
     #[test]
     fn log_filters_are_checked() {
-        for good in ["info", "DEBUG", "warn,halcytone_core=debug", "halcytone=trace"] {
+        for good in [
+            "info",
+            "DEBUG",
+            "warn,halcytone_core=debug",
+            "halcytone=trace",
+        ] {
             assert!(log_filter(good).is_ok(), "{good}");
         }
         for (bad, why) in [
             ("verbose", "`verbose` is not a level"),
             ("info,", "an empty directive"),
-            ("halcytone=loud", "HALCYTONE_LOG: `halcytone=loud` is not a log filter"),
+            (
+                "halcytone=loud",
+                "HALCYTONE_LOG: `halcytone=loud` is not a log filter",
+            ),
         ] {
             let error = log_filter(bad).unwrap_err();
             assert!(error.contains(why), "{bad}: {error}");

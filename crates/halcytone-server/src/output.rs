@@ -187,23 +187,26 @@ pub(crate) fn publish_table(reports: &[PublishReport], warnings: &[String]) -> S
             .count()
     };
     let mut out = format!(
-        "Published {} of {} posts ({} failed, {} skipped)\n",
+        "Published {} of {} posts now ({} already published, {} waiting, {} failed, {} unconfirmed, {} skipped)\n",
         count("published"),
         reports.len(),
+        count("already-published"),
+        count("waiting"),
         count("failed"),
+        count("unconfirmed"),
         count("skipped")
     );
     for report in reports {
-        let detail = match (&report.error, report.external_ids.first()) {
-            (Some(error), _) => error.clone(),
-            (None, Some(id)) => report.url.clone().unwrap_or_else(|| id.clone()),
-            (None, None) => String::new(),
+        let detail = match (&report.reason, report.external_ids.is_empty()) {
+            (Some(reason), _) => reason.clone(),
+            (None, false) => report.external_ids.join(", "),
+            (None, true) => String::new(),
         };
         let _ = writeln!(
             out,
-            "  {:<9} {}  {:<9} {}: {detail}",
+            "  {:<17} {}  {:<9} {}: {detail}",
             report.outcome,
-            report.scheduled_at.strftime("%a %Y-%m-%d %H:%M"),
+            report.scheduled_at.strftime("%a %Y-%m-%d %H:%M UTC"),
             report.channel.as_str(),
             report.title
         );
@@ -405,7 +408,9 @@ impl Progress {
 pub(crate) fn print(text: &str) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
-    let written = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
     if let Err(error) = written
         && error.kind() != std::io::ErrorKind::BrokenPipe
     {

@@ -15,7 +15,7 @@ use halcytone_core::channel::Channel;
 use halcytone_core::publisher::{PostId, PostStatus};
 use halcytone_core::store::lifecycle::{self, Action, is_protected, parse_status, status_name};
 use halcytone_core::store::{
-    Attempt, AttemptOutcome, Finish, LeasedPost, NewPost, PlanRecord, PostFilter, Requeue,
+    Attempt, AttemptOutcome, Finish, LeasedPost, Leasing, NewPost, PlanRecord, PostFilter, Requeue,
     Requeued, SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned, content_hash,
 };
 
@@ -105,17 +105,30 @@ impl SqlStore {
         }
         // One connection first, on its own: a refused connection or a failed
         // login is then reported as such, not as a pool timeout 30 s later.
-        sqlx::Connection::close(<AnyConnection as sqlx::Connection>::connect(&url).await.map_err(database)?).await.map_err(database)?;
+        sqlx::Connection::close(
+            <AnyConnection as sqlx::Connection>::connect(&url)
+                .await
+                .map_err(database)?,
+        )
+        .await
+        .map_err(database)?;
         let pool = options.connect(&url).await.map_err(database)?;
         match backend {
             Backend::Sqlite => {
                 // WAL is a property of the file: set once, kept by every connection.
                 sqlx::query("PRAGMA journal_mode = WAL")
                     .fetch_optional(&pool)
-                    .await.map_err(database)?;
-                sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(migration)?;
+                    .await
+                    .map_err(database)?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&pool)
+                    .await
+                    .map_err(migration)?;
             }
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(migration)?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(migration)?,
         }
         Ok(Self { pool, backend })
     }
@@ -136,7 +149,8 @@ impl SqlStore {
         )
         .bind(id.0.as_str())
         .fetch_optional(&self.pool)
-        .await.map_err(database)?
+        .await
+        .map_err(database)?
         .ok_or_else(|| StoreError::NotFound(id.clone()))?;
         Ok(Current {
             status: status_of(&row)?,
@@ -211,7 +225,8 @@ impl SqlStore {
                     .bind(id.0.as_str())
                     .bind(status_name(from))
                     .execute(&mut *tx)
-                    .await.map_err(database)?;
+                    .await
+                    .map_err(database)?;
                     if result.rows_affected() == 1 {
                         write_content(&mut *tx, id, content, request).await?;
                     }
@@ -239,7 +254,8 @@ impl SqlStore {
                     .bind(i64::from(action == Action::Confirm))
                     .bind(at.as_millisecond())
                     .execute(&self.pool)
-                    .await.map_err(database)?
+                    .await
+                    .map_err(database)?
                 }
             };
             if result.rows_affected() == 1 {
@@ -266,7 +282,8 @@ impl SqlStore {
         )
         .bind(id.0.as_str())
         .fetch_all(&self.pool)
-        .await.map_err(database)?;
+        .await
+        .map_err(database)?;
         rows.iter()
             .map(|row| {
                 let outcome: String = row.try_get("outcome").map_err(database)?;
@@ -334,12 +351,14 @@ fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
         updated_at: timestamp(row.try_get("updated_at").map_err(database)?)?,
         attempt_count: count(row.try_get("attempt_count").map_err(database)?)?,
         next_attempt_at: row
-            .try_get::<Option<i64>, _>("next_attempt_ms").map_err(database)?
+            .try_get::<Option<i64>, _>("next_attempt_ms")
+            .map_err(database)?
             .map(millis)
             .transpose()?,
         external_ids: serde_json::from_str(&external_ids)?,
         published_at: row
-            .try_get::<Option<i64>, _>("published_at_ms").map_err(database)?
+            .try_get::<Option<i64>, _>("published_at_ms")
+            .map_err(database)?
             .map(millis)
             .transpose()?,
         attempts: Vec::new(),
@@ -474,7 +493,8 @@ impl Store for SqlStore {
             )
             .bind(post.id.0.as_str())
             .fetch_optional(&mut *tx)
-            .await.map_err(database)?;
+            .await
+            .map_err(database)?;
             let Some(row) = existing else {
                 let inserted = sqlx::query(
                     "INSERT INTO posts (id, plan_id, channel, scheduled_at, item_id, item, \
@@ -493,7 +513,8 @@ impl Store for SqlStore {
                 .bind(hash.as_str())
                 .bind(now)
                 .execute(&mut *tx)
-                .await.map_err(database)?;
+                .await
+                .map_err(database)?;
                 if inserted.rows_affected() == 1 {
                     write_content(&mut *tx, &post.id, &post.content, &post.request).await?;
                     report.inserted.push(post.id.clone());
@@ -515,7 +536,8 @@ impl Store for SqlStore {
                     .bind(post.id.0.as_str())
                     .bind(status_name(status))
                     .execute(&mut *tx)
-                    .await.map_err(database)?;
+                    .await
+                    .map_err(database)?;
                 report.unchanged.push(post.id.clone());
                 continue;
             }
@@ -537,7 +559,8 @@ impl Store for SqlStore {
             .bind(post.id.0.as_str())
             .bind(status_name(status))
             .execute(&mut *tx)
-            .await.map_err(database)?;
+            .await
+            .map_err(database)?;
             if changed.rows_affected() == 0 {
                 // Leased or changed since it was read: leave it alone.
                 report.kept.push(post.id.clone());
@@ -594,7 +617,8 @@ impl Store for SqlStore {
         let row = sqlx::query(AssertSqlSafe(format!("{POST_SELECT} WHERE id = $1")))
             .bind(id.0.as_str())
             .fetch_optional(&self.pool)
-            .await.map_err(database)?;
+            .await
+            .map_err(database)?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -630,7 +654,8 @@ impl Store for SqlStore {
         )
         .bind(id)
         .fetch_optional(&self.pool)
-        .await.map_err(database)?;
+        .await
+        .map_err(database)?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -640,7 +665,8 @@ impl Store for SqlStore {
         )))
         .bind(id)
         .fetch_all(&self.pool)
-        .await.map_err(database)?;
+        .await
+        .map_err(database)?;
         Ok(Some(StoredPlan {
             record: PlanRecord {
                 id: row.try_get("id").map_err(database)?,
@@ -658,7 +684,8 @@ impl Store for SqlStore {
     async fn status_counts(&self) -> Result<Vec<(PostStatus, u64)>, StoreError> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS posts FROM posts GROUP BY status")
             .fetch_all(&self.pool)
-            .await.map_err(database)?;
+            .await
+            .map_err(database)?;
         rows.iter()
             .map(|row| {
                 let posts: i64 = row.try_get("posts").map_err(database)?;
@@ -674,7 +701,8 @@ impl Store for SqlStore {
         )
         .bind(now.as_second())
         .execute(&self.pool)
-        .await.map_err(database)?;
+        .await
+        .map_err(database)?;
         Ok(queued.rows_affected())
     }
 
@@ -686,7 +714,8 @@ impl Store for SqlStore {
         .bind(now.as_millisecond())
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
-        .await.map_err(database)?;
+        .await
+        .map_err(database)?;
         rows.iter().map(post_of).collect()
     }
 
@@ -698,7 +727,8 @@ impl Store for SqlStore {
         .bind(now.as_second())
         .bind(now.as_millisecond())
         .fetch_all(&self.pool)
-        .await.map_err(database)?;
+        .await
+        .map_err(database)?;
         rows.iter()
             .map(|row| {
                 let channel: String = row.try_get("channel").map_err(database)?;
@@ -719,7 +749,27 @@ impl Store for SqlStore {
         now: Timestamp,
         until: Timestamp,
         limit: usize,
+        which: Leasing<'_>,
     ) -> Result<Vec<LeasedPost>, StoreError> {
+        // Posts sent now are due whatever their time; their backoff and
+        // approval still hold.
+        let eligible = match which {
+            Leasing::Due => DUE.to_owned(),
+            Leasing::Now(ids) => {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let placeholders: Vec<String> =
+                    (0..ids.len()).map(|n| format!("${}", n + 7)).collect();
+                format!(
+                    "status = 'scheduled' AND $1 = $1 \
+                     AND (next_attempt_ms IS NULL OR next_attempt_ms <= $2) \
+                     AND (approved_hash IS NULL OR approved_hash = content_hash) \
+                     AND id IN ({})",
+                    placeholders.join(", ")
+                )
+            }
+        };
         // PostgreSQL: rows another replica is leasing right now are skipped,
         // not waited for. SQLite has one writer at a time, so the statement
         // is atomic as it is.
@@ -727,10 +777,10 @@ impl Store for SqlStore {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let mut query = sqlx::query(AssertSqlSafe(format!(
             "UPDATE posts SET status = 'publishing', lease_owner = $3, lease_until_ms = $4, \
              sending_since_ms = NULL, updated_at = $1 \
-             WHERE status = 'scheduled' AND id IN (SELECT id FROM posts WHERE {DUE} \
+             WHERE status = 'scheduled' AND id IN (SELECT id FROM posts WHERE {eligible} \
              AND channel = $5 ORDER BY scheduled_at, id LIMIT $6{skip_locked}) \
              RETURNING id, channel, scheduled_at, attempt_count, external_ids"
         )))
@@ -739,9 +789,13 @@ impl Store for SqlStore {
         .bind(owner)
         .bind(until.as_millisecond())
         .bind(channel.as_str())
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await.map_err(database)?;
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        if let Leasing::Now(ids) = which {
+            for id in ids {
+                query = query.bind(id.0.as_str());
+            }
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(database)?;
         let mut leased = rows.iter().map(leased_of).collect::<Result<Vec<_>, _>>()?;
         // RETURNING gives the `posts` row only; the content is in `post_contents`.
         if !leased.is_empty() {
@@ -756,9 +810,15 @@ impl Store for SqlStore {
             }
             let contents: HashMap<String, String> = query
                 .fetch_all(&self.pool)
-                .await.map_err(database)?
+                .await
+                .map_err(database)?
                 .iter()
-                .map(|row| Ok((row.try_get("post_id").map_err(database)?, row.try_get("content").map_err(database)?)))
+                .map(|row| {
+                    Ok((
+                        row.try_get("post_id").map_err(database)?,
+                        row.try_get("content").map_err(database)?,
+                    ))
+                })
                 .collect::<Result<_, StoreError>>()?;
             for post in &mut leased {
                 let content = contents.get(&post.id.0).ok_or_else(|| {
@@ -800,7 +860,11 @@ impl Store for SqlStore {
         for id in ids {
             query = query.bind(id.0.as_str());
         }
-        Ok(query.execute(&self.pool).await.map_err(database)?.rows_affected())
+        Ok(query
+            .execute(&self.pool)
+            .await
+            .map_err(database)?
+            .rows_affected())
     }
 
     async fn mark_sending(
@@ -880,10 +944,12 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await.map_err(database)?;
         let held: Vec<String> = update
             .fetch_all(&mut *tx)
-            .await.map_err(database)?
+            .await
+            .map_err(database)?
             .iter()
             .map(|row| row.try_get("id"))
-            .collect::<Result<_, _>>().map_err(database)?;
+            .collect::<Result<_, _>>()
+            .map_err(database)?;
         let attempts: Vec<(&PostId, &Attempt)> = finished
             .iter()
             .filter_map(|(id, finish)| finish.attempt.as_ref().map(|attempt| (id, attempt)))
@@ -902,23 +968,24 @@ impl Store for SqlStore {
         idempotent: &[Channel],
         now: Timestamp,
     ) -> Result<Vec<Requeued>, StoreError> {
-        let candidates =
-            match which {
-                Requeue::ExpiredBefore(at) => sqlx::query(
-                    "SELECT id, channel, lease_owner, lease_until_ms, sending_since_ms FROM posts \
+        let candidates = match which {
+            Requeue::ExpiredBefore(at) => sqlx::query(
+                "SELECT id, channel, lease_owner, lease_until_ms, sending_since_ms FROM posts \
                      WHERE status = 'publishing' AND lease_until_ms < $1",
-                )
-                .bind(at.as_millisecond())
-                .fetch_all(&self.pool)
-                .await.map_err(database)?,
-                Requeue::HeldBy(owner) => sqlx::query(
-                    "SELECT id, channel, lease_owner, lease_until_ms, sending_since_ms FROM posts \
+            )
+            .bind(at.as_millisecond())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?,
+            Requeue::HeldBy(owner) => sqlx::query(
+                "SELECT id, channel, lease_owner, lease_until_ms, sending_since_ms FROM posts \
                      WHERE status = 'publishing' AND lease_owner = $1",
-                )
-                .bind(owner)
-                .fetch_all(&self.pool)
-                .await.map_err(database)?,
-            };
+            )
+            .bind(owner)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database)?,
+        };
         let mut requeued = Vec::with_capacity(candidates.len());
         for row in &candidates {
             let id = PostId(row.try_get("id").map_err(database)?);
@@ -927,7 +994,10 @@ impl Store for SqlStore {
                 Channel::parse(&name).map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let owner: Option<String> = row.try_get("lease_owner").map_err(database)?;
             let until: Option<i64> = row.try_get("lease_until_ms").map_err(database)?;
-            let was_sending = row.try_get::<Option<i64>, _>("sending_since_ms").map_err(database)?.is_some();
+            let was_sending = row
+                .try_get::<Option<i64>, _>("sending_since_ms")
+                .map_err(database)?
+                .is_some();
             let status = if !was_sending || idempotent.contains(&channel) {
                 PostStatus::Scheduled
             } else {
@@ -948,7 +1018,8 @@ impl Store for SqlStore {
             .bind(owner.clone())
             .bind(until)
             .execute(&mut *tx)
-            .await.map_err(database)?;
+            .await
+            .map_err(database)?;
             if ended.rows_affected() != 1 {
                 tx.rollback().await.map_err(database)?;
                 continue;

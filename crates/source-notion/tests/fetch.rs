@@ -10,9 +10,9 @@ use halcytone_core::document::{KnownChannels, ParsedDocument, Priority};
 use halcytone_core::http::HttpClient;
 use halcytone_core::prelude::Registry;
 use halcytone_core::registry::SourceContext;
-use halcytone_core::testkit::JsonTable;
 use halcytone_core::resilience::ResilienceSettings;
 use halcytone_core::source::{Source, SourceError};
+use halcytone_core::testkit::JsonTable;
 use halcytone_core::testkit::conformance::wiremock::matchers::{body_json, header, method, path};
 use halcytone_core::testkit::conformance::wiremock::{
     Match, Mock, MockBuilder, MockServer, Request, ResponseTemplate,

@@ -272,6 +272,15 @@ pub struct Finish {
     pub next_attempt_at: Option<Timestamp>,
 }
 
+/// Which posts [`Store::lease`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leasing<'a> {
+    /// Scheduled posts whose time has come.
+    Due,
+    /// These scheduled posts, whatever their time (`generate --publish-now`).
+    Now(&'a [PostId]),
+}
+
 /// Which leases [`Store::requeue`] ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requeue<'a> {
@@ -410,9 +419,10 @@ pub trait Store: Send + Sync {
     /// How many posts [`Store::due`] would list, by channel.
     async fn due_by_channel(&self, now: Timestamp) -> Result<Vec<(Channel, u64)>, StoreError>;
 
-    /// Leases up to `limit` due posts of `channel` to `owner` until `until`
-    /// (`scheduled → publishing`), oldest first. Posts another dispatcher is
-    /// leasing at the same moment are skipped, never shared.
+    /// Leases up to `limit` posts of `channel` to `owner` until `until`
+    /// (`scheduled → publishing`), oldest first: the due ones, or the ones
+    /// named to be sent now. Posts another dispatcher is leasing at the
+    /// same moment are skipped, never shared.
     async fn lease(
         &self,
         owner: &str,
@@ -420,6 +430,7 @@ pub trait Store: Send + Sync {
         now: Timestamp,
         until: Timestamp,
         limit: usize,
+        which: Leasing<'_>,
     ) -> Result<Vec<LeasedPost>, StoreError>;
 
     /// Extends the leases `owner` holds on `ids` to `until`; returns how

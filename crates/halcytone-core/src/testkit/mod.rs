@@ -124,9 +124,7 @@ impl crate::registry::Table for JsonTable {
         &self.key
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(
-        &self,
-    ) -> Result<T, crate::error::ConfigError> {
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::error::ConfigError> {
         T::deserialize(&self.value)
             .map_err(|error| crate::error::ConfigError::new(self.key.clone(), error.to_string()))
     }

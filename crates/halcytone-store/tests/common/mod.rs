@@ -40,4 +40,3 @@ pub(crate) async fn sqlite() -> (SqlStore, TempDb) {
         .unwrap();
     (store, TempDb(path))
 }
-
