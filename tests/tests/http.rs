@@ -125,12 +125,92 @@ async fn health_ready_and_request_ids() {
     let response = client().get(server.url("/ready")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(!response.headers()["x-request-id"].is_empty());
+    let ready: Value = response.json().await.unwrap();
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let checks: Vec<(&str, &str)> = ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|check| {
+            (
+                check["name"].as_str().unwrap(),
+                check["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(checks, [("store", "ok"), ("templates", "ok")], "{ready}");
+    assert_eq!(
+        ready["checks"][1]["detail"],
+        "a probe post renders on 4 channels"
+    );
     let body = problem(
         client().get(server.url("/nowhere")).send().await.unwrap(),
         404,
     )
     .await;
     assert_eq!(body["type"], "urn:halcytone:problem:not-found");
+}
+
+#[tokio::test]
+async fn ready_answers_503_naming_an_unreachable_store_and_a_broken_template() {
+    // Nothing listens on port 1; the dispatcher (which needs the store to
+    // start) is off in these tests, so the server comes up without it.
+    let server = Server::start(
+        "http-ready-store",
+        &[(
+            "HALCYTONE__STORE__URL",
+            "postgres://halcytone@127.0.0.1:1/halcytone",
+        )],
+    )
+    .await;
+    let body = problem(
+        client().get(server.url("/ready")).send().await.unwrap(),
+        503,
+    )
+    .await;
+    assert_eq!(body["type"], "urn:halcytone:problem:not-ready");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.starts_with("not ready: store: "), "{detail}");
+    assert!(!detail.contains("templates"), "{detail}");
+    assert_eq!(body["checks"][0]["name"], "store");
+    assert_eq!(body["checks"][0]["status"], "failing");
+    assert_eq!(body["checks"][1]["status"], "ok");
+    // /health stays a liveness probe.
+    assert_eq!(
+        client()
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // A template that cannot render fails the template check.
+    let templates = scratch("http-ready-templates");
+    std::fs::create_dir_all(templates.join("twitter")).unwrap();
+    std::fs::write(
+        templates.join("twitter/post.hbs"),
+        "{{no_such_helper item.title}}",
+    )
+    .unwrap();
+    let templates = templates.display().to_string();
+    let server = Server::start(
+        "http-ready-broken",
+        &[("HALCYTONE__TEMPLATES__DIR", templates.as_str())],
+    )
+    .await;
+    let response = client().get(server.url("/ready")).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("not ready: templates: twitter: "),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -42,6 +42,8 @@ pub(crate) struct Problem {
     detail: String,
     field: Option<String>,
     correlation_id: String,
+    /// Members beyond RFC 9457's own (its "extension members").
+    extensions: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Problem {
@@ -57,7 +59,13 @@ impl Problem {
             detail: detail.into(),
             field: None,
             correlation_id: request_id.0.clone(),
+            extensions: Vec::new(),
         }
+    }
+
+    fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.extensions.push((name, value));
+        self
     }
 
     fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -137,6 +145,9 @@ impl IntoResponse for Problem {
         if let Some(field) = self.field {
             body["field"] = serde_json::Value::String(field);
         }
+        for (name, value) in self.extensions {
+            body[name] = value;
+        }
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -162,7 +173,7 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
         ));
     Router::new()
         .route("/health", get(health))
-        .route("/ready", get(health))
+        .route("/ready", get(ready))
         .route(
             "/metrics",
             get(move |State(app): State<Arc<App>>| async move {
@@ -252,6 +263,32 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /ready`: 200 when the server can serve (`ready`, or `degraded` with
+/// the channels that wait), 503 problem JSON naming each failing check.
+async fn ready(State(app): State<Arc<App>>, Extension(id): Extension<RequestId>) -> Response {
+    let readiness = crate::ready::readiness(&app).await;
+    let failing = readiness.failing();
+    if failing.is_empty() {
+        return Json(readiness).into_response();
+    }
+    let detail = failing
+        .iter()
+        .map(|check| format!("{}: {}", check.name, check.detail))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Problem::new(
+        &id,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not-ready",
+        format!("not ready: {detail}"),
+    )
+    .with_extension(
+        "checks",
+        serde_json::to_value(&readiness.checks).unwrap_or_default(),
+    )
+    .into_response()
 }
 
 async fn not_found(Extension(id): Extension<RequestId>, request: Request) -> Problem {

@@ -6,6 +6,7 @@ mod app;
 mod config;
 mod http;
 mod output;
+mod ready;
 mod registry;
 mod report;
 
