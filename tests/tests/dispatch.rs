@@ -496,10 +496,7 @@ async fn sigterm_lets_in_flight_sends_finish_and_releases_the_rest() {
 /// A fresh PostgreSQL database on the test server, or `None` when no server
 /// is configured (`HALCYTONE_TEST_POSTGRES_URL`, set by `.ci/run`).
 async fn fresh_postgres_database(name: &str) -> Option<String> {
-    let Ok(url) = std::env::var("HALCYTONE_TEST_POSTGRES_URL") else {
-        eprintln!("note: HALCYTONE_TEST_POSTGRES_URL is not set; skipping the PostgreSQL test");
-        return None;
-    };
+    let url = halcytone_core::testkit::required_service("HALCYTONE_TEST_POSTGRES_URL", name)?;
     let database = format!("{name}_{}", std::process::id());
     let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
         .await

@@ -459,9 +459,19 @@ impl Dispatcher {
             }
             self.holding()
                 .extend(leased.iter().map(|post| post.id.clone()));
-            let sends = stream::iter(leased.into_iter().zip(permits))
-                .map(|(post, permit)| {
+            // Each leased post has its permit; should a store lease more
+            // than it was asked for, the extra posts wait for theirs rather
+            // than sit leased and unsent.
+            let mut permits = permits.into_iter();
+            let sends = stream::iter(leased)
+                .map(|post| (post, permits.next()))
+                .map(|(post, permit)| async {
+                    let permit = match permit {
+                        Some(permit) => permit,
+                        None => publisher.permit().await,
+                    };
                     self.send(publisher, post, permit, recorder, &rate_limited_until, stop)
+                        .await
                 })
                 .buffer_unordered(self.settings.concurrency.max(1))
                 .for_each(|result| {

@@ -369,7 +369,7 @@ impl Resilient {
     }
 
     /// Waits for one send from the rate limit, recording the wait.
-    async fn permit(&self) -> Permit {
+    pub async fn permit(&self) -> Permit {
         if let Some(limiter) = &self.limiter {
             let waiting = Instant::now();
             limiter.until_ready().await;

@@ -777,11 +777,15 @@ impl Store for SqlStore {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // The picked ids are materialised first: PostgreSQL may evaluate a
+        // `WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` subquery
+        // more than once and so lease more than `limit` posts.
         let mut query = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE posts SET status = 'publishing', lease_owner = $3, lease_until_ms = $4, \
-             sending_since_ms = NULL, updated_at = $1 \
-             WHERE status = 'scheduled' AND id IN (SELECT id FROM posts WHERE {eligible} \
+            "WITH picked AS MATERIALIZED (SELECT id FROM posts WHERE {eligible} \
              AND channel = $5 ORDER BY scheduled_at, id LIMIT $6{skip_locked}) \
+             UPDATE posts SET status = 'publishing', lease_owner = $3, lease_until_ms = $4, \
+             sending_since_ms = NULL, updated_at = $1 \
+             WHERE status = 'scheduled' AND id IN (SELECT id FROM picked) \
              RETURNING id, channel, scheduled_at, attempt_count, external_ids"
         )))
         .bind(now.as_second())

@@ -10,13 +10,12 @@ use halcytone_store::{Backend, SqlStore};
 use jiff::Timestamp;
 use serde_json::json;
 
+use halcytone_core::testkit::required_service;
+
 use crate::common::{sqlite, unique};
 
-async fn postgres() -> Option<SqlStore> {
-    let Ok(url) = std::env::var("HALCYTONE_TEST_POSTGRES_URL") else {
-        eprintln!("note: HALCYTONE_TEST_POSTGRES_URL is not set; skipping the PostgreSQL test");
-        return None;
-    };
+async fn postgres(test: &str) -> Option<SqlStore> {
+    let url = required_service("HALCYTONE_TEST_POSTGRES_URL", test)?;
     Some(SqlStore::connect(&url).await.unwrap())
 }
 
@@ -365,9 +364,92 @@ async fn unsupported_url_is_refused() {
 
 #[tokio::test]
 async fn postgres_store_end_to_end() {
-    let Some(store) = postgres().await else {
+    let Some(store) = postgres("postgres_store_end_to_end").await else {
         return;
     };
     assert_eq!(store.backend(), Backend::Postgres);
     scenario(&store).await;
+}
+
+/// Leases `posts` scheduled posts of a channel of their own, eight at a
+/// time by four leasers at once that send what they lease: no lease may hand out more than it was
+/// asked for (the extra posts would sit leased with nobody sending them),
+/// and no post is leased twice.
+async fn leases_at_most_what_is_asked(store: &SqlStore, posts: i64) {
+    let p = format!("{}_", unique("lease"));
+    let channel = Channel::parse(&format!("c{}", p.replace('_', "-"))[..32]).unwrap();
+    let batch: Vec<NewPost> = (0..posts)
+        .map(|n| NewPost {
+            channel: channel.clone(),
+            ..post(&p, n, "due")
+        })
+        .collect();
+    store.save_plan(&plan(&p, "a"), &batch).await.unwrap();
+    for post in &batch {
+        for action in [Action::Approve, Action::Schedule] {
+            store.transition(&post.id, action, None).await.unwrap();
+        }
+    }
+    let now = Timestamp::from_second(1_900_000_000).unwrap();
+    let until = now + std::time::Duration::from_secs(30);
+    let leaser = |owner: String| {
+        let channel = channel.clone();
+        async move {
+            let mut leased = Vec::new();
+            loop {
+                let taken = store
+                    .lease(&owner, &channel, now, until, 8, Leasing::Due)
+                    .await
+                    .unwrap();
+                assert!(taken.len() <= 8, "asked for 8, leased {}", taken.len());
+                if taken.is_empty() {
+                    return leased;
+                }
+                // Sent at once, as a dispatcher would: rows change under
+                // the other leasers' feet.
+                let ids: Vec<PostId> = taken.into_iter().map(|post| post.id).collect();
+                store.mark_sending(&ids, &owner, now).await.unwrap();
+                let finished: Vec<(PostId, Finish)> = ids
+                    .iter()
+                    .map(|id| {
+                        let finish = Finish {
+                            status: PostStatus::Published,
+                            attempt: None,
+                            counted: true,
+                            external_ids: vec![format!("x-{}", id.0)],
+                            next_attempt_at: None,
+                        };
+                        (id.clone(), finish)
+                    })
+                    .collect();
+                store.finish(&owner, &finished, now).await.unwrap();
+                leased.extend(ids);
+            }
+        }
+    };
+    let mut leased: Vec<PostId> =
+        futures_util::future::join_all((0..4).map(|n| leaser(format!("owner-{n}"))))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+    let taken = leased.len();
+    leased.sort_by(|a, b| a.0.cmp(&b.0));
+    leased.dedup();
+    assert_eq!(leased.len(), taken, "a post was leased twice");
+    assert_eq!(taken, usize::try_from(posts).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_lease_takes_at_most_what_is_asked() {
+    let (store, _file) = sqlite().await;
+    leases_at_most_what_is_asked(&store, 300).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_lease_takes_at_most_what_is_asked() {
+    let Some(store) = postgres("a_postgres_lease_takes_at_most_what_is_asked").await else {
+        return;
+    };
+    leases_at_most_what_is_asked(&store, 300).await;
 }

@@ -129,3 +129,30 @@ impl crate::registry::Table for JsonTable {
             .map_err(|error| crate::error::ConfigError::new(self.key.clone(), error.to_string()))
     }
 }
+
+/// The address of a service a test needs (a database, a browser driver),
+/// from the environment variable `variable`. When it is unset the test is
+/// skipped with a line on the terminal, `test <name> ... skipped: …`, which
+/// bypasses the test harness's capture so it is seen; under `CI=true` a
+/// missing service fails the test instead, so CI can never pass by skipping.
+///
+/// # Panics
+/// Panics under `CI=true` when `variable` is unset.
+pub fn required_service(variable: &str, test: &str) -> Option<String> {
+    use std::io::Write as _;
+    if let Ok(value) = std::env::var(variable)
+        && !value.trim().is_empty()
+    {
+        return Some(value);
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|value| value == "true");
+    assert!(
+        !in_ci,
+        "{test}: {variable} is not set, and CI=true: the service this test needs must run in CI"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "test {test} ... skipped: {variable} is not set"
+    );
+    None
+}
