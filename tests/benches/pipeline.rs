@@ -75,6 +75,7 @@ fn bench_pipeline(criterion: &mut Criterion) {
                 shape: publisher.shape(),
             })
             .collect(),
+        stored: Vec::new(),
     };
     for name in ["doc-60", "doc-600"] {
         let path = format!("{}/benches/data/{name}.md", env!("CARGO_MANIFEST_DIR"));

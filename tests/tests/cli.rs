@@ -305,16 +305,29 @@ fn without_dry_run_generate_stores_drafts_to_review() {
     assert!(output.status.success(), "{}", stderr(&output));
     let listing = stdout(&output);
     assert!(listing.ends_with("25 posts\n"), "{listing}");
-    let id = listing.split_whitespace().next().unwrap().to_owned();
+    assert!(listing.starts_with("ID "), "a header row: {listing}");
+    assert!(
+        listing.contains(" UTC "),
+        "times in the configured zone: {listing}"
+    );
+    let id = listing
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     let output = run(&directory, &["posts", "approve", &id], &[]);
     assert_eq!(stdout(&output), format!("{id}: draft → approved\n"));
     let output = run(&directory, &["posts", "approve", &id], &[]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("cannot approve a post that is approved"),
+        stdout(&output).contains("cannot approve a post that is approved"),
         "{}",
-        stderr(&output)
+        stdout(&output)
     );
+    assert!(stderr(&output).contains(&id), "{}", stderr(&output));
     let output = run(&directory, &["posts", "show", &id, "--json"], &[]);
     let post: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(post["status"], "approved");
@@ -598,5 +611,168 @@ fn past_slots_are_named_and_a_pass_that_can_send_nothing_fails() {
             .contains("twitter: 2 due posts wait: not configured (set channels.twitter."),
         "{}",
         stdout(&output)
+    );
+}
+
+fn stored_posts(directory: &Path) -> Vec<Value> {
+    let output = run(directory, &["posts", "list", "--json"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn overlapping_plans_never_schedule_an_item_twice_on_a_channel() {
+    let directory = scratch("overlap");
+    for arguments in [
+        ["generate", "--period", "week", "--start", "2026-11-30"],
+        ["generate", "--period", "2d", "--start", "2026-12-01"],
+        ["generate", "--period", "week", "--start", "2026-12-03"],
+    ] {
+        let output = run(&directory, &arguments, &[]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let posts = stored_posts(&directory);
+    let mut seen = std::collections::HashSet::new();
+    for post in &posts {
+        let key = (
+            post["channel"].as_str().unwrap().to_owned(),
+            post["item"]["id"].as_str().unwrap().to_owned(),
+        );
+        assert!(seen.insert(key.clone()), "{key:?} is planned twice");
+    }
+    assert!(
+        posts.len() > 25,
+        "the later week adds posts: {}",
+        posts.len()
+    );
+}
+
+#[test]
+fn a_persons_edit_survives_a_replan_as_a_conflict_and_revert_takes_the_document() {
+    let directory = scratch("edit-kept");
+    let document = std::fs::read_to_string(root().join("examples/living-document.md")).unwrap();
+    std::fs::write(directory.join("doc.md"), &document).unwrap();
+    let generate = |directory: &Path| {
+        let output = run(
+            directory,
+            &[
+                "generate",
+                "--doc",
+                "doc.md",
+                "--period",
+                "week",
+                "--start",
+                "2026-11-30",
+                "--json",
+            ],
+            &[],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let plan = generate(&directory);
+    let plan_id = plan["plan_id"].as_str().unwrap().to_owned();
+    let newsletter = plan["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|post| post["channel"] == "email")
+        .unwrap();
+    let id = newsletter["id"].as_str().unwrap().to_owned();
+    let subject = newsletter["content"]["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The person edits the subject in their editor, by a unique prefix.
+    let prefix = &id[..12];
+    let output = run(
+        &directory,
+        &["posts", "edit", prefix],
+        &[("EDITOR", r#"sed -i 's/"subject": "/"subject": "Edited: /'"#)],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), format!("{id}: edited; now draft\n"));
+    let output = run(&directory, &["posts", "approve", "--plan", &plan_id], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), 25, "{}", stdout(&output));
+
+    // The document changes under the edit and the approvals.
+    std::fs::write(
+        directory.join("doc.md"),
+        document.replace(
+            "Start with five minutes before coffee.",
+            "Start with three minutes before coffee.",
+        ),
+    )
+    .unwrap();
+    let again = generate(&directory);
+    let stored = &again["stored"];
+    assert_eq!(stored["conflicts"], serde_json::json!([id]));
+    let voided = stored["voided"].as_array().unwrap();
+    assert!(!voided.is_empty(), "{stored:#}");
+    assert!(!voided.contains(&Value::from(id.as_str())), "{stored:#}");
+    let output = run(
+        &directory,
+        &[
+            "generate",
+            "--doc",
+            "doc.md",
+            "--period",
+            "week",
+            "--start",
+            "2026-11-30",
+        ],
+        &[],
+    );
+    let text = stdout(&output);
+    assert!(text.contains(&format!("edit kept: {id}")), "{text}");
+
+    let output = run(&directory, &["posts", "show", &id, "--json"], &[]);
+    let post: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(post["content"]["subject"], format!("Edited: {subject}"));
+    assert_eq!(
+        post["status"], "approved",
+        "the approval of the edit stands"
+    );
+    assert!(
+        post["conflict"]["content"]["html"]
+            .as_str()
+            .unwrap()
+            .contains("three minutes"),
+        "{post:#}"
+    );
+    let output = run(&directory, &["posts", "show", &id], &[]);
+    let shown = stdout(&output);
+    assert!(
+        shown.contains(&format!("subject: Edited: {subject}")),
+        "{shown}"
+    );
+    assert!(shown.contains("the document's newer version"), "{shown}");
+    assert!(
+        !shown.contains("\\n"),
+        "content is shown as written: {shown}"
+    );
+
+    let output = run(&directory, &["posts", "revert", prefix], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), format!("{id}: approved → draft\n"));
+    let output = run(&directory, &["posts", "show", &id, "--json"], &[]);
+    let post: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(post["content"]["subject"], subject.as_str());
+    assert_eq!(post["conflict"], Value::Null);
+    assert_eq!(post["edited_at"], Value::Null);
+    let output = run(&directory, &["posts", "revert", &id], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("has no edit to revert"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&directory, &["posts", "show", "post_"], &[]);
+    assert!(
+        stderr(&output).contains("give more of the id"),
+        "{}",
+        stderr(&output)
     );
 }

@@ -9,14 +9,14 @@ use serde::{Serialize, Serializer};
 
 use crate::channel::Channel;
 use crate::document::{Item, ItemId, LivingDocument};
-use crate::plan::{Period, Plan};
+use crate::plan::{Period, Plan, StoredSlot};
 use crate::publisher::{
     Content, ItemView, OutgoingPost, PostId, PostStatus, Publisher, RenderInput,
 };
 use crate::render::Renderer;
 use crate::request::RequestPreview;
 use crate::snapshot::Changes;
-use crate::store::{NewPost, PlanRecord, SaveReport, StoreError};
+use crate::store::{NewPost, PlanRecord, SaveReport, StoreError, StoredPost};
 
 /// The item a post is about, as plans show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,6 +83,23 @@ impl ScheduledPost {
             request: requests,
         })
     }
+}
+
+/// How the planner sees a stored post; `None` for a post whose item has no id
+/// (none is stored that way).
+pub fn stored_slot(post: &StoredPost) -> Option<StoredSlot> {
+    let item = serde_json::from_value(post.item.get("id")?.clone()).ok()?;
+    Some(StoredSlot {
+        channel: post.channel.clone(),
+        at: post.scheduled_at,
+        item,
+        includes: post
+            .includes
+            .iter()
+            .filter_map(|id| serde_json::from_value(serde_json::Value::from(id.as_str())).ok())
+            .collect(),
+        holds_slot: !matches!(post.status, PostStatus::Rejected | PostStatus::Cancelled),
+    })
 }
 
 /// A plan with its rendered posts (PRODUCT §3).

@@ -121,6 +121,26 @@ pub struct PlanRequest {
     pub featured_section: String,
     /// The channels to plan, with their cadences.
     pub channels: Vec<PlanChannel>,
+    /// Posts already stored, from earlier plans: a slot holding one keeps
+    /// its item, and an item stored on a channel is never planned into
+    /// another of its slots (overlapping plans do not post it twice).
+    pub stored: Vec<StoredSlot>,
+}
+
+/// A post already in the store, as the planner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSlot {
+    /// The channel.
+    pub channel: Channel,
+    /// Its slot.
+    pub at: jiff::Timestamp,
+    /// The item it carries.
+    pub item: ItemId,
+    /// The other items of a digest.
+    pub includes: Vec<ItemId>,
+    /// Whether it still holds its slot: a rejected or cancelled post frees
+    /// its slot, and its items are still not planned again on the channel.
+    pub holds_slot: bool,
 }
 
 /// A post in a plan, before rendering.
@@ -263,7 +283,17 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
     }
     for plan_channel in &request.channels {
         let channel = &plan_channel.channel;
-        let mut used: HashSet<&ItemId> = HashSet::new();
+        let stored: Vec<&StoredSlot> = request
+            .stored
+            .iter()
+            .filter(|stored| stored.channel == *channel)
+            .collect();
+        // Items already stored on the channel are planned only into the
+        // slot that holds them.
+        let mut used: HashSet<&ItemId> = stored
+            .iter()
+            .flat_map(|stored| std::iter::once(&stored.item).chain(&stored.includes))
+            .collect();
         let mut last_section: Option<&str> = None;
         let mut featured_weeks: HashSet<i64> = HashSet::new();
         let mut weeks_with_slots: Vec<(i64, Date)> = Vec::new();
@@ -274,6 +304,36 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 .is_none_or(|(week, _)| *week != slot.week)
             {
                 weeks_with_slots.push((slot.week, day));
+            }
+            let pinned = stored
+                .iter()
+                .find(|stored| stored.holds_slot && stored.at == slot.at.timestamp())
+                .and_then(|stored| {
+                    let item = ranked
+                        .iter()
+                        .copied()
+                        .find(|item| item.id == stored.item && item.allows(channel))?;
+                    Some((item, *stored))
+                });
+            if let Some((item, stored)) = pinned {
+                if is_featured(item) {
+                    featured_weeks.insert(slot.week);
+                }
+                last_section = Some(&item.section);
+                let includes: Vec<ItemId> = stored
+                    .includes
+                    .iter()
+                    .filter(|included| ranked.iter().any(|other| other.id == **included))
+                    .cloned()
+                    .collect();
+                posts.push(PlannedPost {
+                    id: post_id(channel, &slot.at),
+                    channel: channel.clone(),
+                    scheduled_at: slot.at,
+                    item: item.id.clone(),
+                    includes,
+                });
+                continue;
             }
             let candidates: Vec<&Item> = ranked
                 .iter()

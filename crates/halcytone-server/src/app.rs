@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use halcytone_core::cadence::Cadence;
 use halcytone_core::channel::Channel;
-use halcytone_core::compose::{Composer, ContentPlan, ItemViews, ScheduledPost};
+use halcytone_core::compose::{Composer, ContentPlan, ItemViews, ScheduledPost, stored_slot};
 use halcytone_core::dispatch::Dispatcher;
 use halcytone_core::document::{KnownChannels, ParsedDocument};
 use halcytone_core::error::ConfigError;
@@ -341,12 +341,27 @@ impl App {
         let dry_run = request.dry_run || self.settings.dry_run;
         let channels = self.select_channels(request.channels.as_deref())?;
         let (parsed, changes, fallback) = self.read_document().await?;
+        // A stored plan builds on the posts stored before it, so that plans
+        // that overlap never schedule an item twice; a dry run opens no store
+        // and plans the period afresh.
+        let stored = if dry_run {
+            Vec::new()
+        } else {
+            self.store()
+                .await?
+                .posts(&PostFilter::default())
+                .await?
+                .iter()
+                .filter_map(stored_slot)
+                .collect()
+        };
         let plan_request = PlanRequest {
             period: request.period,
             start: request.start.unwrap_or_else(|| next_monday(self.today())),
             timezone: self.settings.timezone.clone(),
             featured_section: self.settings.planner.featured_section.clone(),
             channels,
+            stored,
         };
         let mut planned = plan(&parsed.document, &plan_request)?;
         let mut warnings: Vec<String> = fallback.into_iter().collect();
@@ -485,12 +500,55 @@ impl App {
     /// # Errors
     /// `NotFound`, or the store's error.
     pub(crate) async fn post(&self, id: &str) -> Result<StoredPost, AppError> {
-        let id = PostId(id.to_owned());
+        let id = self.post_id(id).await?;
         self.store()
             .await?
             .post(&id)
             .await?
             .ok_or(AppError::Store(StoreError::NotFound(id)))
+    }
+
+    /// The stored post `id` names: its whole id, or a prefix of exactly one
+    /// (`post_3f`, or `3f` without the `post_`).
+    ///
+    /// # Errors
+    /// `NotFound` when no post matches, a bad request naming the candidates
+    /// when several do, or the store's error.
+    pub(crate) async fn post_id(&self, id: &str) -> Result<PostId, AppError> {
+        let store = self.store().await?;
+        let whole = PostId(id.to_owned());
+        if id.is_empty() || store.post(&whole).await?.is_some() {
+            return Ok(whole);
+        }
+        let prefix = if id.starts_with("post_") {
+            id.to_owned()
+        } else {
+            format!("post_{id}")
+        };
+        let mut matching: Vec<PostId> = store
+            .posts(&PostFilter::default())
+            .await?
+            .into_iter()
+            .map(|post| post.id)
+            .filter(|candidate| candidate.0.starts_with(&prefix))
+            .collect();
+        match matching.len() {
+            0 => Err(AppError::Store(StoreError::NotFound(whole))),
+            1 => Ok(matching.remove(0)),
+            _ => Err(AppError::BadRequest {
+                field: "id",
+                message: format!(
+                    "`{id}` names {} posts ({}…): give more of the id",
+                    matching.len(),
+                    matching
+                        .iter()
+                        .take(3)
+                        .map(|candidate| candidate.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        }
     }
 
     /// Replaces a stored post's content after the channel validates it; the
@@ -538,14 +596,18 @@ impl App {
         self.post(id).await
     }
 
-    /// A person's decision on a post: approve, reject, cancel, retry, or
-    /// confirm (an unconfirmed post that did go out).
+    /// A person's decision on a post: approve, reject, cancel, retry,
+    /// confirm (an unconfirmed post that did go out), or revert (drop their
+    /// edit for the document's version).
     ///
     /// # Errors
     /// An action that is not a person's, an illegal transition (naming the
     /// current state), `NotFound`, or the store's error.
     pub(crate) async fn decide(&self, id: &str, action: &str) -> Result<Transitioned, AppError> {
+        let store = self.store().await?;
+        let id = self.post_id(id).await?;
         let action = match action {
+            "revert" => return Ok(store.revert(&id).await?),
             "approve" => Action::Approve,
             "reject" => Action::Reject,
             "cancel" => Action::Cancel,
@@ -555,16 +617,12 @@ impl App {
                 return Err(AppError::BadRequest {
                     field: "action",
                     message: format!(
-                        "unknown action `{other}` (approve, reject, cancel, retry, confirm)"
+                        "unknown action `{other}` (approve, reject, cancel, retry, confirm, revert)"
                     ),
                 });
             }
         };
-        Ok(self
-            .store()
-            .await?
-            .transition(&PostId(id.to_owned()), action, None)
-            .await?)
+        Ok(store.transition(&id, action, None).await?)
     }
 
     /// A dispatcher for the enabled channels on the durable store.

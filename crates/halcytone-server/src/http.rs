@@ -116,7 +116,8 @@ impl Problem {
                 StoreError::Illegal(_)
                 | StoreError::Conflict { .. }
                 | StoreError::StaleApproval(_)
-                | StoreError::PartlySent(_),
+                | StoreError::PartlySent(_)
+                | StoreError::NotEdited(_),
             ) => Self::new(
                 request_id,
                 StatusCode::CONFLICT,

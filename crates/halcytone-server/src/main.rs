@@ -125,8 +125,23 @@ enum PostsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Approve a draft.
+    /// Approve drafts: the posts named, or every draft of a plan.
     Approve {
+        /// Post ids, or unique prefixes of them.
+        #[arg(required_unless_present = "plan")]
+        ids: Vec<String>,
+        /// Approve every draft of this plan (`plan_…`).
+        #[arg(long, conflicts_with = "ids")]
+        plan: Option<String>,
+    },
+    /// Edit a post's content in $VISUAL or $EDITOR (JSON); the channel
+    /// checks it, and an approval is voided.
+    Edit {
+        /// The post id.
+        id: String,
+    },
+    /// Drop your edit of a post for the document's version.
+    Revert {
         /// The post id.
         id: String,
     },
@@ -375,7 +390,7 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
             output::print(&if json {
                 json_text(&posts)?
             } else {
-                output::posts_table(&posts)
+                output::posts_table(&posts, &app.settings.timezone)
             });
             return Ok(());
         }
@@ -384,11 +399,13 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
             output::print(&if json {
                 json_text(&post)?
             } else {
-                output::post_details(&post)
+                output::post_details(&post, &app.settings.timezone)
             });
             return Ok(());
         }
-        PostsCommand::Approve { id } => (id, "approve"),
+        PostsCommand::Approve { ids, plan } => return approve(app, ids, plan).await,
+        PostsCommand::Edit { id } => return edit_in_editor(app, &id).await,
+        PostsCommand::Revert { id } => (id, "revert"),
         PostsCommand::Reject { id } => (id, "reject"),
         PostsCommand::Cancel { id } => (id, "cancel"),
         PostsCommand::Retry { id } => (id, "retry"),
@@ -400,6 +417,115 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
         done.id,
         lifecycle::status_name(done.from),
         lifecycle::status_name(done.to)
+    ));
+    Ok(())
+}
+
+/// Approves the posts named, or every draft of `plan`; goes on past a post
+/// that cannot be approved and fails at the end, naming it.
+async fn approve(app: &App, ids: Vec<String>, plan: Option<String>) -> Result<(), Failure> {
+    let ids = match plan {
+        Some(plan) => {
+            let drafts: Vec<String> = app
+                .plan(&plan)
+                .await?
+                .posts
+                .into_iter()
+                .filter(|post| post.status == PostStatus::Draft)
+                .map(|post| post.id.0)
+                .collect();
+            if drafts.is_empty() {
+                output::print(&format!("{plan}: no drafts to approve\n"));
+                return Ok(());
+            }
+            drafts
+        }
+        None => ids,
+    };
+    let mut refused = Vec::new();
+    for id in &ids {
+        match app.decide(id, "approve").await {
+            Ok(done) => output::print(&format!(
+                "{}: {} → {}\n",
+                done.id,
+                lifecycle::status_name(done.from),
+                lifecycle::status_name(done.to)
+            )),
+            Err(error) => {
+                output::print(&format!("{id}: not approved: {error}\n"));
+                refused.push(id.as_str());
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Failure {
+        message: format!(
+            "{} of {} posts were not approved: {}",
+            refused.len(),
+            ids.len(),
+            refused.join(", ")
+        ),
+        code: 1,
+    })
+}
+
+/// `posts edit`: the content as JSON in the person's editor, then checked
+/// and stored as an edit. An unchanged file changes nothing.
+async fn edit_in_editor(app: &App, id: &str) -> Result<(), Failure> {
+    let post = app.post(id).await?;
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        })
+        .ok_or_else(|| Failure {
+            message: "set $EDITOR (or $VISUAL) to the editor to open, e.g. EDITOR=nano".to_owned(),
+            code: 2,
+        })?;
+    let before = json_text(&post.content)?;
+    let path =
+        std::env::temp_dir().join(format!("halcytone-{}-{}.json", post.id, std::process::id()));
+    let failure = |message: String| Failure { message, code: 1 };
+    std::fs::write(&path, &before)
+        .map_err(|error| failure(format!("cannot write {}: {error}", path.display())))?;
+    // The editor may carry arguments (`code --wait`): the shell splits them.
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("halcytone")
+        .arg(&path)
+        .status()
+        .await
+        .map_err(|error| failure(format!("cannot start the editor `{editor}`: {error}")));
+    let after = std::fs::read_to_string(&path)
+        .map_err(|error| failure(format!("cannot read {}: {error}", path.display())));
+    let _ = std::fs::remove_file(&path);
+    let (status, after) = (status?, after?);
+    if !status.success() {
+        return Err(failure(format!(
+            "the editor `{editor}` exited with {status}; nothing was changed"
+        )));
+    }
+    if after == before {
+        output::print(&format!("{}: unchanged\n", post.id));
+        return Ok(());
+    }
+    let content: serde_json::Value = serde_json::from_str(&after).map_err(|error| {
+        failure(format!(
+            "the edited content is not valid JSON (line {}, column {}): {error}; nothing was changed",
+            error.line(),
+            error.column()
+        ))
+    })?;
+    let edited = app.edit(&post.id.0, content).await?;
+    output::print(&format!(
+        "{}: edited; now {}\n",
+        edited.id,
+        lifecycle::status_name(edited.status)
     ));
     Ok(())
 }
@@ -422,7 +548,11 @@ async fn publish_now(app: &App, request: GenerateRequest, json: bool) -> Result<
         let text = serde_json::json!({ "plan_id": plan.plan_id, "posts": reports, "warnings": plan.warnings });
         output::print(&format!("{text:#}\n"));
     } else {
-        output::print(&output::publish_table(&reports, &plan.warnings));
+        output::print(&output::publish_table(
+            &reports,
+            &plan.warnings,
+            &app.settings.timezone,
+        ));
     }
     let count = |outcomes: &[&str]| {
         reports
@@ -466,7 +596,7 @@ async fn publish_due(app: &App, dry_run: bool, json: bool) -> Result<(), Failure
         output::print(&if json {
             json_text(&serde_json::json!({ "dry_run": true, "due": due }))?
         } else {
-            output::due_table(&due)
+            output::due_table(&due, &app.settings.timezone)
         });
         return Ok(());
     }

@@ -8,9 +8,18 @@ use halcytone_core::compose::{ContentPlan, ScheduledPost};
 use halcytone_core::dispatch::{Dispatched, DuePreview, PassSummary};
 use halcytone_core::publisher::PostStatus;
 use halcytone_core::store::{StoredPost, lifecycle};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 use crate::app::PublishReport;
 use crate::report::ChannelReport;
+
+/// A time as people read it: in the configured zone, with the zone's abbreviation.
+fn local(at: Timestamp, zone: &TimeZone) -> String {
+    at.to_zoned_datetime(zone.clone())
+        .strftime("%a %Y-%m-%d %H:%M %Z")
+        .to_string()
+}
 
 /// A one-line summary of a post's content for the table.
 fn summary(post: &ScheduledPost) -> String {
@@ -125,6 +134,18 @@ pub(crate) fn plan_table(plan: &ContentPlan) -> String {
             stored.unchanged.len(),
             stored.kept.len()
         );
+        for id in &stored.voided {
+            let _ = writeln!(
+                out,
+                "  approval voided: {id} changed with the document and is a draft again; review it"
+            );
+        }
+        for id in &stored.conflicts {
+            let _ = writeln!(
+                out,
+                "  edit kept: {id} was edited by a person and the document changed too; `halcytone posts show {id}` shows both, `halcytone posts revert {id}` takes the document's"
+            );
+        }
         let _ = writeln!(
             out,
             "Approved and scheduled posts go out when due: `halcytone serve` sends them, or run `halcytone publish --due`."
@@ -179,7 +200,11 @@ pub(crate) fn channels_table(
 }
 
 /// Formats the outcome of `generate --publish-now`, one line a post.
-pub(crate) fn publish_table(reports: &[PublishReport], warnings: &[String]) -> String {
+pub(crate) fn publish_table(
+    reports: &[PublishReport],
+    warnings: &[String],
+    zone: &TimeZone,
+) -> String {
     let count = |outcome: &str| {
         reports
             .iter()
@@ -206,7 +231,7 @@ pub(crate) fn publish_table(reports: &[PublishReport], warnings: &[String]) -> S
             out,
             "  {:<17} {}  {:<9} {}: {detail}",
             report.outcome,
-            report.scheduled_at.strftime("%a %Y-%m-%d %H:%M UTC"),
+            local(report.scheduled_at, zone),
             report.channel.as_str(),
             report.title
         );
@@ -221,23 +246,27 @@ pub(crate) fn publish_table(reports: &[PublishReport], warnings: &[String]) -> S
 }
 
 /// Formats stored posts, one line each.
-pub(crate) fn posts_table(posts: &[StoredPost]) -> String {
+pub(crate) fn posts_table(posts: &[StoredPost], zone: &TimeZone) -> String {
     if posts.is_empty() {
         return "No stored posts match.\n".to_owned();
     }
-    let mut out = String::new();
+    let mut out = format!(
+        "{:<21} {:<11} {:<24} {:<9} ITEM\n",
+        "ID", "STATUS", "SCHEDULED", "CHANNEL"
+    );
     for post in posts {
-        let title = post
-            .item
-            .get("title")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default();
+        let mut title = title_of(post).to_owned();
+        if post.conflict.is_some() {
+            title.push_str("  (edited; the document changed too)");
+        } else if post.edited_at.is_some() {
+            title.push_str("  (edited)");
+        }
         let _ = writeln!(
             out,
-            "{}  {:<11} {}  {:<9} {title}",
-            post.id,
+            "{:<21} {:<11} {:<24} {:<9} {title}",
+            post.id.0,
             lifecycle::status_name(post.status),
-            post.scheduled_at.strftime("%Y-%m-%d %H:%M UTC"),
+            local(post.scheduled_at, zone),
             post.channel.as_str()
         );
     }
@@ -245,40 +274,107 @@ pub(crate) fn posts_table(posts: &[StoredPost]) -> String {
     out
 }
 
-/// Formats one stored post: its state, content and attempts.
-pub(crate) fn post_details(post: &StoredPost) -> String {
-    let title = post
-        .item
+fn title_of(post: &StoredPost) -> &str {
+    post.item
         .get("title")
         .and_then(serde_json::Value::as_str)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A post's content as people read it: each field on its own, strings as
+/// written (line breaks kept), lists one entry per line.
+fn readable(value: &serde_json::Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields {
+                match field {
+                    serde_json::Value::String(text) if !text.contains('\n') => {
+                        let _ = writeln!(out, "{pad}{name}: {text}");
+                    }
+                    serde_json::Value::Number(_)
+                    | serde_json::Value::Bool(_)
+                    | serde_json::Value::Null => {
+                        let _ = writeln!(out, "{pad}{name}: {field}");
+                    }
+                    _ => {
+                        let _ = writeln!(out, "{pad}{name}:");
+                        readable(field, indent + 2, out);
+                    }
+                }
+            }
+        }
+        serde_json::Value::Array(entries) => {
+            for (number, entry) in entries.iter().enumerate() {
+                let _ = writeln!(out, "{pad}[{}]", number + 1);
+                readable(entry, indent + 2, out);
+            }
+        }
+        serde_json::Value::String(text) => {
+            for line in text.lines() {
+                let _ = writeln!(out, "{pad}{line}");
+            }
+        }
+        other => {
+            let _ = writeln!(out, "{pad}{other}");
+        }
+    }
+}
+
+/// Formats one stored post: its state, content and attempts.
+pub(crate) fn post_details(post: &StoredPost, zone: &TimeZone) -> String {
     let mut out = format!(
-        "{}  {}\n{} at {}\nitem: {title}\n",
+        "{}  {}\n{} at {}\nitem: {}\n",
         post.id,
         lifecycle::status_name(post.status),
         post.channel,
-        post.scheduled_at.strftime("%Y-%m-%d %H:%M UTC")
+        local(post.scheduled_at, zone),
+        title_of(post)
     );
-    let _ = writeln!(
-        out,
-        "content:\n{}",
-        serde_json::to_string_pretty(&post.content).unwrap_or_default()
-    );
+    if let Some(edited) = post.edited_at {
+        let _ = writeln!(out, "edited by a person at {}", local(edited, zone));
+    }
+    let _ = writeln!(out, "\ncontent:");
+    readable(&post.content, 2, &mut out);
+    if let Some(conflict) = &post.conflict {
+        let _ = writeln!(
+            out,
+            "\nthe document's newer version (kept beside your edit; `halcytone posts revert {}` takes it):",
+            post.id
+        );
+        readable(&conflict.content, 2, &mut out);
+    }
+    if !post.external_ids.is_empty() {
+        let _ = writeln!(out, "\nexternal ids: {}", post.external_ids.join(", "));
+    }
     if post.attempts.is_empty() {
-        let _ = writeln!(out, "attempts: none");
+        let _ = writeln!(out, "\nattempts: none");
+    } else {
+        let _ = writeln!(out, "\nattempts:");
     }
     for attempt in &post.attempts {
         let _ = writeln!(
             out,
-            "attempt: {}",
-            serde_json::to_string(attempt).unwrap_or_default()
+            "  {}  {}{}{}",
+            local(attempt.at, zone),
+            attempt.outcome.as_str(),
+            attempt
+                .error
+                .as_deref()
+                .map(|error| format!(": {error}"))
+                .unwrap_or_default(),
+            if attempt.external_ids.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", attempt.external_ids.join(", "))
+            }
         );
     }
     out
 }
 
 /// Formats a dry run of `publish --due`: each due post and its requests.
-pub(crate) fn due_table(due: &[DuePreview]) -> String {
+pub(crate) fn due_table(due: &[DuePreview], zone: &TimeZone) -> String {
     if due.is_empty() {
         return "Dry run: no post is due.\n".to_owned();
     }
@@ -288,16 +384,12 @@ pub(crate) fn due_table(due: &[DuePreview]) -> String {
     );
     for preview in due {
         let post = &preview.post;
-        let title = post
-            .item
-            .get("title")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default();
+        let title = title_of(post);
         let _ = writeln!(
             out,
             "  {}  {}  {:<9} {title}",
             post.id,
-            post.scheduled_at.strftime("%Y-%m-%d %H:%M UTC"),
+            local(post.scheduled_at, zone),
             post.channel.as_str()
         );
         if let Some(error) = &preview.error {

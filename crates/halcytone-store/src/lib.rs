@@ -15,8 +15,9 @@ use halcytone_core::channel::Channel;
 use halcytone_core::publisher::{PostId, PostStatus};
 use halcytone_core::store::lifecycle::{self, Action, is_protected, parse_status, status_name};
 use halcytone_core::store::{
-    Attempt, AttemptOutcome, Finish, LeasedPost, Leasing, NewPost, PlanRecord, PostFilter, Requeue,
-    Requeued, SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned, content_hash,
+    Attempt, AttemptOutcome, Finish, LeasedPost, Leasing, NewPost, PlanRecord, PlannedVersion,
+    PostFilter, Requeue, Requeued, SaveReport, Store, StoreError, StoredPlan, StoredPost,
+    Transitioned, content_hash,
 };
 
 /// How often a compare-and-set transition is tried again when the post
@@ -26,8 +27,18 @@ const CAS_TRIES: usize = 3;
 /// A post with its content: `{POST_SELECT} WHERE …`.
 const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, includes, status, \
                            content, request, content_hash, approved_hash, created_at, updated_at, \
-                           attempt_count, next_attempt_ms, external_ids, published_at_ms \
+                           attempt_count, next_attempt_ms, external_ids, published_at_ms, \
+                           edited_at, conflict \
                            FROM posts JOIN post_contents ON post_contents.post_id = posts.id";
+
+/// Who wrote a post's new content.
+#[derive(Debug, Clone, Copy)]
+enum Author {
+    /// A person (an edit): kept through re-plans.
+    Person,
+    /// The document (a conflict taken back): as planned.
+    Document,
+}
 
 /// What makes a scheduled post due at `$1` (seconds) and `$2` (milliseconds):
 /// its time has come, its backoff is over, and its approval still holds.
@@ -167,7 +178,7 @@ impl SqlStore {
         id: &PostId,
         action: Action,
         hash: Option<&str>,
-        new_content: Option<(&serde_json::Value, &serde_json::Value)>,
+        new_content: Option<(&serde_json::Value, &serde_json::Value, Author)>,
     ) -> Result<Transitioned, StoreError> {
         let mut last = None;
         for _ in 0..CAS_TRIES {
@@ -212,11 +223,19 @@ impl SqlStore {
             let at = Timestamp::now();
             let now = at.as_second();
             let result = match new_content {
-                Some((content, request)) => {
+                Some((content, request, author)) => {
                     let mut tx = self.pool.begin().await.map_err(database)?;
+                    // A person's edit is kept through re-plans; the
+                    // document's version, taken back, is as planned.
+                    let (edited_at, planned_hash) = match author {
+                        Author::Person => (Some(now), None),
+                        Author::Document => (None, Some(new_hash.clone())),
+                    };
                     let result = sqlx::query(
                         "UPDATE posts SET status = $1, approved_hash = $2, content_hash = $3, \
-                         updated_at = $4 WHERE id = $5 AND status = $6",
+                         updated_at = $4, edited_at = $7, \
+                         planned_hash = COALESCE($8, planned_hash) \
+                         WHERE id = $5 AND status = $6",
                     )
                     .bind(status_name(to))
                     .bind(approved_hash)
@@ -224,6 +243,8 @@ impl SqlStore {
                     .bind(now)
                     .bind(id.0.as_str())
                     .bind(status_name(from))
+                    .bind(edited_at)
+                    .bind(planned_hash)
                     .execute(&mut *tx)
                     .await
                     .map_err(database)?;
@@ -362,6 +383,16 @@ fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
             .map(millis)
             .transpose()?,
         attempts: Vec::new(),
+        edited_at: row
+            .try_get::<Option<i64>, _>("edited_at")
+            .map_err(database)?
+            .map(timestamp)
+            .transpose()?,
+        conflict: row
+            .try_get::<Option<String>, _>("conflict")
+            .map_err(database)?
+            .map(|conflict| serde_json::from_str(&conflict))
+            .transpose()?,
     })
 }
 
@@ -401,13 +432,15 @@ where
 {
     sqlx::query(
         "INSERT INTO post_contents (post_id, content, request) VALUES ($1, $2, $3) \
-         ON CONFLICT (post_id) DO UPDATE SET content = excluded.content, request = excluded.request",
+         ON CONFLICT (post_id) DO UPDATE SET content = excluded.content, \
+         request = excluded.request, conflict = NULL",
     )
     .bind(id.0.as_str())
     .bind(content.to_string())
     .bind(request.to_string())
     .execute(executor)
-    .await.map_err(database)?;
+    .await
+    .map_err(database)?;
     Ok(())
 }
 
@@ -489,7 +522,10 @@ impl Store for SqlStore {
         for post in posts {
             let hash = post.content_hash();
             let existing = sqlx::query(
-                "SELECT status, content_hash, approved_hash, external_ids FROM posts WHERE id = $1",
+                "SELECT status, content_hash, approved_hash, external_ids, edited_at, \
+                 planned_hash, CAST(CASE WHEN EXISTS (SELECT 1 FROM post_contents \
+                 WHERE post_id = posts.id AND conflict IS NOT NULL) THEN 1 ELSE 0 END AS BIGINT) \
+                 AS pending_conflict FROM posts WHERE id = $1",
             )
             .bind(post.id.0.as_str())
             .fetch_optional(&mut *tx)
@@ -498,8 +534,8 @@ impl Store for SqlStore {
             let Some(row) = existing else {
                 let inserted = sqlx::query(
                     "INSERT INTO posts (id, plan_id, channel, scheduled_at, item_id, item, \
-                     includes, status, content_hash, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                     includes, status, content_hash, planned_hash, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10) \
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(post.id.0.as_str())
@@ -530,7 +566,39 @@ impl Store for SqlStore {
                 report.kept.push(post.id.clone());
                 continue;
             }
-            if stored_hash == hash {
+            let edited = row
+                .try_get::<Option<i64>, _>("edited_at")
+                .map_err(database)?
+                .is_some();
+            let planned_hash: Option<String> = row.try_get("planned_hash").map_err(database)?;
+            if edited && planned_hash.as_deref() != Some(hash.as_str()) {
+                // A person's edit stays; the document's newer version waits
+                // beside it for them to take or leave.
+                sqlx::query("UPDATE posts SET plan_id = $1, planned_hash = $2 WHERE id = $3")
+                    .bind(plan.id.as_str())
+                    .bind(hash.as_str())
+                    .bind(post.id.0.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(database)?;
+                let planned = PlannedVersion {
+                    content: post.content.clone(),
+                    request: post.request.clone(),
+                };
+                sqlx::query("UPDATE post_contents SET conflict = $1 WHERE post_id = $2")
+                    .bind(serde_json::to_string(&planned)?)
+                    .bind(post.id.0.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(database)?;
+                report.conflicts.push(post.id.clone());
+                continue;
+            }
+            let pending_conflict: i64 = row.try_get("pending_conflict").map_err(database)?;
+            if edited && pending_conflict == 1 {
+                report.conflicts.push(post.id.clone());
+            }
+            if edited || stored_hash == hash {
                 sqlx::query("UPDATE posts SET plan_id = $1 WHERE id = $2 AND status = $3")
                     .bind(plan.id.as_str())
                     .bind(post.id.0.as_str())
@@ -544,7 +612,7 @@ impl Store for SqlStore {
             let to = replanned_status(status, post.status);
             let changed = sqlx::query(
                 "UPDATE posts SET plan_id = $1, item_id = $2, item = $3, includes = $4, \
-                 status = $5, content_hash = $6, \
+                 status = $5, content_hash = $6, planned_hash = $6, \
                  approved_hash = $7, updated_at = $8, attempt_count = 0, next_attempt_ms = NULL \
                  WHERE id = $9 AND status = $10",
             )
@@ -643,8 +711,47 @@ impl Store for SqlStore {
         request: &serde_json::Value,
     ) -> Result<Transitioned, StoreError> {
         let hash = content_hash(content, request);
-        self.apply(id, Action::Edit, Some(&hash), Some((content, request)))
+        self.apply(
+            id,
+            Action::Edit,
+            Some(&hash),
+            Some((content, request, Author::Person)),
+        )
+        .await
+    }
+
+    async fn revert(&self, id: &PostId) -> Result<Transitioned, StoreError> {
+        let post = self
+            .post(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        if let Some(planned) = &post.conflict {
+            let hash = content_hash(&planned.content, &planned.request);
+            return self
+                .apply(
+                    id,
+                    Action::Edit,
+                    Some(&hash),
+                    Some((&planned.content, &planned.request, Author::Document)),
+                )
+                .await;
+        }
+        if post.edited_at.is_none() {
+            return Err(StoreError::NotEdited(id.clone()));
+        }
+        // No newer version yet: the next plan writes the document's.
+        lifecycle::transition(post.status, Action::Edit)?;
+        sqlx::query("UPDATE posts SET edited_at = NULL, planned_hash = NULL WHERE id = $1")
+            .bind(id.0.as_str())
+            .execute(&self.pool)
             .await
+            .map_err(database)?;
+        Ok(Transitioned {
+            id: id.clone(),
+            from: post.status,
+            to: post.status,
+            voided: false,
+        })
     }
 
     async fn plan(&self, id: &str) -> Result<Option<StoredPlan>, StoreError> {

@@ -81,6 +81,7 @@ fn request(period: Period, start: Date, zone: &str, channels: Vec<PlanChannel>) 
         timezone: TimeZone::get(zone).unwrap(),
         featured_section: "Breathscape".to_owned(),
         channels,
+        stored: Vec::new(),
     }
 }
 
@@ -395,6 +396,86 @@ fn ids_are_stable_and_depend_on_channel_and_slot() {
     )
     .unwrap();
     assert_ne!(first.id, other_start.id);
+}
+
+fn as_stored(plan: &Plan, status_holds_slot: bool) -> Vec<StoredSlot> {
+    plan.posts
+        .iter()
+        .map(|post| StoredSlot {
+            channel: post.channel.clone(),
+            at: post.scheduled_at.timestamp(),
+            item: post.item.clone(),
+            includes: post.includes.clone(),
+            holds_slot: status_holds_slot,
+        })
+        .collect()
+}
+
+#[test]
+fn an_overlapping_plan_keeps_stored_slots_and_never_repeats_an_item() {
+    let doc = many_items();
+    let week = plan(
+        &doc,
+        &request(Period::Week, date(2026, 11, 30), "UTC", default_channels()),
+    )
+    .unwrap();
+    // Tuesday and Wednesday again, on top of the stored week.
+    let mut overlap = request(
+        Period::Days(2),
+        date(2026, 12, 1),
+        "UTC",
+        default_channels(),
+    );
+    overlap.stored = as_stored(&week, true);
+    let again = plan(&doc, &overlap).unwrap();
+    assert!(!again.posts.is_empty());
+    for post in &again.posts {
+        let stored = week
+            .posts
+            .iter()
+            .find(|stored| stored.id == post.id)
+            .expect("each slot of the overlap is a slot of the week");
+        assert_eq!(
+            (&post.item, &post.includes),
+            (&stored.item, &stored.includes),
+            "{} at {} keeps its item",
+            post.channel,
+            post.scheduled_at
+        );
+    }
+    // Without the stored week, the same two days would repeat its items.
+    let afresh = plan(
+        &doc,
+        &request(
+            Period::Days(2),
+            date(2026, 12, 1),
+            "UTC",
+            default_channels(),
+        ),
+    )
+    .unwrap();
+    let repeated = afresh.posts.iter().any(|post| {
+        week.posts.iter().any(|stored| {
+            stored.channel == post.channel && stored.item == post.item && stored.id != post.id
+        })
+    });
+    assert!(repeated, "the overlap case must be one that repeats items");
+
+    // Rejected posts free their slots, and their items are not planned again.
+    overlap.stored = as_stored(&week, false);
+    let refilled = plan(&doc, &overlap).unwrap();
+    for post in &refilled.posts {
+        assert!(
+            !week
+                .posts
+                .iter()
+                .any(|stored| stored.channel == post.channel && stored.item == post.item),
+            "{} at {} repeats {}",
+            post.channel,
+            post.scheduled_at,
+            post.item
+        );
+    }
 }
 
 /// Local times of the twitter slots, and their UTC offsets.

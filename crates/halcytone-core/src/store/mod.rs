@@ -100,6 +100,10 @@ pub struct SaveReport {
     pub kept: Vec<PostId>,
     /// Posts whose approval the change voided (back to draft); also in `updated`.
     pub voided: Vec<PostId>,
+    /// Posts a person edited whose document version changed: the edit is
+    /// kept, and the new version waits beside it (`conflict`) to be taken
+    /// (`revert`) or left (another edit).
+    pub conflicts: Vec<PostId>,
 }
 
 /// Which posts [`Store::posts`] lists; every field narrows the list.
@@ -209,6 +213,19 @@ pub struct StoredPost {
     pub published_at: Option<Timestamp>,
     /// Every send attempt, oldest first (filled by [`Store::post`] only).
     pub attempts: Vec<Attempt>,
+    /// When a person last edited it; re-planning keeps the edit.
+    pub edited_at: Option<Timestamp>,
+    /// The document's newer version of an edited post, until resolved.
+    pub conflict: Option<PlannedVersion>,
+}
+
+/// What a plan rendered for a post that a person had edited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedVersion {
+    /// The channel's rendered content.
+    pub content: serde_json::Value,
+    /// The requests publishing would send, secrets redacted.
+    pub request: serde_json::Value,
 }
 
 /// The result of a successful [`Store::transition`].
@@ -330,6 +347,9 @@ pub enum StoreError {
     /// The approval names content that is no longer the post's (an HTTP 409).
     #[error("post `{0}` changed since it was reviewed; review it again")]
     StaleApproval(PostId),
+    /// A revert of a post nobody edited (an HTTP 409).
+    #[error("post `{0}` has no edit to revert: it is as the document has it")]
+    NotEdited(PostId),
     /// An edit needs the new content's hash.
     #[error("an edit needs the hash of the new content")]
     MissingHash,
@@ -401,6 +421,11 @@ pub trait Store: Send + Sync {
         content: &serde_json::Value,
         request: &serde_json::Value,
     ) -> Result<Transitioned, StoreError>;
+
+    /// Drops a person's edit (`revert`): the document's newer version, when
+    /// a re-plan left one beside the edit, replaces it; otherwise the next
+    /// plan writes the document's version. Voids an approval as an edit does.
+    async fn revert(&self, id: &PostId) -> Result<Transitioned, StoreError>;
 
     /// A plan with the posts it last wrote.
     async fn plan(&self, id: &str) -> Result<Option<StoredPlan>, StoreError>;

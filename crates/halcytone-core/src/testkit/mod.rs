@@ -63,6 +63,7 @@ pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
             cadence: publisher.default_cadence(),
             shape: publisher.shape(),
         }],
+        stored: Vec::new(),
     };
     let planned = plan(&document, &request).expect("the example week plans");
     let publishers = BTreeMap::from([(channel, publisher)]);
