@@ -477,6 +477,48 @@ async fn a_stored_plan_is_reviewed_over_http() {
         .unwrap();
     let posts = listed["posts"].as_array().unwrap();
     assert_eq!(posts.len(), 14);
+    assert_eq!(listed["next_cursor"], Value::Null);
+    // The same listing, five at a time, cursor to cursor.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = "/posts?status=draft&channel=twitter&limit=5".to_owned();
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page: Value = client()
+            .get(server.url(&url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        paged.extend(page["posts"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(&paged, posts);
+    for (query, detail) in [
+        ("limit=0", "limit: 0 is out of range"),
+        (
+            "cursor=post_nope",
+            "cursor: `post_nope` is not a post of this listing",
+        ),
+    ] {
+        let body = problem(
+            client()
+                .get(server.url(&format!("/posts?{query}")))
+                .send()
+                .await
+                .unwrap(),
+            400,
+        )
+        .await;
+        assert!(body["detail"].as_str().unwrap().contains(detail), "{body}");
+    }
     let id = posts[0]["id"].as_str().unwrap().to_owned();
     let approved: Value = client()
         .post(server.url(&format!("/posts/{id}/approve")))

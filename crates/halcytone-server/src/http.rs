@@ -525,7 +525,15 @@ struct PostsQuery {
     channel: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// Posts per page: 1 to 1000, 100 when absent.
+    limit: Option<usize>,
+    /// `next_cursor` of the page before.
+    cursor: Option<String>,
 }
+
+/// Posts per page of `GET /posts` unless `limit` says otherwise, and the most.
+const POSTS_PAGE: usize = 100;
+const POSTS_PAGE_MAX: usize = 1000;
 
 async fn list_posts(
     State(app): State<Arc<App>>,
@@ -549,7 +557,44 @@ async fn list_posts(
         })
         .await
         .map_err(|error| Problem::from_app(&id, &error))?;
-    Ok(Json(serde_json::json!({ "posts": posts })))
+    let bad = |message: String| {
+        Problem::from_app(
+            &id,
+            &AppError::BadRequest {
+                field: "query",
+                message,
+            },
+        )
+    };
+    let limit = query.limit.unwrap_or(POSTS_PAGE);
+    if !(1..=POSTS_PAGE_MAX).contains(&limit) {
+        return Err(bad(format!(
+            "limit: {limit} is out of range; give 1 to {POSTS_PAGE_MAX}"
+        )));
+    }
+    // The cursor is the last post of the page before; the listing's order
+    // (time, channel, id) is stable, so the next page starts after it.
+    let start = match &query.cursor {
+        None => 0,
+        Some(cursor) => {
+            posts
+                .iter()
+                .position(|post| post.id.0 == *cursor)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "cursor: `{cursor}` is not a post of this listing; pass the `next_cursor` of the page before, with the same filters"
+                    ))
+                })?
+                + 1
+        }
+    };
+    let page: Vec<_> = posts.iter().skip(start).take(limit).collect();
+    let next_cursor = (start + page.len() < posts.len())
+        .then(|| page.last().map(|post| post.id.0.clone()))
+        .flatten();
+    Ok(Json(
+        serde_json::json!({ "posts": page, "next_cursor": next_cursor }),
+    ))
 }
 
 async fn show_plan(

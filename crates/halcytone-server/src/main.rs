@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use halcytone_core::plan::Period;
-use halcytone_core::publisher::PostStatus;
+use halcytone_core::publisher::{PostId, PostStatus};
 use jiff::civil::Date;
 
 use halcytone_core::store::{Store, StoreError, lifecycle};
@@ -799,10 +799,15 @@ async fn start_dispatcher(
     let poll = app.settings.dispatcher.poll_interval;
     Ok(Some(tokio::spawn(async move {
         tracing::info!("Dry run: the dispatcher previews due posts and sends nothing.");
+        // Each due post is logged once; the set holds only posts still due,
+        // so it never grows past DUE_PREVIEW_LIMIT however long serve runs.
         let mut logged = std::collections::HashSet::new();
         while !stop.is_cancelled() {
             match dispatcher.preview_due(DUE_PREVIEW_LIMIT).await {
                 Ok(due) => {
+                    let still_due: std::collections::HashSet<PostId> =
+                        due.iter().map(|due| due.post.id.clone()).collect();
+                    logged.retain(|id| still_due.contains(id));
                     for due in due
                         .into_iter()
                         .filter(|due| logged.insert(due.post.id.clone()))
