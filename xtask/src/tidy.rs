@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::project_root;
+use crate::{plugins, project_root, server_features};
 
 fn rust_files(directory: &Path, files: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(directory) else {
@@ -60,41 +60,70 @@ fn no_should_panic_or_ignored_tests() {
 }
 
 #[test]
-fn every_publisher_crate_is_wired_in() {
+fn every_publisher_and_source_crate_is_wired_in() {
     let root = project_root();
-    let server_manifest =
-        std::fs::read_to_string(root.join("crates/halcytone-server/Cargo.toml")).unwrap();
-    let registry =
-        std::fs::read_to_string(root.join("crates/halcytone-server/src/registry.rs")).unwrap();
-    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
-    let mut publishers = 0;
-    for entry in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
-        let crate_name = entry.file_name().to_string_lossy().into_owned();
-        let Some(channel) = crate_name.strip_prefix("publisher-") else {
-            continue;
-        };
-        publishers += 1;
-        let module = crate_name.replace('-', "_");
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap();
+    let registry = read("crates/halcytone-server/src/registry.rs");
+    let architecture = read("ARCHITECTURE.md");
+    let features = server_features(&root).unwrap();
+    let default = features
+        .iter()
+        .find(|(name, _)| name == "default")
+        .map(|(_, enabled)| enabled.clone())
+        .unwrap_or_default();
+    // Fails naming any crate that no server feature enables.
+    let plugins = plugins(&root).unwrap();
+    assert!(
+        plugins.iter().any(|plugin| plugin.channel().is_some()),
+        "no crates/publisher-* found"
+    );
+    for plugin in &plugins {
+        let crate_name = &plugin.crate_name;
+        let feature = &plugin.feature;
         assert!(
-            server_manifest.contains(&format!("{channel} = [\"dep:{crate_name}\"]")),
-            "no `{channel}` feature"
+            default.contains(feature),
+            "the default features do not list `{feature}`"
         );
         assert!(
-            registry.contains(&format!("{module}::register(&mut registry);")),
-            "{crate_name} is not registered"
+            registry.contains(&format!(
+                "#[cfg(feature = \"{feature}\")]\n    {}::register(&mut registry);",
+                plugin.module()
+            )),
+            "{crate_name} is not registered behind `#[cfg(feature = \"{feature}\")]`"
         );
+        let directory = root.join("crates").join(crate_name);
         assert!(
-            root.join("templates").join(channel).is_dir(),
-            "no templates/{channel}/"
-        );
-        assert!(
-            entry.path().join("README.md").is_file(),
+            directory.join("README.md").is_file(),
             "{crate_name} has no README.md"
         );
         assert!(
-            architecture.contains(&crate_name),
+            architecture.contains(crate_name.as_str()),
             "ARCHITECTURE.md does not mention {crate_name}"
         );
+        if let Some(channel) = plugin.channel() {
+            assert!(
+                root.join("templates").join(channel).is_dir(),
+                "no templates/{channel}/"
+            );
+            assert!(
+                directory.join("tests/conformance.rs").is_file(),
+                "{crate_name} does not run the conformance suite in tests/conformance.rs"
+            );
+        }
     }
-    assert_eq!(publishers, 4);
+    // The other way round: every feature that enables a publisher or source
+    // crate names one that exists.
+    for (feature, enabled) in &features {
+        for dependency in enabled {
+            let Some(crate_name) = dependency.strip_prefix("dep:") else {
+                continue;
+            };
+            if crate_name.starts_with("publisher-") || crate_name.starts_with("source-") {
+                assert!(
+                    plugins.iter().any(|plugin| plugin.crate_name == crate_name),
+                    "feature `{feature}` enables {crate_name}, which is not in crates/"
+                );
+            }
+        }
+    }
 }
