@@ -380,6 +380,60 @@ fn bad_arguments_and_configuration_are_named() {
         "{}",
         stderr(&output)
     );
+    assert!(
+        stderr(&output).contains("(halcytone.toml, line 2)"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::remove_file(directory.join("halcytone.toml")).unwrap();
+    let output = run(
+        &directory,
+        &["generate", "--dry-run"],
+        &[("HALCYTONE__CHANNELS__TWITTER__BEARER_TOKN", "x")],
+    );
+    assert!(
+        stderr(&output).contains("channels.twitter.bearer_tokn: unknown key; the allowed keys are base_url, bearer_token,"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("(set by HALCYTONE__CHANNELS__TWITTER__BEARER_TOKN)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn relative_paths_in_a_config_file_are_relative_to_the_file() {
+    let directory = scratch("relative-paths");
+    let team = directory.join("team");
+    std::fs::create_dir_all(&team).unwrap();
+    std::fs::copy(
+        root().join("examples/living-document.md"),
+        team.join("living.md"),
+    )
+    .unwrap();
+    std::fs::write(
+        team.join("halcytone.toml"),
+        "data_dir = \"state\"\n[source]\npath = \"living.md\"\n",
+    )
+    .unwrap();
+    let output = run(
+        &directory,
+        &[
+            "--config",
+            "team/halcytone.toml",
+            "generate",
+            "--period",
+            "day",
+            "--start",
+            "2026-11-30",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(team.join("state").is_dir(), "data_dir is team/state");
+    assert!(!directory.join("state").exists());
 }
 
 #[test]

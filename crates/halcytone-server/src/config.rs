@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
@@ -15,6 +15,8 @@ use halcytone_core::resilience::{RateLimit, ResilienceSettings, parse_duration, 
 use halcytone_core::secret::SecretString;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
+
+use crate::origins::Origins;
 
 /// The file read from the working directory when `--config` is not given.
 pub(crate) const DEFAULT_FILE: &str = "halcytone.toml";
@@ -337,6 +339,8 @@ pub(crate) struct Settings {
     pub(crate) dispatcher_enabled: bool,
     /// `[dispatcher]`.
     pub(crate) dispatcher: DispatchSettings,
+    /// Where each key was set, for errors found later (a channel's table).
+    pub(crate) origins: Origins,
 }
 
 /// Where configuration comes from; tests give their own environment.
@@ -352,28 +356,57 @@ impl Settings {
     /// Loads and checks the configuration.
     ///
     /// # Errors
-    /// Returns the first problem, naming the key and why.
+    /// Returns the first problem, naming the key, why, and where it was set
+    /// (the file and line, or the variable).
     pub(crate) fn load(sources: &ConfigSources) -> Result<Self, ConfigError> {
+        let file = match &sources.file {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("{} does not exist or is not a file", path.display()),
+                ));
+            }
+            Some(path) => Some(path.clone()),
+            None => Some(PathBuf::from(DEFAULT_FILE)).filter(|path| path.is_file()),
+        };
+        let file = file
+            .map(|path| {
+                std::fs::read_to_string(&path)
+                    .map(|text| (path.clone(), text))
+                    .map_err(|error| {
+                        ConfigError::new(
+                            "--config",
+                            format!("cannot read {}: {error}", path.display()),
+                        )
+                    })
+            })
+            .transpose()?;
+        let variables = match &sources.environment {
+            Some(variables) => variables.keys().cloned().collect(),
+            None => std::env::vars().map(|(name, _)| name).collect(),
+        };
+        let origins = Origins::new(file, variables);
+        Self::load_from(sources, origins.clone()).map_err(|error| origins.locate(error))
+    }
+
+    fn load_from(sources: &ConfigSources, origins: Origins) -> Result<Self, ConfigError> {
         let mut builder = Config::builder();
-        match &sources.file {
-            Some(path) => {
-                if !path.is_file() {
-                    return Err(ConfigError::new(
-                        "--config",
-                        format!("{} does not exist or is not a file", path.display()),
-                    ));
-                }
-                builder = builder.add_source(
-                    File::from(path.as_path())
-                        .format(FileFormat::Toml)
-                        .required(true),
-                );
-            }
-            None if Path::new(DEFAULT_FILE).is_file() => {
-                builder = builder.add_source(File::new(DEFAULT_FILE, FileFormat::Toml));
-            }
-            None => {}
+        if let Some(path) = origins.file() {
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
         }
+        // Relative paths written in the file are relative to the file; the
+        // environment still overrides them.
+        let mut resolved = Config::builder();
+        for (key, path) in origins.resolved_paths() {
+            resolved = resolved
+                .set_override(key, path.to_string_lossy().into_owned())
+                .map_err(|error| ConfigError::new(key, error.to_string()))?;
+        }
+        builder = builder.add_source(
+            resolved
+                .build()
+                .map_err(|error| ConfigError::new("configuration", error.to_string()))?,
+        );
         let environment = Environment::with_prefix("HALCYTONE")
             .separator("__")
             .try_parsing(true)
@@ -409,10 +442,10 @@ impl Settings {
                 ));
             }
         };
-        Self::check(raw, dry_run)
+        Self::check(raw, dry_run, origins)
     }
 
-    fn check(mut raw: RawSettings, dry_run: bool) -> Result<Self, ConfigError> {
+    fn check(mut raw: RawSettings, dry_run: bool, origins: Origins) -> Result<Self, ConfigError> {
         let timezone = TimeZone::get(raw.timezone.trim()).map_err(|_| {
             ConfigError::new(
                 "timezone",
@@ -526,6 +559,7 @@ impl Settings {
             max_response_body,
             dispatcher_enabled: raw.dispatcher.enabled,
             dispatcher,
+            origins,
         })
     }
 }
@@ -744,7 +778,7 @@ mod tests {
             ),
             (
                 "[server]\nbind_address = \"x\"",
-                "unknown field `bind_address`",
+                "server.bind_address: unknown key; the allowed keys are bind, api_token",
             ),
             (
                 "[resilience]\nmax_response_body = \"8MB\"",

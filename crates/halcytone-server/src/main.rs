@@ -5,6 +5,7 @@
 mod app;
 mod config;
 mod http;
+mod origins;
 mod output;
 mod ready;
 mod registry;
@@ -292,7 +293,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Generate { doc, .. } => doc.clone(),
         _ => None,
     };
-    let app = App::new(settings, registry::registry(), document)?;
+    let origins = settings.origins.clone();
+    let app = App::new(settings, registry::registry(), document)
+        .map_err(|error| origins.locate(error))?;
     for warning in &app.config_warnings {
         tracing::warn!(%warning, "Configuration warning.");
     }
