@@ -482,21 +482,24 @@ fn templates_can_be_overridden_from_a_directory() {
 
 #[test]
 fn the_example_configuration_file_works_with_config() {
+    // The example as a team would use it: copied beside its document, run
+    // from elsewhere.
     let directory = scratch("config-file");
-    let config = root().join("examples/halcytone.toml");
+    let team = directory.join("team");
+    std::fs::create_dir_all(&team).unwrap();
+    for file in ["halcytone.toml", "living-document.md"] {
+        std::fs::copy(root().join("examples").join(file), team.join(file)).unwrap();
+    }
     let output = run(
         &directory,
         &[
             "--config",
-            config.to_str().unwrap(),
+            "team/halcytone.toml",
             "generate",
             "--period",
             "day",
             "--start",
             "2026-11-30",
-            "--dry-run",
-            "--doc",
-            root().join("examples/living-document.md").to_str().unwrap(),
             "--json",
         ],
         &[],
@@ -504,6 +507,8 @@ fn the_example_configuration_file_works_with_config() {
     assert!(output.status.success(), "{}", stderr(&output));
     let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(plan["timezone"], "Europe/London");
+    assert_eq!(plan["stored"]["inserted"].as_array().unwrap().len(), 5);
+    assert!(team.join("data/halcytone.db").is_file(), "the store is in team/data");
 }
 
 #[test]
