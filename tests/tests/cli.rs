@@ -508,7 +508,10 @@ fn the_example_configuration_file_works_with_config() {
     let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(plan["timezone"], "Europe/London");
     assert_eq!(plan["stored"]["inserted"].as_array().unwrap().len(), 5);
-    assert!(team.join("data/halcytone.db").is_file(), "the store is in team/data");
+    assert!(
+        team.join("data/halcytone.db").is_file(),
+        "the store is in team/data"
+    );
 }
 
 #[test]

@@ -9,6 +9,10 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn generate(environment: &[(String, String)]) -> (Option<i32>, Value, String) {
+    generate_with(environment, &[])
+}
+
+fn generate_with(environment: &[(String, String)], extra: &[&str]) -> (Option<i32>, Value, String) {
     let mut command = Command::new(halcytone());
     command
         .args([
@@ -20,6 +24,7 @@ fn generate(environment: &[(String, String)]) -> (Option<i32>, Value, String) {
             "--dry-run",
             "--json",
         ])
+        .args(extra)
         .current_dir(scratch("sources"));
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
         command.env_remove(name);
@@ -226,5 +231,53 @@ async fn a_week_planned_from_a_notion_page_over_two_pages_of_blocks() {
                 .iter()
                 .all(|channel| ["twitter", "linkedin"].contains(channel)),
         "{clubs:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_google_doc_shows_each_retry_and_gives_up_at_the_timeout() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"access_token": "ya29.e2e", "expires_in": 3599})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/documents/1AbCdEfGh"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let key = root().join("crates/source-gdocs/tests/data/test-service-account.json");
+    let environment: Vec<(String, String)> = [
+        ("HALCYTONE__SOURCE__KIND", "gdocs".to_owned()),
+        ("HALCYTONE__SOURCE__DOCUMENT_ID", "1AbCdEfGh".to_owned()),
+        (
+            "HALCYTONE__SOURCE__CREDENTIALS_FILE",
+            key.display().to_string(),
+        ),
+        ("HALCYTONE__SOURCE__BASE_URL", server.uri()),
+        (
+            "HALCYTONE__SOURCE__TOKEN_URL",
+            format!("{}/token", server.uri()),
+        ),
+        // Retries that would take minutes without the timeout.
+        ("HALCYTONE__RESILIENCE__MIN_DELAY", "400ms".to_owned()),
+        ("HALCYTONE__RESILIENCE__MAX_DELAY", "60s".to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = generate_with(&environment, &["--timeout", "2s"]);
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    assert!(stderr.contains("; retry 1/7 in "), "{stderr}");
+    assert!(
+        stderr.contains("no answer within 2 s (--timeout), retries included"),
+        "{stderr}"
     );
 }

@@ -192,15 +192,30 @@ pub async fn retrying<T, Fut>(
 where
     Fut: Future<Output = Result<T, PublishError>>,
 {
+    let retries = settings.max_attempts.saturating_sub(1);
+    let mut retry = 0;
     operation
-        .retry(backoff(settings).with_max_times(settings.max_attempts.saturating_sub(1) as usize))
+        .retry(backoff(settings).with_max_times(retries as usize))
         .sleep(tokio::time::sleep)
-        .when(|error: &PublishError| error.is_retryable() || (idempotent && error.is_outcome_unknown()))
+        .when(|error: &PublishError| {
+            error.is_retryable() || (idempotent && error.is_outcome_unknown())
+        })
         .adjust(|error: &PublishError, delay: Option<Duration>| {
             delay.map(|delay| at_least_what_the_api_asked(error, delay))
         })
         .notify(|error: &PublishError, delay: Duration| {
-            tracing::warn!(%error, operation = label, retry_in_ms = delay.as_millis() as u64, "Attempt failed; retrying.");
+            retry += 1;
+            // Said in the message itself, so a person at a terminal sees
+            // each retry and how long it waits.
+            tracing::warn!(
+                %error,
+                operation = label,
+                retry,
+                retries,
+                retry_in_ms = delay.as_millis() as u64,
+                "{label} failed: {error}; retry {retry}/{retries} in {:.1} s",
+                delay.as_secs_f64()
+            );
         })
         .await
 }

@@ -66,6 +66,9 @@ pub(crate) struct App {
     last_kept: Mutex<Option<(String, Option<Changes>)>>,
     /// The durable store, opened on first use (dry runs never open it).
     store: tokio::sync::OnceCell<SqlStore>,
+    /// The longest an interactive command waits for the living document,
+    /// retries included (`--timeout`); `serve` waits as the retries allow.
+    pub(crate) source_timeout: Option<std::time::Duration>,
 }
 
 /// What to generate.
@@ -236,6 +239,7 @@ impl App {
             views: ItemViews::default(),
             last_kept: Mutex::new(None),
             store: tokio::sync::OnceCell::new(),
+            source_timeout: None,
         })
     }
 
@@ -689,7 +693,22 @@ impl App {
     async fn read_document(
         &self,
     ) -> Result<(Arc<ParsedDocument>, Option<Changes>, Option<String>), AppError> {
-        let error = match self.source.fetch(&self.known_channels).await {
+        let fetch = self.source.fetch(&self.known_channels);
+        let fetched = match self.source_timeout {
+            None => fetch.await,
+            Some(limit) => tokio::time::timeout(limit, fetch)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(SourceError::Unavailable {
+                        source_name: self.source.describe(),
+                        message: format!(
+                            "no answer within {} s (--timeout), retries included",
+                            limit.as_secs_f64()
+                        ),
+                    })
+                }),
+        };
+        let error = match fetched {
             Ok(parsed) => {
                 let changes = self.keep(&parsed);
                 return Ok((parsed, changes, None));

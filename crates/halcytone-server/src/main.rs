@@ -70,6 +70,10 @@ enum Command {
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
+        /// How long to wait for the living document (retries included)
+        /// before planning from its last good copy, or failing.
+        #[arg(long, default_value = "30s", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
     },
     /// List compiled-in channels and sources and their configuration state.
     Channels {
@@ -78,7 +82,11 @@ enum Command {
         json: bool,
     },
     /// Check the configuration, the store and the living document.
-    Doctor,
+    Doctor {
+        /// How long to wait for the living document, retries included.
+        #[arg(long, default_value = "30s", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
+    },
     /// Send the posts that are due, once (cron-friendly), and report each.
     Publish {
         /// Send every due post (approved or scheduled, its time come); the only mode.
@@ -166,6 +174,14 @@ enum PostsCommand {
         /// The post id.
         id: String,
     },
+}
+
+fn parse_timeout(value: &str) -> Result<std::time::Duration, String> {
+    let timeout = halcytone_core::resilience::parse_duration(value)?;
+    if timeout.is_zero() {
+        return Err("must be longer than 0".to_owned());
+    }
+    Ok(timeout)
 }
 
 fn parse_period(value: &str) -> Result<Period, String> {
@@ -294,8 +310,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         _ => None,
     };
     let origins = settings.origins.clone();
-    let app = App::new(settings, registry::registry(), document)
+    let mut app = App::new(settings, registry::registry(), document)
         .map_err(|error| origins.locate(error))?;
+    if let Command::Generate { timeout, .. } | Command::Doctor { timeout } = &cli.command {
+        app.source_timeout = Some(*timeout);
+    }
     for warning in &app.config_warnings {
         tracing::warn!(%warning, "Configuration warning.");
     }
@@ -358,7 +377,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Doctor => doctor(&app).await,
+        Command::Doctor { .. } => doctor(&app).await,
         Command::Publish { dry_run, json, .. } => publish_due(&app, dry_run, json).await,
         Command::Posts { command } => posts(&app, command).await,
     }
