@@ -624,7 +624,7 @@ impl Dispatcher {
             .and_then(PublishError::retry_after)
             .is_some();
         let now = (self.clock)();
-        let finish = self.judge(&post, result, publisher.idempotent(), now);
+        let finish = judge(&self.resilience, &post, result, publisher.idempotent(), now);
         if rate_limited {
             let mut until = rate_limited_until
                 .lock()
@@ -661,102 +661,6 @@ impl Dispatcher {
         }
         log(&dispatched);
         Ok(Some(dispatched))
-    }
-
-    /// What a send's result means for the post.
-    fn judge(
-        &self,
-        post: &LeasedPost,
-        result: Result<PublishReceipt, PublishError>,
-        idempotent: bool,
-        now: Timestamp,
-    ) -> Finish {
-        let attempt = |outcome, error: Option<&PublishError>, ids: &[String]| Attempt {
-            at: now,
-            outcome,
-            error: error.map(ToString::to_string),
-            external_ids: ids.to_vec(),
-            correlation_id: None,
-            body_hash: None,
-        };
-        let error = match result {
-            Ok(receipt) => {
-                return Finish {
-                    status: PostStatus::Published,
-                    attempt: Some(attempt(
-                        AttemptOutcome::Succeeded,
-                        None,
-                        &receipt.external_ids,
-                    )),
-                    external_ids: receipt.external_ids,
-                    next_attempt_at: None,
-                    counted: true,
-                };
-            }
-            // No call was made: the post waits, unleased, for the breaker.
-            Err(PublishError::CircuitOpen { .. }) => {
-                return Finish {
-                    status: PostStatus::Scheduled,
-                    attempt: None,
-                    external_ids: post.sent.clone(),
-                    next_attempt_at: None,
-                    counted: false,
-                };
-            }
-            Err(error) => error,
-        };
-        let sent = match &error {
-            PublishError::Partial { sent, .. } => sent.clone(),
-            _ => post.sent.clone(),
-        };
-        let new_parts: Vec<String> = sent
-            .iter()
-            .filter(|id| !post.sent.contains(id))
-            .cloned()
-            .collect();
-        // A rate limit with a reset time is waited out as the API asked; it
-        // says nothing against the post, so it does not use up an attempt.
-        if error.retry_after().is_some() {
-            let delay = retry_delay(&self.resilience, post.attempt_count + 1, &error);
-            return Finish {
-                status: PostStatus::Scheduled,
-                attempt: Some(attempt(AttemptOutcome::Transient, Some(&error), &new_parts)),
-                external_ids: sent,
-                next_attempt_at: Some(now + delay),
-                counted: false,
-            };
-        }
-        let retry = error.is_retryable() || (idempotent && error.is_outcome_unknown());
-        let attempts = post.attempt_count + 1;
-        let (status, outcome, next_attempt_at) = if retry && attempts < self.resilience.max_attempts
-        {
-            let outcome = if error.is_outcome_unknown() {
-                AttemptOutcome::Unknown
-            } else {
-                AttemptOutcome::Transient
-            };
-            let wait = retry_delay(&self.resilience, attempts, &error);
-            (PostStatus::Scheduled, outcome, Some(now + wait))
-        } else if error.is_outcome_unknown() && !idempotent {
-            (PostStatus::Unconfirmed, AttemptOutcome::Unknown, None)
-        } else if retry {
-            (PostStatus::Failed, AttemptOutcome::Transient, None)
-        } else {
-            (PostStatus::Failed, AttemptOutcome::Permanent, None)
-        };
-        let mut attempt = attempt(outcome, Some(&error), &new_parts);
-        if status == PostStatus::Failed && retry {
-            attempt.error = Some(format!(
-                "{error} (attempt {attempts} of {attempts}: retries exhausted)"
-            ));
-        }
-        Finish {
-            status,
-            attempt: Some(attempt),
-            external_ids: sent,
-            next_attempt_at,
-            counted: true,
-        }
     }
 
     fn outgoing(
@@ -916,6 +820,102 @@ impl Dispatcher {
             () = stop.cancelled() => {}
             () = tokio::time::sleep(self.settings.poll_interval) => {}
         }
+    }
+}
+
+/// What a send's result means for the post: the queue's rules, one place
+/// (the conformance suite runs every publisher's answers through them).
+pub fn judge(
+    resilience: &ResilienceSettings,
+    post: &LeasedPost,
+    result: Result<PublishReceipt, PublishError>,
+    idempotent: bool,
+    now: Timestamp,
+) -> Finish {
+    let attempt = |outcome, error: Option<&PublishError>, ids: &[String]| Attempt {
+        at: now,
+        outcome,
+        error: error.map(ToString::to_string),
+        external_ids: ids.to_vec(),
+        correlation_id: None,
+        body_hash: None,
+    };
+    let error = match result {
+        Ok(receipt) => {
+            return Finish {
+                status: PostStatus::Published,
+                attempt: Some(attempt(
+                    AttemptOutcome::Succeeded,
+                    None,
+                    &receipt.external_ids,
+                )),
+                external_ids: receipt.external_ids,
+                next_attempt_at: None,
+                counted: true,
+            };
+        }
+        // No call was made: the post waits, unleased, for the breaker.
+        Err(PublishError::CircuitOpen { .. }) => {
+            return Finish {
+                status: PostStatus::Scheduled,
+                attempt: None,
+                external_ids: post.sent.clone(),
+                next_attempt_at: None,
+                counted: false,
+            };
+        }
+        Err(error) => error,
+    };
+    let sent = match &error {
+        PublishError::Partial { sent, .. } => sent.clone(),
+        _ => post.sent.clone(),
+    };
+    let new_parts: Vec<String> = sent
+        .iter()
+        .filter(|id| !post.sent.contains(id))
+        .cloned()
+        .collect();
+    // A rate limit with a reset time is waited out as the API asked; it
+    // says nothing against the post, so it does not use up an attempt.
+    if error.retry_after().is_some() {
+        let delay = retry_delay(&resilience, post.attempt_count + 1, &error);
+        return Finish {
+            status: PostStatus::Scheduled,
+            attempt: Some(attempt(AttemptOutcome::Transient, Some(&error), &new_parts)),
+            external_ids: sent,
+            next_attempt_at: Some(now + delay),
+            counted: false,
+        };
+    }
+    let retry = error.is_retryable() || (idempotent && error.is_outcome_unknown());
+    let attempts = post.attempt_count + 1;
+    let (status, outcome, next_attempt_at) = if retry && attempts < resilience.max_attempts {
+        let outcome = if error.is_outcome_unknown() {
+            AttemptOutcome::Unknown
+        } else {
+            AttemptOutcome::Transient
+        };
+        let wait = retry_delay(&resilience, attempts, &error);
+        (PostStatus::Scheduled, outcome, Some(now + wait))
+    } else if error.is_outcome_unknown() && !idempotent {
+        (PostStatus::Unconfirmed, AttemptOutcome::Unknown, None)
+    } else if retry {
+        (PostStatus::Failed, AttemptOutcome::Transient, None)
+    } else {
+        (PostStatus::Failed, AttemptOutcome::Permanent, None)
+    };
+    let mut attempt = attempt(outcome, Some(&error), &new_parts);
+    if status == PostStatus::Failed && retry {
+        attempt.error = Some(format!(
+            "{error} (attempt {attempts} of {attempts}: retries exhausted)"
+        ));
+    }
+    Finish {
+        status,
+        attempt: Some(attempt),
+        external_ids: sent,
+        next_attempt_at,
+        counted: true,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The shared conformance suite, run against the X publisher.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use halcytone_core::http::HttpClient;
 use halcytone_core::prelude::*;
@@ -43,6 +44,21 @@ impl Harness for TwitterHarness {
 
     fn secrets() -> &'static [&'static str] {
         &["x-user-token-123"]
+    }
+
+    /// X says when the window resets, in epoch seconds, not how long to wait.
+    fn rate_limited(wait: Duration) -> ResponseTemplate {
+        let reset = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + wait.as_secs()
+            + 1;
+        ResponseTemplate::new(429)
+            .set_body_json(serde_json::json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}))
+            .insert_header("x-rate-limit-limit", "100")
+            .insert_header("x-rate-limit-remaining", "0")
+            .insert_header("x-rate-limit-reset", reset.to_string())
     }
 }
 

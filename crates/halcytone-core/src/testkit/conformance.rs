@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::dispatch::judge;
 use crate::error::PublishError;
 use crate::http::{HttpClient, body_bytes};
-use crate::publisher::{OutgoingPost, PublishContext, Publisher};
+use crate::publisher::{OutgoingPost, PostStatus, PublishContext, Publisher};
 use crate::request::OutboundRequest;
 use crate::resilience::{ResilienceSettings, Resilient};
+use crate::store::{AttemptOutcome, LeasedPost};
 
 pub use wiremock;
 
@@ -33,6 +35,13 @@ pub trait Harness {
     fn success() -> ResponseTemplate;
     /// The credentials `publisher` was configured with.
     fn secrets() -> &'static [&'static str];
+
+    /// A 429 that asks for a wait of `wait`, the way the API says it: by
+    /// default `Retry-After`; X overrides it with its `x-rate-limit-reset`
+    /// epoch time.
+    fn rate_limited(wait: Duration) -> ResponseTemplate {
+        problem(429, "Too Many Requests").insert_header("retry-after", wait.as_secs().to_string())
+    }
 
     /// Which of the post's requests the checks aim at: the one with the side
     /// effect a retry could repeat (by default the only one).
@@ -239,10 +248,11 @@ pub async fn a_retry_after_a_server_error_succeeds<H: Harness>() {
         .expect("the second attempt succeeds");
 }
 
-/// 429 is rate limited; with `Retry-After` the retry waits at least that long.
+/// 429 is rate limited; the retry waits at least as long as the API asked
+/// (its own way: `Retry-After`, X's reset time).
 pub async fn rate_limits_wait_and_retry<H: Harness>() {
     let (server, publisher, request) = setup::<H>(Duration::from_secs(5)).await;
-    let limited = problem(429, "Too Many Requests").insert_header("retry-after", "1");
+    let limited = H::rate_limited(Duration::from_secs(1));
     route(&request)
         .respond_with(limited.clone())
         .up_to_n_times(1)
@@ -272,17 +282,62 @@ pub async fn rate_limits_wait_and_retry<H: Harness>() {
         .publish(&H::post(), &context())
         .await
         .expect("publishes after the wait");
-    if let PublishError::RateLimited {
+    let PublishError::RateLimited {
         retry_after: Some(wait),
         ..
     } = error
-    {
-        assert!(
-            started.elapsed() >= wait,
-            "waited {:?}, the API asked {wait:?}",
-            started.elapsed()
-        );
+    else {
+        panic!("the wait the API asked for is read: {error:?}");
+    };
+    assert!(
+        started.elapsed() >= wait,
+        "waited {:?}, the API asked {wait:?}",
+        started.elapsed()
+    );
+}
+
+/// Through the queue's rules: a send with no answer is never repeated by the
+/// dispatcher on a channel without idempotency keys (the post becomes
+/// `unconfirmed` for a person to check), and is queued again, to go with
+/// the same key, on a channel with them.
+pub async fn an_unknown_outcome_is_unconfirmed_unless_idempotent<H: Harness>() {
+    let (server, publisher, request) = setup::<H>(Duration::from_millis(300)).await;
+    route(&request)
+        .respond_with(H::success().set_delay(Duration::from_secs(2)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (idempotent, channel) = (publisher.idempotent(), publisher.channel());
+    let settings = fast_settings(3);
+    let resilient = Resilient::new(publisher, settings.clone(), None);
+    let permit = resilient.permit().await;
+    let result = resilient.publish_once(&H::post(), &context(), permit).await;
+    let post = H::post();
+    let leased = LeasedPost {
+        id: post.id.clone(),
+        channel,
+        scheduled_at: post.scheduled_at.timestamp(),
+        content: post.content.0.clone(),
+        attempt_count: 0,
+        sent: Vec::new(),
+    };
+    let finish = judge(
+        &settings,
+        &leased,
+        result,
+        idempotent,
+        jiff::Timestamp::now(),
+    );
+    let outcome = finish.attempt.as_ref().map(|attempt| attempt.outcome);
+    assert_eq!(outcome, Some(AttemptOutcome::Unknown), "{finish:?}");
+    if idempotent {
+        assert_eq!(finish.status, PostStatus::Scheduled, "{finish:?}");
+        assert!(finish.next_attempt_at.is_some(), "{finish:?}");
+    } else {
+        assert_eq!(finish.status, PostStatus::Unconfirmed, "{finish:?}");
+        assert_eq!(finish.next_attempt_at, None, "{finish:?}");
     }
+    server.verify().await;
 }
 
 /// No answer within the timeout: the outcome is unknown, and the request is
@@ -460,6 +515,7 @@ macro_rules! conformance_tests {
             a_retry_after_a_server_error_succeeds,
             rate_limits_wait_and_retry,
             a_slow_answer_is_an_unknown_outcome,
+            an_unknown_outcome_is_unconfirmed_unless_idempotent,
             connection_failures_are_transient,
             an_open_circuit_makes_no_call,
             invalid_posts_are_never_sent,
