@@ -878,7 +878,7 @@ pub fn judge(
     // A rate limit with a reset time is waited out as the API asked; it
     // says nothing against the post, so it does not use up an attempt.
     if error.retry_after().is_some() {
-        let delay = retry_delay(&resilience, post.attempt_count + 1, &error);
+        let delay = retry_delay(resilience, post.attempt_count + 1, &error);
         return Finish {
             status: PostStatus::Scheduled,
             attempt: Some(attempt(AttemptOutcome::Transient, Some(&error), &new_parts)),
@@ -895,7 +895,7 @@ pub fn judge(
         } else {
             AttemptOutcome::Transient
         };
-        let wait = retry_delay(&resilience, attempts, &error);
+        let wait = retry_delay(resilience, attempts, &error);
         (PostStatus::Scheduled, outcome, Some(now + wait))
     } else if error.is_outcome_unknown() && !idempotent {
         (PostStatus::Unconfirmed, AttemptOutcome::Unknown, None)
