@@ -1,4 +1,5 @@
-//! `Channel`: the validated name of a publishing channel.
+//! `Channel`: the validated name of a publishing channel; `Service`: the name
+//! of any remote API Halcytone calls, a channel's or a source's.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -112,5 +113,53 @@ mod tests {
     fn static_and_parsed_names_are_equal() {
         const TWITTER: Channel = Channel::from_static("twitter");
         assert_eq!(TWITTER, Channel::parse("twitter").unwrap());
+    }
+}
+
+/// The name of a remote API Halcytone calls, as errors and logs name it: a
+/// channel's (`twitter`) or a source's (`gdocs`). Sources are not channels;
+/// both speak HTTP through the same client and retry loop.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Service(Cow<'static, str>);
+
+impl Service {
+    /// A service named at compile time (a source crate's).
+    pub const fn from_static(name: &'static str) -> Self {
+        Self(Cow::Borrowed(name))
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&Channel> for Service {
+    fn from(channel: &Channel) -> Self {
+        Self(channel.0.clone())
+    }
+}
+
+impl From<Channel> for Service {
+    fn from(channel: Channel) -> Self {
+        Self(channel.0)
+    }
+}
+
+impl From<&Service> for Service {
+    fn from(service: &Service) -> Self {
+        service.clone()
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "Service({})", self.0)
     }
 }

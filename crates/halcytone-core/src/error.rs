@@ -1,8 +1,9 @@
-//! The classified errors of publishing, and configuration errors.
+//! The classified errors of publishing (and of any call to a remote
+//! service, which sources make too), and configuration errors.
 
 use std::time::Duration;
 
-use crate::channel::Channel;
+use crate::channel::{Channel, Service};
 
 /// A boxed error kept as the source of a transient failure.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -26,20 +27,20 @@ pub enum PublishError {
         reason: String,
     },
     /// The API refused the request and will refuse it again.
-    #[error("{channel} rejected the request ({status}): {message}")]
+    #[error("{service} rejected the request ({status}): {message}")]
     Permanent {
-        /// The channel.
-        channel: Channel,
+        /// The service: a channel's API or a source's.
+        service: Service,
         /// The HTTP status.
         status: u16,
         /// The API's own message.
         message: String,
     },
     /// The request failed in a way that may pass on a later attempt.
-    #[error("{channel} failed transiently: {message}")]
+    #[error("{service} failed transiently: {message}")]
     Transient {
-        /// The channel.
-        channel: Channel,
+        /// The service: a channel's API or a source's.
+        service: Service,
         /// What happened.
         message: String,
         /// The underlying error, when there is one.
@@ -47,26 +48,26 @@ pub enum PublishError {
         source: Option<BoxError>,
     },
     /// The API asked to slow down.
-    #[error("{channel} rate limited, retry after {retry_after:?}")]
+    #[error("{service} rate limited, retry after {retry_after:?}")]
     RateLimited {
-        /// The channel.
-        channel: Channel,
+        /// The service: a channel's API or a source's.
+        service: Service,
         /// How long the API asked to wait, when it said.
         retry_after: Option<Duration>,
     },
     /// The request may or may not have been applied (a timeout after it was sent).
-    #[error("{channel} outcome unknown: {message}")]
+    #[error("{service} outcome unknown: {message}")]
     OutcomeUnknown {
-        /// The channel.
-        channel: Channel,
+        /// The service: a channel's API or a source's.
+        service: Service,
         /// What happened.
         message: String,
     },
-    /// The channel lacks configuration needed to send.
-    #[error("{channel} is not configured: set {missing}")]
+    /// The service lacks configuration (a credential) needed to call it.
+    #[error("{service} is not configured: set {missing}")]
     NotConfigured {
-        /// The channel.
-        channel: Channel,
+        /// The service: a channel's API or a source's.
+        service: Service,
         /// The configuration keys to set.
         missing: String,
     },
@@ -179,7 +180,7 @@ mod tests {
     fn classification() {
         let channel = Channel::from_static("twitter");
         let transient = PublishError::Transient {
-            channel: channel.clone(),
+            service: (&channel).into(),
             message: "503".to_owned(),
             source: None,
         };
@@ -195,7 +196,7 @@ mod tests {
             "twitter post is invalid: text is empty"
         );
         let unknown = PublishError::OutcomeUnknown {
-            channel,
+            service: channel.into(),
             message: "timeout".to_owned(),
         };
         assert!(!unknown.is_retryable() && !unknown.is_permanent());

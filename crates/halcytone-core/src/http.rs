@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
-use crate::channel::Channel;
+use crate::channel::{Channel, Service};
 use crate::error::PublishError;
 use crate::request::{Method, OutboundRequest};
 
@@ -53,9 +53,12 @@ impl HttpResponse {
     /// # Errors
     /// A body that is not the documented JSON is `OutcomeUnknown`: the API
     /// said yes, but what it created cannot be known, so it must not be sent again.
-    pub fn json<T: DeserializeOwned>(&self, channel: &Channel) -> Result<T, PublishError> {
+    pub fn json<T: DeserializeOwned>(
+        &self,
+        service: impl Into<Service>,
+    ) -> Result<T, PublishError> {
         serde_json::from_str(&self.body).map_err(|error| PublishError::OutcomeUnknown {
-            channel: channel.clone(),
+            service: service.into(),
             message: format!(
                 "the API answered {} but its body is not the documented JSON ({error}): {}",
                 self.status,
@@ -101,10 +104,11 @@ impl HttpClient {
     /// came in time, since the request may have been applied.
     pub async fn send(
         &self,
-        channel: &Channel,
+        service: impl Into<Service>,
         request: &OutboundRequest,
         correlation_id: &str,
     ) -> Result<HttpResponse, PublishError> {
+        let service: Service = service.into();
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -117,7 +121,7 @@ impl HttpClient {
         for (name, value) in &request.headers {
             let Some(value) = value.expose() else {
                 return Err(PublishError::NotConfigured {
-                    channel: channel.clone(),
+                    service,
                     missing: format!("the credential for the `{name}` header"),
                 });
             };
@@ -129,8 +133,8 @@ impl HttpClient {
         let response = builder
             .send()
             .await
-            .map_err(|error| self.transport_error(channel, &error))?;
-        self.read(channel, request.method, response).await
+            .map_err(|error| self.transport_error(&service, &error))?;
+        self.read(&service, request.method, response).await
     }
 
     /// Posts an `application/x-www-form-urlencoded` form, as OAuth token
@@ -141,11 +145,12 @@ impl HttpClient {
     /// As [`HttpClient::send`].
     pub async fn send_form(
         &self,
-        channel: &Channel,
+        service: impl Into<Service>,
         url: &str,
         fields: &[(&str, &str)],
         correlation_id: &str,
     ) -> Result<HttpResponse, PublishError> {
+        let service: Service = service.into();
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
@@ -157,8 +162,8 @@ impl HttpClient {
             .body(body)
             .send()
             .await
-            .map_err(|error| self.transport_error(channel, &error))?;
-        self.read(channel, Method::Post, response).await
+            .map_err(|error| self.transport_error(&service, &error))?;
+        self.read(&service, Method::Post, response).await
     }
 
     /// Sends `request` and reads a success body as `T`; a response that is
@@ -169,16 +174,17 @@ impl HttpClient {
     /// a success whose body is not the documented JSON.
     pub async fn send_json<T: DeserializeOwned>(
         &self,
-        channel: &Channel,
+        service: impl Into<Service>,
         request: &OutboundRequest,
         correlation_id: &str,
         parse_error: impl FnOnce(&HttpResponse) -> PublishError,
     ) -> Result<T, PublishError> {
-        let response = self.send(channel, request, correlation_id).await?;
+        let service: Service = service.into();
+        let response = self.send(&service, request, correlation_id).await?;
         if !is_success(response.status) {
             return Err(parse_error(&response));
         }
-        response.json(channel)
+        response.json(service)
     }
 
     /// Reads a response whole, up to the body limit. An error answer that
@@ -188,7 +194,7 @@ impl HttpClient {
     /// (what it created cannot be known).
     async fn read(
         &self,
-        channel: &Channel,
+        service: &Service,
         method: Method,
         mut response: reqwest::Response,
     ) -> Result<HttpResponse, PublishError> {
@@ -205,7 +211,7 @@ impl HttpClient {
             let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|error| self.transport_error(channel, &error))?
+                .map_err(|error| self.transport_error(service, &error))?
             else {
                 break;
             };
@@ -219,12 +225,12 @@ impl HttpClient {
             );
             return Err(match method {
                 Method::Get => PublishError::Permanent {
-                    channel: channel.clone(),
+                    service: service.clone(),
                     status,
                     message,
                 },
                 Method::Post | Method::Put => PublishError::OutcomeUnknown {
-                    channel: channel.clone(),
+                    service: service.clone(),
                     message: format!("{message}; the request may have been applied"),
                 },
             });
@@ -236,13 +242,13 @@ impl HttpClient {
         })
     }
 
-    fn transport_error(&self, channel: &Channel, error: &reqwest::Error) -> PublishError {
+    fn transport_error(&self, service: &Service, error: &reqwest::Error) -> PublishError {
         // reqwest's Display repeats the URL, which may carry an id but never a secret.
         let detail =
             std::error::Error::source(error).map_or_else(|| error.to_string(), ToString::to_string);
         if error.is_timeout() && !error.is_connect() {
             return PublishError::OutcomeUnknown {
-                channel: channel.clone(),
+                service: service.clone(),
                 message: format!(
                     "no answer within {:?}; the request may have been applied",
                     self.timeout
@@ -255,7 +261,7 @@ impl HttpClient {
             format!("the connection failed: {detail}")
         };
         PublishError::Transient {
-            channel: channel.clone(),
+            service: service.clone(),
             message,
             source: None,
         }
@@ -398,24 +404,24 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 /// `RetryStrategy`: 408 and 5xx (but 501) are transient, 429 is rate limited
 /// (with `Retry-After`), every other status is permanent with the API's message.
 pub fn classify_status(
-    channel: &Channel,
+    service: impl Into<Service>,
     response: &HttpResponse,
     now: SystemTime,
 ) -> PublishError {
-    let channel = channel.clone();
+    let service = service.into();
     let message = api_message(&response.body);
     match response.status {
         429 => PublishError::RateLimited {
-            channel,
+            service,
             retry_after: retry_after(&response.headers, now),
         },
         408 | 500 | 502..=599 => PublishError::Transient {
-            channel,
+            service,
             message: format!("HTTP {}: {message}", response.status),
             source: None,
         },
         status => PublishError::Permanent {
-            channel,
+            service,
             status,
             message,
         },

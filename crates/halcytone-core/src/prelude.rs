@@ -3,7 +3,7 @@
 pub use async_trait::async_trait;
 
 pub use crate::cadence::{Cadence, SlotRule, Weekdays};
-pub use crate::channel::Channel;
+pub use crate::channel::{Channel, Service};
 pub use crate::error::{ConfigError, PublishError};
 pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
 pub use crate::publisher::{

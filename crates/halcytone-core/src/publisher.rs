@@ -297,7 +297,7 @@ pub fn require_configuration(channel: &Channel, missing: &[&str]) -> Result<(), 
         return Ok(());
     }
     Err(PublishError::NotConfigured {
-        channel: channel.clone(),
+        service: channel.into(),
         missing: missing.join(", "),
     })
 }

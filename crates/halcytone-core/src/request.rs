@@ -163,7 +163,7 @@ impl OutboundRequest {
         channel: &Channel,
         method: Method,
         url: String,
-        mut headers: Vec<(&'static str, HeaderValue)>,
+        headers: Vec<(&'static str, HeaderValue)>,
         body: &T,
     ) -> Result<Self, PublishError> {
         let body = serde_json::to_value(body).map_err(|error| PublishError::Invalid {
@@ -171,16 +171,27 @@ impl OutboundRequest {
             field: "body",
             reason: error.to_string(),
         })?;
+        Ok(Self::json_value(method, url, headers, body))
+    }
+
+    /// A JSON request whose body is already a JSON value (so it cannot
+    /// fail); `content-type` is added.
+    pub fn json_value(
+        method: Method,
+        url: String,
+        mut headers: Vec<(&'static str, HeaderValue)>,
+        body: serde_json::Value,
+    ) -> Self {
         headers.push((
             "content-type",
             HeaderValue::Plain("application/json".to_owned()),
         ));
-        Ok(Self {
+        Self {
             method,
             url,
             headers,
             body: Some(body),
-        })
+        }
     }
 
     /// A `GET` request with the given headers and no body.

@@ -570,7 +570,7 @@ mod tests {
 
     fn transient() -> PublishError {
         PublishError::Transient {
-            channel: TWITTER,
+            service: TWITTER.into(),
             message: "503".to_owned(),
             source: None,
         }
@@ -602,7 +602,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn permanent_failures_are_not_retried() {
         let rejected = PublishError::Permanent {
-            channel: TWITTER,
+            service: TWITTER.into(),
             status: 400,
             message: "bad".to_owned(),
         };
@@ -657,7 +657,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn rate_limits_wait_at_least_what_the_api_asked() {
         let limited = PublishError::RateLimited {
-            channel: TWITTER,
+            service: TWITTER.into(),
             retry_after: Some(Duration::from_secs(900)),
         };
         let (mock, calls) = mock_publisher(false, vec![Err(limited), Ok(receipt())]);
@@ -678,7 +678,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn unknown_outcomes_are_retried_only_with_idempotency_keys() {
         let unknown = || PublishError::OutcomeUnknown {
-            channel: TWITTER,
+            service: TWITTER.into(),
             message: "timeout".to_owned(),
         };
         let (mock, calls) = mock_publisher(false, vec![Err(unknown())]);

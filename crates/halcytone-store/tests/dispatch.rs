@@ -244,7 +244,7 @@ async fn status(store: &SqlStore, id: &str) -> StoredPost {
 
 fn transient(channel: &str) -> PublishError {
     PublishError::Transient {
-        channel: Channel::parse(channel).unwrap(),
+        service: Channel::parse(channel).unwrap().into(),
         message: "503 Service Unavailable".to_owned(),
         source: None,
     }
@@ -252,7 +252,7 @@ fn transient(channel: &str) -> PublishError {
 
 fn unknown(channel: &str) -> PublishError {
     PublishError::OutcomeUnknown {
-        channel: Channel::parse(channel).unwrap(),
+        service: Channel::parse(channel).unwrap().into(),
         message: "timed out after the request was sent".to_owned(),
     }
 }
@@ -415,7 +415,7 @@ async fn permanent_failures_fail_at_once() {
     store_posts(&store, "linkedin", 1, PostStatus::Scheduled).await;
     let linkedin = Arc::new(
         Scripted::new("linkedin", false).then(Err(PublishError::Permanent {
-            channel: Channel::parse("linkedin").unwrap(),
+            service: Channel::parse("linkedin").unwrap().into(),
             status: 422,
             message: "commentary is too long".to_owned(),
         })),
@@ -759,7 +759,7 @@ async fn a_rate_limit_with_a_reset_time_pauses_the_channel_without_using_up_atte
     store_posts(&store, "twitter", 8, PostStatus::Scheduled).await;
     let twitter = Arc::new(
         Scripted::new("twitter", false).then(Err(PublishError::RateLimited {
-            channel: Channel::parse("twitter").unwrap(),
+            service: Channel::parse("twitter").unwrap().into(),
             retry_after: Some(Duration::from_secs(900)),
         })),
     );

@@ -12,7 +12,7 @@ use crate::CHANNEL;
 pub(crate) fn parse_error(response: &HttpResponse, version: &str, now: SystemTime) -> PublishError {
     match response.status {
         426 => PublishError::Permanent {
-            channel: CHANNEL,
+            service: CHANNEL.into(),
             status: 426,
             message: format!(
                 "LinkedIn-Version {version} is no longer active ({}); set channels.linkedin.version to a current YYYYMM",
@@ -25,7 +25,7 @@ pub(crate) fn parse_error(response: &HttpResponse, version: &str, now: SystemTim
         },
         // LinkedIn documents no Retry-After: its daily limits reset at midnight UTC.
         429 => PublishError::RateLimited {
-            channel: CHANNEL,
+            service: CHANNEL.into(),
             retry_after: halcytone_core::http::retry_after(&response.headers, now),
         },
         _ => classify_status(&CHANNEL, response, now),

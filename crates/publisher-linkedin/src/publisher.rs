@@ -170,7 +170,7 @@ impl Publisher for LinkedinPublisher {
                 response
                     .header("x-restli-id")
                     .ok_or_else(|| PublishError::OutcomeUnknown {
-                        channel: CHANNEL,
+                        service: CHANNEL.into(),
                         message: format!(
                             "LinkedIn answered {} without an x-restli-id header",
                             response.status

@@ -37,7 +37,7 @@ pub(crate) fn rate_limit_wait(response: &HttpResponse, now: SystemTime) -> Optio
 pub(crate) fn parse_error(response: &HttpResponse, now: SystemTime) -> PublishError {
     match response.status {
         429 => PublishError::RateLimited {
-            channel: CHANNEL,
+            service: CHANNEL.into(),
             retry_after: rate_limit_wait(response, now),
         },
         403 if api_message(&response.body).contains("duplicate content") => {

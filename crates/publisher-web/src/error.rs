@@ -31,8 +31,8 @@ pub(crate) fn existing_term(response: &HttpResponse) -> Option<u64> {
 /// that may exist): no answer in time is transient, not an unknown outcome.
 pub(crate) fn repeatable(error: PublishError) -> PublishError {
     match error {
-        PublishError::OutcomeUnknown { channel, message } => PublishError::Transient {
-            channel,
+        PublishError::OutcomeUnknown { service, message } => PublishError::Transient {
+            service,
             message: format!("{message}; the request is safe to send again"),
             source: None,
         },
@@ -49,7 +49,7 @@ pub(crate) fn read<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, Pu
         return Err(classify_status(&CHANNEL, response, SystemTime::now()));
     }
     serde_json::from_str(&response.body).map_err(|error| PublishError::Permanent {
-        channel: CHANNEL,
+        service: CHANNEL.into(),
         status: response.status,
         message: format!(
             "the answer is not WordPress REST JSON ({error}): {}; is base_url the WordPress site?",
@@ -114,7 +114,7 @@ mod tests {
             "web rejected the request (401): You are not currently logged in."
         );
         let unknown = PublishError::OutcomeUnknown {
-            channel: CHANNEL,
+            service: CHANNEL.into(),
             message: "no answer".to_owned(),
         };
         assert!(repeatable(unknown).is_retryable());

@@ -33,7 +33,7 @@ use crate::auth::{JWT_BEARER, ServiceAccount, TokenCache, TokenResponse};
 pub const KIND: &str = "gdocs";
 
 /// The name the HTTP client uses for this source in its errors.
-const SOURCE: Channel = Channel::from_static("gdocs");
+const SERVICE: Service = Service::from_static("gdocs");
 
 /// The `[source]` table for Google Docs.
 #[derive(Debug, Deserialize)]
@@ -163,13 +163,13 @@ impl GdocsSource {
     ) -> Result<HttpResponse, PublishError> {
         let response = self
             .http
-            .send_form(&SOURCE, url, fields, correlation_id)
+            .send_form(&SERVICE, url, fields, correlation_id)
             .await?;
         if is_success(response.status) {
             return Ok(response);
         }
         // A refused key (`invalid_grant`) will be refused again: only 429 and 5xx retry.
-        Err(classify_status(&SOURCE, &response, SystemTime::now()))
+        Err(classify_status(&SERVICE, &response, SystemTime::now()))
     }
 
     /// GETs `url` with the token, retrying transient failures.
@@ -184,11 +184,11 @@ impl GdocsSource {
             vec![("authorization", HeaderValue::bearer(Some(token)))],
         );
         retrying(&self.resilience, true, "Google Docs read", || async {
-            let response = self.http.send(&SOURCE, &request, correlation_id).await?;
+            let response = self.http.send(&SERVICE, &request, correlation_id).await?;
             if is_success(response.status) {
                 Ok(response)
             } else {
-                Err(classify_status(&SOURCE, &response, SystemTime::now()))
+                Err(classify_status(&SERVICE, &response, SystemTime::now()))
             }
         })
         .await

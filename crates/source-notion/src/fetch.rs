@@ -22,7 +22,7 @@ use crate::database::{DatabaseObject, Row, RowPage};
 use crate::parse::Block;
 
 /// The name the HTTP client uses for Notion in its errors.
-const CHANNEL: Channel = Channel::from_static("notion");
+const SERVICE: Service = Service::from_static("notion");
 
 /// Notion's largest page of results.
 const PAGE_SIZE: u32 = 100;
@@ -80,9 +80,9 @@ struct ErrorBody {
 /// `service_overload` transient, the rest permanent), with Notion's error
 /// code put before its message.
 fn classify(response: &HttpResponse) -> PublishError {
-    match classify_status(&CHANNEL, response, SystemTime::now()) {
+    match classify_status(&SERVICE, response, SystemTime::now()) {
         PublishError::Permanent {
-            channel,
+            service,
             status,
             message,
         } => {
@@ -94,7 +94,7 @@ fn classify(response: &HttpResponse) -> PublishError {
                 _ => message,
             };
             PublishError::Permanent {
-                channel,
+                service,
                 status,
                 message,
             }
@@ -185,7 +185,7 @@ impl NotionSource {
         // Reads are idempotent: an unknown outcome is retried too.
         let response = retrying(&self.resilience, true, &label, || async {
             self.limiter.until_ready().await;
-            let response = self.http.send(&CHANNEL, request, correlation_id).await?;
+            let response = self.http.send(&SERVICE, request, correlation_id).await?;
             if is_success(response.status) {
                 Ok(response)
             } else {
@@ -398,14 +398,12 @@ impl NotionSource {
                 if let Some(cursor) = cursor {
                     body["start_cursor"] = json!(cursor);
                 }
-                OutboundRequest::json(
-                    &CHANNEL,
+                Ok(OutboundRequest::json_value(
                     Method::Post,
                     query_url.clone(),
                     self.headers(),
-                    &body,
-                )
-                .map_err(|error| self.unavailable(error.to_string()))
+                    body,
+                ))
             })
             .await?;
         let mut rows = Vec::with_capacity(pages.len());
