@@ -49,16 +49,6 @@ pub(crate) fn scaffold(shell: &Shell, root: &Path, name: &str) -> Result<()> {
         ("crates/halcytone-server/src/registry.rs", add_registration),
         ("ARCHITECTURE.md", add_code_map_entry),
     ];
-    // halcytone-core embeds templates/ when it compiles, and cargo does not
-    // notice a new file there; touching the file that embeds them makes the
-    // next build bundle the new template.
-    let embedding = root.join("crates/halcytone-core/src/render.rs");
-    if !embedding.is_file() {
-        bail!(
-            "cannot find {}, which embeds the templates",
-            embedding.display()
-        );
-    }
     let mut edited = Vec::new();
     for (file, edit) in edits {
         let path = root.join(file);
@@ -79,11 +69,6 @@ pub(crate) fn scaffold(shell: &Shell, root: &Path, name: &str) -> Result<()> {
     for (path, text) in edited {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    std::fs::File::options()
-        .append(true)
-        .open(&embedding)
-        .and_then(|file| file.set_modified(std::time::SystemTime::now()))
-        .with_context(|| format!("touching {}", embedding.display()))?;
     // The files are written formatted for a short name; a long one moves
     // rustfmt's line breaks, so the crate is formatted once written.
     let _directory = shell.push_dir(root);
