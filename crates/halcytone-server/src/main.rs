@@ -204,7 +204,11 @@ fn parse_date(value: &str) -> Result<Date, String> {
 /// Says why `HALCYTONE_LOG` is not a filter.
 fn init_logging() -> Result<(), String> {
     let filter = match std::env::var("HALCYTONE_LOG") {
-        Err(std::env::VarError::NotPresent) => tracing_subscriber::EnvFilter::new("info"),
+        // PostgreSQL's notices ("relation … already exists, skipping" on
+        // every start) are the server talking to itself, not news.
+        Err(std::env::VarError::NotPresent) => {
+            tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn")
+        }
         Err(std::env::VarError::NotUnicode(_)) => {
             return Err("HALCYTONE_LOG is not valid UTF-8".to_owned());
         }
