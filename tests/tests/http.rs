@@ -766,3 +766,59 @@ async fn a_draft_is_edited_revalidated_and_its_approval_voided() {
         "a refused edit changes nothing"
     );
 }
+
+/// A dry-run plan is served from the plan cache while the document keeps
+/// its revision: the answer must be byte for byte what composing it afresh
+/// gives (the fixtures were written by the server before the cache), and a
+/// change to the document must show at once.
+#[tokio::test]
+async fn cached_dry_run_plans_are_byte_identical_and_follow_the_document() {
+    for document in ["doc-60", "doc-600"] {
+        let data = halcytone_e2e::root().join("tests/benches/data");
+        let expected = std::fs::read(data.join(format!("{document}.week.json"))).unwrap();
+        let directory = scratch(&format!("plan-cache-{document}"));
+        let living = directory.join("living.md");
+        let original = std::fs::read_to_string(data.join(format!("{document}.md"))).unwrap();
+        std::fs::write(&living, &original).unwrap();
+        let path = living.display().to_string();
+        let server = Server::start(
+            &format!("plan-cache-server-{document}"),
+            &[("HALCYTONE__SOURCE__PATH", path.as_str())],
+        )
+        .await;
+        let plan = || async {
+            let response = client()
+                .post(server.url("/generateBatch?period=week"))
+                .json(&json!({"start": "2026-11-30", "dry_run": true}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["content-type"], "application/json");
+            response.bytes().await.unwrap().to_vec()
+        };
+        for _ in 0..3 {
+            assert!(plan().await == expected, "{document}: the plan changed");
+        }
+        std::fs::write(&living, format!("{original}\nA new sentence.\n")).unwrap();
+        assert!(
+            plan().await != expected,
+            "{document}: the change is not seen"
+        );
+        // Back to the first text: the same posts, and the plan now says
+        // what changed since the reading before.
+        std::fs::write(&living, &original).unwrap();
+        let mut back: Value = serde_json::from_slice(&plan().await).unwrap();
+        assert!(
+            back["changes"].is_object(),
+            "{document}: {}",
+            back["changes"]
+        );
+        back.as_object_mut().unwrap().remove("changes");
+        let expected: Value = serde_json::from_slice(&expected).unwrap();
+        assert!(
+            back == expected,
+            "{document}: the revision back is not seen"
+        );
+    }
+}

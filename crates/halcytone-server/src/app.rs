@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use halcytone_core::cadence::Cadence;
 use halcytone_core::channel::Channel;
 use halcytone_core::compose::{Composer, ContentPlan, ItemViews, ScheduledPost, stored_slot};
@@ -66,6 +67,8 @@ pub(crate) struct App {
     last_kept: Mutex<Option<(String, Option<Changes>)>>,
     /// The durable store, opened on first use (dry runs never open it).
     store: tokio::sync::OnceCell<SqlStore>,
+    /// Dry-run plans of the document revision last read, composed once.
+    plans: Mutex<PlanCache>,
     /// The longest an interactive command waits for the living document,
     /// retries included (`--timeout`); `serve` waits as the retries allow.
     pub(crate) source_timeout: Option<std::time::Duration>,
@@ -123,6 +126,57 @@ pub(crate) enum AppError {
     /// No plan has this id (an HTTP 404).
     #[error("no plan `{0}`")]
     PlanNotFound(String),
+}
+
+/// The document as read: parsed, what changed since the last reading, and
+/// the warning when it came from the last good copy.
+type ReadDocument = (Arc<ParsedDocument>, Option<Changes>, Option<String>);
+
+/// What a dry-run plan depends on besides the document revision and the
+/// configuration (fixed for the process).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PlanKey {
+    period: Period,
+    start: Date,
+    channels: Vec<Channel>,
+}
+
+/// Dry-run plans of one document revision. A new revision empties it, and
+/// it holds at most [`CACHED_PLANS`] plans (the oldest goes first), so its
+/// memory is bounded by a few plans' worth.
+#[derive(Default)]
+struct PlanCache {
+    revision: String,
+    plans: std::collections::VecDeque<(PlanKey, Bytes)>,
+}
+
+/// The most dry-run plans kept for one revision.
+const CACHED_PLANS: usize = 16;
+
+impl PlanCache {
+    fn get(&self, revision: &str, key: &PlanKey) -> Option<Bytes> {
+        if self.revision != revision {
+            return None;
+        }
+        self.plans
+            .iter()
+            .find(|(cached, _)| cached == key)
+            .map(|(_, answer)| answer.clone())
+    }
+
+    fn insert(&mut self, revision: String, key: PlanKey, answer: Bytes) {
+        if self.revision != revision {
+            self.revision = revision;
+            self.plans.clear();
+        }
+        if self.plans.iter().any(|(cached, _)| *cached == key) {
+            return;
+        }
+        if self.plans.len() == CACHED_PLANS {
+            self.plans.pop_front();
+        }
+        self.plans.push_back((key, answer));
+    }
 }
 
 /// Message for `POST /generate` without `dry_run`: one item is previewed, never stored.
@@ -240,6 +294,7 @@ impl App {
             last_kept: Mutex::new(None),
             store: tokio::sync::OnceCell::new(),
             source_timeout: None,
+            plans: Mutex::new(PlanCache::default()),
         })
     }
 
@@ -342,9 +397,60 @@ impl App {
         &self,
         request: &GenerateRequest,
     ) -> Result<ContentPlan, AppError> {
-        let dry_run = request.dry_run || self.settings.dry_run;
         let channels = self.select_channels(request.channels.as_deref())?;
-        let (parsed, changes, fallback) = self.read_document().await?;
+        let document = self.read_document().await?;
+        self.compose_plan(request, channels, document).await
+    }
+
+    /// [`App::generate`]'s plan as JSON, serialised once: a dry run of a
+    /// document revision already planned the same way (period, start,
+    /// channels) is served from the plan cache, since nothing else goes into
+    /// it; a stored plan is planned and composed every time.
+    ///
+    /// # Errors
+    /// As [`App::generate`].
+    pub(crate) async fn generate_answer(
+        &self,
+        request: &GenerateRequest,
+    ) -> Result<Bytes, AppError> {
+        let channels = self.select_channels(request.channels.as_deref())?;
+        let document = self.read_document().await?;
+        let dry_run = request.dry_run || self.settings.dry_run;
+        // A plan made from the last good copy carries a warning about now:
+        // it is never kept.
+        let cacheable = dry_run && document.2.is_none();
+        let revision = document.0.document.revision.clone();
+        let key = PlanKey {
+            period: request.period,
+            start: request.start.unwrap_or_else(|| next_monday(self.today())),
+            channels: channels.iter().map(|entry| entry.channel.clone()).collect(),
+        };
+        if cacheable && let Some(answer) = self.cached_plans().get(&revision, &key) {
+            return Ok(answer);
+        }
+        let plan = self.compose_plan(request, channels, document).await?;
+        let answer = Bytes::from(serde_json::to_vec(&plan).map_err(StoreError::Json)?);
+        if cacheable {
+            self.cached_plans().insert(revision, key, answer.clone());
+        }
+        Ok(answer)
+    }
+
+    fn cached_plans(&self) -> std::sync::MutexGuard<'_, PlanCache> {
+        self.plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Plans the period from the document read, composes every post and,
+    /// unless it is a dry run, stores the plan.
+    async fn compose_plan(
+        &self,
+        request: &GenerateRequest,
+        channels: Vec<PlanChannel>,
+        (parsed, changes, fallback): ReadDocument,
+    ) -> Result<ContentPlan, AppError> {
+        let dry_run = request.dry_run || self.settings.dry_run;
         // A stored plan builds on the posts stored before it, so that plans
         // that overlap never schedule an item twice; a dry run opens no store
         // and plans the period afresh.
@@ -690,9 +796,7 @@ impl App {
     /// Reads the document. When the source is unreachable (not when the
     /// document is invalid), planning goes on from the last good copy, with
     /// a warning; never from nothing.
-    async fn read_document(
-        &self,
-    ) -> Result<(Arc<ParsedDocument>, Option<Changes>, Option<String>), AppError> {
+    async fn read_document(&self) -> Result<ReadDocument, AppError> {
         let fetch = self.source.fetch(&self.known_channels);
         let fetched = match self.source_timeout {
             None => fetch.await,
@@ -1024,5 +1128,36 @@ pub(crate) fn list_or_none(names: &[&str]) -> String {
         "none".to_owned()
     } else {
         names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(day: i8) -> PlanKey {
+        PlanKey {
+            period: Period::Week,
+            start: jiff::civil::date(2026, 11, day),
+            channels: vec![Channel::from_static("twitter")],
+        }
+    }
+
+    #[test]
+    fn the_plan_cache_holds_one_revision_and_at_most_its_bound() {
+        let mut cache = PlanCache::default();
+        cache.insert("r1".to_owned(), key(1), Bytes::from_static(b"one"));
+        assert_eq!(cache.get("r1", &key(1)), Some(Bytes::from_static(b"one")));
+        assert_eq!(cache.get("r1", &key(2)), None);
+        assert_eq!(cache.get("r2", &key(1)), None, "another revision");
+        for day in 2..=17 {
+            cache.insert("r1".to_owned(), key(day), Bytes::from_static(b"more"));
+        }
+        assert_eq!(cache.plans.len(), CACHED_PLANS);
+        assert_eq!(cache.get("r1", &key(1)), None, "the oldest went first");
+        assert!(cache.get("r1", &key(17)).is_some());
+        cache.insert("r2".to_owned(), key(1), Bytes::from_static(b"new"));
+        assert_eq!(cache.plans.len(), 1, "a new revision empties it");
+        assert_eq!(cache.get("r1", &key(17)), None);
     }
 }

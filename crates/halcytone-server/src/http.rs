@@ -458,7 +458,7 @@ async fn generate_batch(
     Extension(id): Extension<RequestId>,
     Query(query): Query<HashMap<String, String>>,
     body: Body,
-) -> Result<Json<ContentPlan>, Problem> {
+) -> Result<Response, Problem> {
     if let Some(unknown) = query.keys().find(|key| key.as_str() != "period") {
         return Err(Problem::new(
             &id,
@@ -487,10 +487,18 @@ async fn generate_batch(
         channels: body.channels,
         dry_run: body.dry_run,
     };
-    app.generate(&request)
+    let answer = app
+        .generate_answer(&request)
         .await
-        .map(Json)
-        .map_err(|error| Problem::from_app(&id, &error))
+        .map_err(|error| Problem::from_app(&id, &error))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        answer,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
