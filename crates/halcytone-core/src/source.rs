@@ -72,8 +72,36 @@ enum Origin {
 #[derive(Debug)]
 struct LastParse {
     text: String,
+    /// The file's size and modification time when `text` was read, kept
+    /// only when that time was old enough to be trusted.
+    stamp: Option<FileStamp>,
     known_channels: KnownChannels,
     parsed: Arc<ParsedDocument>,
+}
+
+/// A file's size and modification time: while they stay the same, the file
+/// is not read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: std::time::SystemTime,
+}
+
+/// How old a modification time must be before it vouches for the file: a
+/// write in the same clock tick as the one read might not change it (the
+/// racy case git guards against the same way).
+const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl FileStamp {
+    /// The stamp of `metadata`, when its modification time is settled.
+    fn settled(metadata: &std::fs::Metadata) -> Option<Self> {
+        let modified = metadata.modified().ok()?;
+        let age = std::time::SystemTime::now().duration_since(modified).ok()?;
+        (age >= SETTLED).then_some(Self {
+            len: metadata.len(),
+            modified,
+        })
+    }
 }
 
 impl MarkdownSource {
@@ -97,27 +125,48 @@ impl MarkdownSource {
         }
     }
 
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<LastParse>> {
+        // A poisoned lock only means another request panicked mid-update; the
+        // cache is rebuilt either way.
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The last parse, when the file's settled stamp says it is unchanged.
+    fn unchanged(
+        &self,
+        stamp: Option<FileStamp>,
+        known_channels: &KnownChannels,
+    ) -> Option<Arc<ParsedDocument>> {
+        let stamp = stamp?;
+        self.last()
+            .as_ref()
+            .filter(|cached| {
+                cached.stamp == Some(stamp) && &cached.known_channels == known_channels
+            })
+            .map(|cached| Arc::clone(&cached.parsed))
+    }
+
     fn parse(
         &self,
         name: &str,
-        text: String,
+        text: std::borrow::Cow<'_, str>,
+        stamp: Option<FileStamp>,
         known_channels: &KnownChannels,
     ) -> Result<Arc<ParsedDocument>, SourceError> {
-        // A poisoned lock only means another request panicked mid-update; the
-        // cache is rebuilt below either way.
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self.last();
         if let Some(cached) = last
-            .as_ref()
+            .as_mut()
             .filter(|cached| cached.text == text && &cached.known_channels == known_channels)
         {
+            cached.stamp = stamp;
             return Ok(Arc::clone(&cached.parsed));
         }
         let parsed = Arc::new(parse_markdown(name, &text, known_channels)?);
         *last = Some(LastParse {
-            text,
+            text: text.into_owned(),
+            stamp,
             known_channels: known_channels.clone(),
             parsed: Arc::clone(&parsed),
         });
@@ -142,18 +191,33 @@ impl Source for MarkdownSource {
         &self,
         known_channels: &KnownChannels,
     ) -> Result<Arc<ParsedDocument>, SourceError> {
-        let text = match &self.origin {
-            Origin::File(path) => {
-                tokio::fs::read_to_string(path)
-                    .await
-                    .map_err(|error| SourceError::Io {
-                        path: path.display().to_string(),
-                        message: error.to_string(),
-                    })?
+        let path = match &self.origin {
+            Origin::Text { name, text } => {
+                return self.parse(name, std::borrow::Cow::Borrowed(text), None, known_channels);
             }
-            Origin::Text { text, .. } => (*text).to_owned(),
+            Origin::File(path) => path,
         };
-        self.parse(&self.describe(), text, known_channels)
+        // The file is read again only when its size or modification time
+        // moved (or is too recent to vouch for it); the text decides then.
+        let stamp = tokio::fs::metadata(path)
+            .await
+            .ok()
+            .and_then(|metadata| FileStamp::settled(&metadata));
+        if let Some(parsed) = self.unchanged(stamp, known_channels) {
+            return Ok(parsed);
+        }
+        let text = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|error| SourceError::Io {
+                path: path.display().to_string(),
+                message: error.to_string(),
+            })?;
+        self.parse(
+            &self.describe(),
+            std::borrow::Cow::Owned(text),
+            stamp,
+            known_channels,
+        )
     }
 }
 
@@ -175,6 +239,43 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert_eq!(changed.document.items().count(), 2);
         assert_ne!(changed.document.revision, first.document.revision);
+    }
+
+    #[tokio::test]
+    async fn a_settled_file_is_not_read_again_until_its_stamp_moves() {
+        let path =
+            std::env::temp_dir().join(format!("halcytone-source-stamp-{}.md", std::process::id()));
+        let set_modified = |ago: u64| {
+            let time = std::time::SystemTime::now() - std::time::Duration::from_secs(ago);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(time)
+                .unwrap();
+            time
+        };
+        std::fs::write(&path, "## S\n### One\nBody.\n").unwrap();
+        let old = set_modified(60);
+        let source = MarkdownSource::file(path.clone());
+        let known = KnownChannels::default();
+        let first = source.fetch(&known).await.unwrap();
+        // Same size, same (old) time: the file is not read, so the new
+        // text is not seen. Real edits move the time.
+        std::fs::write(&path, "## S\n### Two\nBody.\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let unread = source.fetch(&known).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &unread));
+        // A moved time (here: too recent to vouch for the file) is read.
+        set_modified(0);
+        let read = source.fetch(&known).await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(read.document.items().next().unwrap().title, "Two");
     }
 
     #[tokio::test]
