@@ -88,9 +88,10 @@ struct FileStamp {
 }
 
 /// How old a modification time must be before it vouches for the file: a
-/// write in the same clock tick as the one read might not change it (the
-/// racy case git guards against the same way).
-const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+/// write in the same clock tick as the read might not change it (the racy
+/// case git guards against the same way). File times move in kernel ticks
+/// of at most 10 ms; until then, every request reads the file.
+const SETTLED: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl FileStamp {
     /// The stamp of `metadata`, when its modification time is settled.
@@ -199,8 +200,9 @@ impl Source for MarkdownSource {
         };
         // The file is read again only when its size or modification time
         // moved (or is too recent to vouch for it); the text decides then.
-        let stamp = tokio::fs::metadata(path)
-            .await
+        // One stat of a local file is done in place, not handed to a
+        // blocking thread as tokio::fs would for every request.
+        let stamp = std::fs::metadata(path)
             .ok()
             .and_then(|metadata| FileStamp::settled(&metadata));
         if let Some(parsed) = self.unchanged(stamp, known_channels) {

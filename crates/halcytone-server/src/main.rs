@@ -285,8 +285,12 @@ fn main() -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::from(2);
     }
+    // Blocking work is file reads and DNS lookups: a few threads serve it.
+    // Each thread grows a malloc arena of its own, so tokio's default of up
+    // to 512 under a burst of document reads held 60 MB instead of 25 MB.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(4)
         .build()
     {
         Ok(runtime) => runtime,
