@@ -1,5 +1,6 @@
-//! Criterion benchmarks of the hot path: parse a living document, plan a
-//! week on all four channels and render every post (dry run, with previews).
+//! Criterion benchmarks of the work behind a plan: parse a living document,
+//! plan a week on all four channels, render every post (dry run, with
+//! previews), and weigh an X post.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -117,5 +118,16 @@ fn bench_pipeline(criterion: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_pipeline);
+/// twitter-text v3 weighing, which every X post goes through when it is
+/// rendered and validated.
+fn bench_tweet_weighing(criterion: &mut Criterion) {
+    let post = "Morning resonance sessions are live in Breathscape: six breaths a minute, \
+                paced by light, five minutes before coffee. Try it 🌬️ \
+                https://halcytone.example/breathscape/morning-resonance #Breathscape #breathwork";
+    criterion.bench_function("weigh an X post (280 limit)", |bencher| {
+        bencher.iter(|| publisher_twitter::weighted::weighted_length(std::hint::black_box(post)));
+    });
+}
+
+criterion_group!(benches, bench_pipeline, bench_tweet_weighing);
 criterion_main!(benches);
