@@ -505,7 +505,7 @@ async fn a_stored_plan_is_reviewed_over_http() {
         ("limit=0", "limit: 0 is out of range"),
         (
             "cursor=post_nope",
-            "cursor: `post_nope` is not a post of this listing",
+            "cursor: `post_nope` is not a cursor of this listing",
         ),
     ] {
         let body = problem(

@@ -99,6 +99,8 @@ pub fn stored_slot(post: &StoredPost) -> Option<StoredSlot> {
             .filter_map(|id| serde_json::from_value(serde_json::Value::from(id.as_str())).ok())
             .collect(),
         holds_slot: !matches!(post.status, PostStatus::Rejected | PostStatus::Cancelled),
+        protected: crate::store::lifecycle::is_protected(post.status)
+            || !post.external_ids.is_empty(),
     })
 }
 

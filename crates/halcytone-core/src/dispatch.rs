@@ -457,6 +457,9 @@ impl Dispatcher {
                 self.pause(stop).await;
                 continue;
             }
+            // A pass is over once a lease takes fewer posts than it could:
+            // none is left to wait for.
+            let last_batch = once && leased.len() < permits.len();
             self.holding()
                 .extend(leased.iter().map(|post| post.id.clone()));
             // Each leased post has its permit; should a store lease more
@@ -501,6 +504,9 @@ impl Dispatcher {
             let rate_limited_until = *rate_limited_until
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last_batch && rate_limited_until.is_none() {
+                break;
+            }
             if let Some(until) = rate_limited_until {
                 tracing::warn!(channel = %channel, %until, "Rate limited: the channel's posts wait until the API's reset time.");
                 if once {
@@ -533,7 +539,20 @@ impl Dispatcher {
             return Ok(publisher.permits(self.settings.batch).await);
         }
         let due = match which {
-            Leasing::Now(ids) => ids.len() as u64,
+            // This channel's posts of the run that still wait: a permit
+            // taken for another channel's post, or for one already out, is
+            // quota spent for nothing.
+            Leasing::Now(ids) => {
+                let mut waiting = 0;
+                for id in ids {
+                    if self.store.post(id).await?.is_some_and(|post| {
+                        post.channel == *channel && post.status == PostStatus::Scheduled
+                    }) {
+                        waiting += 1;
+                    }
+                }
+                waiting
+            }
             Leasing::Due => self
                 .store
                 .due_by_channel((self.clock)())

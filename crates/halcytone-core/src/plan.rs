@@ -1,6 +1,9 @@
 //! The planner: which item goes out on which channel when, for a period.
 //!
-//! Rules (PRODUCT §3): an item appears at most once per channel per period;
+//! Rules (PRODUCT §3): an item appears at most once per channel — within the
+//! period, and, for a stored plan, across every post already stored (a slot
+//! holding a stored post keeps its item, so overlapping plans and re-plans
+//! never post an item twice);
 //! consecutive posts on a channel come from different sections when possible;
 //! high priority and earlier dates first; never before an item's `Date`; only
 //! on the channels an item allows; the featured section (Breathscape) is
@@ -141,6 +144,9 @@ pub struct StoredSlot {
     /// Whether it still holds its slot: a rejected or cancelled post frees
     /// its slot, and its items are still not planned again on the channel.
     pub holds_slot: bool,
+    /// Whether it is going out or out (or partly sent): its slot is its own
+    /// even when its item left the document or moved to a later date.
+    pub protected: bool,
 }
 
 /// A post in a plan, before rendering.
@@ -305,16 +311,22 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             {
                 weeks_with_slots.push((slot.week, day));
             }
-            let pinned = stored
+            let holder = stored
                 .iter()
-                .find(|stored| stored.holds_slot && stored.at == slot.at.timestamp())
-                .and_then(|stored| {
-                    let item = ranked
-                        .iter()
-                        .copied()
-                        .find(|item| item.id == stored.item && item.allows(channel))?;
-                    Some((item, *stored))
-                });
+                .find(|stored| stored.holds_slot && stored.at == slot.at.timestamp());
+            let pinned = holder.and_then(|stored| {
+                let item = ranked.iter().copied().find(|item| {
+                    item.id == stored.item
+                        && item.allows(channel)
+                        && (stored.protected || item.date.is_none_or(|date| date <= day))
+                })?;
+                Some((item, *stored))
+            });
+            if pinned.is_none() && holder.is_some_and(|stored| stored.protected) {
+                // Out, or going out, with an item the document no longer
+                // has: the slot stays the stored post's, planned by nobody.
+                continue;
+            }
             if let Some((item, stored)) = pinned {
                 if is_featured(item) {
                     featured_weeks.insert(slot.week);

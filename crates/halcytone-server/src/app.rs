@@ -306,11 +306,6 @@ impl App {
         }
     }
 
-    /// The channels a document may name: compiled in or known as absent.
-    pub(crate) fn known_channels(&self) -> &KnownChannels {
-        &self.known_channels
-    }
-
     /// Today in the configured time zone.
     pub(crate) fn today(&self) -> Date {
         jiff::Timestamp::now()
@@ -416,6 +411,12 @@ impl App {
         let channels = self.select_channels(request.channels.as_deref())?;
         let document = self.read_document().await?;
         let dry_run = request.dry_run || self.settings.dry_run;
+        // The start is settled once: the key and the plan must agree on it
+        // even when midnight passes between them.
+        let request = &GenerateRequest {
+            start: Some(request.start.unwrap_or_else(|| next_monday(self.today()))),
+            ..request.clone()
+        };
         // A plan made from the last good copy carries a warning about now:
         // it is never kept.
         let cacheable = dry_run && document.2.is_none();
@@ -703,7 +704,7 @@ impl App {
             .await?
             .edit(&stored.id, &outgoing.content.0, &requests)
             .await?;
-        self.post(id).await
+        self.post(&stored.id.0).await
     }
 
     /// A person's decision on a post: approve, reject, cancel, retry,
@@ -797,8 +798,24 @@ impl App {
     /// document is invalid), planning goes on from the last good copy, with
     /// a warning; never from nothing.
     async fn read_document(&self) -> Result<ReadDocument, AppError> {
+        let error = match self.fetch_document().await {
+            Ok(parsed) => {
+                let changes = self.keep(&parsed);
+                return Ok((parsed, changes, None));
+            }
+            Err(SourceError::Document(error)) => return Err(SourceError::Document(error).into()),
+            Err(error) => error,
+        };
+        self.last_good_copy(error)
+    }
+
+    /// Reads the document from the source, within `--timeout` when one is set.
+    ///
+    /// # Errors
+    /// The source's error, or `Unavailable` when the time ran out.
+    pub(crate) async fn fetch_document(&self) -> Result<Arc<ParsedDocument>, SourceError> {
         let fetch = self.source.fetch(&self.known_channels);
-        let fetched = match self.source_timeout {
+        match self.source_timeout {
             None => fetch.await,
             Some(limit) => tokio::time::timeout(limit, fetch)
                 .await
@@ -811,15 +828,11 @@ impl App {
                         ),
                     })
                 }),
-        };
-        let error = match fetched {
-            Ok(parsed) => {
-                let changes = self.keep(&parsed);
-                return Ok((parsed, changes, None));
-            }
-            Err(SourceError::Document(error)) => return Err(SourceError::Document(error).into()),
-            Err(error) => error,
-        };
+        }
+    }
+
+    /// The last good copy, planned from when the source is unreachable.
+    fn last_good_copy(&self, error: SourceError) -> Result<ReadDocument, AppError> {
         let path = snapshot::path(&self.settings.data_dir);
         match snapshot::load(&path) {
             Ok(Some(kept)) if kept.source == self.source.describe() => {

@@ -580,26 +580,48 @@ async fn list_posts(
             "limit: {limit} is out of range; give 1 to {POSTS_PAGE_MAX}"
         )));
     }
-    // The cursor is the last post of the page before; the listing's order
-    // (time, channel, id) is stable, so the next page starts after it.
+    // The cursor is the sort key (time, channel, id) of the last post of
+    // the page before; the next page starts after it, so posts that change
+    // state between pages neither break the listing nor repeat in it.
+    let key = |post: &halcytone_core::store::StoredPost| {
+        (
+            post.scheduled_at.as_second(),
+            post.channel.to_string(),
+            post.id.0.clone(),
+        )
+    };
     let start = match &query.cursor {
         None => 0,
         Some(cursor) => {
-            posts
-                .iter()
-                .position(|post| post.id.0 == *cursor)
+            let after = cursor
+                .splitn(3, '.')
+                .collect::<Vec<_>>()
+                .as_slice()
+                .try_into()
+                .ok()
+                .and_then(|[seconds, channel, id]: [&str; 3]| {
+                    Some((seconds.parse::<i64>().ok()?, channel.to_owned(), id.to_owned()))
+                })
                 .ok_or_else(|| {
                     bad(format!(
-                        "cursor: `{cursor}` is not a post of this listing; pass the `next_cursor` of the page before, with the same filters"
+                        "cursor: `{cursor}` is not a cursor of this listing; pass the `next_cursor` of the page before"
                     ))
-                })?
-                + 1
+                })?;
+            posts.partition_point(|post| key(post) <= after)
         }
     };
     let page: Vec<_> = posts.iter().skip(start).take(limit).collect();
     let next_cursor = (start + page.len() < posts.len())
-        .then(|| page.last().map(|post| post.id.0.clone()))
-        .flatten();
+        .then(|| page.last())
+        .flatten()
+        .map(|post| {
+            format!(
+                "{}.{}.{}",
+                post.scheduled_at.as_second(),
+                post.channel,
+                post.id
+            )
+        });
     Ok(Json(
         serde_json::json!({ "posts": page, "next_cursor": next_cursor }),
     ))

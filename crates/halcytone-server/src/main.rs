@@ -285,12 +285,12 @@ fn main() -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::from(2);
     }
-    // Blocking work is file reads and DNS lookups: a few threads serve it.
-    // Each thread grows a malloc arena of its own, so tokio's default of up
-    // to 512 under a burst of document reads held 60 MB instead of 25 MB.
+    // Blocking work is DNS lookups and the odd file write (the document is
+    // read in place). Each blocking thread grows a malloc arena of its own,
+    // so a cap well under tokio's 512 keeps a burst from holding memory.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(4)
+        .max_blocking_threads(32)
         .build()
     {
         Ok(runtime) => runtime,
@@ -517,11 +517,25 @@ async fn edit_in_editor(app: &App, id: &str) -> Result<(), Failure> {
             code: 2,
         })?;
     let before = json_text(&post.content)?;
-    let path =
-        std::env::temp_dir().join(format!("halcytone-{}-{}.json", post.id, std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "halcytone-{}-{}.json",
+        post.id,
+        uuid::Uuid::now_v7().simple()
+    ));
     let failure = |message: String| Failure { message, code: 1 };
-    std::fs::write(&path, &before)
-        .map_err(|error| failure(format!("cannot write {}: {error}", path.display())))?;
+    // A new file only the user can read: never one that already exists
+    // (or a link someone planted there).
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| file.write_all(before.as_bytes()))
+            .map_err(|error| failure(format!("cannot write {}: {error}", path.display())))?;
+    }
     // The editor may carry arguments (`code --wait`): the shell splits them.
     let status = tokio::process::Command::new("sh")
         .arg("-c")
@@ -533,25 +547,38 @@ async fn edit_in_editor(app: &App, id: &str) -> Result<(), Failure> {
         .map_err(|error| failure(format!("cannot start the editor `{editor}`: {error}")));
     let after = std::fs::read_to_string(&path)
         .map_err(|error| failure(format!("cannot read {}: {error}", path.display())));
-    let _ = std::fs::remove_file(&path);
     let (status, after) = (status?, after?);
     if !status.success() {
+        let _ = std::fs::remove_file(&path);
         return Err(failure(format!(
             "the editor `{editor}` exited with {status}; nothing was changed"
         )));
     }
     if after == before {
+        let _ = std::fs::remove_file(&path);
         output::print(&format!("{}: unchanged\n", post.id));
         return Ok(());
     }
-    let content: serde_json::Value = serde_json::from_str(&after).map_err(|error| {
+    // Until the edit is stored, the file is kept: a typo or a channel rule
+    // must not cost the person their work.
+    let kept = |message: String| {
         failure(format!(
-            "the edited content is not valid JSON (line {}, column {}): {error}; nothing was changed",
+            "{message}; nothing was changed, and your edit is kept in {}",
+            path.display()
+        ))
+    };
+    let content: serde_json::Value = serde_json::from_str(&after).map_err(|error| {
+        kept(format!(
+            "the edited content is not valid JSON (line {}, column {}): {error}",
             error.line(),
             error.column()
         ))
     })?;
-    let edited = app.edit(&post.id.0, content).await?;
+    let edited = app
+        .edit(&post.id.0, content)
+        .await
+        .map_err(|error| kept(error.to_string()))?;
+    let _ = std::fs::remove_file(&path);
     output::print(&format!(
         "{}: edited; now {}\n",
         edited.id,
@@ -716,7 +743,7 @@ async fn doctor(app: &App) -> Result<(), Failure> {
             Some(error)
         }
     };
-    let source_problem = match app.source.fetch(app.known_channels()).await {
+    let source_problem = match app.fetch_document().await {
         Ok(parsed) => {
             report.push_str(&format!(
                 "Living document ({}): ok, {} items in {} sections\n",

@@ -19,10 +19,21 @@ pub(crate) const PATH_KEYS: [&str; 4] = [
 
 /// The configuration file read (its path and text) and the `HALCYTONE__`
 /// variables set.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Origins {
     file: Option<(PathBuf, String)>,
     variables: BTreeSet<String>,
+}
+
+/// The file's text may hold secrets: only its path is shown.
+impl std::fmt::Debug for Origins {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Origins")
+            .field("file", &self.file.as_ref().map(|(path, _)| path))
+            .field("variables", &self.variables)
+            .finish()
+    }
 }
 
 impl Origins {

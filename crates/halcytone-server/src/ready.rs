@@ -115,15 +115,19 @@ fn templates(app: &App) -> Check {
         includes: &[],
     };
     let mut rendered = 0;
+    let mut failing = Vec::new();
     for (channel, entry) in app.channels.iter().filter(|(_, entry)| entry.enabled) {
         let result = entry
             .publisher
             .render(&input, &app.renderer)
             .and_then(|content| entry.publisher.validate(&content));
-        if let Err(error) = result {
-            return check("templates", "failing", format!("{channel}: {error}"));
+        match result {
+            Ok(()) => rendered += 1,
+            Err(error) => failing.push(format!("{channel}: {error}")),
         }
-        rendered += 1;
+    }
+    if !failing.is_empty() {
+        return check("templates", "failing", failing.join("; "));
     }
     check(
         "templates",

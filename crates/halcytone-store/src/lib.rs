@@ -200,8 +200,15 @@ impl SqlStore {
                 }
                 Action::Edit => {
                     new_hash = hash.ok_or(StoreError::MissingHash)?.to_owned();
-                    if new_hash == current.content_hash && new_content.is_none() {
-                        to = from;
+                    // The same content again changes nothing: no edit mark,
+                    // no voided approval.
+                    if new_hash == current.content_hash {
+                        return Ok(Transitioned {
+                            id: id.clone(),
+                            from,
+                            to: from,
+                            voided: false,
+                        });
                     } else {
                         voided = approved_hash.is_some();
                         approved_hash = None;
@@ -235,7 +242,7 @@ impl SqlStore {
                         "UPDATE posts SET status = $1, approved_hash = $2, content_hash = $3, \
                          updated_at = $4, edited_at = $7, \
                          planned_hash = COALESCE($8, planned_hash) \
-                         WHERE id = $5 AND status = $6",
+                         WHERE id = $5 AND status = $6 AND content_hash = $9",
                     )
                     .bind(status_name(to))
                     .bind(approved_hash)
@@ -245,6 +252,7 @@ impl SqlStore {
                     .bind(status_name(from))
                     .bind(edited_at)
                     .bind(planned_hash)
+                    .bind(current.content_hash.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(database)?;
@@ -263,7 +271,7 @@ impl SqlStore {
                          attempt_count = CASE WHEN $7 = 1 THEN 0 ELSE attempt_count END, \
                          next_attempt_ms = CASE WHEN $7 = 1 THEN NULL ELSE next_attempt_ms END, \
                          published_at_ms = CASE WHEN $8 = 1 THEN $9 ELSE published_at_ms END \
-                         WHERE id = $5 AND status = $6",
+                         WHERE id = $5 AND status = $6 AND content_hash = $3",
                     )
                     .bind(status_name(to))
                     .bind(approved_hash)
@@ -584,6 +592,9 @@ impl Store for SqlStore {
                 let planned = PlannedVersion {
                     content: post.content.clone(),
                     request: post.request.clone(),
+                    item_id: post.item_id.clone(),
+                    item: post.item.clone(),
+                    includes: post.includes.clone(),
                 };
                 sqlx::query("UPDATE post_contents SET conflict = $1 WHERE post_id = $2")
                     .bind(serde_json::to_string(&planned)?)
@@ -614,7 +625,7 @@ impl Store for SqlStore {
                 "UPDATE posts SET plan_id = $1, item_id = $2, item = $3, includes = $4, \
                  status = $5, content_hash = $6, planned_hash = $6, \
                  approved_hash = $7, updated_at = $8, attempt_count = 0, next_attempt_ms = NULL \
-                 WHERE id = $9 AND status = $10",
+                 WHERE id = $9 AND status = $10 AND content_hash = $11 AND edited_at IS NULL",
             )
             .bind(plan.id.as_str())
             .bind(post.item_id.as_str())
@@ -626,6 +637,7 @@ impl Store for SqlStore {
             .bind(now)
             .bind(post.id.0.as_str())
             .bind(status_name(status))
+            .bind(stored_hash.as_str())
             .execute(&mut *tx)
             .await
             .map_err(database)?;
@@ -727,14 +739,36 @@ impl Store for SqlStore {
             .ok_or_else(|| StoreError::NotFound(id.clone()))?;
         if let Some(planned) = &post.conflict {
             let hash = content_hash(&planned.content, &planned.request);
-            return self
+            let done = self
                 .apply(
                     id,
                     Action::Edit,
                     Some(&hash),
                     Some((&planned.content, &planned.request, Author::Document)),
                 )
-                .await;
+                .await?;
+            // The item goes with its content, and the marks go whether or
+            // not the content differed from the edit.
+            let mut tx = self.pool.begin().await.map_err(database)?;
+            sqlx::query(
+                "UPDATE posts SET item_id = $1, item = $2, includes = $3, edited_at = NULL, \
+                 planned_hash = $4 WHERE id = $5",
+            )
+            .bind(planned.item_id.as_str())
+            .bind(planned.item.to_string())
+            .bind(serde_json::to_string(&planned.includes)?)
+            .bind(hash.as_str())
+            .bind(id.0.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(database)?;
+            sqlx::query("UPDATE post_contents SET conflict = NULL WHERE post_id = $1")
+                .bind(id.0.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(database)?;
+            tx.commit().await.map_err(database)?;
+            return Ok(done);
         }
         if post.edited_at.is_none() {
             return Err(StoreError::NotEdited(id.clone()));

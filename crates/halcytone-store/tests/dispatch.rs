@@ -970,3 +970,42 @@ async fn posts_waiting_for_the_rate_limit_are_not_leased() {
     }
     assert_eq!(twitter.calls().len(), 2);
 }
+
+#[tokio::test]
+async fn a_pass_over_named_posts_ends_when_they_are_out_whatever_the_rate_limit() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 1, PostStatus::Scheduled).await;
+    store_posts(&store, "linkedin", 1, PostStatus::Scheduled).await;
+    let twitter = Arc::new(Scripted::new("twitter", false));
+    let linkedin = Arc::new(Scripted::new("linkedin", false));
+    let clock = ManualClock::at(T0 + 10);
+    // One send a day per channel: each post goes at once, and a second
+    // permit (for a post already out, or another channel's) would be a
+    // day's wait.
+    let limit = Some("1/1d".parse().unwrap());
+    let dispatcher = rate_limited_dispatcher(
+        &store,
+        &[Arc::clone(&twitter), Arc::clone(&linkedin)],
+        &clock,
+        limit,
+    );
+    let ids: Vec<PostId> = ["twitter_0", "linkedin_0"]
+        .into_iter()
+        .map(|id| PostId(id.to_owned()))
+        .collect();
+    let summary = tokio::time::timeout(
+        Duration::from_secs(10),
+        dispatcher.run_posts(&ids, &CancellationToken::new(), &|_| {}),
+    )
+    .await
+    .expect("the pass ends once its posts are out")
+    .unwrap();
+    assert_eq!(summary.posts.len(), 2);
+    for id in ["twitter_0", "linkedin_0"] {
+        assert_eq!(
+            status(&store, id).await.status,
+            PostStatus::Published,
+            "{id}"
+        );
+    }
+}

@@ -407,6 +407,7 @@ fn as_stored(plan: &Plan, status_holds_slot: bool) -> Vec<StoredSlot> {
             item: post.item.clone(),
             includes: post.includes.clone(),
             holds_slot: status_holds_slot,
+            protected: false,
         })
         .collect()
 }
@@ -476,6 +477,35 @@ fn an_overlapping_plan_keeps_stored_slots_and_never_repeats_an_item() {
             post.item
         );
     }
+}
+
+#[test]
+fn a_slot_that_went_out_stays_its_posts_even_when_its_item_left_the_document() {
+    let doc = many_items();
+    let week = plan(
+        &doc,
+        &request(Period::Week, date(2026, 11, 30), "UTC", default_channels()),
+    )
+    .unwrap();
+    let sent = posts_on(&week, "twitter")[0].clone();
+    let mut again = request(Period::Week, date(2026, 11, 30), "UTC", default_channels());
+    again.stored = vec![StoredSlot {
+        channel: sent.channel.clone(),
+        at: sent.scheduled_at.timestamp(),
+        item: ItemId::new("Gone", "An item the document no longer has"),
+        includes: Vec::new(),
+        holds_slot: true,
+        protected: true,
+    }];
+    let replanned = plan(&doc, &again).unwrap();
+    assert!(
+        replanned.posts.iter().all(|post| post.id != sent.id),
+        "nothing is planned into the published post's slot"
+    );
+    assert_eq!(
+        posts_on(&replanned, "twitter").len(),
+        posts_on(&week, "twitter").len() - 1
+    );
 }
 
 /// Local times of the twitter slots, and their UTC offsets.

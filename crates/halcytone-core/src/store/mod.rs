@@ -226,6 +226,12 @@ pub struct PlannedVersion {
     pub content: serde_json::Value,
     /// The requests publishing would send, secrets redacted.
     pub request: serde_json::Value,
+    /// The item it is about (a re-plan may have moved another into the slot).
+    pub item_id: String,
+    /// The item as plans show it.
+    pub item: serde_json::Value,
+    /// The other items a newsletter carries.
+    pub includes: Vec<String>,
 }
 
 /// The result of a successful [`Store::transition`].
@@ -423,8 +429,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Transitioned, StoreError>;
 
     /// Drops a person's edit (`revert`): the document's newer version, when
-    /// a re-plan left one beside the edit, replaces it; otherwise the next
-    /// plan writes the document's version. Voids an approval as an edit does.
+    /// a re-plan left one beside the edit, replaces it (content and item,
+    /// voiding an approval as an edit does); otherwise the edit mark goes
+    /// and the next plan writes the document's version.
     async fn revert(&self, id: &PostId) -> Result<Transitioned, StoreError>;
 
     /// A plan with the posts it last wrote.
