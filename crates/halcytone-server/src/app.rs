@@ -24,7 +24,7 @@ use halcytone_core::resilience::{RateLimit, Resilient};
 use halcytone_core::snapshot::{self, Changes, Snapshot};
 use halcytone_core::source::{MarkdownSource, Source, SourceError};
 use halcytone_core::store::{
-    Action, PostFilter, Store, StoreError, StoredPlan, StoredPost, Transitioned, lifecycle,
+    Action, PostFilter, PostKey, Store, StoreError, StoredPlan, StoredPost, Transitioned, lifecycle,
 };
 use halcytone_store::SqlStore;
 use jiff::civil::Date;
@@ -88,7 +88,7 @@ pub(crate) struct GenerateRequest {
 }
 
 /// Which stored posts to list; every field narrows the list.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct PostsRequest<'a> {
     /// A status name.
     pub(crate) status: Option<&'a str>,
@@ -98,6 +98,10 @@ pub(crate) struct PostsRequest<'a> {
     pub(crate) from: Option<&'a str>,
     /// Scheduled before: a date or an RFC 3339 time.
     pub(crate) to: Option<&'a str>,
+    /// Only posts after this one in the listing (a page's cursor).
+    pub(crate) after: Option<PostKey>,
+    /// At most this many.
+    pub(crate) limit: Option<usize>,
 }
 
 /// Why a generate request failed.
@@ -561,6 +565,9 @@ impl App {
                 .to
                 .map(|value| self.instant("to", value))
                 .transpose()?,
+            after: request.after.clone(),
+            limit: request.limit,
+            id_prefix: None,
         };
         Ok(self.store().await?.posts(&filter).await?)
     }
@@ -636,12 +643,16 @@ impl App {
         } else {
             format!("post_{id}")
         };
+        // Three are enough to tell one from several and to name a few.
         let mut matching: Vec<PostId> = store
-            .posts(&PostFilter::default())
+            .posts(&PostFilter {
+                id_prefix: Some(prefix),
+                limit: Some(3),
+                ..PostFilter::default()
+            })
             .await?
             .into_iter()
             .map(|post| post.id)
-            .filter(|candidate| candidate.0.starts_with(&prefix))
             .collect();
         match matching.len() {
             0 => Err(AppError::Store(StoreError::NotFound(whole))),
@@ -649,8 +660,7 @@ impl App {
             _ => Err(AppError::BadRequest {
                 field: "id",
                 message: format!(
-                    "`{id}` names {} posts ({}…): give more of the id",
-                    matching.len(),
+                    "`{id}` names several posts ({}…): give more of the id",
                     matching
                         .iter()
                         .take(3)

@@ -24,6 +24,7 @@ use halcytone_core::store::StoreError;
 
 use crate::app::{App, AppError, GenerateRequest, PostsRequest};
 use crate::report::channel_reports;
+use halcytone_core::store::PostKey;
 
 /// The largest request body accepted.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -556,15 +557,6 @@ async fn list_posts(
             rejection.body_text(),
         )
     })?;
-    let posts = app
-        .posts(&PostsRequest {
-            status: query.status.as_deref(),
-            channel: query.channel.as_deref(),
-            from: query.from.as_deref(),
-            to: query.to.as_deref(),
-        })
-        .await
-        .map_err(|error| Problem::from_app(&id, &error))?;
     let bad = |message: String| {
         Problem::from_app(
             &id,
@@ -583,48 +575,55 @@ async fn list_posts(
     // The cursor is the sort key (time, channel, id) of the last post of
     // the page before; the next page starts after it, so posts that change
     // state between pages neither break the listing nor repeat in it.
-    let key = |post: &halcytone_core::store::StoredPost| {
-        (
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|cursor| {
+            parse_cursor(cursor).ok_or_else(|| {
+                bad(format!(
+                    "cursor: `{cursor}` is not a cursor of this listing; pass the `next_cursor` of the page before"
+                ))
+            })
+        })
+        .transpose()?;
+    // One more than the page says whether another page follows.
+    let mut page = app
+        .posts(&PostsRequest {
+            status: query.status.as_deref(),
+            channel: query.channel.as_deref(),
+            from: query.from.as_deref(),
+            to: query.to.as_deref(),
+            after,
+            limit: Some(limit + 1),
+        })
+        .await
+        .map_err(|error| Problem::from_app(&id, &error))?;
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let next_cursor = more.then(|| page.last()).flatten().map(|post| {
+        format!(
+            "{}.{}.{}",
             post.scheduled_at.as_second(),
-            post.channel.to_string(),
-            post.id.0.clone(),
+            post.channel,
+            post.id
         )
-    };
-    let start = match &query.cursor {
-        None => 0,
-        Some(cursor) => {
-            let after = cursor
-                .splitn(3, '.')
-                .collect::<Vec<_>>()
-                .as_slice()
-                .try_into()
-                .ok()
-                .and_then(|[seconds, channel, id]: [&str; 3]| {
-                    Some((seconds.parse::<i64>().ok()?, channel.to_owned(), id.to_owned()))
-                })
-                .ok_or_else(|| {
-                    bad(format!(
-                        "cursor: `{cursor}` is not a cursor of this listing; pass the `next_cursor` of the page before"
-                    ))
-                })?;
-            posts.partition_point(|post| key(post) <= after)
-        }
-    };
-    let page: Vec<_> = posts.iter().skip(start).take(limit).collect();
-    let next_cursor = (start + page.len() < posts.len())
-        .then(|| page.last())
-        .flatten()
-        .map(|post| {
-            format!(
-                "{}.{}.{}",
-                post.scheduled_at.as_second(),
-                post.channel,
-                post.id
-            )
-        });
+    });
     Ok(Json(
         serde_json::json!({ "posts": page, "next_cursor": next_cursor }),
     ))
+}
+
+/// A `next_cursor` (`<seconds>.<channel>.<id>`) back as the key it names.
+fn parse_cursor(cursor: &str) -> Option<PostKey> {
+    let mut parts = cursor.splitn(3, '.');
+    let seconds: i64 = parts.next()?.parse().ok()?;
+    let channel = parts.next()?.to_owned();
+    let id = parts.next()?.to_owned();
+    Some(PostKey {
+        scheduled_at: jiff::Timestamp::from_second(seconds).ok()?,
+        channel,
+        id,
+    })
 }
 
 async fn show_plan(

@@ -415,6 +415,8 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
                     channel: channel.as_deref(),
                     from: from.as_deref(),
                     to: to.as_deref(),
+                    after: None,
+                    limit: None,
                 })
                 .await?;
             output::print(&if json {

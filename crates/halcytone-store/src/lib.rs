@@ -675,7 +675,27 @@ impl Store for SqlStore {
         if filter.to.is_some() {
             sql.push_str(&next("scheduled_at", "<"));
         }
+        if filter.id_prefix.is_some() {
+            // `_` and `%` in the prefix match loosely here; the exact test
+            // is made on the rows.
+            sql.push_str(&next("id", "LIKE"));
+        }
+        if filter.after.is_some() {
+            let base = count;
+            count += 3;
+            sql.push_str(&format!(
+                " AND (scheduled_at > ${a} OR (scheduled_at = ${a} AND (channel > ${b} \
+                 OR (channel = ${b} AND id > ${c}))))",
+                a = base + 1,
+                b = base + 2,
+                c = base + 3
+            ));
+        }
         sql.push_str(" ORDER BY scheduled_at, channel, id");
+        if filter.limit.is_some() {
+            count += 1;
+            sql.push_str(&format!(" LIMIT ${count}"));
+        }
         let mut query = sqlx::query(AssertSqlSafe(sql));
         if let Some(status) = filter.status {
             query = query.bind(status_name(status));
@@ -689,8 +709,27 @@ impl Store for SqlStore {
         if let Some(to) = filter.to {
             query = query.bind(to.as_second());
         }
+        if let Some(prefix) = &filter.id_prefix {
+            query = query.bind(format!("{prefix}%"));
+        }
+        if let Some(after) = &filter.after {
+            query = query
+                .bind(after.scheduled_at.as_second())
+                .bind(after.channel.clone())
+                .bind(after.id.clone());
+        }
+        if let Some(limit) = filter.limit {
+            query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
         let rows = query.fetch_all(&self.pool).await.map_err(database)?;
-        rows.iter().map(post_of).collect()
+        let posts: Vec<StoredPost> = rows.iter().map(post_of).collect::<Result<_, _>>()?;
+        Ok(match &filter.id_prefix {
+            Some(prefix) => posts
+                .into_iter()
+                .filter(|post| post.id.0.starts_with(prefix.as_str()))
+                .collect(),
+            None => posts,
+        })
     }
 
     async fn post(&self, id: &PostId) -> Result<Option<StoredPost>, StoreError> {

@@ -141,6 +141,25 @@ async fn scenario(store: &SqlStore) {
         ..PostFilter::default()
     };
     assert_eq!(mine(store.posts(&window).await.unwrap()).len(), 2);
+    // Pages: after a post's key, at most `limit`, in the listing's order.
+    let prefixed = PostFilter {
+        id_prefix: Some(format!("{p}post_")),
+        ..PostFilter::default()
+    };
+    let listed = store.posts(&prefixed).await.unwrap();
+    assert_eq!(listed.len(), 4, "the prefix names this run's posts only");
+    let page = store
+        .posts(&PostFilter {
+            after: Some(PostKey::of(&listed[0])),
+            limit: Some(2),
+            ..prefixed.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|post| &post.id).collect::<Vec<_>>(),
+        [&listed[1].id, &listed[2].id]
+    );
 
     // Reject, cancel, and illegal moves name the current state.
     store

@@ -117,6 +117,35 @@ pub struct PostFilter {
     pub from: Option<Timestamp>,
     /// Only posts scheduled before this time.
     pub to: Option<Timestamp>,
+    /// Only posts whose id starts so.
+    pub id_prefix: Option<String>,
+    /// Only posts after this one in the listing's order (time, channel,
+    /// id): a page's cursor.
+    pub after: Option<PostKey>,
+    /// At most this many posts.
+    pub limit: Option<usize>,
+}
+
+/// Where a post sits in listings: by time, then channel, then id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PostKey {
+    /// `scheduled_at`.
+    pub scheduled_at: Timestamp,
+    /// The channel's name.
+    pub channel: String,
+    /// The post's id.
+    pub id: String,
+}
+
+impl PostKey {
+    /// The key of `post`.
+    pub fn of(post: &StoredPost) -> Self {
+        Self {
+            scheduled_at: post.scheduled_at,
+            channel: post.channel.to_string(),
+            id: post.id.0.clone(),
+        }
+    }
 }
 
 /// How a send attempt ended.
