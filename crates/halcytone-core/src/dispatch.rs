@@ -539,19 +539,23 @@ impl Dispatcher {
             return Ok(publisher.permits(self.settings.batch).await);
         }
         let due = match which {
-            // This channel's posts of the run that still wait: a permit
-            // taken for another channel's post, or for one already out, is
-            // quota spent for nothing.
+            // This channel's posts of the run that can go now: a permit
+            // taken for another channel's post, for one already out or for
+            // one waiting out its backoff is quota spent, and waited for,
+            // for nothing.
             Leasing::Now(ids) => {
-                let mut waiting = 0;
+                let now = (self.clock)();
+                let mut ready = 0;
                 for id in ids {
                     if self.store.post(id).await?.is_some_and(|post| {
-                        post.channel == *channel && post.status == PostStatus::Scheduled
+                        post.channel == *channel
+                            && post.status == PostStatus::Scheduled
+                            && post.next_attempt_at.is_none_or(|at| at <= now)
                     }) {
-                        waiting += 1;
+                        ready += 1;
                     }
                 }
-                waiting
+                ready
             }
             Leasing::Due => self
                 .store
