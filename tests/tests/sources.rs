@@ -43,6 +43,41 @@ fn generate_with(environment: &[(String, String)], extra: &[&str]) -> (Option<i3
     )
 }
 
+/// The environment of a Google Docs source read from `server` with the test
+/// service account, and `extra`.
+fn gdocs_environment(server: &MockServer, extra: &[(&str, String)]) -> Vec<(String, String)> {
+    let key = root().join("crates/source-gdocs/tests/data/test-service-account.json");
+    [
+        ("HALCYTONE__SOURCE__KIND", "gdocs".to_owned()),
+        ("HALCYTONE__SOURCE__DOCUMENT_ID", "1AbCdEfGh".to_owned()),
+        (
+            "HALCYTONE__SOURCE__CREDENTIALS_FILE",
+            key.display().to_string(),
+        ),
+        ("HALCYTONE__SOURCE__BASE_URL", server.uri()),
+        (
+            "HALCYTONE__SOURCE__TOKEN_URL",
+            format!("{}/token", server.uri()),
+        ),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect()
+}
+
+/// Google's token endpoint, answering every exchange.
+async fn mount_token(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"access_token": "ya29.e2e", "expires_in": 3599})),
+        )
+        .mount(server)
+        .await;
+}
+
 fn titles(plan: &Value) -> Vec<String> {
     let mut titles: Vec<String> = plan["posts"]
         .as_array()
@@ -74,24 +109,10 @@ async fn a_week_planned_from_a_google_doc() {
         .expect(1)
         .mount(&server)
         .await;
-    let key = root().join("crates/source-gdocs/tests/data/test-service-account.json");
-    let environment: Vec<(String, String)> = [
-        ("HALCYTONE__SOURCE__KIND", "gdocs".to_owned()),
-        ("HALCYTONE__SOURCE__DOCUMENT_ID", "1AbCdEfGh".to_owned()),
-        (
-            "HALCYTONE__SOURCE__CREDENTIALS_FILE",
-            key.display().to_string(),
-        ),
-        ("HALCYTONE__SOURCE__BASE_URL", server.uri()),
-        ("HALCYTONE__SOURCE__DRIVE_BASE_URL", server.uri()),
-        (
-            "HALCYTONE__SOURCE__TOKEN_URL",
-            format!("{}/token", server.uri()),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value))
-    .collect();
+    let environment = gdocs_environment(
+        &server,
+        &[("HALCYTONE__SOURCE__DRIVE_BASE_URL", server.uri())],
+    );
     let (code, plan, stderr) = generate(&environment);
     assert_eq!(code, Some(0), "{stderr}");
     let posts = plan["posts"].as_array().unwrap();
@@ -115,36 +136,13 @@ async fn a_week_planned_from_a_google_doc() {
 #[tokio::test]
 async fn a_google_doc_that_is_not_shared_fails_with_what_to_do() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"access_token": "ya29.e2e", "expires_in": 3599})),
-        )
-        .mount(&server)
-        .await;
+    mount_token(&server).await;
     Mock::given(method("GET"))
         .and(path("/v1/documents/1AbCdEfGh"))
         .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}})))
         .mount(&server)
         .await;
-    let key = root().join("crates/source-gdocs/tests/data/test-service-account.json");
-    let environment: Vec<(String, String)> = [
-        ("HALCYTONE__SOURCE__KIND", "gdocs".to_owned()),
-        ("HALCYTONE__SOURCE__DOCUMENT_ID", "1AbCdEfGh".to_owned()),
-        (
-            "HALCYTONE__SOURCE__CREDENTIALS_FILE",
-            key.display().to_string(),
-        ),
-        ("HALCYTONE__SOURCE__BASE_URL", server.uri()),
-        (
-            "HALCYTONE__SOURCE__TOKEN_URL",
-            format!("{}/token", server.uri()),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value))
-    .collect();
+    let environment = gdocs_environment(&server, &[]);
     let (code, _, stderr) = generate(&environment);
     assert_eq!(code, Some(1));
     assert!(
@@ -237,39 +235,20 @@ async fn a_week_planned_from_a_notion_page_over_two_pages_of_blocks() {
 #[tokio::test]
 async fn an_unreachable_google_doc_shows_each_retry_and_gives_up_at_the_timeout() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"access_token": "ya29.e2e", "expires_in": 3599})),
-        )
-        .mount(&server)
-        .await;
+    mount_token(&server).await;
     Mock::given(method("GET"))
         .and(path("/v1/documents/1AbCdEfGh"))
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
         .await;
-    let key = root().join("crates/source-gdocs/tests/data/test-service-account.json");
-    let environment: Vec<(String, String)> = [
-        ("HALCYTONE__SOURCE__KIND", "gdocs".to_owned()),
-        ("HALCYTONE__SOURCE__DOCUMENT_ID", "1AbCdEfGh".to_owned()),
-        (
-            "HALCYTONE__SOURCE__CREDENTIALS_FILE",
-            key.display().to_string(),
-        ),
-        ("HALCYTONE__SOURCE__BASE_URL", server.uri()),
-        (
-            "HALCYTONE__SOURCE__TOKEN_URL",
-            format!("{}/token", server.uri()),
-        ),
-        // Retries that would take minutes without the timeout.
-        ("HALCYTONE__RESILIENCE__MIN_DELAY", "400ms".to_owned()),
-        ("HALCYTONE__RESILIENCE__MAX_DELAY", "60s".to_owned()),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value))
-    .collect();
+    // Retries that would take minutes without the timeout.
+    let environment = gdocs_environment(
+        &server,
+        &[
+            ("HALCYTONE__RESILIENCE__MIN_DELAY", "400ms".to_owned()),
+            ("HALCYTONE__RESILIENCE__MAX_DELAY", "60s".to_owned()),
+        ],
+    );
     let started = std::time::Instant::now();
     let (code, _, stderr) = generate_with(&environment, &["--timeout", "2s"]);
     let took = started.elapsed();

@@ -327,75 +327,66 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 // has: the slot stays the stored post's, planned by nobody.
                 continue;
             }
-            if let Some((item, stored)) = pinned {
-                if is_featured(item) {
-                    featured_weeks.insert(slot.week);
-                }
-                last_section = Some(&item.section);
+            let (item, includes) = if let Some((item, stored)) = pinned {
                 let includes: Vec<ItemId> = stored
                     .includes
                     .iter()
                     .filter(|included| ranked.iter().any(|other| other.id == **included))
                     .cloned()
                     .collect();
-                posts.push(PlannedPost {
-                    id: post_id(channel, &slot.at),
-                    channel: channel.clone(),
-                    scheduled_at: slot.at,
-                    item: item.id.clone(),
-                    includes,
-                });
-                continue;
-            }
-            let candidates: Vec<&Item> = ranked
-                .iter()
-                .copied()
-                .filter(|item| {
-                    item.allows(channel)
-                        && !used.contains(&item.id)
-                        && item.date.is_none_or(|date| date <= day)
-                })
-                .collect();
-            let wants_featured = match plan_channel.shape {
-                PostShape::Digest { .. } => true,
-                PostShape::Single => !featured_weeks.contains(&slot.week),
-            };
-            let chosen = candidates
-                .iter()
-                .find(|item| wants_featured && is_featured(item))
-                .or_else(|| {
-                    candidates
+                (item, includes)
+            } else {
+                let candidates: Vec<&Item> = ranked
+                    .iter()
+                    .copied()
+                    .filter(|item| {
+                        item.allows(channel)
+                            && !used.contains(&item.id)
+                            && item.date.is_none_or(|date| date <= day)
+                    })
+                    .collect();
+                let wants_featured = match plan_channel.shape {
+                    PostShape::Digest { .. } => true,
+                    PostShape::Single => !featured_weeks.contains(&slot.week),
+                };
+                let chosen = candidates
+                    .iter()
+                    .find(|item| wants_featured && is_featured(item))
+                    .or_else(|| {
+                        candidates
+                            .iter()
+                            .find(|item| Some(item.section.as_str()) != last_section)
+                    })
+                    .or_else(|| candidates.first())
+                    .copied();
+                let Some(item) = chosen else {
+                    warnings.push(format!(
+                        "no item left for {channel} at {} {timezone}: every item allowed on {channel} and dated on or before that day is already planned",
+                        slot.at.strftime("%a %Y-%m-%d %H:%M")
+                    ));
+                    continue;
+                };
+                used.insert(&item.id);
+                let includes: Vec<ItemId> = match plan_channel.shape {
+                    PostShape::Single => Vec::new(),
+                    PostShape::Digest { more } => candidates
                         .iter()
-                        .find(|item| Some(item.section.as_str()) != last_section)
-                })
-                .or_else(|| candidates.first())
-                .copied();
-            let Some(item) = chosen else {
-                warnings.push(format!(
-                    "no item left for {channel} at {} {timezone}: every item allowed on {channel} and dated on or before that day is already planned",
-                    slot.at.strftime("%a %Y-%m-%d %H:%M")
-                ));
-                continue;
+                        .filter(|other| other.id != item.id)
+                        .take(more)
+                        .map(|other| other.id.clone())
+                        .collect(),
+                };
+                for included in &includes {
+                    if let Some(other) = candidates.iter().find(|other| &other.id == included) {
+                        used.insert(&other.id);
+                    }
+                }
+                (item, includes)
             };
-            used.insert(&item.id);
             if is_featured(item) {
                 featured_weeks.insert(slot.week);
             }
             last_section = Some(&item.section);
-            let includes: Vec<ItemId> = match plan_channel.shape {
-                PostShape::Single => Vec::new(),
-                PostShape::Digest { more } => candidates
-                    .iter()
-                    .filter(|other| other.id != item.id)
-                    .take(more)
-                    .map(|other| other.id.clone())
-                    .collect(),
-            };
-            for included in &includes {
-                if let Some(other) = candidates.iter().find(|other| &other.id == included) {
-                    used.insert(&other.id);
-                }
-            }
             posts.push(PlannedPost {
                 id: post_id(channel, &slot.at),
                 channel: channel.clone(),

@@ -633,18 +633,20 @@ impl App {
     /// `NotFound` when no post matches, a bad request naming the candidates
     /// when several do, or the store's error.
     pub(crate) async fn post_id(&self, id: &str) -> Result<PostId, AppError> {
-        let store = self.store().await?;
         let whole = PostId(id.to_owned());
-        if id.is_empty() || store.post(&whole).await?.is_some() {
-            return Ok(whole);
+        if id.is_empty() {
+            return Err(AppError::Store(StoreError::NotFound(whole)));
         }
         let prefix = if id.starts_with("post_") {
             id.to_owned()
         } else {
             format!("post_{id}")
         };
-        // Three are enough to tell one from several and to name a few.
-        let mut matching: Vec<PostId> = store
+        // One query finds a whole id and a prefix alike; three are enough
+        // to tell one from several and to name a few.
+        let mut matching: Vec<PostId> = self
+            .store()
+            .await?
             .posts(&PostFilter {
                 id_prefix: Some(prefix),
                 limit: Some(3),
@@ -654,6 +656,9 @@ impl App {
             .into_iter()
             .map(|post| post.id)
             .collect();
+        if let Some(exact) = matching.iter().position(|candidate| *candidate == whole) {
+            return Ok(matching.swap_remove(exact));
+        }
         match matching.len() {
             0 => Err(AppError::Store(StoreError::NotFound(whole))),
             1 => Ok(matching.remove(0)),
@@ -663,7 +668,6 @@ impl App {
                     "`{id}` names several posts ({}…): give more of the id",
                     matching
                         .iter()
-                        .take(3)
                         .map(|candidate| candidate.0.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")

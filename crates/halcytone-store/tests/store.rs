@@ -391,9 +391,12 @@ async fn postgres_store_end_to_end() {
 }
 
 /// Leases `posts` scheduled posts of a channel of their own, eight at a
-/// time by four leasers at once that send what they lease: no lease may hand out more than it was
-/// asked for (the extra posts would sit leased with nobody sending them),
-/// and no post is leased twice.
+/// time by four leasers at once that send what they lease: no lease may
+/// hand out more than it was asked for (the extra posts would sit leased
+/// with nobody sending them), and no post is leased twice. This states the
+/// contract on both backends; the PostgreSQL plan that broke it was only
+/// seen with two processes, which the end-to-end replica test
+/// (`tests/tests/dispatch.rs`) drives.
 async fn leases_at_most_what_is_asked(store: &SqlStore, posts: i64) {
     let p = format!("{}_", unique("lease"));
     let channel = Channel::parse(&format!("c{}", p.replace('_', "-"))[..32]).unwrap();
