@@ -200,6 +200,19 @@ pub struct PublishReceipt {
     pub url: Option<String>,
 }
 
+/// One text of a post as readers see it, with its length by the channel's rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Measured {
+    /// What the text is (`post 2`, `commentary`).
+    pub label: String,
+    /// The text as shown on the channel.
+    pub text: String,
+    /// Its length by the channel's rule.
+    pub length: usize,
+    /// The most the channel allows.
+    pub limit: usize,
+}
+
 /// A publishing channel: renders, validates, previews and publishes posts.
 ///
 /// `render`, `validate` and `build_requests` are pure; only `publish` does IO.
@@ -258,6 +271,21 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
             .iter()
             .map(OutboundRequest::redacted)
             .collect())
+    }
+
+    /// Each text of `content` as the channel's readers see it, measured by
+    /// the channel's own rule (an X post's weighted length out of 280,
+    /// LinkedIn's commentary in UTF-16 units out of 3000), for review.
+    /// Empty for a channel without a length rule, or content not of its shape.
+    fn measure(&self, content: &Content) -> Vec<Measured> {
+        let _ = content;
+        Vec::new()
+    }
+
+    /// A link to a post the channel published, from the id it gave it.
+    fn external_url(&self, external_id: &str) -> Option<String> {
+        let _ = external_id;
+        None
     }
 
     /// Sends the post: the requests of [`Publisher::build_requests`], byte for byte.

@@ -19,7 +19,8 @@ use crate::cadence::Cadence;
 use crate::channel::Channel;
 use crate::error::PublishError;
 use crate::publisher::{
-    Content, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher, RenderInput,
+    Content, Measured, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher,
+    RenderInput,
 };
 use crate::render::Renderer;
 use crate::request::OutboundRequest;
@@ -492,6 +493,14 @@ impl Publisher for Resilient {
 
     fn build_requests(&self, post: &OutgoingPost) -> Result<Vec<OutboundRequest>, PublishError> {
         self.inner.build_requests(post)
+    }
+
+    fn measure(&self, content: &Content) -> Vec<Measured> {
+        self.inner.measure(content)
+    }
+
+    fn external_url(&self, external_id: &str) -> Option<String> {
+        self.inner.external_url(external_id)
     }
 
     async fn publish(

@@ -121,7 +121,13 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 pub fn markdown_to_html(markdown: &str) -> String {
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, Parser::new_ext(markdown, markdown_options()));
-    SANITIZER.clean(&html).to_string()
+    sanitize_html(&html)
+}
+
+/// Keeps the safe part of an HTML fragment: scripts, event handlers and
+/// `javascript:` links are removed.
+pub fn sanitize_html(html: &str) -> String {
+    SANITIZER.clean(html).to_string()
 }
 
 /// Renders Markdown to plain text: paragraphs separated by blank lines, list

@@ -67,6 +67,13 @@ pub(crate) struct ServerSettings {
     pub(crate) bind: String,
     /// The bearer token the API requires; required off loopback.
     pub(crate) api_token: Option<SecretString>,
+    /// How long an admin UI sign-in lasts.
+    #[serde(default = "default_session_ttl")]
+    pub(crate) session_ttl: String,
+}
+
+fn default_session_ttl() -> String {
+    "12h".to_owned()
 }
 
 fn default_bind() -> String {
@@ -78,6 +85,7 @@ impl Default for ServerSettings {
         Self {
             bind: default_bind(),
             api_token: None,
+            session_ttl: default_session_ttl(),
         }
     }
 }
@@ -333,6 +341,8 @@ pub(crate) struct Settings {
     pub(crate) resilience: ResilienceSettings,
     /// `resilience.request_timeout`: how long one HTTP call may take.
     pub(crate) request_timeout: Duration,
+    /// `server.session_ttl`: how long an admin UI sign-in lasts.
+    pub(crate) session_ttl: Duration,
     /// `resilience.max_response_body`: the most bytes read of any answer.
     pub(crate) max_response_body: usize,
     /// `dispatcher.enabled`: whether `serve` sends due posts.
@@ -519,6 +529,18 @@ impl Settings {
                 "must be longer than 0",
             ));
         }
+        let session_ttl = parse_duration(&raw.server.session_ttl)
+            .ok()
+            .filter(|ttl| !ttl.is_zero())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "server.session_ttl",
+                    format!(
+                        "`{}` is not a duration longer than 0 such as 30m or 12h",
+                        raw.server.session_ttl
+                    ),
+                )
+            })?;
         let max_response_body = parse_size(&raw.resilience.max_response_body)
             .map_err(|message| ConfigError::new("resilience.max_response_body", message))?;
         if max_response_body == 0 {
@@ -556,6 +578,7 @@ impl Settings {
             channels,
             resilience,
             request_timeout,
+            session_ttl,
             max_response_body,
             dispatcher_enabled: raw.dispatcher.enabled,
             dispatcher,
@@ -778,7 +801,7 @@ mod tests {
             ),
             (
                 "[server]\nbind_address = \"x\"",
-                "server.bind_address: unknown key; the allowed keys are bind, api_token",
+                "server.bind_address: unknown key; the allowed keys are bind, api_token, session_ttl",
             ),
             (
                 "[resilience]\nmax_response_body = \"8MB\"",

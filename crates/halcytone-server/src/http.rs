@@ -159,8 +159,9 @@ impl IntoResponse for Problem {
     }
 }
 
-/// Builds the router; `metrics` renders `GET /metrics`.
-pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
+/// Builds the router; `metrics` renders `GET /metrics`, `admin` serves
+/// `/admin` (its pages sign in with a session, not the bearer token).
+pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle, admin: Router) -> Router {
     let protected = Router::new()
         .route("/generate", post(generate))
         .route("/generateBatch", post(generate_batch))
@@ -184,6 +185,7 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle) -> Router {
             }),
         )
         .merge(protected)
+        .nest_service("/admin", admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(request_id))
@@ -259,7 +261,7 @@ async fn require_token(
 
 /// Compares without stopping at the first difference, so timing does not
 /// reveal how much of a guessed token was right.
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     subtle::ConstantTimeEq::ct_eq(left, right).into()
 }
 

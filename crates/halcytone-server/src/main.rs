@@ -2,6 +2,7 @@
 //!
 //! Channels and sources are compiled in by cargo features; see `registry.rs`.
 
+mod admin;
 mod app;
 mod config;
 mod http;
@@ -816,13 +817,21 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
         shutdown_signal().await;
         on_signal.cancel();
     });
-    let served = axum::serve(listener, http::router(Arc::clone(&app), metrics))
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .await
-        .map_err(|error| Failure {
-            message: format!("server error: {error}"),
-            code: 1,
-        });
+    // Cookies are Secure off loopback, where browsers reach the server
+    // over TLS (a proxy in front); on loopback plain HTTP must keep them.
+    let admin = admin::router(Arc::clone(&app), !local.ip().is_loopback())
+        .map_err(|message| Failure { message, code: 1 })?;
+    let router = http::router(Arc::clone(&app), metrics, admin);
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop.clone().cancelled_owned())
+    .await
+    .map_err(|error| Failure {
+        message: format!("server error: {error}"),
+        code: 1,
+    });
     // Whatever ended the server stops the dispatcher too.
     stop.cancel();
     if let Some(dispatching) = dispatching {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::CHANNEL;
 use crate::config::LinkedinConfig;
 use crate::error::parse_error;
-use crate::render::{MAX_COMMENTARY, commentary, first_unescaped};
+use crate::render::{MAX_COMMENTARY, commentary, displayed, first_unescaped};
 use crate::wire::{Distribution, PostRequest};
 
 /// A LinkedIn post.
@@ -89,6 +89,24 @@ impl Publisher for LinkedinPublisher {
             commentary: commentary(text.trim(), &tags),
         };
         Content::from_typed(&CHANNEL, &content)
+    }
+
+    fn measure(&self, content: &Content) -> Vec<Measured> {
+        let Ok(content) = content.to_typed::<LinkedinContent>() else {
+            return Vec::new();
+        };
+        vec![Measured {
+            label: "commentary".to_owned(),
+            length: content.commentary.encode_utf16().count(),
+            text: displayed(&content.commentary),
+            limit: MAX_COMMENTARY,
+        }]
+    }
+
+    fn external_url(&self, external_id: &str) -> Option<String> {
+        Some(format!(
+            "https://www.linkedin.com/feed/update/{external_id}/"
+        ))
     }
 
     fn validate(&self, content: &Content) -> Result<(), PublishError> {

@@ -83,6 +83,37 @@ pub(crate) fn first_unescaped(commentary: &str) -> Option<char> {
     None
 }
 
+/// The commentary as LinkedIn shows it: escapes dropped, a hashtag element
+/// as `#tag`, a mention as the name it carries.
+pub(crate) fn displayed(commentary: &str) -> String {
+    let mut text = String::with_capacity(commentary.len());
+    let mut index = 0;
+    while let Some(character) = commentary[index..].chars().next() {
+        if let Some(length) = element_length(&commentary[index..]) {
+            let element = &commentary[index..index + length];
+            if let Some(tag) = element.strip_prefix("{hashtag|") {
+                text.push('#');
+                text.push_str(tag.trim_end_matches('}').rsplit('|').next().unwrap_or(""));
+            } else if let Some((name, _)) = element[2..].split_once("](urn:li:") {
+                text.push_str(name);
+            }
+            index += length;
+            continue;
+        }
+        if character == '\\'
+            && let Some(next) = commentary[index + 1..].chars().next()
+            && RESERVED.contains(&next)
+        {
+            text.push(next);
+            index += 1 + next.len_utf8();
+            continue;
+        }
+        text.push(character);
+        index += character.len_utf8();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +126,18 @@ mod tests {
             assert_eq!(first_unescaped(&escape(&text)), None, "{character}");
             assert_eq!(first_unescaped(&text), Some(character), "{character}");
         }
+    }
+
+    #[test]
+    fn displayed_text_shows_hashtags_mentions_and_unescaped_characters() {
+        assert_eq!(
+            displayed(
+                "Breathe \\(slowly\\) with @[Halcytone](urn:li:organization:42)\n\n{hashtag|#|breathwork}"
+            ),
+            "Breathe (slowly) with Halcytone\n\n#breathwork"
+        );
+        let written = "a (b) #c [d] 50% *e* _f_ ~g~ <h> |i| {j} @k \\l";
+        assert_eq!(displayed(&escape(written)), written);
     }
 
     #[test]

@@ -183,6 +183,28 @@ impl Publisher for TwitterPublisher {
         Content::from_typed(&CHANNEL, &TwitterContent { parts })
     }
 
+    fn measure(&self, content: &Content) -> Vec<Measured> {
+        let Ok(content) = content.to_typed::<TwitterContent>() else {
+            return Vec::new();
+        };
+        let config = WeightConfig::v3();
+        content
+            .parts
+            .into_iter()
+            .enumerate()
+            .map(|(index, part)| Measured {
+                label: format!("post {}", index + 1),
+                length: parse_post(&part, &config).weighted_length,
+                text: part,
+                limit: MAX_WEIGHT,
+            })
+            .collect()
+    }
+
+    fn external_url(&self, external_id: &str) -> Option<String> {
+        Some(format!("https://x.com/i/web/status/{external_id}"))
+    }
+
     fn validate(&self, content: &Content) -> Result<(), PublishError> {
         let content: TwitterContent = typed_content(&CHANNEL, content)?;
         ensure(&CHANNEL, !content.parts.is_empty(), "parts", || {

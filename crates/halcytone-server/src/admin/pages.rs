@@ -1,0 +1,927 @@
+//! The admin UI's pages and form actions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Redirect, Response};
+use halcytone_core::plan::{Period, next_monday};
+use halcytone_core::publisher::{Measured, PostStatus, Publisher as _};
+use halcytone_core::store::{Action, StoredPost, lifecycle};
+use halcytone_core::text::sanitize_html;
+use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan as _};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Admin, Visitor, back_to, url_encode};
+use crate::app::{AppError, GenerateRequest, PostsRequest};
+use crate::report::channel_reports;
+
+/// The period a page shows.
+struct Shown {
+    start: Date,
+    period: Period,
+    end: Date,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WeekQuery {
+    start: Option<String>,
+    period: Option<String>,
+    channel: Option<String>,
+    status: Option<String>,
+}
+
+impl Admin {
+    fn shown(&self, start: Option<&str>, period: Option<&str>) -> Result<Shown, String> {
+        let period: Period = period
+            .filter(|period| !period.is_empty())
+            .map_or(Ok(Period::Week), str::parse)
+            .map_err(|error| format!("period: {error}"))?;
+        let start = match start.filter(|start| !start.is_empty()) {
+            None => next_monday(self.app.today()),
+            Some(start) => start
+                .parse::<Date>()
+                .ok()
+                .filter(|_| start.len() == 10)
+                .ok_or_else(|| format!("start: `{start}` is not a date (YYYY-MM-DD)"))?,
+        };
+        let end = start
+            .checked_add(period.days_from(start).days())
+            .map_err(|error| format!("start: {error}"))?;
+        Ok(Shown { start, period, end })
+    }
+
+    fn message(
+        &self,
+        visitor: &Visitor,
+        status: StatusCode,
+        title: &str,
+        message: &str,
+    ) -> Response {
+        self.page(
+            visitor,
+            status,
+            "templates/message",
+            json!({ "title": title, "message": message }),
+        )
+    }
+
+    fn app_error(&self, visitor: &Visitor, error: &AppError) -> Response {
+        let status = match error {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Store(halcytone_core::store::StoreError::NotFound(_)) => {
+                StatusCode::NOT_FOUND
+            }
+            AppError::Store(
+                halcytone_core::store::StoreError::Illegal(_)
+                | halcytone_core::store::StoreError::Conflict { .. }
+                | halcytone_core::store::StoreError::StaleApproval(_)
+                | halcytone_core::store::StoreError::PartlySent(_)
+                | halcytone_core::store::StoreError::NotEdited(_),
+            ) => StatusCode::CONFLICT,
+            AppError::Source(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        self.message(visitor, status, "Refused", &error.to_string())
+    }
+
+    /// A post as the week view and the post page show it.
+    fn card(&self, post: &StoredPost, now: Timestamp) -> Value {
+        let zone = self.app.settings.timezone.clone();
+        let at = post.scheduled_at.to_zoned_datetime(zone);
+        let can = |action: Action| lifecycle::transition(post.status, action).is_ok();
+        let status = lifecycle::status_name(post.status);
+        json!({
+            "id": post.id.0,
+            "channel": post.channel.as_str(),
+            "channel_name": channel_name(post.channel.as_str()),
+            "status": status,
+            "title": title_of(post),
+            "time": at.strftime("%H:%M").to_string(),
+            "when": at.strftime("%a %-d %b %Y, %H:%M %Z").to_string(),
+            "datetime": post.scheduled_at.to_string(),
+            "relative": relative(now, post.scheduled_at),
+            "can_approve": can(Action::Approve),
+            "can_reject": can(Action::Reject),
+            "can_edit": can(Action::Edit),
+            "can_cancel": can(Action::Cancel) && post.status != PostStatus::Draft,
+            "can_retry": can(Action::Retry),
+            "edited": post.edited_at.is_some(),
+            "conflict": post.conflict.is_some(),
+        })
+    }
+}
+
+/// `GET /admin`: the period's posts by day and channel.
+pub(crate) async fn week(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Query(query): Query<WeekQuery>,
+) -> Response {
+    let path = "/admin";
+    let visitor = match admin.visitor(&headers, path) {
+        Ok(visitor) => visitor,
+        Err(redirect) => return *redirect,
+    };
+    let shown = match admin.shown(query.start.as_deref(), query.period.as_deref()) {
+        Ok(shown) => shown,
+        Err(message) => {
+            return admin.message(&visitor, StatusCode::BAD_REQUEST, "Bad address", &message);
+        }
+    };
+    let channel = query.channel.as_deref().filter(|name| !name.is_empty());
+    let status = query.status.as_deref().filter(|name| !name.is_empty());
+    let posts = match admin
+        .app
+        .posts(&PostsRequest {
+            status,
+            channel,
+            from: Some(&shown.start.to_string()),
+            to: Some(&shown.end.to_string()),
+            ..PostsRequest::default()
+        })
+        .await
+    {
+        Ok(posts) => posts,
+        Err(error) => return admin.app_error(&visitor, &error),
+    };
+    let now = Timestamp::now();
+    let zone = admin.app.settings.timezone.clone();
+    let channels: Vec<String> = admin
+        .app
+        .channels
+        .iter()
+        .filter(|(name, entry)| entry.enabled && channel.is_none_or(|only| only == name.as_str()))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let mut by_day: BTreeMap<Date, BTreeMap<String, Vec<Value>>> = BTreeMap::new();
+    let mut day = shown.start;
+    while day < shown.end {
+        by_day.insert(day, BTreeMap::new());
+        day = day.tomorrow().unwrap_or(shown.end);
+    }
+    let mut drafts = 0;
+    for post in &posts {
+        let date = post.scheduled_at.to_zoned_datetime(zone.clone()).date();
+        drafts += usize::from(post.status == PostStatus::Draft);
+        by_day
+            .entry(date)
+            .or_default()
+            .entry(post.channel.to_string())
+            .or_default()
+            .push(admin.card(post, now));
+    }
+    let query_string = |start: Date| {
+        let mut query = format!("start={start}&period={}", shown.period);
+        if let Some(channel) = channel {
+            query.push_str(&format!("&channel={}", url_encode(channel)));
+        }
+        if let Some(status) = status {
+            query.push_str(&format!("&status={}", url_encode(status)));
+        }
+        query
+    };
+    let back = format!("/admin?{}", query_string(shown.start));
+    let days: Vec<Value> = by_day
+        .into_iter()
+        .map(|(date, mut cells)| {
+            let next = date.tomorrow().unwrap_or(date);
+            let drafts = cells
+                .values()
+                .flatten()
+                .filter(|card| card["status"] == "draft")
+                .count();
+            json!({
+                "date": date.to_string(),
+                "label": date.strftime("%A %-d %B").to_string(),
+                "next": next.to_string(),
+                "drafts": drafts,
+                "cells": channels.iter().map(|name| json!({
+                    "channel": name,
+                    "channel_name": channel_name(name),
+                    "posts": cells.remove(name).unwrap_or_default(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let length = shown.period.days_from(shown.start);
+    let previous = shown
+        .start
+        .checked_sub(length.days())
+        .unwrap_or(shown.start);
+    let statuses: Vec<Value> = lifecycle::ALL_STATUSES
+        .iter()
+        .map(|candidate| {
+            let name = lifecycle::status_name(*candidate);
+            json!({ "name": name, "selected": status == Some(name) })
+        })
+        .collect();
+    let all_channels: Vec<Value> = admin
+        .app
+        .channels
+        .keys()
+        .map(|name| json!({ "name": name.as_str(), "label": channel_name(name.as_str()), "selected": channel == Some(name.as_str()) }))
+        .collect();
+    let last = shown.end.yesterday().unwrap_or(shown.end);
+    admin.page(
+        &visitor,
+        StatusCode::OK,
+        "templates/week",
+        json!({
+            "title": format!("{} to {}", shown.start.strftime("%-d %b"), last.strftime("%-d %b %Y")),
+            "start": shown.start.to_string(),
+            "end": shown.end.to_string(),
+            "period": shown.period.to_string(),
+            "previous": format!("/admin?{}", query_string(previous)),
+            "next": format!("/admin?{}", query_string(shown.end)),
+            "back": back,
+            "days": days,
+            "channels": channels.iter().map(|name| json!({"name": name, "label": channel_name(name)})).collect::<Vec<_>>(),
+            "all_channels": all_channels,
+            "statuses": statuses,
+            "count": posts.len(),
+            "drafts": drafts,
+            "timezone": zone.iana_name().unwrap_or("UTC"),
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    back: Option<String>,
+}
+
+/// `POST /admin/posts/{id}/{action}`: approve, reject, cancel, retry,
+/// confirm or revert, as `POST /posts/{id}/{action}` does.
+pub(crate) async fn decide(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let visitor = match admin.checked_visitor(&headers, &form.csrf) {
+        Ok(visitor) => visitor,
+        Err(refused) => return *refused,
+    };
+    let flash = match admin.app.decide(&id, &action).await {
+        Ok(done) => format!(
+            "{} {}: {} → {}.",
+            past_tense(&action),
+            done.id,
+            lifecycle::status_name(done.from),
+            lifecycle::status_name(done.to)
+        ),
+        Err(error) => format!("Could not {action} {id}: {error}"),
+    };
+    admin.sessions.set_flash(&visitor.session, flash);
+    Redirect::to(&back_to(form.back.as_deref())).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RangeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    start: String,
+    period: Option<String>,
+    back: Option<String>,
+}
+
+/// `POST /admin/approve-all`: approves every draft of the range that the
+/// store takes; the message names those it refused and why.
+pub(crate) async fn approve_all(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Form(form): Form<RangeForm>,
+) -> Response {
+    let visitor = match admin.checked_visitor(&headers, &form.csrf) {
+        Ok(visitor) => visitor,
+        Err(refused) => return *refused,
+    };
+    let flash = match approve_range(&admin, &form).await {
+        Ok(flash) | Err(flash) => flash,
+    };
+    admin.sessions.set_flash(&visitor.session, flash);
+    Redirect::to(&back_to(form.back.as_deref())).into_response()
+}
+
+async fn approve_range(admin: &Admin, form: &RangeForm) -> Result<String, String> {
+    let shown = admin.shown(Some(&form.start), form.period.as_deref())?;
+    let drafts = admin
+        .app
+        .posts(&PostsRequest {
+            status: Some("draft"),
+            from: Some(&shown.start.to_string()),
+            to: Some(&shown.end.to_string()),
+            ..PostsRequest::default()
+        })
+        .await
+        .map_err(|error| format!("Could not list the drafts: {error}"))?;
+    let mut approved = 0;
+    let mut refused = Vec::new();
+    for post in &drafts {
+        match admin.app.decide(&post.id.0, "approve").await {
+            Ok(_) => approved += 1,
+            Err(error) => refused.push(format!("{}: {error}", post.id)),
+        }
+    }
+    let mut flash = format!("Approved {approved} of {} drafts.", drafts.len());
+    if !refused.is_empty() {
+        flash.push_str(&format!(" Refused: {}.", refused.join("; ")));
+    }
+    Ok(flash)
+}
+
+/// `POST /admin/generate`: plans and stores the shown period.
+pub(crate) async fn generate(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Form(form): Form<RangeForm>,
+) -> Response {
+    let visitor = match admin.checked_visitor(&headers, &form.csrf) {
+        Ok(visitor) => visitor,
+        Err(refused) => return *refused,
+    };
+    let flash = match admin.shown(Some(&form.start), form.period.as_deref()) {
+        Err(message) => message,
+        Ok(shown) => {
+            let request = GenerateRequest {
+                period: shown.period,
+                start: Some(shown.start),
+                channels: None,
+                dry_run: false,
+            };
+            match admin.app.generate(&request).await {
+                Ok(plan) => match plan.stored {
+                    Some(stored) => format!(
+                        "Planned {} posts: {} new, {} changed, {} unchanged, {} kept; {} approvals voided, {} edits kept beside a newer version.",
+                        plan.posts.len(),
+                        stored.inserted.len(),
+                        stored.updated.len(),
+                        stored.unchanged.len(),
+                        stored.kept.len(),
+                        stored.voided.len(),
+                        stored.conflicts.len()
+                    ),
+                    None => format!(
+                        "Planned {} posts as a dry run (dry_run is set): nothing was stored.",
+                        plan.posts.len()
+                    ),
+                },
+                Err(error) => format!("Could not generate: {error}"),
+            }
+        }
+    };
+    admin.sessions.set_flash(&visitor.session, flash);
+    Redirect::to(&back_to(form.back.as_deref())).into_response()
+}
+
+/// `GET /admin/posts/{id}`: the post as its channel shows it, its requests,
+/// its attempts and the document's newer version beside an edit.
+pub(crate) async fn post(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let visitor = match admin.visitor(&headers, &format!("/admin/posts/{}", url_encode(&id))) {
+        Ok(visitor) => visitor,
+        Err(redirect) => return *redirect,
+    };
+    let post = match admin.app.post(&id).await {
+        Ok(post) => post,
+        Err(error) => return admin.app_error(&visitor, &error),
+    };
+    let publisher = admin
+        .app
+        .channels
+        .get(&post.channel)
+        .map(|entry| &entry.publisher);
+    let content = halcytone_core::publisher::Content(post.content.clone());
+    let measures = publisher
+        .map(|publisher| publisher.measure(&content))
+        .unwrap_or_default();
+    let zone = admin.app.settings.timezone.clone();
+    let attempts: Vec<Value> = post
+        .attempts
+        .iter()
+        .map(|attempt| {
+            json!({
+                "when": attempt.at.to_zoned_datetime(zone.clone()).strftime("%a %-d %b %Y, %H:%M:%S %Z").to_string(),
+                "datetime": attempt.at.to_string(),
+                "outcome": format!("{:?}", attempt.outcome).to_lowercase(),
+                "error": attempt.error,
+                "correlation_id": attempt.correlation_id,
+                "external": attempt.external_ids.iter().map(|external| json!({
+                    "id": external,
+                    "url": publisher.and_then(|publisher| publisher.external_url(external)),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let conflict = post
+        .conflict
+        .as_ref()
+        .map(|planned| diff(&post.content, &planned.content));
+    let requests = serde_json::to_string_pretty(&post.request).unwrap_or_default();
+    let now = Timestamp::now();
+    admin.page(
+        &visitor,
+        StatusCode::OK,
+        "templates/post",
+        json!({
+            "title": title_of(&post),
+            "post": admin.card(&post, now),
+            "back": format!("/admin/posts/{}", post.id),
+            "week": format!("/admin?start={}", week_of(post.scheduled_at.to_zoned_datetime(zone.clone()).date())),
+            "measures": measured(&measures),
+            "email": string_field(&post.content, "subject").is_some() && string_field(&post.content, "html").is_some(),
+            "subject": string_field(&post.content, "subject"),
+            "preheader": string_field(&post.content, "preheader"),
+            "article": (string_field(&post.content, "title").is_some() && string_field(&post.content, "subject").is_none())
+                .then(|| string_field(&post.content, "html").map(sanitize_html)).flatten(),
+            "article_title": string_field(&post.content, "title"),
+            "excerpt": string_field(&post.content, "excerpt"),
+            "content_json": measures.is_empty() && string_field(&post.content, "html").is_none(),
+            "content": serde_json::to_string_pretty(&post.content).unwrap_or_default(),
+            "requests": requests,
+            "attempts": attempts,
+            "conflict": conflict,
+            "attempt_count": post.attempt_count,
+            "next_attempt": post.next_attempt_at.map(|at| relative(now, at)),
+        }),
+    )
+}
+
+/// `GET /admin/posts/{id}/email`: the newsletter's HTML alone, for the
+/// post page's sandboxed frame; its policy forbids scripts whatever it holds.
+pub(crate) async fn email(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let visitor = match admin.visitor(&headers, "/admin") {
+        Ok(visitor) => visitor,
+        Err(redirect) => return *redirect,
+    };
+    let post = match admin.app.post(&id).await {
+        Ok(post) => post,
+        Err(error) => return admin.app_error(&visitor, &error),
+    };
+    let Some(html) = string_field(&post.content, "html") else {
+        return admin.message(
+            &visitor,
+            StatusCode::NOT_FOUND,
+            "No email",
+            "This post has no HTML.",
+        );
+    };
+    let mut response = axum::response::Html(html.to_owned()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'",
+        ),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(cookie) = &visitor.set_cookie {
+        headers.insert(header::SET_COOKIE, cookie.clone());
+    }
+    response
+}
+
+/// `GET /admin/posts/{id}/edit`: a field per text of the content.
+pub(crate) async fn edit_page(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let visitor = match admin.visitor(&headers, &format!("/admin/posts/{}/edit", url_encode(&id))) {
+        Ok(visitor) => visitor,
+        Err(redirect) => return *redirect,
+    };
+    match admin.app.post(&id).await {
+        Ok(post) => {
+            let content = post.content.clone();
+            edit_form(&admin, &visitor, StatusCode::OK, &post, &content, None)
+        }
+        Err(error) => admin.app_error(&visitor, &error),
+    }
+}
+
+fn edit_form(
+    admin: &Admin,
+    visitor: &Visitor,
+    status: StatusCode,
+    post: &StoredPost,
+    content: &Value,
+    error: Option<String>,
+) -> Response {
+    let measures = admin
+        .app
+        .channels
+        .get(&post.channel)
+        .map(|entry| {
+            entry
+                .publisher
+                .measure(&halcytone_core::publisher::Content(content.clone()))
+        })
+        .unwrap_or_default();
+    let counters = measured(&measures);
+    let mut fields = Vec::new();
+    if let Value::Object(map) = content {
+        // Measures come in the content's order: a list's items, one each,
+        // or a text named like its measure.
+        let mut next_measure = 0;
+        for (key, value) in map {
+            match value {
+                Value::String(text) => {
+                    let counter = measures.iter().position(|measured| measured.label == *key);
+                    fields.push(json!({
+                        "name": format!("field.{key}"),
+                        "label": key,
+                        "value": text,
+                        "long": text.len() > 80 || text.contains('\n'),
+                        "measure": counter,
+                        "counter": counter.and_then(|index| counters.get(index)),
+                    }));
+                }
+                Value::Array(items) if items.iter().all(Value::is_string) => {
+                    for (index, item) in items.iter().enumerate() {
+                        let counter = counters.get(next_measure).map(|_| next_measure);
+                        fields.push(json!({
+                            "name": format!("item.{key}"),
+                            "label": format!("{key} {}", index + 1),
+                            "value": item.as_str(),
+                            "long": true,
+                            "measure": counter,
+                            "counter": counter.and_then(|index| counters.get(index)),
+                        }));
+                        next_measure += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    admin.page(
+        visitor,
+        status,
+        "templates/edit",
+        json!({
+            "title": format!("Edit: {}", title_of(post)),
+            "post": admin.card(post, Timestamp::now()),
+            "fields": fields,
+            "error": error,
+            "approved": matches!(post.status, PostStatus::Approved | PostStatus::Scheduled),
+        }),
+    )
+}
+
+/// The content a form describes: `field.<key>` replaces a text, repeated
+/// `item.<key>` replace a list of texts (empty ones dropped); the rest of
+/// `stored` stays.
+fn content_from_form(stored: &Value, form: &[(String, String)]) -> Value {
+    let mut content = stored.clone();
+    let Value::Object(map) = &mut content else {
+        return content;
+    };
+    let mut lists: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for (name, value) in form {
+        // Browsers send CR LF in text areas; the channels count LF.
+        let value = value.replace("\r\n", "\n");
+        if let Some(key) = name.strip_prefix("field.") {
+            if map.get(key).is_some_and(Value::is_string) {
+                map.insert(key.to_owned(), Value::String(value));
+            }
+        } else if let Some(key) = name.strip_prefix("item.")
+            && map.get(key).is_some_and(Value::is_array)
+        {
+            let list = lists.entry(key).or_default();
+            if !value.trim().is_empty() {
+                list.push(Value::String(value));
+            }
+        }
+    }
+    for (key, list) in lists {
+        map.insert(key.to_owned(), Value::Array(list));
+    }
+    content
+}
+
+/// `POST /admin/posts/{id}/edit`: stores the edit as `PATCH /posts/{id}`
+/// does, or shows the form again with the rule it broke.
+pub(crate) async fn edit(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let csrf = form
+        .iter()
+        .find(|(name, _)| name == "csrf")
+        .map_or("", |(_, value)| value.as_str());
+    let visitor = match admin.checked_visitor(&headers, csrf) {
+        Ok(visitor) => visitor,
+        Err(refused) => return *refused,
+    };
+    let post = match admin.app.post(&id).await {
+        Ok(post) => post,
+        Err(error) => return admin.app_error(&visitor, &error),
+    };
+    let content = content_from_form(&post.content, &form);
+    match admin.app.edit(&post.id.0, content.clone()).await {
+        Ok(edited) => {
+            let voided = matches!(post.status, PostStatus::Approved | PostStatus::Scheduled)
+                && edited.status == PostStatus::Draft;
+            let flash = if voided {
+                "Saved. The edit voided the approval: the post is a draft again and needs approving."
+            } else {
+                "Saved."
+            };
+            admin.sessions.set_flash(&visitor.session, flash.to_owned());
+            Redirect::to(&format!("/admin/posts/{}", edited.id)).into_response()
+        }
+        Err(error) => edit_form(
+            &admin,
+            &visitor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &post,
+            &content,
+            Some(error.to_string()),
+        ),
+    }
+}
+
+/// `POST /admin/posts/{id}/check`: the edit form's live check, with the
+/// rules of `PATCH /posts/{id}`; the CSRF token comes in `X-CSRF-Token`.
+pub(crate) async fn check(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let csrf = headers
+        .get("x-csrf-token")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if let Err(refused) = admin.checked_visitor(&headers, csrf) {
+        return *refused;
+    }
+    let post = match admin.app.post(&id).await {
+        Ok(post) => post,
+        Err(error) => return (StatusCode::NOT_FOUND, error.to_string()).into_response(),
+    };
+    let Some(entry) = admin.app.channels.get(&post.channel) else {
+        return (
+            StatusCode::CONFLICT,
+            format!("the {} channel is not compiled in", post.channel),
+        )
+            .into_response();
+    };
+    let content = halcytone_core::publisher::Content(content_from_form(&post.content, &form));
+    let error = entry
+        .publisher
+        .validate(&content)
+        .err()
+        .map(|error| error.to_string());
+    Json(json!({
+        "error": error,
+        "measures": measured(&entry.publisher.measure(&content)),
+    }))
+    .into_response()
+}
+
+/// `GET /admin/channels`: each channel's configuration, breaker, quota, last
+/// error and next post, and the readiness checks.
+pub(crate) async fn channels(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Response {
+    let visitor = match admin.visitor(&headers, "/admin/channels") {
+        Ok(visitor) => visitor,
+        Err(redirect) => return *redirect,
+    };
+    let now = Timestamp::now();
+    let mut rows = Vec::new();
+    for report in channel_reports(&admin.app) {
+        let mut row = serde_json::to_value(&report).unwrap_or_default();
+        row["label"] = Value::String(channel_name(&report.channel).to_owned());
+        if report.compiled_in {
+            let next = admin
+                .app
+                .posts(&PostsRequest {
+                    channel: Some(&report.channel),
+                    from: Some(&now.to_string()),
+                    limit: Some(20),
+                    ..PostsRequest::default()
+                })
+                .await
+                .ok()
+                .and_then(|posts| {
+                    posts.into_iter().find(|post| {
+                        matches!(post.status, PostStatus::Approved | PostStatus::Scheduled)
+                    })
+                });
+            if let Some(next) = next {
+                row["next"] = json!({"id": next.id.0, "title": title_of(&next), "relative": relative(now, next.scheduled_at), "datetime": next.scheduled_at.to_string()});
+            }
+            let failed = admin
+                .app
+                .posts(&PostsRequest {
+                    channel: Some(&report.channel),
+                    status: Some("failed"),
+                    ..PostsRequest::default()
+                })
+                .await
+                .ok()
+                .and_then(|posts| posts.into_iter().max_by_key(|post| post.updated_at));
+            if let Some(failed) = failed
+                && let Ok(failed) = admin.app.post(&failed.id.0).await
+            {
+                row["last_error"] = json!({
+                    "id": failed.id.0,
+                    "error": failed.attempts.iter().rev().find_map(|attempt| attempt.error.clone()),
+                    "relative": relative(now, failed.updated_at),
+                });
+            }
+        }
+        rows.push(row);
+    }
+    let readiness = crate::ready::readiness(&admin.app).await;
+    admin.page(
+        &visitor,
+        StatusCode::OK,
+        "templates/channels",
+        json!({
+            "title": "Channels",
+            "channels": rows,
+            "ready": readiness,
+        }),
+    )
+}
+
+fn measured(measures: &[Measured]) -> Vec<Value> {
+    measures
+        .iter()
+        .map(|measured| {
+            json!({
+                "label": measured.label,
+                "text": measured.text,
+                "length": measured.length,
+                "limit": measured.limit,
+                "over": measured.length > measured.limit,
+            })
+        })
+        .collect()
+}
+
+fn string_field<'a>(content: &'a Value, key: &str) -> Option<&'a str> {
+    content.get(key).and_then(Value::as_str)
+}
+
+fn title_of(post: &StoredPost) -> String {
+    post.item
+        .get("title")
+        .and_then(Value::as_str)
+        .map_or_else(|| post.id.0.clone(), ToOwned::to_owned)
+}
+
+/// How the UI names a channel.
+fn channel_name(channel: &str) -> &str {
+    match channel {
+        "twitter" => "X",
+        "linkedin" => "LinkedIn",
+        "email" => "Newsletter",
+        "web" => "Website",
+        other => other,
+    }
+}
+
+fn past_tense(action: &str) -> String {
+    match action {
+        "approve" => "Approved".to_owned(),
+        "reject" => "Rejected".to_owned(),
+        "cancel" => "Cancelled".to_owned(),
+        "retry" => "Queued again".to_owned(),
+        "confirm" => "Confirmed".to_owned(),
+        "revert" => "Reverted".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// The Monday of `date`'s week.
+fn week_of(date: Date) -> Date {
+    let back = i64::from(date.weekday().to_monday_zero_offset());
+    date.checked_sub(back.days()).unwrap_or(date)
+}
+
+/// `at` from `now` in words: "in 3 h", "12 min ago", "now".
+pub(crate) fn relative(now: Timestamp, at: Timestamp) -> String {
+    let seconds = at.as_second() - now.as_second();
+    let magnitude = seconds.unsigned_abs();
+    let amount = match magnitude {
+        0..60 => return "now".to_owned(),
+        60..3_600 => format!("{} min", magnitude / 60),
+        3_600..86_400 => format!("{} h", magnitude / 3_600),
+        _ => format!("{} d", magnitude / 86_400),
+    };
+    if seconds > 0 {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
+/// The changes from `before` to `after`, line by line over each text field.
+fn diff(before: &Value, after: &Value) -> Vec<Value> {
+    let text = |value: &Value| -> String {
+        match value {
+            Value::Object(map) => map
+                .iter()
+                .map(|(key, value)| match value {
+                    Value::String(text) => format!("[{key}]\n{text}\n"),
+                    Value::Array(items) => items
+                        .iter()
+                        .enumerate()
+                        .map(|(index, item)| {
+                            let item = item
+                                .as_str()
+                                .map_or_else(|| item.to_string(), ToOwned::to_owned);
+                            format!("[{key} {}]\n{item}\n", index + 1)
+                        })
+                        .collect(),
+                    other => format!("[{key}]\n{other}\n"),
+                })
+                .collect(),
+            other => other.to_string(),
+        }
+    };
+    let (before, after) = (text(before), text(after));
+    similar::TextDiff::from_lines(&before, &after)
+        .iter_all_changes()
+        .map(|change| {
+            let kind = match change.tag() {
+                similar::ChangeTag::Delete => "removed",
+                similar::ChangeTag::Insert => "added",
+                similar::ChangeTag::Equal => "same",
+            };
+            json!({ "kind": kind, "line": change.value().trim_end_matches('\n') })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_read_as_words() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let at = |seconds: i64| Timestamp::from_second(1_800_000_000 + seconds).unwrap();
+        assert_eq!(relative(now, at(30)), "now");
+        assert_eq!(relative(now, at(3 * 3600 + 5)), "in 3 h");
+        assert_eq!(relative(now, at(-12 * 60)), "12 min ago");
+        assert_eq!(relative(now, at(2 * 86_400)), "in 2 d");
+    }
+
+    #[test]
+    fn a_form_replaces_texts_and_lists_and_keeps_the_rest() {
+        let stored = json!({"parts": ["one", "two"], "subject": "old", "tags": ["a"], "n": 3});
+        let form = vec![
+            ("csrf".to_owned(), "x".to_owned()),
+            ("item.parts".to_owned(), "first\r\nline".to_owned()),
+            ("item.parts".to_owned(), "  ".to_owned()),
+            ("field.subject".to_owned(), "new".to_owned()),
+            ("field.unknown".to_owned(), "ignored".to_owned()),
+        ];
+        assert_eq!(
+            content_from_form(&stored, &form),
+            json!({"parts": ["first\nline"], "subject": "new", "tags": ["a"], "n": 3})
+        );
+    }
+
+    #[test]
+    fn a_diff_marks_what_the_document_changed() {
+        let lines = diff(&json!({"parts": "a\nb"}), &json!({"parts": "a\nc"}));
+        let kinds: Vec<&str> = lines
+            .iter()
+            .map(|line| line["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["same", "same", "removed", "added"]);
+    }
+
+    #[test]
+    fn weeks_start_on_monday() {
+        assert_eq!(
+            week_of(jiff::civil::date(2026, 12, 3)),
+            jiff::civil::date(2026, 11, 30)
+        );
+        assert_eq!(
+            week_of(jiff::civil::date(2026, 11, 30)),
+            jiff::civil::date(2026, 11, 30)
+        );
+    }
+}
