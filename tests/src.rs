@@ -9,6 +9,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::io::AsyncBufReadExt as _;
+
 /// The path of a freshly built `halcytone` debug binary with default features.
 ///
 /// # Panics
@@ -61,4 +63,60 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&directory);
     std::fs::create_dir_all(&directory).expect("scratch directory");
     directory
+}
+
+/// A `halcytone serve` on a free loopback port, in its own scratch
+/// directory, with the dispatcher off; killed when dropped.
+pub struct Server {
+    child: tokio::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts it with `environment` on top of a clean one.
+    ///
+    /// # Panics
+    /// Panics when the server does not start within 30 s.
+    pub async fn start(name: &str, environment: &[(&str, &str)]) -> Self {
+        let directory = scratch(name);
+        let mut command = tokio::process::Command::new(halcytone());
+        command
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(&directory)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
+            command.env_remove(name);
+        }
+        // These tests drive the API; the dispatcher, which would queue
+        // approved posts under them, has its own tests (dispatch.rs).
+        command.env("HALCYTONE__DISPATCHER__ENABLED", "false");
+        command.envs(environment.iter().copied());
+        let mut child = command.spawn().expect("halcytone serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            tokio::io::BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("halcytone serve prints its address")
+        .unwrap();
+        let base = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+        Self { child, base }
+    }
+
+    /// The address of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
 }

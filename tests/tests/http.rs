@@ -1,60 +1,10 @@
 //! `halcytone serve`, driven over HTTP as a client would.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use halcytone_e2e::{halcytone, scratch};
+use halcytone_e2e::{Server, halcytone, scratch};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(name: &str, environment: &[(&str, &str)]) -> Self {
-        let directory = scratch(name);
-        let mut command = Command::new(halcytone());
-        command
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .current_dir(&directory)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
-            command.env_remove(name);
-        }
-        // These tests drive the API; the dispatcher, which would queue
-        // approved posts under them, has its own tests (dispatch.rs).
-        command.env("HALCYTONE__DISPATCHER__ENABLED", "false");
-        command.envs(environment.iter().copied());
-        let mut child = command.spawn().expect("halcytone serve starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            BufReader::new(stdout).read_line(&mut line),
-        )
-        .await
-        .expect("halcytone serve prints its address")
-        .unwrap();
-        let base = line.trim().rsplit(' ').next().unwrap().to_owned();
-        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-        Self { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
+use tokio::process::Command;
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use halcytone_core::plan::{Period, next_monday};
@@ -119,9 +119,10 @@ impl Admin {
 pub(crate) async fn week(
     State(admin): State<Arc<Admin>>,
     headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
     Query(query): Query<WeekQuery>,
 ) -> Response {
-    let path = "/admin";
+    let path = uri.path_and_query().map_or("/admin", |path| path.as_str());
     let visitor = match admin.visitor(&headers, path) {
         Ok(visitor) => visitor,
         Err(redirect) => return *redirect,

@@ -1,0 +1,633 @@
+//! The admin UI (PRODUCT §10): its handlers over plain HTTP, and a person's
+//! week of review in a real headless Chromium driven over WebDriver.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use halcytone_e2e::{Server, root};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "admin-test-token-1234";
+/// A Monday far from today, so that no post of the plan is due while the
+/// test runs, whatever the date.
+const WEEK: &str = "2031-01-06";
+
+async fn server_with_week(name: &str, extra: &[(&str, &str)]) -> Server {
+    let mut environment = vec![("HALCYTONE__SERVER__API_TOKEN", TOKEN)];
+    environment.extend_from_slice(extra);
+    let server = Server::start(name, &environment).await;
+    let response = http()
+        .post(server.url("/generateBatch?period=week"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "start": WEEK }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let plan: Value = response.json().await.unwrap();
+    assert_eq!(plan["posts"].as_array().unwrap().len(), 25);
+    server
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Signs in over HTTP: the session cookie and the page's CSRF token.
+async fn sign_in(server: &Server) -> (String, String) {
+    let response = http()
+        .post(server.url("/admin/login"))
+        .form(&[("token", TOKEN), ("next", "/admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "loopback keeps plain HTTP: {cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = page(server, &session, &format!("/admin?start={WEEK}")).await;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    (session, csrf)
+}
+
+async fn page(server: &Server, session: &str, path: &str) -> String {
+    let response = http()
+        .get(server.url(path))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+async fn stored(server: &Server, id: &str) -> Value {
+    http()
+        .get(server.url(&format!("/posts/{id}")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn first_post(server: &Server, channel: &str) -> String {
+    let listing: Value = http()
+        .get(server.url(&format!("/posts?channel={channel}&from={WEEK}")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    listing["posts"][0]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn pages_need_a_sign_in_and_a_wrong_token_is_refused_then_limited() {
+    let server = server_with_week("admin-signin", &[]).await;
+    let response = http().get(server.url("/admin")).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/admin/login?next=/admin");
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let response = http()
+            .post(server.url("/admin/login"))
+            .form(&[("token", "wrong")])
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().get("set-cookie").is_none());
+        statuses.push(response.status().as_u16());
+        let body = response.text().await.unwrap();
+        assert!(!body.contains(TOKEN));
+    }
+    assert_eq!(statuses[..5], [401; 5]);
+    assert_eq!(statuses[5..], [429; 2]);
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
+    let server = server_with_week("admin-csrf", &[]).await;
+    let (session, csrf) = sign_in(&server).await;
+    let id = first_post(&server, "twitter").await;
+    for form in [vec![], vec![("csrf", "0123")]] {
+        let response = http()
+            .post(server.url(&format!("/admin/posts/{id}/approve")))
+            .header("cookie", &session)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+    }
+    // The right token without the session cookie is refused as well.
+    let response = http()
+        .post(server.url(&format!("/admin/posts/{id}/approve")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = http()
+        .post(server.url("/admin/approve-all"))
+        .header("cookie", &session)
+        .form(&[("start", WEEK), ("period", "week")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = http()
+        .post(server.url(&format!("/admin/posts/{id}/edit")))
+        .header("cookie", &session)
+        .form(&[("item.parts", "changed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let post = stored(&server, &id).await;
+    assert_eq!(post["status"], "draft");
+    assert!(post["edited_at"].is_null(), "{post}");
+    // With the token the same form goes through.
+    let response = http()
+        .post(server.url(&format!("/admin/posts/{id}/approve")))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str()), ("back", "/admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(stored(&server, &id).await["status"], "approved");
+}
+
+#[tokio::test]
+async fn a_session_expires_and_signing_out_ends_it() {
+    let server =
+        server_with_week("admin-expiry", &[("HALCYTONE__SERVER__SESSION_TTL", "2s")]).await;
+    let (session, _) = sign_in(&server).await;
+    page(&server, &session, "/admin").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let response = http()
+        .get(server.url("/admin"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "an expired session signs in again");
+
+    let (session, csrf) = sign_in(&server).await;
+    let response = http()
+        .post(server.url("/admin/logout"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(
+        response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let response = http()
+        .get(server.url("/admin"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+}
+
+#[tokio::test]
+async fn no_admin_page_shows_a_secret() {
+    let secrets = [
+        (
+            "HALCYTONE__CHANNELS__TWITTER__CONSUMER_KEY",
+            "secret-x-consumer-key",
+        ),
+        (
+            "HALCYTONE__CHANNELS__TWITTER__CONSUMER_SECRET",
+            "secret-x-api-secret",
+        ),
+        (
+            "HALCYTONE__CHANNELS__TWITTER__ACCESS_TOKEN",
+            "secret-x-access-token",
+        ),
+        (
+            "HALCYTONE__CHANNELS__TWITTER__ACCESS_TOKEN_SECRET",
+            "secret-x-access-secret",
+        ),
+        (
+            "HALCYTONE__CHANNELS__LINKEDIN__ACCESS_TOKEN",
+            "secret-linkedin-token",
+        ),
+        (
+            "HALCYTONE__CHANNELS__LINKEDIN__AUTHOR_URN",
+            "urn:li:organization:42",
+        ),
+        ("HALCYTONE__CHANNELS__EMAIL__API_KEY", "secret-crm-key"),
+        ("HALCYTONE__CHANNELS__EMAIL__BASE_URL", "http://127.0.0.1:9"),
+        ("HALCYTONE__CHANNELS__WEB__API_KEY", "secret-platform-key"),
+        ("HALCYTONE__CHANNELS__WEB__BASE_URL", "http://127.0.0.1:9"),
+    ];
+    let server = server_with_week("admin-secrets", &secrets).await;
+    let (session, _) = sign_in(&server).await;
+    let mut paths = vec![format!("/admin?start={WEEK}"), "/admin/channels".to_owned()];
+    for channel in ["twitter", "linkedin", "email", "web"] {
+        let id = first_post(&server, channel).await;
+        paths.push(format!("/admin/posts/{id}"));
+        paths.push(format!("/admin/posts/{id}/edit"));
+    }
+    let mut redacted = 0;
+    for path in &paths {
+        let html = page(&server, &session, path).await;
+        for (_, secret) in secrets
+            .iter()
+            .filter(|(_, value)| value.starts_with("secret-"))
+        {
+            assert!(!html.contains(secret), "{path} shows {secret}");
+        }
+        assert!(!html.contains(TOKEN), "{path} shows the API token");
+        redacted += usize::from(html.contains("***"));
+    }
+    assert!(redacted >= 4, "each post page shows its request redacted");
+}
+
+/// A chromedriver for the browser tests: `HALCYTONE_TEST_CHROMEDRIVER`, or
+/// Debian's; `None` (the test skips) when neither is there, outside CI.
+fn chromedriver() -> Option<PathBuf> {
+    let debian = PathBuf::from("/usr/bin/chromedriver");
+    if std::env::var_os("HALCYTONE_TEST_CHROMEDRIVER").is_none() && debian.exists() {
+        return Some(debian);
+    }
+    halcytone_core::testkit::required_service(
+        "HALCYTONE_TEST_CHROMEDRIVER",
+        "a_person_reviews_the_week_in_chromium",
+    )
+    .map(PathBuf::from)
+}
+
+/// Chromium under chromedriver, headless, killed when dropped.
+struct Browser {
+    driver: tokio::process::Child,
+    client: Client,
+}
+
+impl Browser {
+    async fn start(chromedriver: &PathBuf) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = tokio::process::Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = halcytone_e2e::scratch("chromium-profile");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({
+                "binary": std::env::var("HALCYTONE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let mut last_error = String::new();
+        for _ in 0..100 {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => return Self { driver, client },
+                Err(error) => last_error = error.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not start a session: {last_error}");
+    }
+
+    async fn statuses(&self) -> Vec<(String, String)> {
+        let mut statuses = Vec::new();
+        for post in self
+            .client
+            .find_all(Locator::Css("[data-post-id]"))
+            .await
+            .unwrap()
+        {
+            statuses.push((
+                post.attr("data-post-id").await.unwrap().unwrap(),
+                post.attr("data-status").await.unwrap().unwrap(),
+            ));
+        }
+        statuses
+    }
+
+    async fn status_of(&self, id: &str) -> String {
+        self.client
+            .find(Locator::Css(&format!("[data-post-id='{id}']")))
+            .await
+            .unwrap()
+            .attr("data-status")
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Clicks the button named `name` inside `scope` (a CSS selector) and
+    /// waits for the page the form leads to.
+    async fn press(&self, scope: &str, name: &str) {
+        let button = self
+            .client
+            .find(Locator::XPath(&format!(
+                "{}//button[normalize-space(.)='{name}' or @aria-label='{name}']",
+                xpath_of(scope)
+            )))
+            .await
+            .unwrap_or_else(|error| panic!("no button `{name}` in {scope}: {error}"));
+        button.click().await.unwrap();
+        gone(&button).await;
+    }
+
+    /// axe-core's serious and critical violations on the page shown.
+    async fn accessibility_violations(&self) -> Vec<Value> {
+        let axe = std::fs::read_to_string(root().join("tests/data/axe-core/axe.min.js")).unwrap();
+        self.client.execute(&axe, vec![]).await.unwrap();
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                    .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                        .map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.html).slice(0, 3) }))))
+                    .catch(e => done([{ id: 'axe-failed', help: String(e) }]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        result.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Saves a screenshot when `HALCYTONE_SCREENSHOTS` names a directory.
+    async fn screenshot(&self, name: &str) {
+        if let Some(directory) = std::env::var_os("HALCYTONE_SCREENSHOTS") {
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(PathBuf::from(directory).join(name), png).unwrap();
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.start_kill();
+    }
+}
+
+/// Waits until `element`'s page has been replaced by the next one.
+async fn gone(element: &fantoccini::elements::Element) {
+    for _ in 0..200 {
+        if element.text().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page did not change");
+}
+
+/// `[data-post-id='x']` as the XPath of the same element.
+fn xpath_of(scope: &str) -> String {
+    match scope.strip_prefix("[data-post-id='") {
+        Some(rest) => format!("//*[@data-post-id='{}']", rest.trim_end_matches("']")),
+        None => String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_person_reviews_the_week_in_chromium() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let server = server_with_week("admin-browser", &[]).await;
+    let browser = Browser::start(&chromedriver).await;
+    let client = &browser.client;
+
+    // Signing in.
+    client
+        .goto(&server.url(&format!("/admin?start={WEEK}")))
+        .await
+        .unwrap();
+    let token = client
+        .find(Locator::Css("input[name='token']"))
+        .await
+        .unwrap();
+    token.send_keys("not-the-token").await.unwrap();
+    browser.press("", "Sign in").await;
+    let error = client
+        .wait()
+        .for_element(Locator::Css(".error"))
+        .await
+        .unwrap();
+    assert!(error.text().await.unwrap().contains("not the API token"));
+    let token = client
+        .find(Locator::Css("input[name='token']"))
+        .await
+        .unwrap();
+    token.send_keys(TOKEN).await.unwrap();
+    browser.press("", "Sign in").await;
+    client
+        .wait()
+        .for_element(Locator::Css("table.week"))
+        .await
+        .unwrap();
+
+    // The week's 25 posts, all drafts.
+    let posts = browser.statuses().await;
+    assert_eq!(posts.len(), 25, "{posts:?}");
+    assert!(posts.iter().all(|(_, status)| status == "draft"));
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "week view: {violations:#?}");
+
+    // Approving one.
+    let (first, _) = posts[0].clone();
+    browser
+        .press(&format!("[data-post-id='{first}']"), "Approve")
+        .await;
+    client
+        .wait()
+        .for_element(Locator::Css(".flash"))
+        .await
+        .unwrap();
+    assert_eq!(browser.status_of(&first).await, "approved");
+    browser.screenshot("admin-week.png").await;
+
+    // A tweet: approved, then edited past 280 (refused, live and on save),
+    // then within the limit (saved, the approval voided).
+    let tweet = first_post(&server, "twitter").await;
+    browser
+        .press(&format!("[data-post-id='{tweet}']"), "Approve")
+        .await;
+    client
+        .wait()
+        .for_element(Locator::Css(".flash"))
+        .await
+        .unwrap();
+    assert_eq!(browser.status_of(&tweet).await, "approved");
+    client
+        .goto(&server.url(&format!("/admin/posts/{tweet}")))
+        .await
+        .unwrap();
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "post page: {violations:#?}");
+    browser.screenshot("admin-post.png").await;
+    browser.press("", "Edit").await;
+    let field = client
+        .wait()
+        .for_element(Locator::Css("textarea[name='item.parts']"))
+        .await
+        .unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(&"breathe ".repeat(40)).await.unwrap();
+    let counter = client
+        .find(Locator::Css("output[data-measure='0']"))
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("output.over[data-measure='0']"))
+        .await
+        .unwrap();
+    let count = counter.text().await.unwrap();
+    let weight: usize = count.strip_suffix("/280").unwrap().parse().unwrap();
+    assert!(weight > 280, "{count}");
+    let live = client.find(Locator::Css("#edit-error")).await.unwrap();
+    assert!(
+        live.text().await.unwrap().contains("more than 280"),
+        "{}",
+        live.text().await.unwrap()
+    );
+    browser.press("", "Save").await;
+    let refused = client
+        .wait()
+        .for_element(Locator::Css("#edit-error"))
+        .await
+        .unwrap();
+    assert!(refused.text().await.unwrap().contains("more than 280"));
+    let post = stored(&server, &tweet).await;
+    assert_eq!(post["status"], "approved", "a refused edit changes nothing");
+    assert!(post["edited_at"].is_null());
+
+    let field = client
+        .find(Locator::Css("textarea[name='item.parts']"))
+        .await
+        .unwrap();
+    field.clear().await.unwrap();
+    field
+        .send_keys("Breathe in for five, out for five. #Breathscape")
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#edit-error[hidden]"))
+        .await
+        .unwrap();
+    browser.press("", "Save").await;
+    let flash = client
+        .wait()
+        .for_element(Locator::Css(".flash"))
+        .await
+        .unwrap();
+    assert!(flash.text().await.unwrap().contains("voided the approval"));
+    let post = stored(&server, &tweet).await;
+    assert_eq!(post["status"], "draft");
+    assert_eq!(
+        post["content"]["parts"],
+        json!(["Breathe in for five, out for five. #Breathscape"])
+    );
+
+    // Approving all of a day.
+    client
+        .goto(&server.url(&format!("/admin?start={WEEK}")))
+        .await
+        .unwrap();
+    let day = client.find(Locator::Css("th.day button")).await.unwrap();
+    let label = day.attr("aria-label").await.unwrap().unwrap();
+    assert!(label.starts_with("Approve all of Monday"), "{label}");
+    day.click().await.unwrap();
+    gone(&day).await;
+    client
+        .wait()
+        .for_element(Locator::Css(".flash"))
+        .await
+        .unwrap();
+    let listing: Value = http()
+        .get(server.url(&format!("/posts?from={WEEK}&to=2031-01-07")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let monday = listing["posts"].as_array().unwrap();
+    assert!(!monday.is_empty());
+    assert!(
+        monday.iter().all(|post| post["status"] == "approved"),
+        "{monday:#?}"
+    );
+
+    // Signing out: the pages ask for the token again.
+    browser.press("", "Sign out").await;
+    client
+        .wait()
+        .for_element(Locator::Css("input[name='token']"))
+        .await
+        .unwrap();
+    client.goto(&server.url("/admin")).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("input[name='token']"))
+        .await
+        .unwrap();
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/login")
+    );
+}
