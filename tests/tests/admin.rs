@@ -127,6 +127,15 @@ async fn pages_need_a_sign_in_and_a_wrong_token_is_refused_then_limited() {
     }
     assert_eq!(statuses[..5], [401; 5]);
     assert_eq!(statuses[5..], [429; 2]);
+    // Past the limit even the right token waits, so guessing cannot go on.
+    let response = http()
+        .post(server.url("/admin/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().get("set-cookie").is_none());
 }
 
 #[tokio::test]
@@ -275,6 +284,55 @@ async fn no_admin_page_shows_a_secret() {
         redacted += usize::from(html.contains("***"));
     }
     assert!(redacted >= 4, "each post page shows its request redacted");
+}
+
+#[tokio::test]
+async fn a_post_page_shows_what_a_document_change_did() {
+    let directory = halcytone_e2e::scratch("admin-change-doc");
+    let document = directory.join("living-document.md");
+    let original = std::fs::read_to_string(root().join("examples/living-document.md")).unwrap();
+    std::fs::write(&document, &original).unwrap();
+    let path = document.display().to_string();
+    let server = server_with_week(
+        "admin-change",
+        &[("HALCYTONE__SOURCE__PATH", path.as_str())],
+    )
+    .await;
+    let (session, _) = sign_in(&server).await;
+    let id = first_post(&server, "twitter").await;
+    let before = page(&server, &session, &format!("/admin/posts/{id}")).await;
+    assert!(!before.contains("What the document"), "no change yet");
+
+    let changed = original.replacen(
+        "Thank you for breathing with us!",
+        "Thank you for breathing with all of us!",
+        1,
+    );
+    assert_ne!(changed, original);
+    std::fs::write(&document, changed).unwrap();
+    let response = http()
+        .post(server.url("/generateBatch?period=week"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "start": WEEK }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let plan: Value = response.json().await.unwrap();
+    assert!(
+        plan["stored"]["updated"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|updated| updated == id.as_str()),
+        "{}",
+        plan["stored"]
+    );
+    let after = page(&server, &session, &format!("/admin/posts/{id}")).await;
+    assert!(after.contains("What the document"), "{after}");
+    assert!(after.contains("<span class=\"removed\">- This week Breathscape members completed their ten-thousandth resonance session. Thank you for breathing with us!</span>"), "{after}");
+    assert!(after.contains("<span class=\"added\">+ This week Breathscape members completed their ten-thousandth resonance session. Thank you for breathing with all of us!</span>"), "{after}");
+    assert!(stored(&server, &id).await["previous_content"]["parts"].is_array());
 }
 
 /// A chromedriver for the browser tests: `HALCYTONE_TEST_CHROMEDRIVER`, or

@@ -28,7 +28,7 @@ const CAS_TRIES: usize = 3;
 const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, includes, status, \
                            content, request, content_hash, approved_hash, created_at, updated_at, \
                            attempt_count, next_attempt_ms, external_ids, published_at_ms, \
-                           edited_at, conflict \
+                           edited_at, conflict, previous \
                            FROM posts JOIN post_contents ON post_contents.post_id = posts.id";
 
 /// Who wrote a post's new content.
@@ -401,6 +401,11 @@ fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
             .map_err(database)?
             .map(|conflict| serde_json::from_str(&conflict))
             .transpose()?,
+        previous_content: row
+            .try_get::<Option<String>, _>("previous")
+            .map_err(database)?
+            .map(|previous| serde_json::from_str(&previous))
+            .transpose()?,
     })
 }
 
@@ -646,6 +651,12 @@ impl Store for SqlStore {
                 report.kept.push(post.id.clone());
                 continue;
             }
+            // What the document's change replaced, for the reviewer's diff.
+            sqlx::query("UPDATE post_contents SET previous = content WHERE post_id = $1")
+                .bind(post.id.0.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(database)?;
             write_content(&mut *tx, &post.id, &post.content, &post.request).await?;
             if approved_hash.is_some() {
                 report.voided.push(post.id.clone());

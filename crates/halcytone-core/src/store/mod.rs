@@ -246,6 +246,8 @@ pub struct StoredPost {
     pub edited_at: Option<Timestamp>,
     /// The document's newer version of an edited post, until resolved.
     pub conflict: Option<PlannedVersion>,
+    /// The content a re-plan last replaced after a document change.
+    pub previous_content: Option<serde_json::Value>,
 }
 
 /// What a plan rendered for a post that a person had edited.

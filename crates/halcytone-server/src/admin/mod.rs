@@ -292,20 +292,23 @@ async fn login(
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         |Extension(ConnectInfo(address))| address.ip(),
     );
+    if !admin.sessions.may_try_token(client) {
+        tracing::warn!(%client, "Admin UI sign-ins from one address went over the limit.");
+        return login_form(
+            &admin,
+            StatusCode::TOO_MANY_REQUESTS,
+            form.next.as_deref(),
+            Some("Too many sign-in attempts: wait a minute before trying again."),
+        );
+    }
     if !constant_time_eq(form.token.trim().as_bytes(), token.expose().as_bytes()) {
-        let (status, message) = if admin.sessions.may_try_token(client) {
-            (
-                StatusCode::UNAUTHORIZED,
-                "That is not the API token. Check server.api_token and try again.",
-            )
-        } else {
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many wrong tokens: wait a minute before trying again.",
-            )
-        };
         tracing::warn!(%client, "A sign-in to the admin UI gave a wrong token.");
-        return login_form(&admin, status, form.next.as_deref(), Some(message));
+        return login_form(
+            &admin,
+            StatusCode::UNAUTHORIZED,
+            form.next.as_deref(),
+            Some("That is not the API token. Check server.api_token and try again."),
+        );
     }
     let (session, _) = admin.sessions.start(Instant::now());
     let mut response = Redirect::to(&back_to(form.next.as_deref())).into_response();

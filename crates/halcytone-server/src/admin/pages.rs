@@ -428,6 +428,11 @@ pub(crate) async fn post(
         .conflict
         .as_ref()
         .map(|planned| diff(&post.content, &planned.content));
+    let changed = post
+        .previous_content
+        .as_ref()
+        .filter(|_| post.conflict.is_none())
+        .map(|previous| diff(previous, &post.content));
     let requests = serde_json::to_string_pretty(&post.request).unwrap_or_default();
     let now = Timestamp::now();
     admin.page(
@@ -452,6 +457,7 @@ pub(crate) async fn post(
             "requests": requests,
             "attempts": attempts,
             "conflict": conflict,
+            "changed": changed,
             "attempt_count": post.attempt_count,
             "next_attempt": post.next_attempt_at.map(|at| relative(now, at)),
         }),

@@ -12,8 +12,13 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 /// The session cookie's name.
 pub(crate) const COOKIE: &str = "halcytone_session";
 
-/// Wrong sign-ins a client may make per minute.
+/// Sign-ins a client may try per minute, right or wrong: a limit that a
+/// right guess could pass would not slow guessing down.
 const SIGN_INS_PER_MINUTE: u32 = 5;
+
+/// The most sessions kept: past it the one nearest its expiry goes, so
+/// clients that drop their cookies cannot grow the map without bound.
+const MAX_SESSIONS: usize = 10_000;
 
 /// One signed-in browser.
 #[derive(Debug, Clone)]
@@ -29,7 +34,7 @@ struct Session {
 pub(crate) struct Sessions {
     ttl: Duration,
     sessions: Mutex<HashMap<String, Session>>,
-    wrong_tokens: DefaultKeyedRateLimiter<IpAddr>,
+    sign_ins: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl Sessions {
@@ -39,7 +44,7 @@ impl Sessions {
         Self {
             ttl,
             sessions: Mutex::new(HashMap::new()),
-            wrong_tokens: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            sign_ins: RateLimiter::keyed(Quota::per_minute(per_minute)),
         }
     }
 
@@ -56,6 +61,14 @@ impl Sessions {
         // Expired sessions go when new ones come, so the map stays bounded
         // by the sessions of one `ttl`.
         sessions.retain(|_, session| session.expires > now);
+        if sessions.len() >= MAX_SESSIONS
+            && let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, session)| session.expires)
+                .map(|(id, _)| id.clone())
+        {
+            sessions.remove(&oldest);
+        }
         sessions.insert(
             id.clone(),
             Session {
@@ -99,9 +112,9 @@ impl Sessions {
         self.lock().remove(id);
     }
 
-    /// Whether `client` may try another token; each call counts as a try.
+    /// Whether `client` may try a token now; each call counts as a try.
     pub(crate) fn may_try_token(&self, client: IpAddr) -> bool {
-        self.wrong_tokens.check_key(&client).is_ok()
+        self.sign_ins.check_key(&client).is_ok()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
@@ -174,7 +187,7 @@ mod tests {
     }
 
     #[test]
-    fn wrong_tokens_are_limited_per_client() {
+    fn sign_ins_are_limited_per_client() {
         let sessions = Sessions::new(Duration::from_secs(60));
         let client: IpAddr = [127, 0, 0, 1].into();
         for _ in 0..SIGN_INS_PER_MINUTE {
