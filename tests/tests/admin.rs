@@ -284,6 +284,41 @@ async fn no_admin_page_shows_a_secret() {
         redacted += usize::from(html.contains("***"));
     }
     assert!(redacted >= 4, "each post page shows its request redacted");
+
+    // The newsletter is shown in a sandboxed frame whose policy allows no script.
+    let email = first_post(&server, "email").await;
+    let post_page = page(&server, &session, &format!("/admin/posts/{email}")).await;
+    assert!(post_page.contains(&format!("sandbox src=\"/admin/posts/{email}/email\"")));
+    let frame = http()
+        .get(server.url(&format!("/admin/posts/{email}/email")))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let policy = frame.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.starts_with("sandbox;") && !policy.contains("script"),
+        "{policy}"
+    );
+    // An article's HTML is sanitised on the page, whatever an edit put in it.
+    let article = first_post(&server, "web").await;
+    let mut content = stored(&server, &article).await["content"].clone();
+    content["html"] = json!("<p onclick=\"steal()\">Hello</p><script>steal()</script>");
+    let response = http()
+        .patch(server.url(&format!("/posts/{article}")))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "content": content }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let article_page = page(&server, &session, &format!("/admin/posts/{article}")).await;
+    assert!(article_page.contains("<p>Hello</p>"), "{article_page}");
+    assert!(!article_page.contains("<script>steal()"), "{article_page}");
+    assert!(!article_page.contains("onclick=\"steal()\""), "{article_page}");
 }
 
 #[tokio::test]
