@@ -262,6 +262,7 @@ async fn no_admin_page_shows_a_secret() {
         ("HALCYTONE__CHANNELS__EMAIL__BASE_URL", "http://127.0.0.1:9"),
         ("HALCYTONE__CHANNELS__WEB__API_KEY", "secret-platform-key"),
         ("HALCYTONE__CHANNELS__WEB__BASE_URL", "http://127.0.0.1:9"),
+        ("HALCYTONE__CHANNELS__TWITTER__RATE_LIMIT", "100/1d"),
     ];
     let server = server_with_week("admin-secrets", &secrets).await;
     let (session, _) = sign_in(&server).await;
@@ -284,6 +285,10 @@ async fn no_admin_page_shows_a_secret() {
         redacted += usize::from(html.contains("***"));
     }
     assert!(redacted >= 4, "each post page shows its request redacted");
+
+    // The channels page shows each quota with what it lets through now.
+    let channels = page(&server, &session, "/admin/channels").await;
+    assert!(channels.contains("100/1d, 10 free now"), "{channels}");
 
     // The newsletter is shown in a sandboxed frame whose policy allows no script.
     let email = first_post(&server, "email").await;
@@ -318,7 +323,10 @@ async fn no_admin_page_shows_a_secret() {
     let article_page = page(&server, &session, &format!("/admin/posts/{article}")).await;
     assert!(article_page.contains("<p>Hello</p>"), "{article_page}");
     assert!(!article_page.contains("<script>steal()"), "{article_page}");
-    assert!(!article_page.contains("onclick=\"steal()\""), "{article_page}");
+    assert!(
+        !article_page.contains("onclick=\"steal()\""),
+        "{article_page}"
+    );
 }
 
 #[tokio::test]

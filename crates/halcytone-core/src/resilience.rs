@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use failsafe::futures::CircuitBreaker as _;
+use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::cadence::Cadence;
@@ -310,8 +311,10 @@ pub struct Resilient {
     inner: Arc<dyn Publisher>,
     settings: ResilienceSettings,
     breaker: Breaker,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limiter: Option<DefaultDirectRateLimiter<StateInformationMiddleware>>,
     rate_limit: Option<RateLimit>,
+    /// What the limiter said after the last permit it gave, and when.
+    last_permit: std::sync::Mutex<Option<(Instant, u32)>>,
 }
 
 impl fmt::Debug for Resilient {
@@ -345,11 +348,14 @@ impl Resilient {
             .instrument(BreakerEvents { channel })
             .build();
         Self {
-            limiter: rate_limit.map(|limit| RateLimiter::direct(limit.quota())),
+            limiter: rate_limit.map(|limit| {
+                RateLimiter::direct(limit.quota()).with_middleware::<StateInformationMiddleware>()
+            }),
             inner,
             settings,
             breaker,
             rate_limit,
+            last_permit: std::sync::Mutex::new(None),
         }
     }
 
@@ -373,22 +379,53 @@ impl Resilient {
             return Vec::new();
         }
         let mut permits = vec![self.permit().await];
-        while permits.len() < wanted
-            && self
-                .limiter
-                .as_ref()
-                .is_none_or(|limiter| limiter.check().is_ok())
-        {
+        while permits.len() < wanted {
+            match &self.limiter {
+                None => {}
+                Some(limiter) => match limiter.check() {
+                    Ok(snapshot) => self.remember(snapshot),
+                    Err(_) => break,
+                },
+            }
             permits.push(Permit(()));
         }
         permits
+    }
+
+    /// The sends the rate limit would let through at once now: `None`
+    /// without a rate limit. Read from the limiter's state after its last
+    /// permit plus the cells replenished since, so asking takes nothing.
+    pub fn headroom(&self) -> Option<u32> {
+        let limit = self.rate_limit?;
+        let quota = limit.quota();
+        let burst = quota.burst_size().get();
+        let last = *self
+            .last_permit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((at, remaining)) = last else {
+            return Some(burst);
+        };
+        let interval = quota.replenish_interval().as_nanos().max(1);
+        let replenished = at.elapsed().as_nanos() / interval;
+        let free = u128::from(remaining) + replenished;
+        Some(u32::try_from(free.min(u128::from(burst))).unwrap_or(burst))
+    }
+
+    fn remember(&self, snapshot: StateSnapshot) {
+        *self
+            .last_permit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), snapshot.remaining_burst_capacity()));
     }
 
     /// Waits for one send from the rate limit, recording the wait.
     pub async fn permit(&self) -> Permit {
         if let Some(limiter) = &self.limiter {
             let waiting = Instant::now();
-            limiter.until_ready().await;
+            let snapshot = limiter.until_ready().await;
+            self.remember(snapshot);
             metrics::histogram!("halcytone_rate_limit_wait_seconds", "channel" => self.inner.channel().to_string())
                 .record(waiting.elapsed().as_secs_f64());
         }
@@ -787,6 +824,23 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn headroom_is_what_the_rate_limit_lets_through_now_and_asking_takes_none() {
+        let (mock, _) = mock_publisher(false, Vec::new());
+        let unlimited = Resilient::new(Arc::new(mock), settings(), None);
+        assert_eq!(unlimited.headroom(), None);
+        // 100 a day: a burst of 10, then one every ~15.8 minutes.
+        let limit: RateLimit = "100/1d".parse().unwrap();
+        let (mock, _) = mock_publisher(false, Vec::new());
+        let limited = Resilient::new(Arc::new(mock), settings(), Some(limit));
+        assert_eq!(limited.headroom(), Some(10));
+        assert_eq!(limited.headroom(), Some(10), "asking takes nothing");
+        assert_eq!(limited.permits(3).await.len(), 3);
+        assert_eq!(limited.headroom(), Some(7));
+        assert_eq!(limited.permits(20).await.len(), 7);
+        assert_eq!(limited.headroom(), Some(0));
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub(crate) struct ChannelReport {
     pub(crate) cadence: Option<String>,
     /// Its quota.
     pub(crate) rate_limit: Option<String>,
+    /// The sends its quota lets through at once now (absent without one).
+    pub(crate) rate_limit_headroom: Option<u32>,
     /// `closed` while calls go through, `open` while its breaker holds them.
     pub(crate) circuit: Option<&'static str>,
 }
@@ -38,6 +40,7 @@ pub(crate) fn channel_reports(app: &App) -> Vec<ChannelReport> {
             missing: entry.publisher.missing_configuration(),
             cadence: Some(entry.cadence.to_string()),
             rate_limit: entry.rate_limit.map(|limit| limit.to_string()),
+            rate_limit_headroom: entry.publisher.headroom(),
             circuit: Some(if entry.publisher.circuit_closed() {
                 "closed"
             } else {
@@ -55,6 +58,7 @@ pub(crate) fn channel_reports(app: &App) -> Vec<ChannelReport> {
                 missing: Vec::new(),
                 cadence: None,
                 rate_limit: None,
+                rate_limit_headroom: None,
                 circuit: None,
             }),
     );
