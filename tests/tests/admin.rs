@@ -399,7 +399,8 @@ struct Browser {
 }
 
 impl Browser {
-    async fn start(chromedriver: &PathBuf) -> Self {
+    /// A browser whose system setting is light, or dark with `dark`.
+    async fn start(chromedriver: &PathBuf, dark: bool) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -423,6 +424,8 @@ impl Browser {
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
                     format!("--user-data-dir={}", profile.display()),
+                    // Blink's colour scheme 0 is dark, 1 light.
+                    format!("--blink-settings=preferredColorScheme={}", if dark { 0 } else { 1 }),
                 ],
             }),
         );
@@ -467,6 +470,18 @@ impl Browser {
             .await
             .unwrap()
             .unwrap()
+    }
+
+    /// Signs in with the page the browser is on.
+    async fn sign_in(&self) {
+        let token = self
+            .client
+            .wait()
+            .for_element(Locator::Css("input[name='token']"))
+            .await
+            .unwrap();
+        token.send_keys(TOKEN).await.unwrap();
+        self.press("", "Sign in").await;
     }
 
     /// Clicks the button named `name` inside `scope` (a CSS selector) and
@@ -543,7 +558,7 @@ async fn a_person_reviews_the_week_in_chromium() {
         return;
     };
     let server = server_with_week("admin-browser", &[]).await;
-    let browser = Browser::start(&chromedriver).await;
+    let browser = Browser::start(&chromedriver, false).await;
     let client = &browser.client;
 
     // Signing in.
@@ -731,4 +746,48 @@ async fn a_person_reviews_the_week_in_chromium() {
             .path()
             .ends_with("/admin/login")
     );
+}
+
+#[tokio::test]
+async fn every_page_passes_axe_in_the_light_and_the_dark_scheme() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let server = server_with_week("admin-axe", &[]).await;
+    let mut pages = vec![format!("/admin?start={WEEK}"), "/admin/channels".to_owned()];
+    for channel in ["twitter", "linkedin", "email", "web"] {
+        let id = first_post(&server, channel).await;
+        pages.push(format!("/admin/posts/{id}"));
+        pages.push(format!("/admin/posts/{id}/edit"));
+    }
+    for (dark, background) in [(false, "rgb(246, 247, 249)"), (true, "rgb(16, 20, 24)")] {
+        let browser = Browser::start(&chromedriver, dark).await;
+        let client = &browser.client;
+        client.goto(&server.url("/admin/login")).await.unwrap();
+        let violations = browser.accessibility_violations().await;
+        assert!(
+            violations.is_empty(),
+            "sign-in page (dark: {dark}): {violations:#?}"
+        );
+        browser.sign_in().await;
+        for path in &pages {
+            client.goto(&server.url(path)).await.unwrap();
+            let shown = client
+                .execute(
+                    "return getComputedStyle(document.body).backgroundColor",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                shown, background,
+                "{path}: the scheme asked for (dark: {dark})"
+            );
+            let violations = browser.accessibility_violations().await;
+            assert!(
+                violations.is_empty(),
+                "{path} (dark: {dark}): {violations:#?}"
+            );
+        }
+    }
 }
