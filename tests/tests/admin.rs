@@ -190,6 +190,23 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
         .unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(stored(&server, &id).await["status"], "approved");
+    // The edit form's extra field adds a post to the thread; an empty one is dropped.
+    let response = http()
+        .post(server.url(&format!("/admin/posts/{id}/edit")))
+        .header("cookie", &session)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("item.parts", "Breathe in."),
+            ("item.parts", "Breathe out."),
+            ("item.parts", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let post = stored(&server, &id).await;
+    assert_eq!(post["content"]["parts"], json!(["Breathe in.", "Breathe out."]));
+    assert_eq!(post["status"], "draft", "the edit voided the approval");
 }
 
 #[tokio::test]
@@ -655,6 +672,7 @@ async fn a_person_reviews_the_week_in_chromium() {
         "{}",
         live.text().await.unwrap()
     );
+    browser.screenshot("admin-edit.png").await;
     browser.press("", "Save").await;
     let refused = client
         .wait()

@@ -561,9 +561,13 @@ fn edit_form(
                 Value::Array(items) if items.iter().all(Value::is_string) => {
                     for (index, item) in items.iter().enumerate() {
                         let counter = counters.get(next_measure).map(|_| next_measure);
+                        let label = measures.get(next_measure).map_or_else(
+                            || format!("{key} {}", index + 1),
+                            |measured| capitalised(&measured.label),
+                        );
                         fields.push(json!({
                             "name": format!("item.{key}"),
-                            "label": format!("{key} {}", index + 1),
+                            "label": label,
                             "value": item.as_str(),
                             "long": true,
                             "measure": counter,
@@ -571,6 +575,14 @@ fn edit_form(
                         }));
                         next_measure += 1;
                     }
+                    // One empty field more adds an entry (a post to a
+                    // thread) without JavaScript; left empty, it is dropped.
+                    fields.push(json!({
+                        "name": format!("item.{key}"),
+                        "label": format!("{key} {}: add one (optional)", items.len() + 1),
+                        "value": "",
+                        "long": true,
+                    }));
                 }
                 _ => {}
             }
@@ -805,6 +817,13 @@ fn channel_name(channel: &str) -> &str {
         "web" => "Website",
         other => other,
     }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut characters = text.chars();
+    characters.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(characters).collect()
+    })
 }
 
 fn past_tense(action: &str) -> String {
