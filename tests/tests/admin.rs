@@ -205,7 +205,10 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
         .unwrap();
     assert_eq!(response.status(), 303);
     let post = stored(&server, &id).await;
-    assert_eq!(post["content"]["parts"], json!(["Breathe in.", "Breathe out."]));
+    assert_eq!(
+        post["content"]["parts"],
+        json!(["Breathe in.", "Breathe out."])
+    );
     assert_eq!(post["status"], "draft", "the edit voided the approval");
 }
 
