@@ -265,7 +265,15 @@ pub fn prefix_weights(text: &str) -> Option<Vec<(usize, usize)>> {
     let mut weights = Vec::with_capacity(analysis.steps.len());
     for step in &analysis.steps {
         sum = sum.saturating_add(step.weight);
-        weights.push((*unit_ends.get(step.last)?, sum / config.scale()));
+        let end = *unit_ends.get(step.last)?;
+        let weight = sum / config.scale();
+        // A step may end inside a surrogate pair (a URL that twitter-text
+        // ends on an emoji's high surrogate): no prefix ends there, so the
+        // character's end takes the weight of the step that completes it.
+        match weights.last_mut() {
+            Some((last_end, last_weight)) if *last_end == end => *last_weight = weight,
+            _ => weights.push((end, weight)),
+        }
     }
     Some(weights)
 }
@@ -1234,6 +1242,18 @@ mod tests {
     /// A valid post in config v3: not empty, at most 280, no invalid character.
     fn fits(text: &str) -> bool {
         super::parse_post(text, &super::WeightConfig::v3()).valid
+    }
+
+    #[test]
+    fn a_url_that_ends_inside_an_emoji_gives_the_emoji_end_one_weight() {
+        // Found by the `tweet_weight` fuzz target: twitter-text's URL ends
+        // on the high surrogate of 🆹, so two steps ended at byte 8.
+        let text = "B.th\u{1F1B9}.YT/";
+        let weights = prefix_weights(text).unwrap();
+        assert_eq!(weights, [(8, 25), (9, 26), (10, 27), (11, 28), (12, 29)]);
+        for (end, weight) in weights {
+            assert_eq!(weighted_length(&text[..end]), weight, "{end}");
+        }
     }
 
     #[test]
