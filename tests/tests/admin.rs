@@ -215,10 +215,9 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn a_session_expires_and_signing_out_ends_it() {
     let server =
-        server_with_week("admin-expiry", &[("HALCYTONE__SERVER__SESSION_TTL", "2s")]).await;
+        server_with_week("admin-expiry", &[("HALCYTONE__SERVER__SESSION_TTL", "3s")]).await;
     let (session, _) = sign_in(&server).await;
-    page(&server, &session, "/admin").await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     let response = http()
         .get(server.url("/admin"))
         .header("cookie", &session)
