@@ -18,6 +18,13 @@ async fn server_with_week(name: &str, extra: &[(&str, &str)]) -> Server {
     let mut environment = vec![("HALCYTONE__SERVER__API_TOKEN", TOKEN)];
     environment.extend_from_slice(extra);
     let server = Server::start(name, &environment).await;
+    let plan = plan_week(&server).await;
+    assert_eq!(plan["posts"].as_array().unwrap().len(), 25);
+    server
+}
+
+/// Plans and stores the week of [`WEEK`] through the API.
+async fn plan_week(server: &Server) -> Value {
     let response = http()
         .post(server.url("/generateBatch?period=week"))
         .bearer_auth(TOKEN)
@@ -26,9 +33,19 @@ async fn server_with_week(name: &str, extra: &[(&str, &str)]) -> Server {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let plan: Value = response.json().await.unwrap();
-    assert_eq!(plan["posts"].as_array().unwrap().len(), 25);
-    server
+    response.json().await.unwrap()
+}
+
+/// `GET path` on the API, as JSON.
+async fn api(server: &Server, path: &str) -> Value {
+    let response = http()
+        .get(server.url(path))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
 }
 
 fn http() -> reqwest::Client {
@@ -82,27 +99,11 @@ async fn page(server: &Server, session: &str, path: &str) -> String {
 }
 
 async fn stored(server: &Server, id: &str) -> Value {
-    http()
-        .get(server.url(&format!("/posts/{id}")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    api(server, &format!("/posts/{id}")).await
 }
 
 async fn first_post(server: &Server, channel: &str) -> String {
-    let listing: Value = http()
-        .get(server.url(&format!("/posts?channel={channel}&from={WEEK}")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listing = api(server, &format!("/posts?channel={channel}&from={WEEK}")).await;
     listing["posts"][0]["id"].as_str().unwrap().to_owned()
 }
 
@@ -112,6 +113,9 @@ async fn pages_need_a_sign_in_and_a_wrong_token_is_refused_then_limited() {
     let response = http().get(server.url("/admin")).send().await.unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/admin/login?next=/admin");
+    let login = http().get(server.url("/admin/login")).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    assert!(!login.text().await.unwrap().contains("Sign out"));
     let mut statuses = Vec::new();
     for _ in 0..7 {
         let response = http()
@@ -372,15 +376,7 @@ async fn a_post_page_shows_what_a_document_change_did() {
     );
     assert_ne!(changed, original);
     std::fs::write(&document, changed).unwrap();
-    let response = http()
-        .post(server.url("/generateBatch?period=week"))
-        .bearer_auth(TOKEN)
-        .json(&json!({ "start": WEEK }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let plan: Value = response.json().await.unwrap();
+    let plan = plan_week(&server).await;
     assert!(
         plan["stored"]["updated"]
             .as_array()
@@ -500,28 +496,31 @@ impl Browser {
             .await
             .unwrap();
         token.send_keys(TOKEN).await.unwrap();
-        self.press("", "Sign in").await;
+        self.press(None, "Sign in").await;
     }
 
-    /// Clicks the button named `name` inside `scope` (a CSS selector) and
-    /// waits for the page the form leads to.
-    async fn press(&self, scope: &str, name: &str) {
+    /// Clicks the button named `name`, inside post `post`'s element when
+    /// given, and waits for the page the form leads to.
+    async fn press(&self, post: Option<&str>, name: &str) {
+        let scope = post.map_or_else(String::new, |id| format!("//*[@data-post-id='{id}']"));
         let button = self
             .client
             .find(Locator::XPath(&format!(
-                "{}//button[normalize-space(.)='{name}' or @aria-label='{name}']",
-                xpath_of(scope)
+                "{scope}//button[normalize-space(.)='{name}' or @aria-label='{name}']"
             )))
             .await
-            .unwrap_or_else(|error| panic!("no button `{name}` in {scope}: {error}"));
+            .unwrap_or_else(|error| panic!("no button `{name}` in {post:?}: {error}"));
         button.click().await.unwrap();
         gone(&button).await;
     }
 
     /// axe-core's serious and critical violations on the page shown.
     async fn accessibility_violations(&self) -> Vec<Value> {
-        let axe = std::fs::read_to_string(root().join("tests/data/axe-core/axe.min.js")).unwrap();
-        self.client.execute(&axe, vec![]).await.unwrap();
+        static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let axe = AXE.get_or_init(|| {
+            std::fs::read_to_string(root().join("tests/data/axe-core/axe.min.js")).unwrap()
+        });
+        self.client.execute(axe, vec![]).await.unwrap();
         let result = self
             .client
             .execute_async(
@@ -563,14 +562,6 @@ async fn gone(element: &fantoccini::elements::Element) {
     panic!("the page did not change");
 }
 
-/// `[data-post-id='x']` as the XPath of the same element.
-fn xpath_of(scope: &str) -> String {
-    match scope.strip_prefix("[data-post-id='") {
-        Some(rest) => format!("//*[@data-post-id='{}']", rest.trim_end_matches("']")),
-        None => String::new(),
-    }
-}
-
 #[tokio::test]
 async fn a_person_reviews_the_week_in_chromium() {
     let Some(chromedriver) = chromedriver() else {
@@ -590,19 +581,14 @@ async fn a_person_reviews_the_week_in_chromium() {
         .await
         .unwrap();
     token.send_keys("not-the-token").await.unwrap();
-    browser.press("", "Sign in").await;
+    browser.press(None, "Sign in").await;
     let error = client
         .wait()
         .for_element(Locator::Css(".error"))
         .await
         .unwrap();
     assert!(error.text().await.unwrap().contains("not the API token"));
-    let token = client
-        .find(Locator::Css("input[name='token']"))
-        .await
-        .unwrap();
-    token.send_keys(TOKEN).await.unwrap();
-    browser.press("", "Sign in").await;
+    browser.sign_in().await;
     client
         .wait()
         .for_element(Locator::Css("table.week"))
@@ -618,9 +604,7 @@ async fn a_person_reviews_the_week_in_chromium() {
 
     // Approving one.
     let (first, _) = posts[0].clone();
-    browser
-        .press(&format!("[data-post-id='{first}']"), "Approve")
-        .await;
+    browser.press(Some(&first), "Approve").await;
     client
         .wait()
         .for_element(Locator::Css(".flash"))
@@ -632,9 +616,7 @@ async fn a_person_reviews_the_week_in_chromium() {
     // A tweet: approved, then edited past 280 (refused, live and on save),
     // then within the limit (saved, the approval voided).
     let tweet = first_post(&server, "twitter").await;
-    browser
-        .press(&format!("[data-post-id='{tweet}']"), "Approve")
-        .await;
+    browser.press(Some(&tweet), "Approve").await;
     client
         .wait()
         .for_element(Locator::Css(".flash"))
@@ -648,7 +630,7 @@ async fn a_person_reviews_the_week_in_chromium() {
     let violations = browser.accessibility_violations().await;
     assert!(violations.is_empty(), "post page: {violations:#?}");
     browser.screenshot("admin-post.png").await;
-    browser.press("", "Edit").await;
+    browser.press(None, "Edit").await;
     let field = client
         .wait()
         .for_element(Locator::Css("textarea[name='item.parts']"))
@@ -675,7 +657,7 @@ async fn a_person_reviews_the_week_in_chromium() {
         live.text().await.unwrap()
     );
     browser.screenshot("admin-edit.png").await;
-    browser.press("", "Save").await;
+    browser.press(None, "Save").await;
     let refused = client
         .wait()
         .for_element(Locator::Css("#edit-error"))
@@ -700,7 +682,7 @@ async fn a_person_reviews_the_week_in_chromium() {
         .for_element(Locator::Css("#edit-error[hidden]"))
         .await
         .unwrap();
-    browser.press("", "Save").await;
+    browser.press(None, "Save").await;
     let flash = client
         .wait()
         .for_element(Locator::Css(".flash"))
@@ -729,15 +711,7 @@ async fn a_person_reviews_the_week_in_chromium() {
         .for_element(Locator::Css(".flash"))
         .await
         .unwrap();
-    let listing: Value = http()
-        .get(server.url(&format!("/posts?from={WEEK}&to=2031-01-07")))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listing = api(&server, &format!("/posts?from={WEEK}&to=2031-01-07")).await;
     let monday = listing["posts"].as_array().unwrap();
     assert!(!monday.is_empty());
     assert!(
@@ -746,7 +720,7 @@ async fn a_person_reviews_the_week_in_chromium() {
     );
 
     // Signing out: the pages ask for the token again.
-    browser.press("", "Sign out").await;
+    browser.press(None, "Sign out").await;
     client
         .wait()
         .for_element(Locator::Css("input[name='token']"))

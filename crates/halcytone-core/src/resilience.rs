@@ -380,12 +380,9 @@ impl Resilient {
         }
         let mut permits = vec![self.permit().await];
         while permits.len() < wanted {
-            match &self.limiter {
-                None => {}
-                Some(limiter) => match limiter.check() {
-                    Ok(snapshot) => self.remember(snapshot),
-                    Err(_) => break,
-                },
+            if let Some(limiter) = &self.limiter {
+                let Ok(snapshot) = limiter.check() else { break };
+                self.remember(snapshot);
             }
             permits.push(Permit(()));
         }

@@ -75,63 +75,37 @@ impl Problem {
     }
 
     fn from_app(request_id: &RequestId, error: &AppError) -> Self {
+        let (status, code) = classify(error);
+        let problem = Self::new(request_id, status, code, error.to_string());
         match error {
-            AppError::BadRequest { field, message } => Self::new(
-                request_id,
-                StatusCode::BAD_REQUEST,
-                "invalid-value",
-                format!("{field}: {message}"),
-            )
-            .with_field(*field),
-            AppError::Source(halcytone_core::source::SourceError::Document(error)) => Self::new(
-                request_id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-document",
-                error.to_string(),
-            ),
-            AppError::Source(error) => Self::new(
-                request_id,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "source-unavailable",
-                error.to_string(),
-            ),
-            AppError::Plan(error) => Self::new(
-                request_id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unplannable",
-                error.to_string(),
-            ),
-            AppError::NotAvailable(message) => Self::new(
-                request_id,
-                StatusCode::NOT_IMPLEMENTED,
-                "not-available",
-                message.clone(),
-            ),
-            AppError::Store(StoreError::NotFound(_)) | AppError::PlanNotFound(_) => Self::new(
-                request_id,
-                StatusCode::NOT_FOUND,
-                "not-found",
-                error.to_string(),
-            ),
-            AppError::Store(
-                StoreError::Illegal(_)
-                | StoreError::Conflict { .. }
-                | StoreError::StaleApproval(_)
-                | StoreError::PartlySent(_)
-                | StoreError::NotEdited(_),
-            ) => Self::new(
-                request_id,
-                StatusCode::CONFLICT,
-                "conflict",
-                error.to_string(),
-            ),
-            AppError::Store(_) => Self::new(
-                request_id,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store-failed",
-                error.to_string(),
-            ),
+            AppError::BadRequest { field, .. } => problem.with_field(*field),
+            _ => problem,
         }
+    }
+}
+
+/// The HTTP status and problem code of an app error: the API's problem
+/// responses and the admin UI's refusals answer alike.
+pub(crate) fn classify(error: &AppError) -> (StatusCode, &'static str) {
+    match error {
+        AppError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "invalid-value"),
+        AppError::Source(halcytone_core::source::SourceError::Document(_)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid-document")
+        }
+        AppError::Source(_) => (StatusCode::SERVICE_UNAVAILABLE, "source-unavailable"),
+        AppError::Plan(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unplannable"),
+        AppError::NotAvailable(_) => (StatusCode::NOT_IMPLEMENTED, "not-available"),
+        AppError::Store(StoreError::NotFound(_)) | AppError::PlanNotFound(_) => {
+            (StatusCode::NOT_FOUND, "not-found")
+        }
+        AppError::Store(
+            StoreError::Illegal(_)
+            | StoreError::Conflict { .. }
+            | StoreError::StaleApproval(_)
+            | StoreError::PartlySent(_)
+            | StoreError::NotEdited(_),
+        ) => (StatusCode::CONFLICT, "conflict"),
+        AppError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store-failed"),
     }
 }
 

@@ -77,6 +77,18 @@ pub(crate) struct Visitor {
     set_cookie: Option<HeaderValue>,
 }
 
+impl Visitor {
+    /// Someone without a session: the sign-in page and refusals, which
+    /// carry no form that changes anything.
+    fn anonymous() -> Self {
+        Self {
+            session: String::new(),
+            csrf: String::new(),
+            set_cookie: None,
+        }
+    }
+}
+
 impl Admin {
     /// The visitor of a page request: their session; a new one when no
     /// token is configured (loopback without sign-in); otherwise a redirect
@@ -115,18 +127,26 @@ impl Admin {
         presented: &str,
     ) -> Result<Visitor, Box<Response>> {
         let now = Instant::now();
+        let forbidden = |message: &str| {
+            Box::new(self.page(
+                &Visitor::anonymous(),
+                StatusCode::FORBIDDEN,
+                "templates/message",
+                serde_json::json!({ "title": "Refused", "message": message }),
+            ))
+        };
         let Some(session) = session_cookie(headers) else {
-            return Err(Box::new(forbidden(
-                "you are not signed in, or your session expired: reload the page",
-            )));
+            return Err(forbidden(
+                "You are not signed in, or your session expired: reload the page.",
+            ));
         };
         let Some(csrf) = self.sessions.csrf(&session, now) else {
-            return Err(Box::new(forbidden("your session expired: reload the page")));
+            return Err(forbidden("Your session expired: reload the page."));
         };
         if !constant_time_eq(presented.as_bytes(), csrf.as_bytes()) {
-            return Err(Box::new(forbidden(
-                "the form's CSRF token is missing or wrong: reload the page and try again",
-            )));
+            return Err(forbidden(
+                "The form's CSRF token is missing or wrong: reload the page and try again.",
+            ));
         }
         Ok(Visitor {
             session,
@@ -153,7 +173,10 @@ impl Admin {
         mut data: serde_json::Value,
     ) -> Response {
         data["csrf"] = serde_json::Value::String(visitor.csrf.clone());
-        data["signed_in"] = serde_json::Value::Bool(self.app.settings.server.api_token.is_some());
+        // Sign-out is offered to a session that a sign-in started.
+        data["signed_in"] = serde_json::Value::Bool(
+            self.app.settings.server.api_token.is_some() && !visitor.session.is_empty(),
+        );
         if let Some(flash) = self.sessions.take_flash(&visitor.session) {
             data["flash"] = serde_json::Value::String(flash);
         }
@@ -190,17 +213,6 @@ impl Admin {
         );
         response
     }
-}
-
-fn forbidden(message: &str) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        Html(format!(
-            "<!doctype html><html lang=\"en\"><title>Refused</title><p>{}</p><p><a href=\"/admin\">Back to the week</a></p></html>",
-            handlebars::html_escape(message)
-        )),
-    )
-        .into_response()
 }
 
 /// The session id in the request's cookies.
@@ -257,13 +269,8 @@ fn login_form(
     }
     // The sign-in form needs no CSRF token: it changes nothing until the
     // token is right, and SameSite=Strict keeps the cookie first-party.
-    let visitor = Visitor {
-        session: String::new(),
-        csrf: String::new(),
-        set_cookie: None,
-    };
     admin.page(
-        &visitor,
+        &Visitor::anonymous(),
         status,
         "templates/login",
         serde_json::json!({

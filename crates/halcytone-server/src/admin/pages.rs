@@ -70,22 +70,15 @@ impl Admin {
     }
 
     fn app_error(&self, visitor: &Visitor, error: &AppError) -> Response {
-        let status = match error {
-            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Store(halcytone_core::store::StoreError::NotFound(_)) => {
-                StatusCode::NOT_FOUND
-            }
-            AppError::Store(
-                halcytone_core::store::StoreError::Illegal(_)
-                | halcytone_core::store::StoreError::Conflict { .. }
-                | halcytone_core::store::StoreError::StaleApproval(_)
-                | halcytone_core::store::StoreError::PartlySent(_)
-                | halcytone_core::store::StoreError::NotEdited(_),
-            ) => StatusCode::CONFLICT,
-            AppError::Source(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
+        let (status, _) = crate::http::classify(error);
         self.message(visitor, status, "Refused", &error.to_string())
+    }
+
+    /// Keeps what a form action did for the next page and sends the browser
+    /// back to the page the form was on.
+    fn done(&self, visitor: &Visitor, flash: String, back: Option<&str>) -> Response {
+        self.sessions.set_flash(&visitor.session, flash);
+        Redirect::to(&back_to(back)).into_response()
     }
 
     /// A post as the week view and the post page show it.
@@ -279,8 +272,7 @@ pub(crate) async fn decide(
         ),
         Err(error) => format!("Could not {action} {id}: {error}"),
     };
-    admin.sessions.set_flash(&visitor.session, flash);
-    Redirect::to(&back_to(form.back.as_deref())).into_response()
+    admin.done(&visitor, flash, form.back.as_deref())
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,8 +299,7 @@ pub(crate) async fn approve_all(
     let flash = match approve_range(&admin, &form).await {
         Ok(flash) | Err(flash) => flash,
     };
-    admin.sessions.set_flash(&visitor.session, flash);
-    Redirect::to(&back_to(form.back.as_deref())).into_response()
+    admin.done(&visitor, flash, form.back.as_deref())
 }
 
 async fn approve_range(admin: &Admin, form: &RangeForm) -> Result<String, String> {
@@ -378,8 +369,7 @@ pub(crate) async fn generate(
             }
         }
     };
-    admin.sessions.set_flash(&visitor.session, flash);
-    Redirect::to(&back_to(form.back.as_deref())).into_response()
+    admin.done(&visitor, flash, form.back.as_deref())
 }
 
 /// `GET /admin/posts/{id}`: the post as its channel shows it, its requests,
@@ -663,8 +653,8 @@ pub(crate) async fn edit(
             } else {
                 "Saved."
             };
-            admin.sessions.set_flash(&visitor.session, flash.to_owned());
-            Redirect::to(&format!("/admin/posts/{}", edited.id)).into_response()
+            let page = format!("/admin/posts/{}", edited.id);
+            admin.done(&visitor, flash.to_owned(), Some(&page))
         }
         Err(error) => edit_form(
             &admin,
