@@ -10,6 +10,8 @@
 //! transient failure puts the post back with its backoff time, so every try
 //! is recorded and a restart does not forget it.
 
+mod reconcile;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +37,8 @@ use crate::store::{
     StoredPost, sha256_hex,
 };
 
+pub use reconcile::Reconciled;
+
 /// How the dispatcher leases and sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DispatchSettings {
@@ -49,6 +53,9 @@ pub struct DispatchSettings {
     pub concurrency: usize,
     /// How long in-flight sends may finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How often a running dispatcher looks `unconfirmed` posts up on
+    /// their channels.
+    pub reconcile_interval: Duration,
 }
 
 impl Default for DispatchSettings {
@@ -59,6 +66,7 @@ impl Default for DispatchSettings {
             batch: 32,
             concurrency: 4,
             shutdown_grace: Duration::from_secs(10),
+            reconcile_interval: Duration::from_secs(300),
         }
     }
 }
@@ -328,8 +336,9 @@ impl Dispatcher {
             });
             futures_util::future::join_all(drains).await;
         };
+        let reconciling = self.reconcile_every(self.settings.reconcile_interval, stop);
         tokio::select! {
-            _ = async { tokio::join!(drains, self.record(queue)) } => {}
+            _ = async { tokio::join!(drains, self.record(queue), reconciling) } => {}
             () = self.keep_leases(true) => unreachable!("keeping leases never ends"),
         }
         self.release().await?;
@@ -862,6 +871,7 @@ pub fn judge(
         external_ids: ids.to_vec(),
         correlation_id: None,
         body_hash: None,
+        note: None,
     };
     let error = match result {
         Ok(receipt) => {

@@ -7,8 +7,9 @@ pub use crate::channel::{Channel, Service};
 pub use crate::error::{ConfigError, PublishError};
 pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
 pub use crate::publisher::{
-    Content, ItemView, Measured, OutgoingPost, PostShape, PublishContext, PublishReceipt,
-    Publisher, RenderInput, ensure, render_field, require_configuration, typed_content,
+    Content, ItemView, Lookup, LookupContext, Measured, OutgoingPost, PostShape, PublishContext,
+    PublishReceipt, Publisher, RenderInput, ensure, render_field, require_configuration,
+    typed_content,
 };
 pub use crate::registry::{PublisherContext, Registry, Table};
 pub use crate::render::Renderer;

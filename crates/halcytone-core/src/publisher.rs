@@ -213,6 +213,49 @@ pub struct Measured {
     pub limit: usize,
 }
 
+/// What a look-up needs besides the post: what is known to be out, and
+/// when the send whose outcome is unknown may have happened.
+#[derive(Debug, Clone)]
+pub struct LookupContext {
+    /// The id of the operation, sent as `X-Request-Id`.
+    pub correlation_id: String,
+    /// The ids of a thread's parts already on record as sent; the look-up
+    /// searches for the parts after them.
+    pub already_sent: Vec<String>,
+    /// The earliest the send can have happened.
+    pub since: jiff::Timestamp,
+    /// The latest (now).
+    pub until: jiff::Timestamp,
+}
+
+/// What a channel's look-up found about a post whose send's outcome is
+/// unknown (PRODUCT §14, reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "found", rename_all = "lowercase")]
+pub enum Lookup {
+    /// All of the post is on the channel.
+    Published {
+        /// The ids the channel gave it (every part of a thread, in order).
+        external_ids: Vec<String>,
+        /// How it was found, for the post's record.
+        evidence: String,
+    },
+    /// The channel holds exactly `sent` of the post (often nothing), and
+    /// the rest is proven absent: sending may resume after `sent`.
+    Absent {
+        /// The ids of what is out: the parts of a thread, or a campaign
+        /// created but not scheduled.
+        sent: Vec<String>,
+        /// How the absence was proven, for the post's record.
+        evidence: String,
+    },
+    /// The channel cannot say for sure; the post stays unconfirmed.
+    Unsure {
+        /// Why not.
+        reason: String,
+    },
+}
+
 /// A publishing channel: renders, validates, previews and publishes posts.
 ///
 /// `render`, `validate` and `build_requests` are pure; only `publish` does IO.
@@ -286,6 +329,24 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
     fn external_url(&self, external_id: &str) -> Option<String> {
         let _ = external_id;
         None
+    }
+
+    /// Looks on the channel for a post whose send's outcome is unknown, by
+    /// the look-up the API has (an idempotency key, a campaign name, a slug,
+    /// the account's recent posts). Channels without one are always unsure.
+    ///
+    /// # Errors
+    /// A classified [`PublishError`] when the look-up call fails; the post
+    /// stays unconfirmed.
+    async fn look_up(
+        &self,
+        post: &OutgoingPost,
+        context: &LookupContext,
+    ) -> Result<Lookup, PublishError> {
+        let _ = (post, context);
+        Ok(Lookup::Unsure {
+            reason: format!("{} has no way to look a post up", self.channel()),
+        })
     }
 
     /// Sends the post: the requests of [`Publisher::build_requests`], byte for byte.

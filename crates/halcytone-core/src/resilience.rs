@@ -20,8 +20,8 @@ use crate::cadence::Cadence;
 use crate::channel::Channel;
 use crate::error::PublishError;
 use crate::publisher::{
-    Content, Measured, OutgoingPost, PostShape, PublishContext, PublishReceipt, Publisher,
-    RenderInput,
+    Content, Lookup, LookupContext, Measured, OutgoingPost, PostShape, PublishContext,
+    PublishReceipt, Publisher, RenderInput,
 };
 use crate::render::Renderer;
 use crate::request::OutboundRequest;
@@ -461,15 +461,9 @@ impl Resilient {
             already_sent: sent.lock().map(|sent| sent.clone()).unwrap_or_default(),
         };
         let started = Instant::now();
-        // Only failures of the service trip the breaker: not rejections of
-        // the post, and not rate limits, which say the service is fine.
-        let trips = |error: &PublishError| {
-            error.is_outcome_unknown()
-                || (error.is_retryable() && !matches!(error, PublishError::RateLimited { .. }))
-        };
         let result = match self
             .breaker
-            .call_with(trips, self.inner.publish(post, &context))
+            .call_with(trips_breaker, self.inner.publish(post, &context))
             .await
         {
             Ok(receipt) => Ok(receipt),
@@ -489,6 +483,14 @@ impl Resilient {
         }
         result
     }
+}
+
+/// Whether a failed call counts against the channel's breaker: only
+/// failures of the service do, not rejections of the post, and not rate
+/// limits, which say the service is fine.
+fn trips_breaker(error: &PublishError) -> bool {
+    error.is_outcome_unknown()
+        || (error.is_retryable() && !matches!(error, PublishError::RateLimited { .. }))
 }
 
 #[async_trait]
@@ -535,6 +537,26 @@ impl Publisher for Resilient {
 
     fn external_url(&self, external_id: &str) -> Option<String> {
         self.inner.external_url(external_id)
+    }
+
+    async fn look_up(
+        &self,
+        post: &OutgoingPost,
+        context: &LookupContext,
+    ) -> Result<Lookup, PublishError> {
+        // Through the breaker: a channel that is failing is not asked, and
+        // a failing look-up counts against it like a failing send.
+        match self
+            .breaker
+            .call_with(trips_breaker, self.inner.look_up(post, context))
+            .await
+        {
+            Ok(found) => Ok(found),
+            Err(failsafe::Error::Rejected) => Err(PublishError::CircuitOpen {
+                channel: self.inner.channel(),
+            }),
+            Err(failsafe::Error::Inner(error)) => Err(error),
+        }
     }
 
     async fn publish(

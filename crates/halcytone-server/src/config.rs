@@ -223,6 +223,8 @@ struct RawDispatcher {
     concurrency: usize,
     #[serde(default = "default_shutdown_grace")]
     shutdown_grace: String,
+    #[serde(default = "default_reconcile_interval")]
+    reconcile_interval: String,
 }
 
 fn default_lease() -> String {
@@ -245,6 +247,10 @@ fn default_shutdown_grace() -> String {
     "10s".to_owned()
 }
 
+fn default_reconcile_interval() -> String {
+    "5m".to_owned()
+}
+
 impl Default for RawDispatcher {
     fn default() -> Self {
         Self {
@@ -254,6 +260,7 @@ impl Default for RawDispatcher {
             batch: default_batch(),
             concurrency: default_concurrency(),
             shutdown_grace: default_shutdown_grace(),
+            reconcile_interval: default_reconcile_interval(),
         }
     }
 }
@@ -616,6 +623,7 @@ fn dispatch_settings(raw: &RawDispatcher) -> Result<DispatchSettings, ConfigErro
         batch: raw.batch,
         concurrency: raw.concurrency,
         shutdown_grace: duration("shutdown_grace", &raw.shutdown_grace)?,
+        reconcile_interval: duration("reconcile_interval", &raw.reconcile_interval)?,
     })
 }
 

@@ -16,8 +16,8 @@ use halcytone_core::publisher::{PostId, PostStatus};
 use halcytone_core::store::lifecycle::{self, Action, is_protected, parse_status, status_name};
 use halcytone_core::store::{
     Attempt, AttemptOutcome, Finish, LeasedPost, Leasing, NewPost, PlanRecord, PlannedVersion,
-    PostFilter, Requeue, Requeued, SaveReport, Store, StoreError, StoredPlan, StoredPost,
-    Transitioned, content_hash,
+    PostFilter, Requeue, Requeued, Resolution, SaveReport, Store, StoreError, StoredPlan,
+    StoredPost, Transitioned, content_hash,
 };
 
 /// How often a compare-and-set transition is tried again when the post
@@ -306,7 +306,7 @@ impl SqlStore {
 
     async fn attempts(&self, id: &PostId) -> Result<Vec<Attempt>, StoreError> {
         let rows = sqlx::query(
-            "SELECT attempted_at, outcome, error, external_ids, correlation_id, body_hash \
+            "SELECT attempted_at, outcome, error, external_ids, correlation_id, body_hash, note \
              FROM attempts WHERE post_id = $1 ORDER BY id",
         )
         .bind(id.0.as_str())
@@ -325,6 +325,7 @@ impl SqlStore {
                     external_ids: serde_json::from_str(&external_ids)?,
                     correlation_id: row.try_get("correlation_id").map_err(database)?,
                     body_hash: row.try_get("body_hash").map_err(database)?,
+                    note: row.try_get("note").map_err(database)?,
                 })
             })
             .collect()
@@ -470,14 +471,14 @@ where
     }
     let rows: Vec<String> = (0..attempts.len())
         .map(|index| {
-            let first = 1 + index * 7;
-            let numbers: Vec<String> = (first..first + 7).map(|n| format!("${n}")).collect();
+            let first = 1 + index * 8;
+            let numbers: Vec<String> = (first..first + 8).map(|n| format!("${n}")).collect();
             format!("({})", numbers.join(", "))
         })
         .collect();
     let mut insert = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO attempts (post_id, attempted_at, outcome, error, external_ids, \
-         correlation_id, body_hash) VALUES {}",
+         correlation_id, body_hash, note) VALUES {}",
         rows.join(", ")
     )));
     for (id, attempt) in attempts {
@@ -488,7 +489,8 @@ where
             .bind(attempt.error.clone())
             .bind(serde_json::to_string(&attempt.external_ids)?)
             .bind(attempt.correlation_id.clone())
-            .bind(attempt.body_hash.clone());
+            .bind(attempt.body_hash.clone())
+            .bind(attempt.note.clone());
     }
     insert.execute(executor).await.map_err(database)?;
     Ok(())
@@ -1157,6 +1159,73 @@ impl Store for SqlStore {
             .collect())
     }
 
+    async fn resolve_unconfirmed(
+        &self,
+        id: &PostId,
+        resolution: &Resolution,
+        now: Timestamp,
+    ) -> Result<Transitioned, StoreError> {
+        let (action, outcome, ids, evidence) = match resolution {
+            Resolution::Published {
+                external_ids,
+                evidence,
+            } => (
+                Action::Confirm,
+                AttemptOutcome::Found,
+                external_ids,
+                evidence,
+            ),
+            Resolution::Absent { sent, evidence } => {
+                (Action::Retry, AttemptOutcome::Absent, sent, evidence)
+            }
+        };
+        let to = lifecycle::transition(PostStatus::Unconfirmed, action)?;
+        let mut tx = self.pool.begin().await.map_err(database)?;
+        // A post back in the queue starts its attempts afresh, as a
+        // person's retry does; one found out is published as of now.
+        let resolved = sqlx::query(
+            "UPDATE posts SET status = $2, external_ids = $3, updated_at = $4, \
+             next_attempt_ms = NULL, \
+             attempt_count = CASE WHEN $6 = 1 THEN 0 ELSE attempt_count END, \
+             published_at_ms = CASE WHEN $6 = 1 THEN published_at_ms ELSE $5 END \
+             WHERE id = $1 AND status = 'unconfirmed'",
+        )
+        .bind(id.0.as_str())
+        .bind(status_name(to))
+        .bind(serde_json::to_string(ids)?)
+        .bind(now.as_second())
+        .bind(now.as_millisecond())
+        .bind(i64::from(action == Action::Retry))
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
+        if resolved.rows_affected() != 1 {
+            tx.rollback().await.map_err(database)?;
+            let from = self.current(id).await?.status;
+            return Err(StoreError::Illegal(lifecycle::IllegalTransition {
+                from,
+                action,
+            }));
+        }
+        let attempt = Attempt {
+            at: now,
+            outcome,
+            error: None,
+            external_ids: ids.clone(),
+            correlation_id: None,
+            body_hash: None,
+            note: Some(evidence.clone()),
+        };
+        insert_attempts(&mut *tx, &[(id, &attempt)]).await?;
+        tx.commit().await.map_err(database)?;
+        Ok(Transitioned {
+            id: id.clone(),
+            from: PostStatus::Unconfirmed,
+            to,
+            voided: false,
+        })
+    }
+
     async fn requeue(
         &self,
         which: Requeue<'_>,
@@ -1239,6 +1308,7 @@ impl Store for SqlStore {
                     external_ids: Vec::new(),
                     correlation_id: None,
                     body_hash: None,
+                    note: None,
                 };
                 insert_attempts(&mut *tx, &[(&id, &attempt)]).await?;
             }

@@ -206,6 +206,7 @@ async fn scenario(store: &SqlStore) {
         external_ids: vec![],
         correlation_id: Some("req-1".to_owned()),
         body_hash: Some("abc".to_owned()),
+        note: None,
     };
     let second = Attempt {
         at: Timestamp::from_second(1_796_029_400).unwrap(),
@@ -214,6 +215,7 @@ async fn scenario(store: &SqlStore) {
         external_ids: vec!["1".to_owned(), "2".to_owned()],
         correlation_id: None,
         body_hash: None,
+        note: None,
     };
     // A dispatcher that does not hold the lease has its attempts recorded,
     // and the post's state left alone.
@@ -281,6 +283,93 @@ async fn scenario(store: &SqlStore) {
             .await
             .unwrap()
             .is_none()
+    );
+    reconciliation(store, &p, &pid).await;
+}
+
+/// Two new posts become unconfirmed: one is found out, the other proven
+/// absent after its first part went out; each finding is on record, and a
+/// post no longer unconfirmed is refused.
+async fn reconciliation(store: &SqlStore, p: &str, pid: &dyn Fn(i64) -> PostId) {
+    let posts = [post(p, 10, "found"), post(p, 12, "absent")];
+    store.save_plan(&plan(p, "c"), &posts).await.unwrap();
+    for n in [10, 12] {
+        for action in [
+            Action::Approve,
+            Action::Schedule,
+            Action::Lease,
+            Action::OutcomeUnknown,
+        ] {
+            store.transition(&pid(n), action, None).await.unwrap();
+        }
+    }
+    let at = Timestamp::from_second(1_796_040_000).unwrap();
+    let found = Resolution::Published {
+        external_ids: vec!["111".to_owned(), "112".to_owned()],
+        evidence: "found among the account's posts".to_owned(),
+    };
+    let resolved = store
+        .resolve_unconfirmed(&pid(10), &found, at)
+        .await
+        .unwrap();
+    assert_eq!(
+        (resolved.from, resolved.to),
+        (PostStatus::Unconfirmed, PostStatus::Published)
+    );
+    let published = store.post(&pid(10)).await.unwrap().unwrap();
+    assert_eq!(published.status, PostStatus::Published);
+    assert_eq!(published.external_ids, ["111", "112"]);
+    assert_eq!(published.published_at, Some(at));
+    let record = published.attempts.last().unwrap();
+    assert_eq!(record.outcome, AttemptOutcome::Found);
+    assert_eq!(
+        record.note.as_deref(),
+        Some("found among the account's posts")
+    );
+    assert_eq!(record.external_ids, ["111", "112"]);
+
+    let absent = Resolution::Absent {
+        sent: vec!["221".to_owned()],
+        evidence: "part 2 is not among the account's posts".to_owned(),
+    };
+    let resolved = store
+        .resolve_unconfirmed(&pid(12), &absent, at)
+        .await
+        .unwrap();
+    assert_eq!(resolved.to, PostStatus::Scheduled);
+    let scheduled = store.post(&pid(12)).await.unwrap().unwrap();
+    assert_eq!(
+        (scheduled.status, scheduled.attempt_count),
+        (PostStatus::Scheduled, 0)
+    );
+    assert_eq!(scheduled.external_ids, ["221"]);
+    assert_eq!(scheduled.published_at, None);
+    assert_eq!(
+        scheduled.attempts.last().unwrap().outcome,
+        AttemptOutcome::Absent
+    );
+    // It is sent from where it stopped: the lease carries the part out.
+    let now = Timestamp::from_second(1_900_000_000).unwrap();
+    let leased = store
+        .lease(
+            "reconciled",
+            &scheduled.channel,
+            now,
+            now + std::time::Duration::from_secs(30),
+            100,
+            Leasing::Now(&[pid(12)]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].sent, ["221"]);
+
+    for id in [pid(10), pid(12), PostId(format!("{p}missing"))] {
+        assert!(store.resolve_unconfirmed(&id, &found, at).await.is_err());
+    }
+    assert_eq!(
+        store.post(&pid(10)).await.unwrap().unwrap().attempts.len(),
+        published.attempts.len()
     );
 }
 

@@ -160,6 +160,10 @@ pub enum AttemptOutcome {
     Permanent,
     /// Nobody knows whether it went out.
     Unknown,
+    /// Reconciliation found the post on its channel: it went out.
+    Found,
+    /// Reconciliation proved the post (or its rest) absent from its channel.
+    Absent,
 }
 
 impl AttemptOutcome {
@@ -170,6 +174,8 @@ impl AttemptOutcome {
             Self::Transient => "transient",
             Self::Permanent => "permanent",
             Self::Unknown => "unknown",
+            Self::Found => "found",
+            Self::Absent => "absent",
         }
     }
 
@@ -180,6 +186,8 @@ impl AttemptOutcome {
             Self::Transient,
             Self::Permanent,
             Self::Unknown,
+            Self::Found,
+            Self::Absent,
         ]
         .into_iter()
         .find(|outcome| outcome.as_str() == name)
@@ -201,6 +209,9 @@ pub struct Attempt {
     pub correlation_id: Option<String>,
     /// The hash of the body that was sent.
     pub body_hash: Option<String>,
+    /// How a reconciliation look-up found the post or proved it absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A post as stored.
@@ -357,6 +368,25 @@ pub struct Requeued {
     pub status: PostStatus,
     /// Whether a request may have left when the lease ended.
     pub was_sending: bool,
+}
+
+/// What reconciliation established about an unconfirmed post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// It is on the channel with these ids.
+    Published {
+        /// Every part's id, in order.
+        external_ids: Vec<String>,
+        /// How it was found.
+        evidence: String,
+    },
+    /// Only `sent` of it is on the channel; the rest is to be sent.
+    Absent {
+        /// The ids of what is out.
+        sent: Vec<String>,
+        /// How the absence was proven.
+        evidence: String,
+    },
 }
 
 /// Why a store operation failed.
@@ -519,6 +549,18 @@ pub trait Store: Send + Sync {
         finished: &[(PostId, Finish)],
         now: Timestamp,
     ) -> Result<Vec<bool>, StoreError>;
+
+    /// Records what a reconciliation look-up found about an unconfirmed
+    /// post, compare-and-set on `unconfirmed`: `published` with the ids
+    /// found, or back to `scheduled` (its attempts afresh) with `sent` as
+    /// what is out, so sending resumes after it. A look-up attempt goes on
+    /// record either way.
+    async fn resolve_unconfirmed(
+        &self,
+        id: &PostId,
+        resolution: &Resolution,
+        now: Timestamp,
+    ) -> Result<Transitioned, StoreError>;
 
     /// Ends leases: a post that was not being sent goes back to the queue;
     /// one that was being sent goes back to the queue when its channel is in
