@@ -336,6 +336,73 @@ pub async fn create_each(
     Ok(receipt)
 }
 
+/// What a look-up by idempotency key of the Halcytone services contract
+/// answers: `{"items": [ … ]}`, zero or one resource.
+#[derive(Debug, serde::Deserialize)]
+struct Found {
+    items: Vec<Created>,
+}
+
+/// Looks a post up by its idempotency key on a collection of the Halcytone
+/// services contract (`GET {collection}?idempotency_key=<key>`): one item
+/// is the post, with its id; none proves that no create call with the key
+/// was applied.
+///
+/// # Errors
+/// The call's failure, classified as [`classify_status`] says; an answer
+/// that is not the documented JSON is `Permanent`.
+pub async fn services_look_up(
+    http: &HttpClient,
+    channel: &Channel,
+    collection: &str,
+    api_key: Option<&crate::secret::SecretString>,
+    post: &crate::publisher::OutgoingPost,
+    context: &crate::publisher::LookupContext,
+) -> Result<crate::publisher::Lookup, PublishError> {
+    let key = post.idempotency_key();
+    let request = OutboundRequest::get(
+        format!(
+            "{collection}?{}",
+            crate::request::query_string(&[("idempotency_key", &key)])
+        ),
+        vec![(
+            "authorization",
+            crate::request::HeaderValue::bearer(api_key),
+        )],
+    );
+    let response = http
+        .send(channel, &request, &context.correlation_id)
+        .await?;
+    if !is_success(response.status) {
+        return Err(classify_status(channel, &response, SystemTime::now()));
+    }
+    let found: Found =
+        serde_json::from_str(&response.body).map_err(|error| PublishError::Permanent {
+            service: channel.into(),
+            status: response.status,
+            message: format!(
+                "the look-up answer is not the documented JSON ({error}): {}",
+                excerpt(&response.body)
+            ),
+        })?;
+    Ok(match found.items.as_slice() {
+        [] => crate::publisher::Lookup::Absent {
+            sent: Vec::new(),
+            evidence: format!("{channel} has nothing with the idempotency key {key}"),
+        },
+        [item] => crate::publisher::Lookup::Published {
+            external_ids: vec![item.id.clone()],
+            evidence: format!("{channel} has {} with the idempotency key {key}", item.id),
+        },
+        items => crate::publisher::Lookup::Unsure {
+            reason: format!(
+                "{channel} has {} items with the idempotency key {key}, where the contract allows one",
+                items.len()
+            ),
+        },
+    })
+}
+
 /// The exact bytes sent for a JSON body: compact JSON, the same text a
 /// preview's body serialises to.
 pub fn body_bytes(body: &serde_json::Value) -> Vec<u8> {

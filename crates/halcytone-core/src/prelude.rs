@@ -13,5 +13,5 @@ pub use crate::publisher::{
 };
 pub use crate::registry::{PublisherContext, Registry, Table};
 pub use crate::render::Renderer;
-pub use crate::request::{BaseUrl, HeaderValue, Method, OutboundRequest};
+pub use crate::request::{BaseUrl, HeaderValue, Method, OutboundRequest, query_string};
 pub use crate::secret::SecretString;

@@ -154,6 +154,13 @@ pub struct OutboundRequest {
     pub body: Option<serde_json::Value>,
 }
 
+/// `name=value&…`, form-encoded (`+` for a space), for a URL's query.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
 impl OutboundRequest {
     /// A JSON request with the given headers; `content-type` is added.
     ///
@@ -240,6 +247,14 @@ pub struct RequestPreview {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn query_values_are_form_encoded_as_php_decodes_them() {
+        assert_eq!(
+            query_string(&[("search", "R&D launch"), ("slug", "café-crème")]),
+            "search=R%26D+launch&slug=caf%C3%A9-cr%C3%A8me"
+        );
+    }
     use super::*;
 
     #[test]

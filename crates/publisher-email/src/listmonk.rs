@@ -14,7 +14,7 @@ use serde::de::IgnoredAny;
 use crate::CHANNEL;
 use crate::config::EmailConfig;
 use crate::publisher::EmailContent;
-use crate::wire::{Campaign, CampaignRequest, Envelope, StatusRequest};
+use crate::wire::{Campaign, CampaignPage, CampaignRequest, Envelope, StatusRequest};
 
 /// Host used in previews until `base_url` is configured; `.invalid` never resolves.
 static UNCONFIGURED_BASE_URL: BaseUrl = BaseUrl::from_static("https://listmonk.invalid");
@@ -159,6 +159,98 @@ pub(crate) async fn publish(
             error: Box::new(error),
         }),
     }
+}
+
+/// The most campaigns one search returns.
+const SEARCH_PAGE: u64 = 100;
+
+/// `GET /api/campaigns?query=<key>&per_page=100&no_body=true`: the campaigns
+/// whose name or subject holds the post's key.
+fn search_request(config: &EmailConfig, post: &OutgoingPost) -> OutboundRequest {
+    let query = query_string(&[
+        ("query", &post.idempotency_key()),
+        ("per_page", &SEARCH_PAGE.to_string()),
+        ("no_body", "true"),
+    ]);
+    OutboundRequest::get(
+        format!("{}?{query}", base_url(config).join("/api/campaigns")),
+        vec![("authorization", authorization(config))],
+    )
+}
+
+/// Looks for the campaign named with the post's key. None proves it was
+/// never created; a draft was created but not scheduled (sending resumes
+/// by scheduling it); scheduled, running, paused or finished is out.
+pub(crate) async fn look_up(
+    config: &EmailConfig,
+    http: &HttpClient,
+    post: &OutgoingPost,
+    content: &EmailContent,
+    context: &LookupContext,
+) -> Result<Lookup, PublishError> {
+    let page: Envelope<CampaignPage> = http
+        .send_json(
+            &CHANNEL,
+            &search_request(config, post),
+            &context.correlation_id,
+            |response| classify_status(&CHANNEL, response, SystemTime::now()),
+        )
+        .await?;
+    if page.data.total > SEARCH_PAGE {
+        return Ok(Lookup::Unsure {
+            reason: format!(
+                "listmonk matched {} campaigns to the search for {}, more than one page",
+                page.data.total,
+                post.idempotency_key()
+            ),
+        });
+    }
+    let name = campaign_name(post, content);
+    let key = format!("[{}]", post.idempotency_key());
+    let named: Vec<_> = page
+        .data
+        .results
+        .iter()
+        .filter(|campaign| campaign.name.ends_with(&key))
+        .collect();
+    Ok(match named.as_slice() {
+        [] => Lookup::Absent {
+            sent: Vec::new(),
+            evidence: format!("listmonk has no campaign named `{name}`"),
+        },
+        [campaign] => {
+            let id = campaign.id.to_string();
+            match campaign.status.as_str() {
+                "draft" => Lookup::Absent {
+                    sent: vec![id],
+                    evidence: format!(
+                        "listmonk campaign {} `{}` exists as a draft: created, not scheduled",
+                        campaign.id, campaign.name
+                    ),
+                },
+                "scheduled" | "running" | "paused" | "finished" => Lookup::Published {
+                    external_ids: vec![id],
+                    evidence: format!(
+                        "listmonk campaign {} `{}` is {}",
+                        campaign.id, campaign.name, campaign.status
+                    ),
+                },
+                other => Lookup::Unsure {
+                    reason: format!(
+                        "listmonk campaign {} `{}` is {other}",
+                        campaign.id, campaign.name
+                    ),
+                },
+            }
+        }
+        many => Lookup::Unsure {
+            reason: format!(
+                "listmonk has {} campaigns named with {}",
+                many.len(),
+                post.idempotency_key()
+            ),
+        },
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `EmailPublisher`: renders, validates, previews and publishes the weekly
 //! newsletter, through the CRM (here) or listmonk (`listmonk.rs`).
 
-use halcytone_core::http::{create_each, services_create};
+use halcytone_core::http::{create_each, services_create, services_look_up};
 use halcytone_core::prelude::*;
 use halcytone_core::text::truncate_on_word;
 use jiff::civil::time;
@@ -196,6 +196,32 @@ impl Publisher for EmailPublisher {
             post,
             &body,
         )?])
+    }
+
+    async fn look_up(
+        &self,
+        post: &OutgoingPost,
+        context: &LookupContext,
+    ) -> Result<Lookup, PublishError> {
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        if self.config.backend == Backend::Listmonk {
+            let content: EmailContent = typed_content(&CHANNEL, &post.content)?;
+            return listmonk::look_up(&self.config, &self.http, post, &content, context).await;
+        }
+        let base_url = self
+            .config
+            .base_url
+            .as_ref()
+            .unwrap_or(&UNCONFIGURED_BASE_URL);
+        services_look_up(
+            &self.http,
+            &CHANNEL,
+            &base_url.join("/api/v1/newsletters"),
+            self.config.api_key.as_ref(),
+            post,
+            context,
+        )
+        .await
     }
 
     async fn publish(

@@ -50,3 +50,18 @@ pub(crate) struct Envelope<T> {
 pub(crate) struct Campaign {
     pub(crate) id: u64,
 }
+
+/// The part of a listed listmonk campaign a look-up reads.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListedCampaign {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) status: String,
+}
+
+/// listmonk: a page of `GET /api/campaigns`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CampaignPage {
+    pub(crate) results: Vec<ListedCampaign>,
+    pub(crate) total: u64,
+}

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use halcytone_core::http::HttpClient;
 use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
+use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
+use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer};
 use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
 use publisher_email::{EmailConfig, EmailPublisher};
 
@@ -51,6 +53,30 @@ impl Harness for CrmHarness {
 
     fn secrets() -> &'static [&'static str] {
         &["crm-api-key-789"]
+    }
+
+    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+        let items = if found {
+            serde_json::json!([{"id": "nl_8f2c", "status": "scheduled", "recipients": 18342}])
+        } else {
+            serde_json::json!([])
+        };
+        Mock::given(method("GET"))
+            .and(path("/api/v1/newsletters"))
+            .and(query_param("idempotency_key", "halcytone-post_conformance"))
+            .and(header("authorization", "Bearer crm-api-key-789"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"items": items})),
+            )
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        if found {
+            vec!["nl_8f2c".to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use halcytone_core::http::{HttpClient, body_bytes};
 use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
 use halcytone_core::resilience::Resilient;
-use halcytone_core::testkit::conformance::wiremock::matchers::{method, path};
+use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
 use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer, ResponseTemplate};
 use halcytone_core::testkit::conformance::{CORRELATION_ID, Harness, context, fast_settings};
 use publisher_email::{Backend, EmailConfig, EmailPublisher};
@@ -108,6 +108,36 @@ impl Harness for ListmonkHarness {
 
     async fn mount_other_steps(server: &MockServer) {
         schedule().respond_with(scheduled()).mount(server).await;
+    }
+
+    /// The search matches by text, so it also returns a campaign of another
+    /// post whose key starts the same; only the exact name counts.
+    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+        let subject = "This Week in Breathscape: 10,000 resonance sessions";
+        let mut results = vec![
+            json!({"id": 41, "name": format!("{subject} [halcytone-post_conformance_2]"), "status": "finished"}),
+        ];
+        if found {
+            results.push(json!({"id": 42, "name": format!("{subject} [halcytone-post_conformance]"), "status": "scheduled"}));
+        }
+        Mock::given(method("GET"))
+            .and(path("/api/campaigns"))
+            .and(query_param("query", "halcytone-post_conformance"))
+            .and(query_param("per_page", "100"))
+            .and(query_param("no_body", "true"))
+            .and(header("authorization", format!("token halcytone:{API_KEY}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"data": {"results": results, "total": results.len(), "per_page": 100, "page": 1}}),
+            ))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        if found {
+            vec!["42".to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod config;
 mod error;
+mod lookup;
 mod publisher;
 mod render;
 mod wire;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::CHANNEL;
 use crate::config::LinkedinConfig;
 use crate::error::parse_error;
+use crate::lookup::{MAX_PAGES, PAGE_SIZE, Page, comparable};
 use crate::render::{MAX_COMMENTARY, commentary, displayed, first_unescaped};
 use crate::wire::{Distribution, PostRequest};
 
@@ -30,6 +31,52 @@ impl LinkedinPublisher {
     /// Makes a publisher from its configuration and the shared HTTP client.
     pub fn new(config: LinkedinConfig, http: HttpClient) -> Self {
         Self { config, http }
+    }
+
+    /// The headers of every call of the versioned REST API.
+    fn headers(&self) -> Vec<(&'static str, HeaderValue)> {
+        vec![
+            (
+                "authorization",
+                HeaderValue::bearer(self.config.access_token.as_ref()),
+            ),
+            (
+                "linkedin-version",
+                HeaderValue::Plain(self.config.version.clone()),
+            ),
+            (
+                "x-restli-protocol-version",
+                HeaderValue::Plain("2.0.0".to_owned()),
+            ),
+        ]
+    }
+
+    /// One page of the author's posts, newest first, from `start`.
+    async fn author_page(
+        &self,
+        author: &str,
+        start: usize,
+        correlation_id: &str,
+    ) -> Result<Page, PublishError> {
+        let query = query_string(&[
+            ("author", author),
+            ("q", "author"),
+            ("sortBy", "CREATED"),
+            ("count", &PAGE_SIZE.to_string()),
+            ("start", &start.to_string()),
+        ]);
+        let mut headers = self.headers();
+        headers.push(("x-restli-method", HeaderValue::Plain("FINDER".to_owned())));
+        let request = OutboundRequest::get(
+            format!("{}?{query}", self.config.base_url.join("/rest/posts")),
+            headers,
+        );
+        let version = self.config.version.clone();
+        self.http
+            .send_json(&CHANNEL, &request, correlation_id, |response| {
+                parse_error(response, &version, SystemTime::now())
+            })
+            .await
     }
 }
 
@@ -145,22 +192,70 @@ impl Publisher for LinkedinPublisher {
             &CHANNEL,
             Method::Post,
             self.config.base_url.join("/rest/posts"),
-            vec![
-                (
-                    "authorization",
-                    HeaderValue::bearer(self.config.access_token.as_ref()),
-                ),
-                (
-                    "linkedin-version",
-                    HeaderValue::Plain(self.config.version.clone()),
-                ),
-                (
-                    "x-restli-protocol-version",
-                    HeaderValue::Plain("2.0.0".to_owned()),
-                ),
-            ],
+            self.headers(),
             &body,
         )?])
+    }
+
+    async fn look_up(
+        &self,
+        post: &OutgoingPost,
+        context: &LookupContext,
+    ) -> Result<Lookup, PublishError> {
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        let content: LinkedinContent = typed_content(&CHANNEL, &post.content)?;
+        let author = self.config.author_urn.as_deref().unwrap_or_default();
+        let since = context.since.as_millisecond();
+        let wanted = comparable(&content.commentary);
+        let mut found = Vec::new();
+        let mut read = 0;
+        for page in 0..MAX_PAGES {
+            let elements = self
+                .author_page(author, page * PAGE_SIZE, &context.correlation_id)
+                .await?
+                .elements;
+            read += elements.len();
+            let last_page = elements.len() < PAGE_SIZE
+                || elements.iter().any(|element| element.created_at < since);
+            found.extend(
+                elements
+                    .into_iter()
+                    .filter(|element| {
+                        element.created_at >= since && comparable(&element.commentary) == wanted
+                    })
+                    .map(|element| element.id),
+            );
+            if last_page {
+                let window = format!(
+                    "the {read} newest posts of {author}, back to {}",
+                    context.since
+                );
+                return Ok(match found.as_slice() {
+                    [] => Lookup::Absent {
+                        sent: Vec::new(),
+                        evidence: format!("no post with its commentary among {window}"),
+                    },
+                    [urn] => Lookup::Published {
+                        evidence: format!("{urn} has its commentary, among {window}"),
+                        external_ids: found,
+                    },
+                    many => Lookup::Unsure {
+                        reason: format!(
+                            "{} posts have its commentary ({}), among {window}",
+                            many.len(),
+                            many.join(", ")
+                        ),
+                    },
+                });
+            }
+        }
+        Ok(Lookup::Unsure {
+            reason: format!(
+                "{author} has more than {} posts since {}; too many to prove an absence",
+                MAX_PAGES * PAGE_SIZE,
+                context.since
+            ),
+        })
     }
 
     async fn publish(

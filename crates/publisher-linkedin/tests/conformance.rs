@@ -5,6 +5,8 @@ use std::sync::Arc;
 use halcytone_core::http::HttpClient;
 use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
+use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
+use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer};
 use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
 use publisher_linkedin::{LinkedinConfig, LinkedinPublisher};
 
@@ -48,6 +50,45 @@ impl Harness for LinkedinHarness {
 
     fn secrets() -> &'static [&'static str] {
         &["li-member-token-456"]
+    }
+
+    /// The author's newest posts: another post, then (when found) this one.
+    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let mut elements = vec![serde_json::json!({
+            "id": "urn:li:share:7373000000000000001", "author": "urn:li:organization:10428811",
+            "commentary": "Another post", "createdAt": now - 60_000, "lifecycleState": "PUBLISHED",
+        })];
+        if found {
+            elements.insert(0, serde_json::json!({
+                "id": "urn:li:share:7373456789012345678", "author": "urn:li:organization:10428811",
+                "commentary": Self::post().content.0["commentary"], "createdAt": now - 1_000,
+                "lifecycleState": "PUBLISHED",
+            }));
+        }
+        Mock::given(method("GET"))
+            .and(path("/rest/posts"))
+            .and(query_param("author", "urn:li:organization:10428811"))
+            .and(query_param("q", "author"))
+            .and(query_param("sortBy", "CREATED"))
+            .and(query_param("count", "50"))
+            .and(query_param("start", "0"))
+            .and(header("authorization", "Bearer li-member-token-456"))
+            .and(header("linkedin-version", "202608"))
+            .and(header("x-restli-protocol-version", "2.0.0"))
+            .and(header("x-restli-method", "FINDER"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"elements": elements, "paging": {"start": 0, "count": 50, "links": []}}),
+            ))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        if found {
+            vec!["urn:li:share:7373456789012345678".to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 }
 

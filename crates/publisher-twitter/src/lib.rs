@@ -3,6 +3,7 @@
 
 mod config;
 mod error;
+mod lookup;
 mod oauth1;
 mod publisher;
 mod render;

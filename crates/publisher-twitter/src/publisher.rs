@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::CHANNEL;
 use crate::config::TwitterConfig;
 use crate::error::parse_error;
+use crate::lookup::{MAX_PAGES, Me, Timeline, match_parts, timeline_query};
 use crate::oauth1;
 use crate::render::{MAX_WEIGHT, compose};
 use crate::weighted::{WeightConfig, parse_post};
@@ -89,6 +90,63 @@ impl TwitterPublisher {
             })
             .await?;
         Ok(created.data.id)
+    }
+
+    /// Reads a `GET` of the API, signed like a post.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        url: String,
+        correlation_id: &str,
+    ) -> Result<T, PublishError> {
+        let request = self.authorize(OutboundRequest::get(
+            url,
+            vec![("authorization", self.authorization())],
+        ));
+        self.http
+            .send_json(&CHANNEL, &request, correlation_id, |response| {
+                parse_error(response, SystemTime::now())
+            })
+            .await
+    }
+
+    /// Every post of the authenticated account since `context.since`, or
+    /// `None` when there are more than [`MAX_PAGES`] pages of them.
+    async fn own_posts(
+        &self,
+        context: &LookupContext,
+    ) -> Result<Option<(String, Vec<crate::lookup::TimelinePost>)>, PublishError> {
+        let me: Me = self
+            .get(
+                self.config.base_url.join("/2/users/me"),
+                &context.correlation_id,
+            )
+            .await?;
+        if me.data.id.is_empty() || !me.data.id.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(PublishError::Permanent {
+                service: CHANNEL.into(),
+                status: 200,
+                message: format!("/2/users/me gave `{}`, which is not a user id", me.data.id),
+            });
+        }
+        let timeline = self
+            .config
+            .base_url
+            .join(&format!("/2/users/{}/tweets", me.data.id));
+        let mut posts = Vec::new();
+        let mut page: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let url = format!(
+                "{timeline}?{}",
+                timeline_query(context.since, page.as_deref())
+            );
+            let read: Timeline = self.get(url, &context.correlation_id).await?;
+            posts.extend(read.data);
+            match read.meta.next_token {
+                Some(next) => page = Some(next),
+                None => return Ok(Some((me.data.username, posts))),
+            }
+        }
+        Ok(None)
     }
 
     fn authorization(&self) -> HeaderValue {
@@ -253,6 +311,50 @@ impl Publisher for TwitterPublisher {
                 self.part_request(part, reply_to.as_deref())
             })
             .collect()
+    }
+
+    async fn look_up(
+        &self,
+        post: &OutgoingPost,
+        context: &LookupContext,
+    ) -> Result<Lookup, PublishError> {
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        let content: TwitterContent = typed_content(&CHANNEL, &post.content)?;
+        let since = context.since.strftime("%Y-%m-%dT%H:%M:%SZ");
+        let Some((account, posts)) = self.own_posts(context).await? else {
+            return Ok(Lookup::Unsure {
+                reason: format!(
+                    "the account posted more than {} pages of posts since {since}; too many to prove an absence",
+                    MAX_PAGES
+                ),
+            });
+        };
+        let ids = match match_parts(&content.parts, &context.already_sent, &posts) {
+            Ok(ids) => ids,
+            Err(reason) => return Ok(Lookup::Unsure { reason }),
+        };
+        let total = content.parts.len();
+        let searched = format!("{} posts of @{account} since {since}", posts.len());
+        Ok(if ids.len() == total {
+            Lookup::Published {
+                evidence: format!("found among the {searched}: {}", ids.join(", ")),
+                external_ids: ids,
+            }
+        } else {
+            Lookup::Absent {
+                evidence: if ids.is_empty() {
+                    format!("not among the {searched}")
+                } else {
+                    format!(
+                        "posts 1-{} of {total} are out ({}); post {} is not among the {searched}",
+                        ids.len(),
+                        ids.join(", "),
+                        ids.len() + 1
+                    )
+                },
+                sent: ids,
+            }
+        })
     }
 
     async fn publish(

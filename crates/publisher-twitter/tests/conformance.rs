@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 use halcytone_core::http::HttpClient;
 use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
+use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
+use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer};
 use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
 use publisher_twitter::{TwitterConfig, TwitterPublisher};
 
@@ -44,6 +46,52 @@ impl Harness for TwitterHarness {
 
     fn secrets() -> &'static [&'static str] {
         &["x-user-token-123"]
+    }
+
+    /// The account, then its posts since the window's start: the post as X
+    /// shows it (its link as a t.co link) beside a reply to another post.
+    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+        Mock::given(method("GET"))
+            .and(path("/2/users/me"))
+            .and(header("authorization", "Bearer x-user-token-123"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"data": {"id": "2244994945", "name": "Halcytone", "username": "halcytone"}}),
+            ))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        let mut data = vec![serde_json::json!({
+            "id": "1445880548472328100", "text": "Breathscape 2.4 is out 🌙 https://t.co/Zz9 #Breathscape",
+            "created_at": "2026-11-30T09:00:01.000Z",
+            "referenced_tweets": [{"type": "replied_to", "id": "1445880548472328000"}],
+        })];
+        if found {
+            data.push(serde_json::json!({
+                "id": "1445880548472328192", "text": "Breathscape 2.4 is out 🌙 https://t.co/AbCdEf123 #Breathscape",
+                "created_at": "2026-11-30T09:00:00.000Z",
+            }));
+        }
+        Mock::given(method("GET"))
+            .and(path("/2/users/2244994945/tweets"))
+            .and(query_param("max_results", "100"))
+            .and(query_param(
+                "tweet.fields",
+                "created_at,referenced_tweets,note_tweet",
+            ))
+            .and(header("authorization", "Bearer x-user-token-123"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"data": data, "meta": {"result_count": data.len()}}),
+            ))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        if found {
+            vec!["1445880548472328192".to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 
     /// X says when the window resets, in epoch seconds, not how long to wait.

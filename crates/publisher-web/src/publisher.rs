@@ -1,7 +1,7 @@
 //! `WebPublisher`: renders, validates, previews and publishes website
 //! articles, through the Platform (here) or WordPress (`wordpress.rs`).
 
-use halcytone_core::http::{create_each, services_create};
+use halcytone_core::http::{create_each, services_create, services_look_up};
 use halcytone_core::prelude::*;
 use halcytone_core::text::{slugify, truncate_on_word};
 use jiff::civil::time;
@@ -180,6 +180,32 @@ impl Publisher for WebPublisher {
             post,
             &body,
         )?])
+    }
+
+    async fn look_up(
+        &self,
+        post: &OutgoingPost,
+        context: &LookupContext,
+    ) -> Result<Lookup, PublishError> {
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        if self.config.backend == Backend::Wordpress {
+            let content: WebContent = typed_content(&CHANNEL, &post.content)?;
+            return wordpress::look_up(&self.config, &self.http, &content, context).await;
+        }
+        let base_url = self
+            .config
+            .base_url
+            .as_ref()
+            .unwrap_or(&UNCONFIGURED_BASE_URL);
+        services_look_up(
+            &self.http,
+            &CHANNEL,
+            &base_url.join("/api/v1/content"),
+            self.config.api_key.as_ref(),
+            post,
+            context,
+        )
+        .await
     }
 
     async fn publish(

@@ -43,11 +43,6 @@ fn authorization(config: &WebConfig) -> HeaderValue {
     }
 }
 
-/// A query value, form-encoded as WordPress (PHP) decodes it.
-fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
 fn get(config: &WebConfig, url: String) -> OutboundRequest {
     OutboundRequest {
         method: Method::Get,
@@ -60,9 +55,9 @@ fn get(config: &WebConfig, url: String) -> OutboundRequest {
 /// `GET /wp-json/wp/v2/posts?slug=…&status=any`: a post that already has the slug.
 fn slug_request(config: &WebConfig, slug: &str) -> OutboundRequest {
     let url = format!(
-        "{}?slug={}&status=any",
+        "{}?{}",
         base_url(config).join("/wp-json/wp/v2/posts"),
-        encode(slug)
+        query_string(&[("slug", slug), ("status", "any")])
     );
     get(config, url)
 }
@@ -71,9 +66,9 @@ fn slug_request(config: &WebConfig, slug: &str) -> OutboundRequest {
 /// slug contains `name`.
 fn tag_search_request(config: &WebConfig, name: &str) -> OutboundRequest {
     let url = format!(
-        "{}?search={}&per_page={PER_PAGE}",
+        "{}?{}",
         base_url(config).join("/wp-json/wp/v2/tags"),
-        encode(name)
+        query_string(&[("search", name), ("per_page", PER_PAGE)])
     );
     get(config, url)
 }
@@ -240,6 +235,47 @@ pub(crate) async fn publish(
     Ok(receipt(created))
 }
 
+/// Looks for the post that has the article's slug: WordPress keeps a slug
+/// to one post, so one is the article and none proves it was not created.
+pub(crate) async fn look_up(
+    config: &WebConfig,
+    http: &HttpClient,
+    content: &WebContent,
+    context: &LookupContext,
+) -> Result<Lookup, PublishError> {
+    let response = http
+        .send(
+            &CHANNEL,
+            &slug_request(config, &content.slug),
+            &context.correlation_id,
+        )
+        .await?;
+    let existing: Vec<WpPost> = read(&response)?;
+    Ok(match existing.as_slice() {
+        [] => Lookup::Absent {
+            sent: Vec::new(),
+            evidence: format!(
+                "WordPress has no post with the slug `{}` in any status",
+                content.slug
+            ),
+        },
+        [found] => Lookup::Published {
+            external_ids: vec![found.id.to_string()],
+            evidence: format!(
+                "WordPress post {} has the slug `{}`",
+                found.id, content.slug
+            ),
+        },
+        many => Lookup::Unsure {
+            reason: format!(
+                "WordPress has {} posts with the slug `{}`",
+                many.len(),
+                content.slug
+            ),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,11 +288,5 @@ mod tests {
         assert!(!same_name("product launch", "product"));
         let tags = ["product", " Product", "", "Release", "R&D"].map(str::to_owned);
         assert_eq!(tag_names(&tags), ["product", "Release", "R&D"]);
-    }
-
-    #[test]
-    fn query_values_are_form_encoded() {
-        assert_eq!(encode("R&D launch"), "R%26D+launch");
-        assert_eq!(encode("café-crème"), "caf%C3%A9-cr%C3%A8me");
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use halcytone_core::http::HttpClient;
 use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
+use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
+use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer};
 use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
 use publisher_web::{WebConfig, WebPublisher};
 
@@ -48,6 +50,30 @@ impl Harness for PlatformHarness {
 
     fn secrets() -> &'static [&'static str] {
         &["platform-key-321"]
+    }
+
+    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+        let items = if found {
+            serde_json::json!([{"id": "c_19a", "url": "https://halcytone.example/blog/sleep-timer-fades", "status": "scheduled"}])
+        } else {
+            serde_json::json!([])
+        };
+        Mock::given(method("GET"))
+            .and(path("/api/v1/content"))
+            .and(query_param("idempotency_key", "halcytone-post_conformance"))
+            .and(header("authorization", "Bearer platform-key-321"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"items": items})),
+            )
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        if found {
+            vec!["c_19a".to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 }
 

@@ -13,7 +13,9 @@ use halcytone_core::http::{HttpClient, body_bytes};
 use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
 use halcytone_core::resilience::Resilient;
-use halcytone_core::testkit::conformance::wiremock::matchers::{any, method, path, query_param};
+use halcytone_core::testkit::conformance::wiremock::matchers::{
+    any, header, method, path, query_param,
+};
 use halcytone_core::testkit::conformance::wiremock::{
     Mock, MockBuilder, MockServer, ResponseTemplate,
 };
@@ -140,6 +142,27 @@ impl Harness for WordpressHarness {
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
             .mount(server)
             .await;
+    }
+
+    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+        let posts = if found {
+            json!([{"id": 99, "link": "https://blog.example/sleep-timer-fades/", "status": "future"}])
+        } else {
+            json!([])
+        };
+        slug_check()
+            .and(query_param("status", "any"))
+            .and(header("authorization", format!("Basic {ENCODED}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(posts))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        if found {
+            vec!["99".to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 }
 

@@ -16,7 +16,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::dispatch::judge;
 use crate::error::PublishError;
 use crate::http::{HttpClient, body_bytes};
-use crate::publisher::{OutgoingPost, PostStatus, PublishContext, Publisher};
+use crate::publisher::{
+    Lookup, LookupContext, OutgoingPost, PostStatus, PublishContext, Publisher,
+};
 use crate::request::OutboundRequest;
 use crate::resilience::{ResilienceSettings, Resilient};
 use crate::store::{AttemptOutcome, LeasedPost};
@@ -48,6 +50,15 @@ pub trait Harness {
     fn request_under_test() -> usize {
         0
     }
+
+    /// Mounts the channel's look-up answers (at priority 1, ahead of
+    /// [`Harness::mount_other_steps`]): with `found`, that [`Harness::post`]
+    /// is on the channel, returning the ids the look-up must report; else
+    /// that it is proven absent.
+    fn mount_look_up(
+        server: &MockServer,
+        found: bool,
+    ) -> impl std::future::Future<Output = Vec<String>>;
 
     /// Mounts answers for the post's other requests (a listmonk campaign's
     /// schedule call, WordPress's lookups), so multi-request posts run the
@@ -504,6 +515,90 @@ pub async fn secrets_never_show<H: Harness>() {
     }
 }
 
+/// The look-up context of every check: nothing on record as sent, a send
+/// window of the last hour.
+pub fn lookup_context() -> LookupContext {
+    let until = jiff::Timestamp::now();
+    LookupContext {
+        correlation_id: CORRELATION_ID.to_owned(),
+        already_sent: Vec::new(),
+        since: until - Duration::from_secs(3600),
+        until,
+    }
+}
+
+/// A post on the channel is found, with the ids the channel gave it, and
+/// every look-up call carries the correlation id.
+pub async fn a_look_up_finds_what_went_out<H: Harness>() {
+    let server = server::<H>().await;
+    let ids = H::mount_look_up(&server, true).await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    let resilient = Resilient::new(publisher, fast_settings(1), None);
+    let found = resilient
+        .look_up(&H::post(), &lookup_context())
+        .await
+        .expect("looks up");
+    assert!(
+        matches!(&found, Lookup::Published { external_ids, .. } if *external_ids == ids),
+        "{found:?}, expected {ids:?}"
+    );
+    let received = server.received_requests().await.expect("recording is on");
+    assert!(!received.is_empty());
+    for request in &received {
+        assert_eq!(request.method.as_str(), "GET", "a look-up changes nothing");
+        assert_eq!(
+            request
+                .headers
+                .get("x-request-id")
+                .and_then(|value| value.to_str().ok()),
+            Some(CORRELATION_ID)
+        );
+    }
+}
+
+/// A post that is not on the channel is proven absent, nothing of it out.
+pub async fn a_look_up_proves_an_absence<H: Harness>() {
+    let server = server::<H>().await;
+    H::mount_look_up(&server, false).await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    let found = publisher
+        .look_up(&H::post(), &lookup_context())
+        .await
+        .expect("looks up");
+    assert!(
+        matches!(&found, Lookup::Absent { sent, .. } if sent.is_empty()),
+        "{found:?}"
+    );
+}
+
+/// A look-up that fails (an error status, a body that is not the API's,
+/// no answer in time) is an error, never taken for an absence.
+pub async fn a_failing_look_up_is_never_an_absence<H: Harness>() {
+    let answers = [
+        problem(401, "bad token"),
+        problem(403, "forbidden"),
+        problem(404, "not found"),
+        problem(429, "slow down"),
+        problem(500, "down"),
+        problem(503, "down"),
+        ResponseTemplate::new(200).set_body_string("<html>a login page</html>"),
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"items": []}))
+            .set_delay(Duration::from_secs(2)),
+    ];
+    for answer in answers {
+        let server = server::<H>().await;
+        Mock::given(method("GET"))
+            .respond_with(answer.clone())
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let publisher = H::publisher(&server.uri(), client(Duration::from_millis(300)));
+        let result = publisher.look_up(&H::post(), &lookup_context()).await;
+        assert!(result.is_err(), "{answer:?} gave {result:?}");
+    }
+}
+
 /// Expands one `#[tokio::test]` per conformance check for a [`Harness`].
 #[macro_export]
 macro_rules! conformance_tests {
@@ -520,7 +615,10 @@ macro_rules! conformance_tests {
             an_open_circuit_makes_no_call,
             invalid_posts_are_never_sent,
             the_idempotency_key_is_stable,
-            secrets_never_show
+            secrets_never_show,
+            a_look_up_finds_what_went_out,
+            a_look_up_proves_an_absence,
+            a_failing_look_up_is_never_an_absence
         );
     };
     (@tests $harness:ty; $($check:ident),*) => {
