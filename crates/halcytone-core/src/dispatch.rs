@@ -56,6 +56,10 @@ pub struct DispatchSettings {
     /// How often a running dispatcher looks `unconfirmed` posts up on
     /// their channels.
     pub reconcile_interval: Duration,
+    /// How long after its unknown send a post is first looked up: a
+    /// channel may show a new post in its listings only after a while, and
+    /// a look-up before that would take it for absent.
+    pub reconcile_after: Duration,
 }
 
 impl Default for DispatchSettings {
@@ -67,6 +71,7 @@ impl Default for DispatchSettings {
             concurrency: 4,
             shutdown_grace: Duration::from_secs(10),
             reconcile_interval: Duration::from_secs(300),
+            reconcile_after: Duration::from_secs(120),
         }
     }
 }

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use halcytone_core::cadence::Cadence;
 use halcytone_core::channel::Channel;
 use halcytone_core::compose::{Composer, ContentPlan, ItemViews, ScheduledPost, stored_slot};
-use halcytone_core::dispatch::Dispatcher;
+use halcytone_core::dispatch::{Dispatcher, Reconciled};
 use halcytone_core::document::{KnownChannels, ParsedDocument};
 use halcytone_core::error::ConfigError;
 use halcytone_core::error::PublishError;
@@ -748,6 +748,14 @@ impl App {
             }
         };
         Ok(store.transition(&id, action, None).await?)
+    }
+
+    /// Looks every unconfirmed post up on its channel (PRODUCT §14).
+    ///
+    /// # Errors
+    /// The store's error.
+    pub(crate) async fn reconcile(&self) -> Result<Vec<Reconciled>, AppError> {
+        Ok(self.dispatcher().await?.reconcile().await?)
     }
 
     /// A dispatcher for the enabled channels on the durable store.

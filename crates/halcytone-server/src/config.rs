@@ -225,6 +225,8 @@ struct RawDispatcher {
     shutdown_grace: String,
     #[serde(default = "default_reconcile_interval")]
     reconcile_interval: String,
+    #[serde(default = "default_reconcile_after")]
+    reconcile_after: String,
 }
 
 fn default_lease() -> String {
@@ -251,6 +253,10 @@ fn default_reconcile_interval() -> String {
     "5m".to_owned()
 }
 
+fn default_reconcile_after() -> String {
+    "2m".to_owned()
+}
+
 impl Default for RawDispatcher {
     fn default() -> Self {
         Self {
@@ -261,6 +267,7 @@ impl Default for RawDispatcher {
             concurrency: default_concurrency(),
             shutdown_grace: default_shutdown_grace(),
             reconcile_interval: default_reconcile_interval(),
+            reconcile_after: default_reconcile_after(),
         }
     }
 }
@@ -624,6 +631,7 @@ fn dispatch_settings(raw: &RawDispatcher) -> Result<DispatchSettings, ConfigErro
         concurrency: raw.concurrency,
         shutdown_grace: duration("shutdown_grace", &raw.shutdown_grace)?,
         reconcile_interval: duration("reconcile_interval", &raw.reconcile_interval)?,
+        reconcile_after: duration("reconcile_after", &raw.reconcile_after)?,
     })
 }
 

@@ -144,6 +144,7 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle, admin: Router) ->
         .route("/posts", get(list_posts))
         .route("/posts/{id}", get(show_post).patch(edit_post))
         .route("/posts/{id}/{action}", post(decide_post))
+        .route("/reconcile", post(reconcile))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             require_token,
@@ -651,6 +652,16 @@ async fn decide_post(
     app.decide(&post_id, &action)
         .await
         .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
+}
+
+async fn reconcile(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    app.reconcile()
+        .await
+        .map(|posts| Json(serde_json::json!({ "posts": posts })))
         .map_err(|error| Problem::from_app(&id, &error))
 }
 

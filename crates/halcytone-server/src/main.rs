@@ -175,6 +175,14 @@ enum PostsCommand {
         /// The post id.
         id: String,
     },
+    /// Look every unconfirmed post up on its channel: found, it is
+    /// published; proven absent, it is queued to be sent; otherwise it
+    /// stays unconfirmed, saying why.
+    Reconcile {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_timeout(value: &str) -> Result<std::time::Duration, String> {
@@ -433,6 +441,15 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
                 json_text(&post)?
             } else {
                 output::post_details(&post, &app.settings.timezone)
+            });
+            return Ok(());
+        }
+        PostsCommand::Reconcile { json } => {
+            let reconciled = app.reconcile().await?;
+            output::print(&if json {
+                json_text(&serde_json::json!({ "posts": reconciled }))?
+            } else {
+                output::reconciled(&reconciled)
             });
             return Ok(());
         }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use halcytone_core::compose::{ContentPlan, ScheduledPost};
 
-use halcytone_core::dispatch::{Dispatched, DuePreview, PassSummary};
+use halcytone_core::dispatch::{Dispatched, DuePreview, PassSummary, Reconciled};
 use halcytone_core::publisher::PostStatus;
 use halcytone_core::store::{StoredPost, lifecycle};
 use jiff::Timestamp;
@@ -361,13 +361,40 @@ pub(crate) fn post_details(post: &StoredPost, zone: &TimeZone) -> String {
             attempt
                 .error
                 .as_deref()
-                .map(|error| format!(": {error}"))
+                .or(attempt.note.as_deref())
+                .map(|text| format!(": {text}"))
                 .unwrap_or_default(),
             if attempt.external_ids.is_empty() {
                 String::new()
             } else {
                 format!(" ({})", attempt.external_ids.join(", "))
             }
+        );
+    }
+    out
+}
+
+/// Formats what `posts reconcile` did, one line per unconfirmed post.
+pub(crate) fn reconciled(posts: &[Reconciled]) -> String {
+    if posts.is_empty() {
+        return "No post is unconfirmed.\n".to_owned();
+    }
+    let count = |status: PostStatus| posts.iter().filter(|post| post.status == status).count();
+    let mut out = format!(
+        "Reconciled {} unconfirmed posts: {} published, {} queued to be sent, {} still unconfirmed\n",
+        posts.len(),
+        count(PostStatus::Published),
+        count(PostStatus::Scheduled),
+        count(PostStatus::Unconfirmed)
+    );
+    for post in posts {
+        let _ = writeln!(
+            out,
+            "  {:<11} {:<9} {}: {}",
+            lifecycle::status_name(post.status),
+            post.channel.as_str(),
+            post.id,
+            post.note
         );
     }
     out

@@ -17,8 +17,8 @@ use halcytone_core::channel::Channel;
 use halcytone_core::dispatch::*;
 use halcytone_core::error::PublishError;
 use halcytone_core::publisher::{
-    Content, OutgoingPost, PostId, PostStatus, PublishContext, PublishReceipt, Publisher,
-    RenderInput,
+    Content, Lookup, LookupContext, OutgoingPost, PostId, PostStatus, PublishContext,
+    PublishReceipt, Publisher, RenderInput,
 };
 use halcytone_core::render::Renderer;
 use halcytone_core::request::{Method, OutboundRequest};
@@ -40,6 +40,7 @@ struct Scripted {
     configured: bool,
     script: Mutex<VecDeque<Result<PublishReceipt, PublishError>>>,
     calls: Mutex<Vec<(PostId, Vec<String>, String)>>,
+    lookups: Mutex<VecDeque<Result<Lookup, PublishError>>>,
 }
 
 impl Scripted {
@@ -50,7 +51,13 @@ impl Scripted {
             configured: true,
             script: Mutex::new(VecDeque::new()),
             calls: Mutex::new(Vec::new()),
+            lookups: Mutex::new(VecDeque::new()),
         }
+    }
+
+    fn then_look_up(self, answer: Result<Lookup, PublishError>) -> Self {
+        self.lookups.lock().unwrap().push_back(answer);
+        self
     }
 
     fn then(self, answer: Result<PublishReceipt, PublishError>) -> Self {
@@ -101,6 +108,11 @@ impl Publisher for Scripted {
             Vec::new(),
             &post.content.0,
         )?])
+    }
+
+    async fn look_up(&self, _: &OutgoingPost, _: &LookupContext) -> Result<Lookup, PublishError> {
+        let answer = self.lookups.lock().unwrap().pop_front();
+        answer.expect("a scripted look-up")
     }
 
     async fn publish(
@@ -225,6 +237,7 @@ fn rate_limited_dispatcher(
             concurrency: 2,
             shutdown_grace: Duration::from_millis(200),
             reconcile_interval: Duration::from_secs(300),
+            reconcile_after: Duration::from_secs(120),
         },
         resilience(),
         TimeZone::UTC,
@@ -408,6 +421,108 @@ async fn unknown_outcomes_are_unconfirmed_without_idempotency_keys_and_resent_wi
         store.transition(&id, Action::Retry, None).await,
         Err(StoreError::Illegal(_))
     ));
+}
+
+#[tokio::test]
+async fn reconciliation_publishes_what_was_found_and_resends_what_is_proven_absent() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 4, PostStatus::Scheduled).await;
+    let mut twitter = Scripted::new("twitter", false);
+    for _ in 0..4 {
+        twitter = twitter.then(Err(unknown("twitter")));
+    }
+    let twitter = Arc::new(
+        twitter
+            .then_look_up(Ok(Lookup::Published {
+                external_ids: vec!["found-0".to_owned()],
+                evidence: "found among the account's posts".to_owned(),
+            }))
+            .then_look_up(Ok(Lookup::Absent {
+                sent: Vec::new(),
+                evidence: "not among the account's posts".to_owned(),
+            }))
+            .then_look_up(Ok(Lookup::Unsure {
+                reason: "the timeline is too busy".to_owned(),
+            }))
+            .then_look_up(Err(transient("twitter"))),
+    );
+    let clock = ManualClock::at(T0 + 10);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
+    once(&dispatcher).await;
+    assert_eq!(
+        store
+            .posts(&PostFilter {
+                status: Some(PostStatus::Unconfirmed),
+                ..PostFilter::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+
+    // Too soon after the send: the channel may not list the post yet.
+    let early = dispatcher.reconcile().await.unwrap();
+    assert_eq!(early.len(), 4);
+    assert!(
+        early
+            .iter()
+            .all(|post| post.status == PostStatus::Unconfirmed
+                && post.note.contains("dispatcher.reconcile_after")),
+        "{early:?}"
+    );
+
+    clock.advance(Duration::from_secs(180));
+    let done = dispatcher.reconcile().await.unwrap();
+    let statuses: Vec<(&str, PostStatus)> = done
+        .iter()
+        .map(|post| (post.id.0.as_str(), post.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("twitter_0", PostStatus::Published),
+            ("twitter_1", PostStatus::Scheduled),
+            ("twitter_2", PostStatus::Unconfirmed),
+            ("twitter_3", PostStatus::Unconfirmed),
+        ]
+    );
+    assert_eq!(done[2].note, "the timeline is too busy");
+    assert!(
+        done[3]
+            .note
+            .starts_with("the look-up failed: twitter failed transiently")
+    );
+    let found = status(&store, "twitter_0").await;
+    assert_eq!(found.external_ids, ["found-0"]);
+    let record = found.attempts.last().unwrap();
+    assert_eq!(
+        (record.outcome, record.note.as_deref()),
+        (
+            AttemptOutcome::Found,
+            Some("found among the account's posts")
+        )
+    );
+    assert_eq!(
+        status(&store, "twitter_1")
+            .await
+            .attempts
+            .last()
+            .unwrap()
+            .outcome,
+        AttemptOutcome::Absent
+    );
+
+    // The post proven absent goes out on the next pass, once; the others
+    // are not sent again.
+    once(&dispatcher).await;
+    let calls = twitter.calls();
+    assert_eq!(calls.len(), 5);
+    assert_eq!(calls[4].0, PostId("twitter_1".to_owned()));
+    assert_eq!(
+        status(&store, "twitter_1").await.status,
+        PostStatus::Published
+    );
 }
 
 #[tokio::test]

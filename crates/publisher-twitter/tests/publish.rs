@@ -203,3 +203,101 @@ async fn duplicate_content_and_rate_limit_headers_are_read() {
         "{wait:?}"
     );
 }
+
+/// A thread whose first part is on record and whose second went out
+/// unrecorded: the look-up reads the timeline page by page from the send
+/// window's start and says where sending resumes.
+#[tokio::test]
+async fn a_look_up_follows_the_timeline_pages_and_finds_where_a_thread_stopped() {
+    use halcytone_core::testkit::conformance::wiremock::matchers::{
+        query_param, query_param_is_missing,
+    };
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2/users/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": {"id": "42", "name": "Halcytone", "username": "halcytone"}}),
+        ))
+        .mount(&server)
+        .await;
+    let timeline = || {
+        Mock::given(method("GET"))
+            .and(path("/2/users/42/tweets"))
+            .and(query_param("start_time", "2026-11-30T08:00:00Z"))
+            .and(header("authorization", "Bearer user-token"))
+    };
+    timeline()
+        .and(query_param_is_missing("pagination_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"id": "9", "text": "unrelated"}],
+            "meta": {"result_count": 1, "next_token": "page-2"},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    timeline()
+        .and(query_param("pagination_token", "page-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"id": "2", "text": "two 2/3", "referenced_tweets": [{"type": "replied_to", "id": "1"}]}],
+            "meta": {"result_count": 1},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let context = LookupContext {
+        correlation_id: "req-1".to_owned(),
+        already_sent: vec!["1".to_owned()],
+        since: "2026-11-30T08:00:00Z".parse().unwrap(),
+        until: "2026-11-30T10:00:00Z".parse().unwrap(),
+    };
+    let found = publisher(&server)
+        .look_up(&post(&["one 1/3", "two 2/3", "three 3/3"]), &context)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        Lookup::Absent {
+            sent: vec!["1".to_owned(), "2".to_owned()],
+            evidence: "posts 1-2 of 3 are out (1, 2); post 3 is not among the 2 posts of @halcytone since 2026-11-30T08:00:00Z".to_owned(),
+        }
+    );
+    server.verify().await;
+}
+
+/// Past ten pages of posts in the window, an absence cannot be proven.
+#[tokio::test]
+async fn a_busy_timeline_leaves_the_look_up_unsure() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2/users/me"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"id": "42", "username": "h"}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/2/users/42/tweets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": [{"id": "9", "text": "busy"}], "meta": {"next_token": "more"}}),
+        ))
+        .expect(10)
+        .mount(&server)
+        .await;
+    let context = LookupContext {
+        correlation_id: "req-1".to_owned(),
+        already_sent: Vec::new(),
+        since: "2026-11-30T08:00:00Z".parse().unwrap(),
+        until: "2026-11-30T10:00:00Z".parse().unwrap(),
+    };
+    let found = publisher(&server)
+        .look_up(&post(&["hello"]), &context)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&found, Lookup::Unsure { reason } if reason.contains("more than 10 pages")),
+        "{found:?}"
+    );
+    server.verify().await;
+}

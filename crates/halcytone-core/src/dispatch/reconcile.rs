@@ -97,6 +97,15 @@ impl Dispatcher {
             )));
         }
         let now = (self.clock)();
+        let sent_at = last_unknown_send(post);
+        if now.duration_since(sent_at)
+            < self.settings.reconcile_after.try_into().unwrap_or_default()
+        {
+            return Ok(unsure(format!(
+                "not looked up yet: its send at {sent_at} is less than {:?} (dispatcher.reconcile_after) ago, and the channel may not list it yet",
+                self.settings.reconcile_after
+            )));
+        }
         let context = LookupContext {
             correlation_id: format!("{}-reconcile-{:08x}", post.id, fastrand::u32(..)),
             already_sent: post.external_ids.clone(),
@@ -177,18 +186,21 @@ impl Dispatcher {
     }
 }
 
-/// The earliest a post's unknown send may have left: a margin before the
-/// attempt of unknown outcome that made it unconfirmed (or its first
-/// attempt, or when it was stored), never before it was stored.
-fn send_window_start(post: &StoredPost) -> Timestamp {
-    let first = post
-        .attempts
+/// When the attempt of unknown outcome that made the post unconfirmed was
+/// recorded (or its last attempt, or when it last changed).
+fn last_unknown_send(post: &StoredPost) -> Timestamp {
+    post.attempts
         .iter()
         .rfind(|attempt| attempt.outcome == AttemptOutcome::Unknown)
-        .or_else(|| post.attempts.first())
-        .map_or(post.created_at, |attempt| attempt.at);
-    first
-        .checked_sub(SEND_WINDOW_MARGIN)
-        .unwrap_or(first)
+        .or_else(|| post.attempts.last())
+        .map_or(post.updated_at, |attempt| attempt.at)
+}
+
+/// The earliest a post's unknown send may have left: a margin before
+/// [`last_unknown_send`], never before the post was stored.
+fn send_window_start(post: &StoredPost) -> Timestamp {
+    let sent = last_unknown_send(post);
+    sent.checked_sub(SEND_WINDOW_MARGIN)
+        .unwrap_or(sent)
         .max(post.created_at)
 }

@@ -404,8 +404,9 @@ pub(crate) async fn post(
             json!({
                 "when": attempt.at.to_zoned_datetime(zone.clone()).strftime("%a %-d %b %Y, %H:%M:%S %Z").to_string(),
                 "datetime": attempt.at.to_string(),
-                "outcome": format!("{:?}", attempt.outcome).to_lowercase(),
+                "outcome": attempt.outcome.as_str(),
                 "error": attempt.error,
+                "note": attempt.note,
                 "correlation_id": attempt.correlation_id,
                 "external": attempt.external_ids.iter().map(|external| json!({
                     "id": external,
