@@ -1,13 +1,14 @@
 //! The dispatcher as users run it: `halcytone serve` sending due posts to
 //! emulations of the four APIs, killed with SIGKILL at random moments and
-//! restarted (nothing lost, nothing sent twice); two replicas sharing one
-//! PostgreSQL queue; a graceful shutdown; and `publish --due`.
+//! restarted, then `posts reconcile` (nothing lost, nothing sent twice,
+//! nothing left unconfirmed); two replicas sharing one PostgreSQL queue; a
+//! graceful shutdown; and `publish --due`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use halcytone_e2e::{halcytone, root, scratch};
@@ -17,14 +18,24 @@ use tokio::process::{Child, Command};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// What an emulated API created: its id, the request body and when.
+#[derive(Debug, Clone)]
+struct Created {
+    id: u64,
+    body: Value,
+    at: jiff::Timestamp,
+}
+
 /// An API that answers every create with a new id, and the same id again
 /// for a request whose idempotency key it has seen (as the CRM and the
-/// Platform do). Each answer takes `latency`, so kills land mid-request.
+/// Platform do). Each answer takes `latency`, so kills land mid-request; a
+/// create is applied when it arrives, answered or not, as a real API does.
 struct Emulated {
     channel: &'static str,
     latency: Duration,
     next: AtomicU64,
     by_key: Mutex<HashMap<String, u64>>,
+    created: Arc<Mutex<Vec<Created>>>,
 }
 
 impl Respond for Emulated {
@@ -43,6 +54,11 @@ impl Respond for Emulated {
                 .or_insert_with(|| self.next.fetch_add(1, Ordering::SeqCst)),
             None => self.next.fetch_add(1, Ordering::SeqCst),
         };
+        self.created.lock().unwrap().push(Created {
+            id,
+            body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+            at: jiff::Timestamp::now(),
+        });
         let answer = match self.channel {
             "twitter" => ResponseTemplate::new(201)
                 .set_body_json(json!({"data": {"id": format!("{}", 2_099_000_000 + id), "text": "…"}})),
@@ -60,11 +76,78 @@ impl Respond for Emulated {
 
 struct Apis {
     servers: Vec<(&'static str, MockServer)>,
+    created: Vec<Arc<Mutex<Vec<Created>>>>,
+}
+
+/// X's look-ups over what the emulation created: the account, and its
+/// posts newest first, a page of `max_results` at a time.
+struct XTimeline(Arc<Mutex<Vec<Created>>>);
+
+impl Respond for XTimeline {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if request.url.path() == "/2/users/me" {
+            return ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"id": "7", "username": "halcytone"}}));
+        }
+        let query: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let size: usize = query["max_results"].parse().unwrap();
+        let from: usize = query
+            .get("pagination_token")
+            .map_or(0, |token| token.parse().unwrap());
+        let created = self.0.lock().unwrap();
+        let newest_first: Vec<Value> = created
+            .iter()
+            .rev()
+            .map(|post| {
+                let mut shown = json!({"id": format!("{}", 2_099_000_000 + post.id), "text": post.body["text"]});
+                if let Some(to) = post.body["reply"]["in_reply_to_tweet_id"].as_str() {
+                    shown["referenced_tweets"] = json!([{"type": "replied_to", "id": to}]);
+                }
+                shown
+            })
+            .collect();
+        let page: Vec<&Value> = newest_first.iter().skip(from).take(size).collect();
+        let mut meta = json!({"result_count": page.len()});
+        if from + size < newest_first.len() {
+            meta["next_token"] = json!((from + size).to_string());
+        }
+        ResponseTemplate::new(200).set_body_json(json!({"data": page, "meta": meta}))
+    }
+}
+
+/// LinkedIn's author finder over what the emulation created, newest first.
+struct LinkedinPosts(Arc<Mutex<Vec<Created>>>);
+
+impl Respond for LinkedinPosts {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let query: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let count: usize = query["count"].parse().unwrap();
+        let start: usize = query["start"].parse().unwrap();
+        let created = self.0.lock().unwrap();
+        let elements: Vec<Value> = created
+            .iter()
+            .rev()
+            .skip(start)
+            .take(count)
+            .map(|post| {
+                json!({
+                    "id": format!("urn:li:share:{}", post.id),
+                    "author": post.body["author"],
+                    "commentary": post.body["commentary"],
+                    "createdAt": post.at.as_millisecond(),
+                })
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(
+            json!({"elements": elements, "paging": {"start": start, "count": count}}),
+        )
+    }
 }
 
 impl Apis {
     async fn start(latency: Duration) -> Self {
         let mut servers = Vec::new();
+        let mut all_created = Vec::new();
         for (channel, route) in [
             ("email", "/api/v1/newsletters"),
             ("web", "/api/v1/content"),
@@ -72,6 +155,8 @@ impl Apis {
             ("linkedin", "/rest/posts"),
         ] {
             let server = MockServer::start().await;
+            let created = Arc::new(Mutex::new(Vec::new()));
+            all_created.push(Arc::clone(&created));
             Mock::given(method("POST"))
                 .and(path(route))
                 .respond_with(Emulated {
@@ -79,12 +164,32 @@ impl Apis {
                     latency,
                     next: AtomicU64::new(1),
                     by_key: Mutex::new(HashMap::new()),
+                    created: Arc::clone(&created),
                 })
                 .mount(&server)
                 .await;
+            match channel {
+                "twitter" => {
+                    Mock::given(method("GET"))
+                        .respond_with(XTimeline(created))
+                        .mount(&server)
+                        .await;
+                }
+                "linkedin" => {
+                    Mock::given(method("GET"))
+                        .and(path(route))
+                        .respond_with(LinkedinPosts(created))
+                        .mount(&server)
+                        .await;
+                }
+                _ => {}
+            }
             servers.push((channel, server));
         }
-        Self { servers }
+        Self {
+            servers,
+            created: all_created,
+        }
     }
 
     fn uri(&self, channel: &str) -> String {
@@ -145,11 +250,32 @@ impl Apis {
         .collect()
     }
 
-    /// Every request each channel received.
+    /// How many creates were in flight at `moment`: arrived less than
+    /// `latency` before it, so not yet answered.
+    fn in_flight_at(&self, moment: jiff::Timestamp, latency: Duration) -> usize {
+        self.created
+            .iter()
+            .map(|created| {
+                created
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|post| {
+                        post.at <= moment
+                            && moment.duration_since(post.at) < latency.try_into().unwrap()
+                    })
+                    .count()
+            })
+            .sum()
+    }
+
+    /// Every create each channel received (look-ups left out).
     async fn received(&self) -> BTreeMap<&'static str, Vec<Request>> {
         let mut received = BTreeMap::new();
         for (channel, server) in &self.servers {
-            received.insert(*channel, server.received_requests().await.unwrap());
+            let mut requests = server.received_requests().await.unwrap();
+            requests.retain(|request| request.method.as_str() == "POST");
+            received.insert(*channel, requests);
         }
         received
     }
@@ -404,28 +530,41 @@ fn check_sent_at_most_once(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_survives_sigkill_at_random_moments_without_losing_or_repeating_a_post() {
-    const KILLS: usize = 6;
+async fn serve_survives_sigkill_at_random_moments_and_reconciles_every_unconfirmed_post() {
+    const KILLS: usize = 8;
+    const LATENCY: Duration = Duration::from_millis(60);
     let seed = std::env::var("HALCYTONE_CRASH_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
         .unwrap_or(20_261_127_u64);
     let mut random = fastrand::Rng::with_seed(seed);
-    let apis = Apis::start(Duration::from_millis(60)).await;
-    let environment = apis.environment();
+    let apis = Apis::start(LATENCY).await;
+    let mut environment = apis.environment();
+    // The social channels' rate limits are on, as in production.
+    for (name, value) in [
+        ("HALCYTONE__CHANNELS__TWITTER__RATE_LIMIT", "20/1s"),
+        ("HALCYTONE__CHANNELS__LINKEDIN__RATE_LIMIT", "20/1s"),
+        ("HALCYTONE__DISPATCHER__RECONCILE_AFTER", "1s"),
+    ] {
+        environment.push((name.to_owned(), value.to_owned()));
+    }
     let directory = scratch("crash");
     let log = directory.join("serve.log");
-    let stored = store_due_posts(&directory, &environment, 70, 56).await;
-    assert_eq!(stored, 200, "the 56 days of doc-600 hold 200 posts");
+    let stored = store_due_posts(&directory, &environment, 90, 84).await;
+    assert_eq!(stored, 300, "the 84 days of doc-600 hold 300 posts");
 
+    let mut in_flight_kills = 0;
     for kill in 1..=KILLS {
         let serve = Serve::start(&directory, &environment, &log).await;
         let after = Duration::from_millis(random.u64(150..1_500));
         tokio::time::sleep(after).await;
+        let moment = jiff::Timestamp::now();
         serve.kill().await;
+        let in_flight = apis.in_flight_at(moment, LATENCY);
+        in_flight_kills += usize::from(in_flight > 0);
         let posts = stored_posts(&directory, &environment).await;
         eprintln!(
-            "kill {kill} after {} ms: {} published, {} publishing, {} unconfirmed, {} scheduled",
+            "kill {kill} after {} ms with {in_flight} requests in flight: {} published, {} publishing, {} unconfirmed, {} scheduled",
             after.as_millis(),
             count(&posts, "published"),
             count(&posts, "publishing"),
@@ -433,12 +572,16 @@ async fn serve_survives_sigkill_at_random_moments_without_losing_or_repeating_a_
             count(&posts, "scheduled"),
         );
     }
+    assert!(
+        in_flight_kills * 2 > KILLS,
+        "only {in_flight_kills} of {KILLS} kills landed while requests were in flight"
+    );
     let serve = Serve::start(&directory, &environment, &log).await;
     let posts = settled(&directory, &environment, Duration::from_secs(120)).await;
     let status = serve.terminate(Duration::from_secs(15)).await;
     assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
 
-    assert_eq!(posts.len(), 200, "no post lost");
+    assert_eq!(posts.len(), 300, "no post lost");
     let unconfirmed = check_exactly_once(&posts, &apis.received().await);
     eprintln!(
         "survived {KILLS} kills (seed {seed}): {} published, {unconfirmed} unconfirmed",
@@ -460,6 +603,36 @@ async fn serve_survives_sigkill_at_random_moments_without_losing_or_repeating_a_
             "{shown}"
         );
     }
+
+    // Reconciliation finds each on its channel, or proves it absent and
+    // queues it; one more pass sends those; nothing is left unconfirmed.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let reconciled = run(&directory, &environment, &["posts", "reconcile", "--json"]).await;
+    let reconciled = reconciled["posts"].as_array().unwrap();
+    assert_eq!(reconciled.len(), unconfirmed);
+    for post in reconciled {
+        assert!(
+            post["status"] == "published" || post["status"] == "scheduled",
+            "{post:#}"
+        );
+    }
+    run(&directory, &environment, &["publish", "--due"]).await;
+    let posts = stored_posts(&directory, &environment).await;
+    assert_eq!(posts.len(), 300, "no post lost");
+    assert_eq!(check_exactly_once(&posts, &apis.received().await), 0);
+    assert_eq!(count(&posts, "published"), 300);
+    eprintln!(
+        "reconciled {} posts: {} found, {} proven absent and sent",
+        reconciled.len(),
+        reconciled
+            .iter()
+            .filter(|post| post["status"] == "published")
+            .count(),
+        reconciled
+            .iter()
+            .filter(|post| post["status"] == "scheduled")
+            .count()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
