@@ -74,6 +74,7 @@ fn bench_pipeline(criterion: &mut Criterion) {
                 channel: channel.clone(),
                 cadence: publisher.default_cadence(),
                 shape: publisher.shape(),
+                daily_cap: None,
             })
             .collect(),
         stored: Vec::new(),

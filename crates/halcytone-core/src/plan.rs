@@ -109,6 +109,35 @@ pub struct PlanChannel {
     pub cadence: Cadence,
     /// How many items one post carries.
     pub shape: PostShape,
+    /// The most posts in any 24 hours, counting stored ones; `None` for no cap.
+    pub daily_cap: Option<u32>,
+}
+
+/// One day of a daily cap's window.
+const DAY: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// The most posts in any 24-hour window that holds `at`, among `taken`
+/// (sorted) with `at` added: what placing a post at `at` would make the
+/// busiest window hold.
+fn busiest_window_with(taken: &[jiff::Timestamp], at: jiff::Timestamp) -> usize {
+    // A window holding `at` starts in (at - 24h, at]; its count changes only
+    // at posts, so the windows starting at each post in that range, and at
+    // `at` itself, are the ones to count.
+    let starts = taken
+        .iter()
+        .copied()
+        .filter(|start| *start <= at && at.duration_since(*start) < DAY)
+        .chain(std::iter::once(at));
+    starts
+        .map(|start| {
+            taken
+                .iter()
+                .filter(|post| **post >= start && post.duration_since(start) < DAY)
+                .count()
+                + 1
+        })
+        .max()
+        .unwrap_or(1)
 }
 
 /// What to plan.
@@ -257,6 +286,9 @@ fn plan_id(document: &LivingDocument, request: &PlanRequest) -> String {
             "|{}={}|{:?}",
             plan_channel.channel, plan_channel.cadence, plan_channel.shape
         ));
+        if let Some(cap) = plan_channel.daily_cap {
+            hasher.update(format!("|cap={cap}"));
+        }
     }
     format!("plan_{}", short_hex(&hasher.finalize()))
 }
@@ -300,6 +332,14 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             .iter()
             .flat_map(|stored| std::iter::once(&stored.item).chain(&stored.includes))
             .collect();
+        // The daily cap counts every post that holds a slot, stored or planned.
+        let mut taken: Vec<jiff::Timestamp> = stored
+            .iter()
+            .filter(|stored| stored.holds_slot)
+            .map(|stored| stored.at)
+            .collect();
+        taken.sort_unstable();
+        taken.dedup();
         let mut last_section: Option<&str> = None;
         let mut featured_weeks: HashSet<i64> = HashSet::new();
         let mut weeks_with_slots: Vec<(i64, Date)> = Vec::new();
@@ -314,6 +354,18 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             let holder = stored
                 .iter()
                 .find(|stored| stored.holds_slot && stored.at == slot.at.timestamp());
+            if holder.is_none()
+                && let Some(cap) = plan_channel.daily_cap
+            {
+                let busiest = busiest_window_with(&taken, slot.at.timestamp());
+                if busiest > usize::try_from(cap).unwrap_or(usize::MAX) {
+                    warnings.push(format!(
+                        "left out {channel} at {} {timezone}: the channel's daily_cap of {cap} posts in 24 hours is reached there, counting stored posts",
+                        slot.at.strftime("%a %Y-%m-%d %H:%M")
+                    ));
+                    continue;
+                }
+            }
             let pinned = holder.and_then(|stored| {
                 let item = ranked.iter().copied().find(|item| {
                     item.id == stored.item
@@ -387,6 +439,9 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 featured_weeks.insert(slot.week);
             }
             last_section = Some(&item.section);
+            if let Err(index) = taken.binary_search(&slot.at.timestamp()) {
+                taken.insert(index, slot.at.timestamp());
+            }
             posts.push(PlannedPost {
                 id: post_id(channel, &slot.at),
                 channel: channel.clone(),

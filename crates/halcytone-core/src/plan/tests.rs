@@ -55,21 +55,25 @@ fn default_channels() -> Vec<PlanChannel> {
                 time: time(9, 0, 0, 0),
             }]),
             shape: PostShape::Digest { more: 5 },
+            daily_cap: None,
         },
         PlanChannel {
             channel: channel("linkedin"),
             cadence: Cadence(vec![weekdays(12)]),
             shape: PostShape::Single,
+            daily_cap: None,
         },
         PlanChannel {
             channel: channel("twitter"),
             cadence: Cadence(vec![every(9), every(17)]),
             shape: PostShape::Single,
+            daily_cap: None,
         },
         PlanChannel {
             channel: channel("web"),
             cadence: Cadence(vec![weekdays(10)]),
             shape: PostShape::Single,
+            daily_cap: None,
         },
     ]
 }
@@ -564,6 +568,7 @@ fn a_slot_in_the_spring_gap_moves_to_the_first_valid_time() {
             .map(|rule| Cadence(vec![rule]))
             .unwrap(),
         shape: PostShape::Single,
+        daily_cap: None,
     }];
     let plan = plan(
         &many_items(),
@@ -649,4 +654,118 @@ proptest! {
         // Same input, same plan.
         prop_assert_eq!(&planned, &plan(&doc, &request).unwrap());
     }
+
+    #[test]
+    fn no_24_hour_window_holds_more_than_the_daily_cap(
+        cap in 1u32..=4,
+        hours in prop::collection::btree_set(0i8..24, 1..6),
+        stored_hours in prop::collection::vec(0i64..(10 * 24), 0..6),
+        days in 1u8..=10,
+    ) {
+        let start = date(2026, 12, 1);
+        let cadence = Cadence(hours.iter().map(|hour| SlotRule { days: Weekdays::EVERY_DAY, time: time(*hour, 0, 0, 0) }).collect());
+        let mut capped = request(Period::Days(days), start, "Europe/London", vec![PlanChannel {
+            channel: channel("twitter"), cadence, shape: PostShape::Single, daily_cap: Some(cap),
+        }]);
+        let origin = start.to_zoned_datetime(TimeZone::UTC).unwrap().timestamp();
+        capped.stored = stored_hours.iter().map(|hour| StoredSlot {
+            channel: channel("twitter"),
+            at: origin + jiff::SignedDuration::from_hours(*hour - 24),
+            item: ItemId::new("Gone", &format!("Stored {hour}")),
+            includes: Vec::new(),
+            holds_slot: true,
+            protected: true,
+        }).collect();
+        let planned = plan(&many_items(), &capped).unwrap();
+        let mut all: Vec<jiff::Timestamp> = planned.posts.iter().map(|post| post.scheduled_at.timestamp())
+            .chain(capped.stored.iter().map(|stored| stored.at)).collect();
+        all.sort_unstable();
+        all.dedup();
+        let planned_times: Vec<jiff::Timestamp> = planned.posts.iter().map(|post| post.scheduled_at.timestamp()).collect();
+        for start in &all {
+            let within: Vec<&jiff::Timestamp> = all.iter().filter(|at| **at >= *start && at.duration_since(*start) < jiff::SignedDuration::from_hours(24)).collect();
+            // Stored posts are facts; no window holding a newly planned post holds more than the cap.
+            let new_in_window = within.iter().any(|at| planned_times.contains(at) && !capped.stored.iter().any(|stored| stored.at == **at));
+            prop_assert!(!new_in_window || within.len() <= cap as usize, "{} posts in the 24 h from {start}", within.len());
+        }
+    }
+}
+
+/// Three slots a day under a cap of two: no 24-hour window holds more than
+/// two posts, counting a post already stored the evening before, and every
+/// slot left out is named.
+#[test]
+fn a_daily_cap_holds_in_every_24_hour_window_counting_stored_posts() {
+    let every = |hour| SlotRule {
+        days: Weekdays::EVERY_DAY,
+        time: time(hour, 0, 0, 0),
+    };
+    let capped = vec![PlanChannel {
+        channel: channel("twitter"),
+        cadence: Cadence(vec![every(9), every(12), every(17)]),
+        shape: PostShape::Single,
+        daily_cap: Some(2),
+    }];
+    let mut capped_request = request(Period::Days(3), date(2026, 11, 30), "UTC", capped);
+    let evening_before = date(2026, 11, 29)
+        .at(20, 0, 0, 0)
+        .to_zoned_datetime(TimeZone::UTC)
+        .unwrap()
+        .timestamp();
+    capped_request.stored = vec![StoredSlot {
+        channel: channel("twitter"),
+        at: evening_before,
+        item: ItemId::new("Gone", "Sent on Sunday"),
+        includes: Vec::new(),
+        holds_slot: true,
+        protected: true,
+    }];
+    let planned = plan(&many_items(), &capped_request).unwrap();
+    let times: Vec<String> = planned
+        .posts
+        .iter()
+        .map(|post| post.scheduled_at.strftime("%a %H:%M").to_string())
+        .collect();
+    // Monday 09:00 joins Sunday 20:00 (two in 24 h); 12:00 would make three
+    // with them, 17:00 three with 09:00 and Sunday's; Tuesday 09:00 is more
+    // than 24 h after Sunday's, and so on.
+    assert_eq!(
+        times,
+        [
+            "Mon 09:00",
+            "Tue 09:00",
+            "Tue 12:00",
+            "Wed 09:00",
+            "Wed 12:00"
+        ]
+    );
+    let mut all: Vec<jiff::Timestamp> = planned
+        .posts
+        .iter()
+        .map(|post| post.scheduled_at.timestamp())
+        .chain(std::iter::once(evening_before))
+        .collect();
+    all.sort_unstable();
+    for start in &all {
+        let within = all
+            .iter()
+            .filter(|at| {
+                **at >= *start && at.duration_since(*start) < jiff::SignedDuration::from_hours(24)
+            })
+            .count();
+        assert!(within <= 2, "{within} posts in the 24 h from {start}");
+    }
+    let left_out: Vec<&String> = planned
+        .warnings
+        .iter()
+        .filter(|warning| warning.starts_with("left out twitter at"))
+        .collect();
+    assert_eq!(left_out.len(), 4, "{:#?}", planned.warnings);
+    assert!(left_out[0].starts_with(
+        "left out twitter at Mon 2026-11-30 12:00 UTC: the channel's daily_cap of 2 posts in 24 hours is reached there"
+    ));
+    // Without the cap every slot is planned.
+    let mut uncapped = capped_request.clone();
+    uncapped.channels[0].daily_cap = None;
+    assert_eq!(plan(&many_items(), &uncapped).unwrap().posts.len(), 9);
 }

@@ -62,6 +62,7 @@ pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
             channel: channel.clone(),
             cadence: publisher.default_cadence(),
             shape: publisher.shape(),
+            daily_cap: None,
         }],
         stored: Vec::new(),
     };
