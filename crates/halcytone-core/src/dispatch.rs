@@ -283,6 +283,15 @@ impl Dispatcher {
                     "{channel}: paused after repeated failures (circuit open); its due posts wait"
                 ));
             }
+            if let Some(left) = publisher
+                .quota_left((self.clock)())
+                .filter(|left| left.sends == 0)
+            {
+                summary.waiting.push(format!(
+                    "{channel}: the API's daily quota is used up until {}; its due posts wait",
+                    left.until
+                ));
+            }
         }
         // Due posts of a channel that cannot send wait unseen otherwise:
         // name them.
@@ -549,8 +558,18 @@ impl Dispatcher {
         which: Leasing<'_>,
         stop: &CancellationToken,
     ) -> Result<Vec<Permit>, StoreError> {
+        // The API's own daily quota, as its last answer told: no more
+        // posts are leased than it has left, none while it is used up.
+        let quota = publisher
+            .quota_left((self.clock)())
+            .map_or(usize::MAX, |left| {
+                usize::try_from(left.sends).unwrap_or(usize::MAX)
+            });
+        if quota == 0 {
+            return Ok(Vec::new());
+        }
         if !publisher.rate_limited() {
-            return Ok(publisher.permits(self.settings.batch).await);
+            return Ok(publisher.permits(self.settings.batch.min(quota)).await);
         }
         let due = match which {
             // This channel's posts of the run that can go now: a permit
@@ -581,7 +600,8 @@ impl Dispatcher {
         };
         let wanted = usize::try_from(due)
             .unwrap_or(usize::MAX)
-            .min(self.settings.batch);
+            .min(self.settings.batch)
+            .min(quota);
         Ok(tokio::select! {
             permits = publisher.permits(wanted) => permits,
             () = stop.cancelled() => Vec::new(),

@@ -323,6 +323,7 @@ pub async fn create_each(
     let mut receipt = crate::publisher::PublishReceipt {
         external_ids: Vec::new(),
         url: None,
+        quota_left: None,
     };
     for request in requests {
         let created: Created = http

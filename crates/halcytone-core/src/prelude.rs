@@ -8,7 +8,7 @@ pub use crate::error::{ConfigError, PublishError};
 pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
 pub use crate::publisher::{
     Content, ItemView, Lookup, LookupContext, Measured, OutgoingPost, PostShape, PublishContext,
-    PublishReceipt, Publisher, RenderInput, ensure, render_field, require_configuration,
+    PublishReceipt, Publisher, QuotaLeft, RenderInput, ensure, render_field, require_configuration,
     typed_content,
 };
 pub use crate::registry::{PublisherContext, Registry, Table};

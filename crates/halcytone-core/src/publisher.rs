@@ -198,6 +198,19 @@ pub struct PublishReceipt {
     pub external_ids: Vec<String>,
     /// A link to the post, when the channel gives one.
     pub url: Option<String>,
+    /// What the API said is left of its own daily quota, when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_left: Option<QuotaLeft>,
+}
+
+/// What is left of an API's own quota, as its answer said (X's
+/// `x-user-limit-24hour-*` headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QuotaLeft {
+    /// Sends left.
+    pub sends: u32,
+    /// When the quota is whole again.
+    pub until: jiff::Timestamp,
 }
 
 /// One text of a post as readers see it, with its length by the channel's rule.
@@ -272,6 +285,12 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
     /// How many items one post carries.
     fn shape(&self) -> PostShape {
         PostShape::Single
+    }
+
+    /// The most posts plans put in any 24 hours unless configuration says
+    /// otherwise (`daily_cap`): the API's own daily limit; `None` for none.
+    fn default_daily_cap(&self) -> Option<u32> {
+        None
     }
 
     /// Whether every request carries an idempotency key, so that a request

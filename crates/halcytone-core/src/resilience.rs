@@ -21,7 +21,7 @@ use crate::channel::Channel;
 use crate::error::PublishError;
 use crate::publisher::{
     Content, Lookup, LookupContext, Measured, OutgoingPost, PostShape, PublishContext,
-    PublishReceipt, Publisher, RenderInput,
+    PublishReceipt, Publisher, QuotaLeft, RenderInput,
 };
 use crate::render::Renderer;
 use crate::request::OutboundRequest;
@@ -315,6 +315,8 @@ pub struct Resilient {
     rate_limit: Option<RateLimit>,
     /// What the limiter said after the last permit it gave, and when.
     last_permit: std::sync::Mutex<Option<(Instant, u32)>>,
+    /// What the API last said is left of its own daily quota.
+    quota_left: std::sync::Mutex<Option<QuotaLeft>>,
 }
 
 impl fmt::Debug for Resilient {
@@ -356,6 +358,7 @@ impl Resilient {
             breaker,
             rate_limit,
             last_permit: std::sync::Mutex::new(None),
+            quota_left: std::sync::Mutex::new(None),
         }
     }
 
@@ -407,6 +410,15 @@ impl Resilient {
         let replenished = at.elapsed().as_nanos() / interval;
         let free = u128::from(remaining) + replenished;
         Some(u32::try_from(free.min(u128::from(burst))).unwrap_or(burst))
+    }
+
+    /// What the API last said is left of its own daily quota, while that
+    /// holds (until its reset, after `now`).
+    pub fn quota_left(&self, now: jiff::Timestamp) -> Option<QuotaLeft> {
+        self.quota_left
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .filter(|left| left.until > now)
     }
 
     fn remember(&self, snapshot: StateSnapshot) {
@@ -481,6 +493,16 @@ impl Resilient {
         {
             sent.clone_from(parts);
         }
+        if let Ok(PublishReceipt {
+            quota_left: Some(left),
+            ..
+        }) = &result
+        {
+            *self
+                .quota_left
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(*left);
+        }
         result
     }
 }
@@ -505,6 +527,10 @@ impl Publisher for Resilient {
 
     fn shape(&self) -> PostShape {
         self.inner.shape()
+    }
+
+    fn default_daily_cap(&self) -> Option<u32> {
+        self.inner.default_daily_cap()
     }
 
     fn idempotent(&self) -> bool {
@@ -630,6 +656,7 @@ mod tests {
         PublishReceipt {
             external_ids: vec!["1".to_owned()],
             url: None,
+            quota_left: None,
         }
     }
 

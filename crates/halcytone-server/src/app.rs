@@ -39,6 +39,9 @@ pub(crate) struct ChannelEntry {
     pub(crate) cadence: Cadence,
     /// The configured quota.
     pub(crate) rate_limit: Option<RateLimit>,
+    /// The most posts plans put in any 24 hours: configured, or the
+    /// channel's default; `None` for no cap.
+    pub(crate) daily_cap: Option<u32>,
     /// Whether plans include the channel.
     pub(crate) enabled: bool,
 }
@@ -222,6 +225,11 @@ impl App {
                         .and_then(|entry| entry.cadence.clone())
                         .unwrap_or_else(|| publisher.default_cadence()),
                     rate_limit,
+                    daily_cap: match configured.and_then(|entry| entry.daily_cap) {
+                        None => publisher.default_daily_cap(),
+                        Some(0) => None,
+                        Some(cap) => Some(cap),
+                    },
                     enabled: configured.is_none_or(|entry| entry.enabled),
                     publisher,
                 },
@@ -345,6 +353,7 @@ impl App {
                     channel,
                     cadence: entry.cadence.clone(),
                     shape: entry.publisher.shape(),
+                    daily_cap: entry.daily_cap,
                 });
             }
         }

@@ -312,6 +312,9 @@ impl Table for ConfigTable {
 }
 
 /// The keys every `[channels.<name>]` table may have besides the channel's own.
+pub(crate) const CHANNEL_KEYS: [&str; 4] = ["enabled", "cadence", "rate_limit", "daily_cap"];
+
+/// The keys every `[channels.<name>]` table may have besides the channel's own.
 #[derive(Debug, Clone)]
 pub(crate) struct ChannelSettings {
     /// `enabled = false` leaves the channel out of plans.
@@ -320,6 +323,8 @@ pub(crate) struct ChannelSettings {
     pub(crate) cadence: Option<Cadence>,
     /// The channel's quota.
     pub(crate) rate_limit: Option<RateLimit>,
+    /// The most posts in 24 hours (0: no cap); `None` takes the channel's default.
+    pub(crate) daily_cap: Option<u32>,
     /// The rest of the table, for the channel's crate.
     pub(crate) table: ConfigTable,
 }
@@ -698,10 +703,25 @@ fn channel_settings(name: &str, value: config::Value) -> Result<ChannelSettings,
             )
         }
     };
+    let daily_cap = match table.remove("daily_cap") {
+        None => None,
+        Some(value) => {
+            let cap = value.into_uint().map_err(|error| {
+                ConfigError::new(
+                    format!("{key}.daily_cap"),
+                    format!("must be a whole number of posts (0 for no cap): {error}"),
+                )
+            })?;
+            Some(u32::try_from(cap).map_err(|_| {
+                ConfigError::new(format!("{key}.daily_cap"), format!("{cap} is too large"))
+            })?)
+        }
+    };
     Ok(ChannelSettings {
         enabled,
         cadence,
         rate_limit,
+        daily_cap,
         table: ConfigTable::new(key, config::Value::new(None, table)),
     })
 }

@@ -126,11 +126,18 @@ fn plain(key: &str, message: &str) -> (String, String) {
         } else {
             format!("{key}.{field}")
         };
-        let allowed = allowed
+        let mut allowed = allowed
             .trim_start_matches(", expected one of ")
             .trim_start_matches(", expected ")
             .replace("` or `", ", ")
             .replace('`', "");
+        // A channel's table also takes the keys every channel has.
+        if key.starts_with("channels.") && key.matches('.').count() == 2 {
+            for common in crate::config::CHANNEL_KEYS {
+                allowed.push_str(", ");
+                allowed.push_str(common);
+            }
+        }
         message = if allowed.is_empty() || allowed.starts_with(", there are no fields") {
             "unknown key: this table takes no keys".to_owned()
         } else {
@@ -194,7 +201,7 @@ mod tests {
         ));
         assert_eq!(
             error.to_string(),
-            "channels.twitter.bearer_tokn: unknown key; the allowed keys are base_url, bearer_token (conf/halcytone.toml, line 7)"
+            "channels.twitter.bearer_tokn: unknown key; the allowed keys are base_url, bearer_token, enabled, cadence, rate_limit, daily_cap (conf/halcytone.toml, line 7)"
         );
     }
 

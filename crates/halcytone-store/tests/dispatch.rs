@@ -18,7 +18,7 @@ use halcytone_core::dispatch::*;
 use halcytone_core::error::PublishError;
 use halcytone_core::publisher::{
     Content, Lookup, LookupContext, OutgoingPost, PostId, PostStatus, PublishContext,
-    PublishReceipt, Publisher, RenderInput,
+    PublishReceipt, Publisher, QuotaLeft, RenderInput,
 };
 use halcytone_core::render::Renderer;
 use halcytone_core::request::{Method, OutboundRequest};
@@ -130,6 +130,7 @@ impl Publisher for Scripted {
             Ok(PublishReceipt {
                 external_ids: vec![format!("ext-{}", post.id)],
                 url: None,
+                quota_left: None,
             })
         })
     }
@@ -525,6 +526,49 @@ async fn reconciliation_publishes_what_was_found_and_resends_what_is_proven_abse
     );
 }
 
+/// X says after a post that its 24-hour quota is used up: the channel's
+/// other due posts wait, unleased, until the quota's reset, then go.
+#[tokio::test]
+async fn an_api_quota_used_up_holds_the_channel_until_its_reset() {
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 4, PostStatus::Scheduled).await;
+    let reset = Timestamp::from_second(T0 + 3600).unwrap();
+    let twitter = Arc::new(Scripted::new("twitter", false).then(Ok(PublishReceipt {
+        external_ids: vec!["1".to_owned()],
+        url: None,
+        quota_left: Some(QuotaLeft {
+            sends: 0,
+            until: reset,
+        }),
+    })));
+    let clock = ManualClock::at(T0);
+    let dispatcher = dispatcher(&store, &[Arc::clone(&twitter)], &clock);
+    once(&dispatcher).await;
+    assert_eq!(twitter.calls().len(), 1);
+
+    clock.advance(Duration::from_secs(10));
+    let summary = once(&dispatcher).await;
+    assert!(summary.posts.is_empty(), "{summary:?}");
+    assert_eq!(twitter.calls().len(), 1);
+    assert!(
+        summary.waiting.iter().any(|waiting| waiting
+            == &format!(
+                "twitter: the API's daily quota is used up until {reset}; its due posts wait"
+            )),
+        "{:?}",
+        summary.waiting
+    );
+    assert_eq!(
+        status(&store, "twitter_1").await.status,
+        PostStatus::Scheduled
+    );
+
+    clock.advance(Duration::from_secs(3600));
+    let summary = once(&dispatcher).await;
+    assert_eq!(summary.posts.len(), 3);
+    assert_eq!(twitter.calls().len(), 4);
+}
+
 #[tokio::test]
 async fn permanent_failures_fail_at_once() {
     let (store, _db) = sqlite().await;
@@ -563,6 +607,7 @@ async fn a_thread_resumes_after_the_parts_that_went_out() {
             .then(Ok(PublishReceipt {
                 external_ids: vec!["part-1".to_owned(), "part-2".to_owned()],
                 url: None,
+                quota_left: None,
             })),
     );
     let clock = ManualClock::at(T0);

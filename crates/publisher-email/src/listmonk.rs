@@ -153,6 +153,7 @@ pub(crate) async fn publish(
         Ok(_) => Ok(PublishReceipt {
             url: Some(base_url(config).join(&format!("/admin/campaigns/{campaign_id}"))),
             external_ids: vec![campaign_id],
+            quota_left: None,
         }),
         Err(error) => Err(PublishError::Partial {
             sent: vec![campaign_id],

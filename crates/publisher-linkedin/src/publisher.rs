@@ -297,6 +297,7 @@ impl Publisher for LinkedinPublisher {
         Ok(PublishReceipt {
             external_ids: ids,
             url,
+            quota_left: None,
         })
     }
 }

@@ -33,6 +33,29 @@ pub(crate) fn rate_limit_wait(response: &HttpResponse, now: SystemTime) -> Optio
     Some(Duration::from_secs(reset.saturating_sub(now)))
 }
 
+/// What is left of X's 24-hour post quotas after a post, from the
+/// `x-user-limit-24hour-*` and `x-app-limit-24hour-*` headers: the family
+/// with the fewest posts left, and when it resets.
+pub(crate) fn quota_left(response: &HttpResponse) -> Option<QuotaLeft> {
+    let number = |name: String| {
+        response
+            .header(&name)
+            .and_then(|value| value.trim().parse::<u64>().ok())
+    };
+    LIMIT_FAMILIES
+        .iter()
+        .filter(|family| family.ends_with("24hour"))
+        .filter_map(|family| {
+            let sends = u32::try_from(number(format!("{family}-remaining"))?).ok()?;
+            let reset = i64::try_from(number(format!("{family}-reset"))?).ok()?;
+            Some(QuotaLeft {
+                sends,
+                until: jiff::Timestamp::from_second(reset).ok()?,
+            })
+        })
+        .min_by_key(|left| left.sends)
+}
+
 /// Maps a response that is not a success to an error class.
 pub(crate) fn parse_error(response: &HttpResponse, now: SystemTime) -> PublishError {
     match response.status {

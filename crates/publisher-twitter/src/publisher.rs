@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CHANNEL;
 use crate::config::TwitterConfig;
-use crate::error::parse_error;
+use crate::error::{parse_error, quota_left};
 use crate::lookup::{MAX_PAGES, Me, Timeline, match_parts, timeline_query};
 use crate::oauth1;
 use crate::render::{MAX_WEIGHT, compose};
@@ -77,19 +77,19 @@ impl TwitterPublisher {
         request
     }
 
-    /// Posts one part and returns its id.
+    /// Posts one part and returns its id, with what X says is left of its
+    /// 24-hour quotas.
     async fn send_part(
         &self,
         request: &OutboundRequest,
         correlation_id: &str,
-    ) -> Result<String, PublishError> {
-        let created: Created = self
-            .http
-            .send_json(&CHANNEL, request, correlation_id, |response| {
-                parse_error(response, SystemTime::now())
-            })
-            .await?;
-        Ok(created.data.id)
+    ) -> Result<(String, Option<QuotaLeft>), PublishError> {
+        let response = self.http.send(&CHANNEL, request, correlation_id).await?;
+        if !is_success(response.status) {
+            return Err(parse_error(&response, SystemTime::now()));
+        }
+        let created: Created = response.json(CHANNEL)?;
+        Ok((created.data.id, quota_left(&response)))
     }
 
     /// Reads a `GET` of the API, signed like a post.
@@ -205,6 +205,11 @@ impl Publisher for TwitterPublisher {
                 time: time(17, 0, 0, 0),
             },
         ])
+    }
+
+    /// X's free tier allows 17 posts a user in 24 hours.
+    fn default_daily_cap(&self) -> Option<u32> {
+        Some(17)
     }
 
     fn missing_configuration(&self) -> Vec<&'static str> {
@@ -378,10 +383,14 @@ impl Publisher for TwitterPublisher {
         }
         // Each part replies to the one before it; after a failure the thread
         // resumes from the next part and never posts a sent part again.
+        let mut left = None;
         for part in &content.parts[ids.len()..] {
             let request = self.authorize(self.part_request(part, ids.last().map(String::as_str))?);
             match self.send_part(&request, &context.correlation_id).await {
-                Ok(id) => ids.push(id),
+                Ok((id, quota)) => {
+                    ids.push(id);
+                    left = quota.or(left);
+                }
                 Err(error) if ids.is_empty() => return Err(error),
                 Err(error) => {
                     return Err(PublishError::Partial {
@@ -397,6 +406,7 @@ impl Publisher for TwitterPublisher {
         Ok(PublishReceipt {
             external_ids: ids,
             url,
+            quota_left: left,
         })
     }
 }

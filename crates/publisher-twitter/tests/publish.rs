@@ -301,3 +301,35 @@ async fn a_busy_timeline_leaves_the_look_up_unsure() {
     );
     server.verify().await;
 }
+
+/// X's 24-hour headers on a created post say what is left of its quotas:
+/// the receipt carries the family with the fewest posts left.
+#[tokio::test]
+async fn the_receipt_carries_what_is_left_of_the_daily_quota() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2/tweets"))
+        .respond_with(
+            created("7")
+                .insert_header("x-rate-limit-remaining", "99")
+                .insert_header("x-rate-limit-reset", "1796030000")
+                .insert_header("x-user-limit-24hour-limit", "17")
+                .insert_header("x-user-limit-24hour-remaining", "3")
+                .insert_header("x-user-limit-24hour-reset", "1796100000")
+                .insert_header("x-app-limit-24hour-remaining", "1200")
+                .insert_header("x-app-limit-24hour-reset", "1796090000"),
+        )
+        .mount(&server)
+        .await;
+    let receipt = publisher(&server)
+        .publish(&post(&["hello"]), &context(&[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        receipt.quota_left,
+        Some(QuotaLeft {
+            sends: 3,
+            until: jiff::Timestamp::from_second(1_796_100_000).unwrap(),
+        })
+    );
+}

@@ -167,6 +167,7 @@ fn receipt(post: WpPost) -> PublishReceipt {
     PublishReceipt {
         external_ids: vec![post.id.to_string()],
         url: post.link,
+        quota_left: None,
     }
 }
 
