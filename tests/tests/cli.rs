@@ -838,3 +838,70 @@ fn a_persons_edit_survives_a_replan_as_a_conflict_and_revert_takes_the_document(
         stderr(&output)
     );
 }
+
+#[test]
+fn a_daily_cap_leaves_slots_out_of_the_plan_and_channels_shows_what_is_left() {
+    let directory = scratch("daily-cap");
+    let capped = [("HALCYTONE__CHANNELS__TWITTER__DAILY_CAP", "1")];
+    let plan = plan_json(&directory, &capped);
+    let tweets: Vec<&Value> = plan["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|post| post["channel"] == "twitter")
+        .collect();
+    // 09:00 and 17:00 every day: 17:00 is within 24 hours of 09:00.
+    assert_eq!(tweets.len(), 7, "{tweets:#?}");
+    let left_out: Vec<&str> = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|warning| warning.starts_with("left out twitter at"))
+        .collect();
+    assert_eq!(left_out.len(), 7, "{:#?}", plan["warnings"]);
+    assert!(
+        left_out[0].starts_with("left out twitter at Mon 2026-11-30 17:00 UTC: the channel's daily_cap of 1 posts in 24 hours is reached there"),
+        "{left_out:?}"
+    );
+
+    let output = run(&directory, &["channels", "--json"], &capped);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let channels: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let twitter = channels["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|channel| channel["channel"] == "twitter")
+        .unwrap();
+    assert_eq!(twitter["daily_cap"], 1);
+    assert_eq!(twitter["daily_cap_remaining"], 1);
+    let output = run(&directory, &["channels"], &capped);
+    assert!(
+        stdout(&output).contains(", daily cap 1 (1 left)"),
+        "{}",
+        stdout(&output)
+    );
+
+    // X's own free-tier cap is the default; 0 turns it off.
+    let output = run(&directory, &["channels", "--json"], &[]);
+    let channels: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cap = |channels: &Value, name: &str| {
+        channels["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|channel| channel["channel"] == name)
+            .unwrap()["daily_cap"]
+            .clone()
+    };
+    assert_eq!(cap(&channels, "twitter"), 17);
+    assert_eq!(cap(&channels, "linkedin"), Value::Null);
+    let output = run(
+        &directory,
+        &["channels", "--json"],
+        &[("HALCYTONE__CHANNELS__TWITTER__DAILY_CAP", "0")],
+    );
+    let channels: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(cap(&channels, "twitter"), Value::Null);
+}

@@ -759,6 +759,56 @@ impl App {
         Ok(store.transition(&id, action, None).await?)
     }
 
+    /// What is left of each capped channel's `daily_cap` now: the cap less
+    /// the posts it published in the last 24 hours, and no more than the
+    /// API itself last said it has left.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub(crate) async fn daily_budgets(&self) -> Result<BTreeMap<Channel, u32>, AppError> {
+        let now = jiff::Timestamp::now();
+        let day = jiff::SignedDuration::from_hours(24);
+        let capped: Vec<(&Channel, &ChannelEntry, u32)> = self
+            .channels
+            .iter()
+            .filter_map(|(channel, entry)| Some((channel, entry, entry.daily_cap?)))
+            .collect();
+        if capped.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        // A post published in the last day was due within the last few:
+        // retries and waits for a quota are what delay it.
+        let published = self
+            .store()
+            .await?
+            .posts(&PostFilter {
+                status: Some(PostStatus::Published),
+                from: now.checked_sub(day * 7).ok(),
+                ..PostFilter::default()
+            })
+            .await?;
+        Ok(capped
+            .into_iter()
+            .map(|(channel, entry, cap)| {
+                let sent = published
+                    .iter()
+                    .filter(|post| {
+                        post.channel == *channel
+                            && post
+                                .published_at
+                                .is_some_and(|at| now.duration_since(at) < day)
+                    })
+                    .count();
+                let ours = cap.saturating_sub(u32::try_from(sent).unwrap_or(u32::MAX));
+                let theirs = entry
+                    .publisher
+                    .quota_left(now)
+                    .map_or(u32::MAX, |left| left.sends);
+                (channel.clone(), ours.min(theirs))
+            })
+            .collect())
+    }
+
     /// Looks every unconfirmed post up on its channel (PRODUCT §14).
     ///
     /// # Errors

@@ -666,7 +666,8 @@ async fn reconcile(
 }
 
 async fn channels(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "channels": channel_reports(&app) }))
+    let budgets = app.daily_budgets().await.unwrap_or_default();
+    Json(serde_json::json!({ "channels": channel_reports(&app, &budgets) }))
 }
 
 #[cfg(test)]

@@ -381,7 +381,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Channels { json } => {
-            let reports = report::channel_reports(&app);
+            // The budget needs the store; without one the rest still shows.
+            let budgets = app.daily_budgets().await.unwrap_or_default();
+            let reports = report::channel_reports(&app, &budgets);
             if json {
                 output::print(&format!("{}\n", serde_json::json!({ "channels": reports })));
             } else {
@@ -730,7 +732,7 @@ async fn doctor(app: &App) -> Result<(), Failure> {
     for warning in &app.config_warnings {
         report.push_str(&format!("  warning: {warning}\n"));
     }
-    for channel in report::channel_reports(app) {
+    for channel in report::channel_reports(app, &std::collections::BTreeMap::new()) {
         if channel.compiled_in && channel.enabled && !channel.missing.is_empty() {
             report.push_str(&format!(
                 "  {}: not configured, previews only: set {}\n",

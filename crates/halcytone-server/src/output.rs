@@ -188,7 +188,12 @@ pub(crate) fn channels_table(
                 .circuit
                 .map(|state| format!(", circuit {state}"))
                 .unwrap_or_default();
-            let _ = writeln!(out, "            cadence {cadence}{rate}{circuit}");
+            let cap = match (report.daily_cap, report.daily_cap_remaining) {
+                (Some(cap), Some(left)) => format!(", daily cap {cap} ({left} left)"),
+                (Some(cap), None) => format!(", daily cap {cap}"),
+                (None, _) => String::new(),
+            };
+            let _ = writeln!(out, "            cadence {cadence}{rate}{cap}{circuit}");
         }
     }
     let _ = writeln!(

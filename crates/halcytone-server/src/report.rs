@@ -1,6 +1,8 @@
 //! What `halcytone channels` and `GET /channels` tell: each channel and
 //! source, and whether it is ready to send.
 
+use std::collections::BTreeMap;
+
 use halcytone_core::channel::Channel;
 use halcytone_core::publisher::Publisher as _;
 use serde::Serialize;
@@ -24,12 +26,18 @@ pub(crate) struct ChannelReport {
     pub(crate) rate_limit: Option<String>,
     /// The sends its quota lets through at once now (absent without one).
     pub(crate) rate_limit_headroom: Option<u32>,
+    /// The most posts plans put in any 24 hours (absent without a cap).
+    pub(crate) daily_cap: Option<u32>,
+    /// What is left of the cap now: less the posts of the last 24 hours,
+    /// and no more than the API last said it has left.
+    pub(crate) daily_cap_remaining: Option<u32>,
     /// `closed` while calls go through, `open` while its breaker holds them.
     pub(crate) circuit: Option<&'static str>,
 }
 
-/// Every shipped channel, compiled in or not, by name.
-pub(crate) fn channel_reports(app: &App) -> Vec<ChannelReport> {
+/// Every shipped channel, compiled in or not, by name; `budgets` is what
+/// [`App::daily_budgets`] said (empty when the store could not tell).
+pub(crate) fn channel_reports(app: &App, budgets: &BTreeMap<Channel, u32>) -> Vec<ChannelReport> {
     let mut reports: Vec<ChannelReport> = app
         .channels
         .iter()
@@ -41,6 +49,8 @@ pub(crate) fn channel_reports(app: &App) -> Vec<ChannelReport> {
             cadence: Some(entry.cadence.to_string()),
             rate_limit: entry.rate_limit.map(|limit| limit.to_string()),
             rate_limit_headroom: entry.publisher.headroom(),
+            daily_cap: entry.daily_cap,
+            daily_cap_remaining: budgets.get(channel).copied(),
             circuit: Some(if entry.publisher.circuit_closed() {
                 "closed"
             } else {
@@ -59,6 +69,8 @@ pub(crate) fn channel_reports(app: &App) -> Vec<ChannelReport> {
                 cadence: None,
                 rate_limit: None,
                 rate_limit_headroom: None,
+                daily_cap: None,
+                daily_cap_remaining: None,
                 circuit: None,
             }),
     );

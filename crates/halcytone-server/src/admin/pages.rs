@@ -716,9 +716,16 @@ pub(crate) async fn channels(State(admin): State<Arc<Admin>>, headers: HeaderMap
     };
     let now = Timestamp::now();
     let mut rows = Vec::new();
-    for report in channel_reports(&admin.app) {
+    let budgets = admin.app.daily_budgets().await.unwrap_or_default();
+    for report in channel_reports(&admin.app, &budgets) {
         let mut row = serde_json::to_value(&report).unwrap_or_default();
         row["label"] = Value::String(channel_name(&report.channel).to_owned());
+        row["daily_cap_text"] =
+            Value::String(match (report.daily_cap, report.daily_cap_remaining) {
+                (Some(cap), Some(left)) => format!("{cap} in 24 h, {left} left"),
+                (Some(cap), None) => format!("{cap} in 24 h"),
+                (None, _) => "none".to_owned(),
+            });
         if report.compiled_in {
             let next = admin
                 .app
