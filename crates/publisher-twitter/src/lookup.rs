@@ -197,7 +197,7 @@ mod tests {
         );
         // The first part on record: the look-up starts after it.
         assert_eq!(
-            match_parts(&thread, &["10".to_owned()], &timeline[..2]).unwrap(),
+            match_parts(&thread, &["10".to_owned()], &timeline[1..]).unwrap(),
             ["10", "20"]
         );
         // A part replying to another post is not this thread's.
