@@ -772,3 +772,152 @@ async fn cached_dry_run_plans_are_byte_identical_and_follow_the_document() {
         );
     }
 }
+
+/// A revoked X token, a retired LinkedIn-Version and a LinkedIn token that
+/// expires in three days: `serve` checks at start, `/ready` is degraded
+/// naming each, the gauge says which, and `doctor --online` fails on them.
+#[tokio::test]
+async fn failing_preflight_checks_degrade_ready_and_fail_doctor_online() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let api = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2/users/me"))
+        .and(header("authorization", "Bearer revoked-x-token"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
+        ))
+        .mount(&api)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/userinfo"))
+        .and(header("authorization", "Bearer li-token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"sub": "782bbtaQ", "name": "Halcytone"})),
+        )
+        .mount(&api)
+        .await;
+    let expires = (jiff::Timestamp::now() + Duration::from_secs(3 * 86_400)).to_string();
+    let environment = [
+        ("HALCYTONE__CHANNELS__TWITTER__BASE_URL", api.uri()),
+        (
+            "HALCYTONE__CHANNELS__TWITTER__BEARER_TOKEN",
+            "revoked-x-token".to_owned(),
+        ),
+        ("HALCYTONE__CHANNELS__LINKEDIN__BASE_URL", api.uri()),
+        (
+            "HALCYTONE__CHANNELS__LINKEDIN__ACCESS_TOKEN",
+            "li-token".to_owned(),
+        ),
+        (
+            "HALCYTONE__CHANNELS__LINKEDIN__AUTHOR_URN",
+            "urn:li:organization:1".to_owned(),
+        ),
+        (
+            "HALCYTONE__CHANNELS__LINKEDIN__VERSION",
+            "202501".to_owned(),
+        ),
+        (
+            "HALCYTONE__CHANNELS__LINKEDIN__ACCESS_TOKEN_EXPIRES_AT",
+            expires,
+        ),
+    ];
+    let borrowed: Vec<(&str, &str)> = environment
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    let server = Server::start("http-preflight", &borrowed).await;
+    let mut ready = Value::Null;
+    for _ in 0..50 {
+        ready = client()
+            .get(server.url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ready["checks"].as_array().unwrap().len() > 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready["status"], "degraded", "{ready:#}");
+    let failing: Vec<(&str, &str)> = ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|check| check["status"] == "degraded")
+        .map(|check| {
+            (
+                check["name"].as_str().unwrap(),
+                check["detail"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = failing.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "preflight:linkedin.token_expiry",
+            "preflight:linkedin.version",
+            "preflight:twitter.credentials"
+        ],
+        "{ready:#}"
+    );
+    assert!(
+        failing[0].1.contains("in 2 days") || failing[0].1.contains("in 3 days"),
+        "{failing:?}"
+    );
+    assert!(
+        failing[1].1.contains("LinkedIn-Version 202501 was retired"),
+        "{failing:?}"
+    );
+    assert!(failing[2].1.contains("401"), "{failing:?}");
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("halcytone_preflight_ok{check=\"twitter.credentials\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("halcytone_preflight_ok{check=\"linkedin.credentials\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("revoked-x-token"));
+
+    let directory = scratch("doctor-online");
+    let mut doctor = Command::new(halcytone());
+    doctor.args(["doctor", "--online"]).current_dir(&directory);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
+        doctor.env_remove(name);
+    }
+    doctor.envs(borrowed.iter().copied());
+    let output = doctor.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "twitter.credentials: FAILING, GET /2/users/me: twitter rejected the request (401)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("linkedin.credentials: ok, LinkedIn accepts the access token"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("linkedin.version: LinkedIn-Version 202501 was retired"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("revoked-x-token") && !stderr.contains("revoked-x-token"));
+}

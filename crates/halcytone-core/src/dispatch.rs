@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::channel::Channel;
 use crate::error::PublishError;
 use crate::http::body_bytes;
+use crate::preflight::Preflight;
 use crate::publisher::{
     Content, OutgoingPost, PostId, PostStatus, PublishContext, PublishReceipt, Publisher,
 };
@@ -145,6 +146,11 @@ pub struct Dispatcher {
     /// leases it renews. A post whose result could not be written leaves
     /// the set, so its lease expires and it is requeued like a dead one.
     holding: std::sync::Mutex<HashSet<PostId>>,
+    /// Where pre-flight results go.
+    preflight: Preflight,
+    /// The day (in the plan's zone) each channel's pre-flight checks last
+    /// ran before its first post of that day, while serving.
+    preflighted: std::sync::Mutex<BTreeMap<Channel, jiff::civil::Date>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -183,7 +189,16 @@ impl Dispatcher {
             owner,
             clock: Arc::new(Timestamp::now),
             holding: std::sync::Mutex::new(HashSet::new()),
+            preflight: Preflight::default(),
+            preflighted: std::sync::Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Records pre-flight results on `board` (the server's, which reports them).
+    #[must_use]
+    pub fn with_preflight(mut self, board: Preflight) -> Self {
+        self.preflight = board;
+        self
     }
 
     /// Replaces the clock (tests).
@@ -458,6 +473,9 @@ impl Dispatcher {
             } else {
                 Vec::new()
             };
+            if !permits.is_empty() && !once {
+                self.preflight_first_of_day(channel, publisher).await;
+            }
             let leased = if permits.is_empty() {
                 Vec::new()
             } else {
@@ -863,6 +881,22 @@ impl Dispatcher {
                     tracing::error!(%error, "Cannot queue approved posts.");
                 }
             }
+        }
+    }
+
+    /// Runs `channel`'s pre-flight checks before its first post of the day,
+    /// so that a revoked token is reported with the post that meets it.
+    async fn preflight_first_of_day(&self, channel: &Channel, publisher: &Resilient) {
+        let now = (self.clock)();
+        let today = now.to_zoned_datetime(self.timezone.clone()).date();
+        let ran = self
+            .preflighted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(channel.clone(), today);
+        if ran != Some(today) {
+            let checks = publisher.preflight(now).await;
+            self.preflight.record(&checks, now);
         }
     }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod markdown;
 pub mod plan;
+pub mod preflight;
 pub mod prelude;
 pub mod publisher;
 pub mod registry;

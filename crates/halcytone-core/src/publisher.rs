@@ -350,6 +350,14 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// Pre-flight checks (PRODUCT §14): the credentials work (a harmless
+    /// call of the API), the API version is still supported, a token with a
+    /// known expiry is not due within a week. Empty for a channel without any.
+    async fn preflight(&self, now: jiff::Timestamp) -> Vec<crate::preflight::Check> {
+        let _ = now;
+        Vec::new()
+    }
+
     /// Looks on the channel for a post whose send's outcome is unknown, by
     /// the look-up the API has (an idempotency key, a campaign name, a slug,
     /// the account's recent posts). Channels without one are always unsure.

@@ -565,6 +565,10 @@ impl Publisher for Resilient {
         self.inner.external_url(external_id)
     }
 
+    async fn preflight(&self, now: jiff::Timestamp) -> Vec<crate::preflight::Check> {
+        self.inner.preflight(now).await
+    }
+
     async fn look_up(
         &self,
         post: &OutgoingPost,

@@ -17,6 +17,7 @@ use halcytone_core::http::HttpClient;
 use halcytone_core::plan::{
     Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan, post_id,
 };
+use halcytone_core::preflight::{Check, Preflight};
 use halcytone_core::publisher::{Content, OutgoingPost, PostId, PostStatus, Publisher};
 use halcytone_core::registry::{Registry, SourceContext};
 use halcytone_core::render::Renderer;
@@ -75,6 +76,8 @@ pub(crate) struct App {
     /// The longest an interactive command waits for the living document,
     /// retries included (`--timeout`); `serve` waits as the retries allow.
     pub(crate) source_timeout: Option<std::time::Duration>,
+    /// The latest pre-flight results.
+    pub(crate) preflight: Preflight,
 }
 
 /// What to generate.
@@ -306,6 +309,7 @@ impl App {
             last_kept: Mutex::new(None),
             store: tokio::sync::OnceCell::new(),
             source_timeout: None,
+            preflight: Preflight::default(),
             plans: Mutex::new(PlanCache::default()),
         })
     }
@@ -809,6 +813,35 @@ impl App {
             .collect())
     }
 
+    /// Runs every pre-flight check (PRODUCT §14) and keeps the results: each
+    /// enabled, configured channel's own, and the living document's access.
+    pub(crate) async fn preflight(&self) -> Vec<Check> {
+        let now = jiff::Timestamp::now();
+        let channels = self
+            .channels
+            .values()
+            .filter(|entry| entry.enabled && entry.publisher.missing_configuration().is_empty())
+            .map(|entry| entry.publisher.preflight(now));
+        let mut checks: Vec<Check> = futures_util::future::join_all(channels)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        checks.push(match self.fetch_document().await {
+            Ok(parsed) => Check::pass(
+                "source",
+                format!(
+                    "{} read, {} items",
+                    self.source.describe(),
+                    parsed.document.items().count()
+                ),
+            ),
+            Err(error) => Check::fail("source", error.to_string()),
+        });
+        self.preflight.record(&checks, now);
+        checks
+    }
+
     /// Looks every unconfirmed post up on its channel (PRODUCT §14).
     ///
     /// # Errors
@@ -835,7 +868,8 @@ impl App {
             self.settings.dispatcher.clone(),
             self.settings.resilience.clone(),
             self.settings.timezone.clone(),
-        ))
+        )
+        .with_preflight(self.preflight.clone()))
     }
 
     /// A stored plan with its posts.

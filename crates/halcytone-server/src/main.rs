@@ -87,6 +87,10 @@ enum Command {
         /// How long to wait for the living document, retries included.
         #[arg(long, default_value = "30s", value_parser = parse_timeout)]
         timeout: std::time::Duration,
+        /// Also run the pre-flight checks against the APIs: each channel's
+        /// credentials, LinkedIn's version window, known token expiries.
+        #[arg(long)]
+        online: bool,
     },
     /// Send the posts that are due, once (cron-friendly), and report each.
     Publish {
@@ -329,7 +333,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let origins = settings.origins.clone();
     let mut app = App::new(settings, registry::registry(), document)
         .map_err(|error| origins.locate(error))?;
-    if let Command::Generate { timeout, .. } | Command::Doctor { timeout } = &cli.command {
+    if let Command::Generate { timeout, .. } | Command::Doctor { timeout, .. } = &cli.command {
         app.source_timeout = Some(*timeout);
     }
     for warning in &app.config_warnings {
@@ -396,7 +400,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Doctor { .. } => doctor(&app).await,
+        Command::Doctor { online, .. } => doctor(&app, online).await,
         Command::Publish { dry_run, json, .. } => publish_due(&app, dry_run, json).await,
         Command::Posts { command } => posts(&app, command).await,
     }
@@ -727,7 +731,7 @@ async fn publish_due(app: &App, dry_run: bool, json: bool) -> Result<(), Failure
     Ok(())
 }
 
-async fn doctor(app: &App) -> Result<(), Failure> {
+async fn doctor(app: &App, online: bool) -> Result<(), Failure> {
     let mut report = String::from("Configuration: ok\n");
     for warning in &app.config_warnings {
         report.push_str(&format!("  warning: {warning}\n"));
@@ -780,8 +784,26 @@ async fn doctor(app: &App) -> Result<(), Failure> {
         }
         Err(error) => Some(error.to_string()),
     };
+    let mut preflight_problems = Vec::new();
+    if online {
+        report.push_str("Pre-flight checks:\n");
+        for check in app.preflight().await {
+            if check.name == "source" {
+                continue;
+            }
+            let mark = if check.ok { "ok" } else { "FAILING" };
+            report.push_str(&format!("  {}: {mark}, {}\n", check.name, check.detail));
+            if !check.ok {
+                preflight_problems.push(format!("{}: {}", check.name, check.detail));
+            }
+        }
+    }
     output::print(&report);
-    let problems: Vec<String> = store_problem.into_iter().chain(source_problem).collect();
+    let problems: Vec<String> = store_problem
+        .into_iter()
+        .chain(source_problem)
+        .chain(preflight_problems)
+        .collect();
     if problems.is_empty() {
         Ok(())
     } else {
@@ -829,6 +851,19 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
     let app = Arc::new(app);
     let stop = tokio_util::sync::CancellationToken::new();
     let dispatching = start_dispatcher(&app, &stop).await?;
+    // Pre-flight checks at start and daily; the dispatcher also runs a
+    // channel's own before its first post of each day.
+    let checking = Arc::clone(&app);
+    let checks_stop = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            checking.preflight().await;
+            tokio::select! {
+                () = checks_stop.cancelled() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)) => {}
+            }
+        }
+    });
     tracing::info!(address = %local, "Listening.");
     output::print(&format!("halcytone listening on http://{local}\n"));
     let on_signal = stop.clone();

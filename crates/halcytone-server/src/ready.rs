@@ -1,5 +1,6 @@
 //! What `GET /ready` checks: the store answers a real query, every enabled
-//! channel's templates render, and which channels' breakers hold their posts.
+//! channel's templates render, which channels' breakers hold their posts,
+//! and which pre-flight checks last failed.
 
 use halcytone_core::document::{ItemId, Priority};
 use halcytone_core::publisher::{ItemView, PostId, Publisher as _, RenderInput};
@@ -57,6 +58,14 @@ pub(crate) async fn readiness(app: &App) -> Readiness {
                 "paused after repeated failures (circuit open); its due posts wait",
             ));
         }
+    }
+    // A failing pre-flight check warns ahead: the server serves, degraded.
+    for failing in app.preflight.failing() {
+        checks.push(check(
+            format!("preflight:{}", failing.check.name),
+            "degraded",
+            format!("{} (checked {})", failing.check.detail, failing.at),
+        ));
     }
     let status = if checks.iter().any(|check| check.status == "failing") {
         "not-ready"

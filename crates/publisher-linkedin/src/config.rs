@@ -33,6 +33,10 @@ pub struct LinkedinConfig {
     /// Who may see the posts.
     #[serde(default)]
     pub visibility: Visibility,
+    /// When the access token expires (RFC 3339), for the pre-flight check:
+    /// LinkedIn's member tokens last 60 days.
+    #[serde(default)]
+    pub access_token_expires_at: Option<jiff::Timestamp>,
 }
 
 fn default_base_url() -> BaseUrl {
@@ -51,6 +55,7 @@ impl Default for LinkedinConfig {
             author_urn: None,
             version: default_version(),
             visibility: Visibility::Public,
+            access_token_expires_at: None,
         }
     }
 }

@@ -197,6 +197,43 @@ impl Publisher for LinkedinPublisher {
         )?])
     }
 
+    /// `GET /v2/userinfo` with the token, the `LinkedIn-Version`'s support
+    /// window, and the token's expiry when configured.
+    async fn preflight(&self, now: jiff::Timestamp) -> Vec<Check> {
+        let mut checks = vec![version_check(&self.config.version, now)];
+        if let Some(expires_at) = self.config.access_token_expires_at {
+            checks.push(halcytone_core::preflight::expiry(
+                "linkedin.token_expiry",
+                "the access token",
+                expires_at,
+                now,
+            ));
+        }
+        if self.missing_configuration().is_empty() {
+            let request = OutboundRequest::get(
+                self.config.base_url.join("/v2/userinfo"),
+                vec![(
+                    "authorization",
+                    HeaderValue::bearer(self.config.access_token.as_ref()),
+                )],
+            );
+            let version = self.config.version.clone();
+            let answer: Result<serde_json::Value, PublishError> = self
+                .http
+                .send_json(&CHANNEL, &request, "preflight-linkedin", |response| {
+                    parse_error(response, &version, SystemTime::now())
+                })
+                .await;
+            checks.push(match answer {
+                Ok(_) => Check::pass("linkedin.credentials", "LinkedIn accepts the access token"),
+                Err(error) => {
+                    Check::fail("linkedin.credentials", format!("GET /v2/userinfo: {error}"))
+                }
+            });
+        }
+        checks
+    }
+
     async fn look_up(
         &self,
         post: &OutgoingPost,
@@ -302,9 +339,62 @@ impl Publisher for LinkedinPublisher {
     }
 }
 
+/// Whether a `LinkedIn-Version` (`YYYYMM`) is within its support window:
+/// LinkedIn retires a version about a year after its month, so the check
+/// fails from a month before that.
+fn version_check(version: &str, now: jiff::Timestamp) -> Check {
+    const NAME: &str = "linkedin.version";
+    let month = version
+        .get(..4)
+        .zip(version.get(4..6))
+        .and_then(|(year, month)| Some((year.parse::<i16>().ok()?, month.parse::<i8>().ok()?)))
+        .and_then(|(year, month)| jiff::civil::Date::new(year, month, 1).ok());
+    let Some(released) = month else {
+        return Check::fail(NAME, format!("`{version}` is not a YYYYMM version"));
+    };
+    let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let retires = released.saturating_add(jiff::Span::new().months(12));
+    let warn_from = released.saturating_add(jiff::Span::new().months(11));
+    if today >= retires {
+        Check::fail(
+            NAME,
+            format!(
+                "LinkedIn-Version {version} was retired about {retires}; set channels.linkedin.version to a current YYYYMM"
+            ),
+        )
+    } else if today >= warn_from {
+        Check::fail(
+            NAME,
+            format!(
+                "LinkedIn-Version {version} retires about {retires}; set channels.linkedin.version to a current YYYYMM before then"
+            ),
+        )
+    } else {
+        Check::pass(
+            NAME,
+            format!("LinkedIn-Version {version} is supported until about {retires}"),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_warns_a_month_before_its_year_is_up() {
+        let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap();
+        assert!(version_check("202608", at("2027-06-30T00:00:00Z")).ok);
+        let soon = version_check("202608", at("2027-07-02T00:00:00Z"));
+        assert!(!soon.ok);
+        assert!(
+            soon.detail.contains("retires about 2027-08-01"),
+            "{}",
+            soon.detail
+        );
+        let gone = version_check("202608", at("2027-08-01T00:00:00Z"));
+        assert!(gone.detail.contains("was retired about 2027-08-01"));
+    }
 
     #[test]
     fn the_request_body_matches_the_reference_fixture() {

@@ -318,6 +318,24 @@ impl Publisher for TwitterPublisher {
             .collect()
     }
 
+    /// `GET /2/users/me` with the configured credentials.
+    async fn preflight(&self, _now: jiff::Timestamp) -> Vec<Check> {
+        const NAME: &str = "twitter.credentials";
+        if !self.missing_configuration().is_empty() {
+            return Vec::new();
+        }
+        let me: Result<Me, PublishError> = self
+            .get(
+                self.config.base_url.join("/2/users/me"),
+                "preflight-twitter",
+            )
+            .await;
+        vec![match me {
+            Ok(me) => Check::pass(NAME, format!("X accepts them for @{}", me.data.username)),
+            Err(error) => Check::fail(NAME, format!("GET /2/users/me: {error}")),
+        }]
+    }
+
     async fn look_up(
         &self,
         post: &OutgoingPost,
@@ -329,8 +347,7 @@ impl Publisher for TwitterPublisher {
         let Some((account, posts)) = self.own_posts(context).await? else {
             return Ok(Lookup::Unsure {
                 reason: format!(
-                    "the account posted more than {} pages of posts since {since}; too many to prove an absence",
-                    MAX_PAGES
+                    "the account posted more than {MAX_PAGES} pages of posts since {since}; too many to prove an absence"
                 ),
             });
         };
