@@ -808,3 +808,154 @@ async fn a_dry_run_server_previews_due_posts_and_sends_nothing() {
         assert!(!log.contains(secret), "{secret} leaked into the log");
     }
 }
+
+/// A webhook receiver, as one is written: it checks `Halcytone-Signature`
+/// (`t=<seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`) over the raw
+/// body. Answers 503 while `down` is set.
+struct Receiver {
+    secret: &'static str,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn verified(secret: &str, request: &Request) -> bool {
+    use hmac::{KeyInit, Mac};
+    let Some(signature) = request
+        .headers
+        .get("halcytone-signature")
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((t, v1)) = signature
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+    else {
+        return false;
+    };
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(&request.body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    expected == v1
+}
+
+impl Respond for Receiver {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if !verified(self.secret, request) {
+            return ResponseTemplate::new(401);
+        }
+        if self.down.load(Ordering::SeqCst) {
+            ResponseTemplate::new(503)
+        } else {
+            ResponseTemplate::new(204)
+        }
+    }
+}
+
+/// Posts go out while the webhook receiver is down, and the server is
+/// killed with deliveries pending; after a restart, with the receiver up,
+/// every post's event arrives signed, with the id and body it had on every
+/// earlier try, and the delivery log says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_events_survive_a_kill_and_arrive_signed_with_stable_ids() {
+    const SECRET: &str = "whsec-test-secret";
+    let apis = Apis::start(Duration::from_millis(20)).await;
+    let receiver = MockServer::start().await;
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    Mock::given(method("POST"))
+        .and(path("/hooks/halcytone"))
+        .respond_with(Receiver {
+            secret: SECRET,
+            down: Arc::clone(&down),
+        })
+        .mount(&receiver)
+        .await;
+    let mut environment = apis.environment();
+    environment.push((
+        "HALCYTONE__DISPATCHER__WEBHOOK_RETRY".to_owned(),
+        "1s".to_owned(),
+    ));
+    let directory = scratch("webhooks");
+    std::fs::write(
+        directory.join("halcytone.toml"),
+        format!(
+            "[[webhooks]]\nurl = \"{}/hooks/halcytone\"\nsecret = \"{SECRET}\"\nevents = [\"post.published\"]\n",
+            receiver.uri()
+        ),
+    )
+    .unwrap();
+    let log = directory.join("serve.log");
+    let stored = store_due_posts(&directory, &environment, 7, 3).await;
+    let serve = Serve::start(&directory, &environment, &log).await;
+    let posts = settled(&directory, &environment, Duration::from_secs(60)).await;
+    assert_eq!(count(&posts, "published"), stored);
+    // At least one try of each reached the receiver, and failed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while receiver.received_requests().await.unwrap().len() < stored {
+        assert!(tokio::time::Instant::now() < deadline, "no delivery tried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    serve.kill().await;
+
+    down.store(false, Ordering::SeqCst);
+    let serve = Serve::start(&directory, &environment, &log).await;
+    let delivered = |requests: &[Request]| -> BTreeMap<String, Vec<Vec<u8>>> {
+        let mut by_event: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+        for request in requests {
+            let id = request.headers["halcytone-event-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            by_event.entry(id).or_default().push(request.body.clone());
+        }
+        by_event
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let log_json = loop {
+        let log = run(&directory, &environment, &["webhooks", "--json"]).await;
+        let records = log["deliveries"].as_array().unwrap().clone();
+        if records.len() == stored && records.iter().all(|record| record["status"] == "delivered") {
+            break records;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all delivered: {log:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    serve.kill().await;
+
+    let requests = receiver.received_requests().await.unwrap();
+    assert!(requests.iter().all(|request| verified(SECRET, request)));
+    assert!(requests.len() > stored, "some deliveries were retried");
+    let by_event = delivered(&requests);
+    assert_eq!(by_event.len(), stored, "one event per published post");
+    let mut posts_told = std::collections::BTreeSet::new();
+    for (id, bodies) in &by_event {
+        assert!(
+            bodies.iter().all(|body| body == &bodies[0]),
+            "{id}: every try sends the same body"
+        );
+        let body: Value = serde_json::from_slice(&bodies[0]).unwrap();
+        assert_eq!(body["id"], id.as_str());
+        assert_eq!(body["type"], "post.published");
+        assert_eq!(body["post"]["status"], "published");
+        assert!(!body["post"]["external_ids"].as_array().unwrap().is_empty());
+        posts_told.insert(body["post"]["id"].as_str().unwrap().to_owned());
+    }
+    let published: std::collections::BTreeSet<String> = posts
+        .iter()
+        .map(|post| post["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(posts_told, published);
+    for record in &log_json {
+        assert!(record["attempts"].as_u64().unwrap() >= 2, "{record}");
+        assert_eq!(record["url"], receiver.uri() + "/…");
+    }
+}

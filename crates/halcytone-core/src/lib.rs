@@ -29,3 +29,4 @@ pub mod structured;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod text;
+pub mod webhooks;

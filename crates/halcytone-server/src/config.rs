@@ -13,6 +13,7 @@ use halcytone_core::error::ConfigError;
 use halcytone_core::registry::Table;
 use halcytone_core::resilience::{RateLimit, ResilienceSettings, parse_duration, parse_size};
 use halcytone_core::secret::SecretString;
+use halcytone_core::webhooks::{DeliverySettings, Webhook};
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
@@ -48,6 +49,8 @@ struct RawSettings {
     resilience: RawResilience,
     #[serde(default)]
     dispatcher: RawDispatcher,
+    #[serde(default)]
+    webhooks: Vec<Webhook>,
 }
 
 fn default_timezone() -> String {
@@ -227,6 +230,8 @@ struct RawDispatcher {
     reconcile_interval: String,
     #[serde(default = "default_reconcile_after")]
     reconcile_after: String,
+    #[serde(default = "default_webhook_retry")]
+    webhook_retry: String,
 }
 
 fn default_lease() -> String {
@@ -257,6 +262,10 @@ fn default_reconcile_after() -> String {
     "2m".to_owned()
 }
 
+fn default_webhook_retry() -> String {
+    "30s".to_owned()
+}
+
 impl Default for RawDispatcher {
     fn default() -> Self {
         Self {
@@ -268,6 +277,7 @@ impl Default for RawDispatcher {
             shutdown_grace: default_shutdown_grace(),
             reconcile_interval: default_reconcile_interval(),
             reconcile_after: default_reconcile_after(),
+            webhook_retry: default_webhook_retry(),
         }
     }
 }
@@ -368,6 +378,10 @@ pub(crate) struct Settings {
     pub(crate) dispatcher_enabled: bool,
     /// `[dispatcher]`.
     pub(crate) dispatcher: DispatchSettings,
+    /// `[[webhooks]]`: where post events are delivered.
+    pub(crate) webhooks: Vec<Webhook>,
+    /// How webhook deliveries are retried (`dispatcher.webhook_retry`).
+    pub(crate) delivery: DeliverySettings,
     /// Where each key was set, for errors found later (a channel's table).
     pub(crate) origins: Origins,
 }
@@ -569,6 +583,16 @@ impl Settings {
             ));
         }
         let dispatcher = dispatch_settings(&raw.dispatcher)?;
+        let delivery = DeliverySettings {
+            first_retry: parse_duration(&raw.dispatcher.webhook_retry)
+                .map_err(|message| ConfigError::new("dispatcher.webhook_retry", message))?,
+            ..DeliverySettings::default()
+        };
+        for (index, webhook) in raw.webhooks.iter().enumerate() {
+            webhook
+                .check()
+                .map_err(|message| ConfigError::new(format!("webhooks[{index}]"), message))?;
+        }
         if raw.planner.featured_section.trim().is_empty() {
             return Err(ConfigError::new("planner.featured_section", "is empty"));
         }
@@ -601,6 +625,8 @@ impl Settings {
             max_response_body,
             dispatcher_enabled: raw.dispatcher.enabled,
             dispatcher,
+            webhooks: raw.webhooks,
+            delivery,
             origins,
         })
     }

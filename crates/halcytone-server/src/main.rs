@@ -104,6 +104,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The webhook delivery log: each event, where it went, how it went.
+    Webhooks {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Review stored posts.
     Posts {
         #[command(subcommand)]
@@ -401,6 +407,23 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Doctor { online, .. } => doctor(&app, online).await,
+        Command::Webhooks { json } => {
+            let mut log = app
+                .store()
+                .await?
+                .deliveries(WEBHOOK_LOG_LIMIT)
+                .await
+                .map_err(AppError::from)?;
+            for record in &mut log {
+                record.url = halcytone_core::webhooks::shown_url(&record.url);
+            }
+            output::print(&if json {
+                json_text(&serde_json::json!({ "deliveries": log }))?
+            } else {
+                output::deliveries(&log, &app.settings.timezone)
+            });
+            Ok(())
+        }
         Command::Publish { dry_run, json, .. } => publish_due(&app, dry_run, json).await,
         Command::Posts { command } => posts(&app, command).await,
     }
@@ -669,6 +692,9 @@ async fn publish_now(app: &App, request: GenerateRequest, json: bool) -> Result<
 /// The most due posts a dry run lists.
 const DUE_PREVIEW_LIMIT: usize = 10_000;
 
+/// The newest events `halcytone webhooks` lists.
+const WEBHOOK_LOG_LIMIT: usize = 200;
+
 async fn publish_due(app: &App, dry_run: bool, json: bool) -> Result<(), Failure> {
     let dispatcher = app.dispatcher().await?;
     if dry_run || app.settings.dry_run {
@@ -851,6 +877,19 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
     let app = Arc::new(app);
     let stop = tokio_util::sync::CancellationToken::new();
     let dispatching = start_dispatcher(&app, &stop).await?;
+    if !app.settings.webhooks.is_empty() && !app.settings.dry_run {
+        let store: Arc<dyn halcytone_core::store::Store> = Arc::new(app.store().await?.clone());
+        let http = halcytone_core::http::HttpClient::new(app.settings.request_timeout)
+            .map_err(|message| Failure { message, code: 1 })?;
+        let deliverer = halcytone_core::webhooks::Deliverer::new(
+            store,
+            app.settings.webhooks.clone(),
+            http,
+            app.settings.delivery,
+        );
+        let delivering = stop.clone();
+        tokio::spawn(async move { deliverer.run(&delivering).await });
+    }
     // Pre-flight checks at start and daily; the dispatcher also runs a
     // channel's own before its first post of each day.
     let checking = Arc::clone(&app);

@@ -7,7 +7,7 @@ use halcytone_core::compose::{ContentPlan, ScheduledPost};
 
 use halcytone_core::dispatch::{Dispatched, DuePreview, PassSummary, Reconciled};
 use halcytone_core::publisher::PostStatus;
-use halcytone_core::store::{StoredPost, lifecycle};
+use halcytone_core::store::{DeliveryRecord, StoredPost, lifecycle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -374,6 +374,36 @@ pub(crate) fn post_details(post: &StoredPost, zone: &TimeZone) -> String {
             } else {
                 format!(" ({})", attempt.external_ids.join(", "))
             }
+        );
+    }
+    out
+}
+
+/// Formats the webhook delivery log, one line per event and URL.
+pub(crate) fn deliveries(log: &[DeliveryRecord], zone: &TimeZone) -> String {
+    if log.is_empty() {
+        return "No webhook event yet.\n".to_owned();
+    }
+    let mut out = String::new();
+    for record in log {
+        let how = match (record.status.as_str(), &record.last_error) {
+            ("delivered", _) => format!(
+                "delivered{}",
+                record
+                    .delivered_at
+                    .map(|at| format!(" {}", local(at, zone)))
+                    .unwrap_or_default()
+            ),
+            (status, Some(error)) => format!("{status} after {} tries: {error}", record.attempts),
+            (status, None) => status.to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}  {:<16} {} → {}: {how}",
+            local(record.created_at, zone),
+            record.event_type,
+            record.post_id,
+            record.url
         );
     }
     out

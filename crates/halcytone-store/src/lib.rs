@@ -15,9 +15,10 @@ use halcytone_core::channel::Channel;
 use halcytone_core::publisher::{PostId, PostStatus};
 use halcytone_core::store::lifecycle::{self, Action, is_protected, parse_status, status_name};
 use halcytone_core::store::{
-    Attempt, AttemptOutcome, Finish, LeasedPost, Leasing, NewPost, PlanRecord, PlannedVersion,
-    PostFilter, Requeue, Requeued, Resolution, SaveReport, Store, StoreError, StoredPlan,
-    StoredPost, Transitioned, content_hash,
+    Attempt, AttemptOutcome, DeliveryOutcome, DeliveryRecord, DueDelivery, Finish, LeasedPost,
+    Leasing, NewPost, PlanRecord, PlannedVersion, PostFilter, Requeue, Requeued, Resolution,
+    SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned, content_hash, event_type,
+    sha256_hex,
 };
 
 /// How often a compare-and-set transition is tried again when the post
@@ -263,9 +264,10 @@ impl SqlStore {
                     result
                 }
                 None => {
+                    let mut tx = self.pool.begin().await.map_err(database)?;
                     // A retry starts the attempts afresh; a confirmation is
                     // when the post is known to be out.
-                    sqlx::query(
+                    let result = sqlx::query(
                         "UPDATE posts SET status = $1, approved_hash = $2, content_hash = $3, \
                          updated_at = $4, \
                          attempt_count = CASE WHEN $7 = 1 THEN 0 ELSE attempt_count END, \
@@ -282,9 +284,14 @@ impl SqlStore {
                     .bind(i64::from(action == Action::Retry))
                     .bind(i64::from(action == Action::Confirm))
                     .bind(at.as_millisecond())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
-                    .map_err(database)?
+                    .map_err(database)?;
+                    if result.rows_affected() == 1 {
+                        insert_events(&mut *tx, &[(id, to)], at).await?;
+                    }
+                    tx.commit().await.map_err(database)?;
+                    result
                 }
             };
             if result.rows_affected() == 1 {
@@ -491,6 +498,64 @@ where
             .bind(attempt.correlation_id.clone())
             .bind(attempt.body_hash.clone())
             .bind(attempt.note.clone());
+    }
+    insert.execute(executor).await.map_err(database)?;
+    Ok(())
+}
+
+/// Writes the webhook events of posts reaching `(post, status)`, for the
+/// statuses that have one, in the caller's transaction.
+async fn insert_events<'c, E>(
+    executor: E,
+    changes: &[(&PostId, PostStatus)],
+    now: Timestamp,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let events: Vec<(String, String, &PostId)> = changes
+        .iter()
+        .filter_map(|(id, status)| {
+            let kind = event_type(*status)?;
+            // Unique across processes and restarts: the time, the process
+            // and a counter, hashed with the post and the type.
+            let seed = format!(
+                "{}|{kind}|{}|{}|{}",
+                id,
+                now.as_nanosecond(),
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let hash = sha256_hex([seed.as_bytes()]);
+            Some((format!("evt_{}", &hash[..32]), kind, *id))
+        })
+        .collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..events.len())
+        .map(|index| {
+            let first = 1 + index * 4;
+            format!(
+                "(${}, ${}, ${}, ${})",
+                first,
+                first + 1,
+                first + 2,
+                first + 3
+            )
+        })
+        .collect();
+    let mut insert = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO events (id, type, post_id, created_at) VALUES {}",
+        rows.join(", ")
+    )));
+    for (event, kind, id) in &events {
+        insert = insert
+            .bind(event.as_str())
+            .bind(kind.as_str())
+            .bind(id.0.as_str())
+            .bind(now.as_millisecond());
     }
     insert.execute(executor).await.map_err(database)?;
     Ok(())
@@ -1152,6 +1217,12 @@ impl Store for SqlStore {
             .filter_map(|(id, finish)| finish.attempt.as_ref().map(|attempt| (id, attempt)))
             .collect();
         insert_attempts(&mut *tx, &attempts).await?;
+        let changes: Vec<(&PostId, PostStatus)> = finished
+            .iter()
+            .filter(|(id, _)| held.contains(&id.0))
+            .map(|(id, finish)| (id, finish.status))
+            .collect();
+        insert_events(&mut *tx, &changes, now).await?;
         tx.commit().await.map_err(database)?;
         Ok(finished
             .iter()
@@ -1217,6 +1288,7 @@ impl Store for SqlStore {
             note: Some(evidence.clone()),
         };
         insert_attempts(&mut *tx, &[(id, &attempt)]).await?;
+        insert_events(&mut *tx, &[(id, to)], now).await?;
         tx.commit().await.map_err(database)?;
         Ok(Transitioned {
             id: id.clone(),
@@ -1224,6 +1296,176 @@ impl Store for SqlStore {
             to,
             voided: false,
         })
+    }
+
+    async fn fan_out(
+        &self,
+        url: &str,
+        types: &[String],
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        if types.is_empty() {
+            return Ok(0);
+        }
+        let wanted: Vec<String> = (0..types.len()).map(|n| format!("${}", n + 4)).collect();
+        let mut insert = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO deliveries (event_id, url, status, attempts, next_attempt_ms) \
+             SELECT id, $1, 'pending', 0, $2 FROM events \
+             WHERE created_at >= $3 AND type IN ({}) \
+             ON CONFLICT (event_id, url) DO NOTHING",
+            wanted.join(", ")
+        )))
+        .bind(url)
+        .bind(now.as_millisecond())
+        .bind(since.as_millisecond());
+        for kind in types {
+            insert = insert.bind(kind.as_str());
+        }
+        Ok(insert
+            .execute(&self.pool)
+            .await
+            .map_err(database)?
+            .rows_affected())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        hold_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.event_id, d.url, d.attempts, d.next_attempt_ms, e.type, e.post_id, \
+             e.created_at, e.body FROM deliveries d JOIN events e ON e.id = d.event_id \
+             WHERE d.status = 'pending' AND d.next_attempt_ms <= $1 \
+             ORDER BY e.created_at, d.event_id LIMIT $2",
+        )
+        .bind(now.as_millisecond())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let event_id: String = row.try_get("event_id").map_err(database)?;
+            let url: String = row.try_get("url").map_err(database)?;
+            let seen: i64 = row.try_get("next_attempt_ms").map_err(database)?;
+            // Compare-and-set on the time seen: another taker skips it.
+            let taken = sqlx::query(
+                "UPDATE deliveries SET next_attempt_ms = $3 \
+                 WHERE event_id = $1 AND url = $2 AND next_attempt_ms = $4 AND status = 'pending'",
+            )
+            .bind(event_id.as_str())
+            .bind(url.as_str())
+            .bind(hold_until.as_millisecond())
+            .bind(seen)
+            .execute(&self.pool)
+            .await
+            .map_err(database)?;
+            if taken.rows_affected() != 1 {
+                continue;
+            }
+            let created: i64 = row.try_get("created_at").map_err(database)?;
+            claimed.push(DueDelivery {
+                event_id,
+                event_type: row.try_get("type").map_err(database)?,
+                post_id: PostId(row.try_get("post_id").map_err(database)?),
+                created_at: millis(created)?,
+                body: row.try_get("body").map_err(database)?,
+                url,
+                attempts: count(row.try_get("attempts").map_err(database)?)?,
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn fix_event_body(&self, event_id: &str, body: &str) -> Result<String, StoreError> {
+        sqlx::query("UPDATE events SET body = $2 WHERE id = $1 AND body IS NULL")
+            .bind(event_id)
+            .bind(body)
+            .execute(&self.pool)
+            .await
+            .map_err(database)?;
+        let fixed: Option<String> = sqlx::query("SELECT body FROM events WHERE id = $1")
+            .bind(event_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database)?
+            .map(|row| row.try_get("body"))
+            .transpose()
+            .map_err(database)?
+            .flatten();
+        fixed.ok_or_else(|| StoreError::Corrupt(format!("event `{event_id}` has no body")))
+    }
+
+    async fn record_delivery(
+        &self,
+        event_id: &str,
+        url: &str,
+        outcome: &DeliveryOutcome,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (status, last_status, error, next, delivered) = match outcome {
+            DeliveryOutcome::Delivered { status } => {
+                ("delivered", Some(*status), None, now, Some(now))
+            }
+            DeliveryOutcome::Retry {
+                status,
+                error,
+                next,
+            } => ("pending", *status, Some(error.as_str()), *next, None),
+            DeliveryOutcome::GaveUp { status, error } => {
+                ("failed", *status, Some(error.as_str()), now, None)
+            }
+        };
+        sqlx::query(
+            "UPDATE deliveries SET status = $3, attempts = attempts + 1, next_attempt_ms = $4, \
+             last_status = $5, last_error = $6, delivered_at = $7 \
+             WHERE event_id = $1 AND url = $2",
+        )
+        .bind(event_id)
+        .bind(url)
+        .bind(status)
+        .bind(next.as_millisecond())
+        .bind(last_status.map(i64::from))
+        .bind(error)
+        .bind(delivered.map(Timestamp::as_millisecond))
+        .execute(&self.pool)
+        .await
+        .map_err(database)?;
+        Ok(())
+    }
+
+    async fn deliveries(&self, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.event_id, d.url, d.status, d.attempts, d.last_status, d.last_error, \
+             d.delivered_at, e.type, e.post_id, e.created_at \
+             FROM deliveries d JOIN events e ON e.id = d.event_id \
+             ORDER BY e.created_at DESC, d.event_id, d.url LIMIT $1",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?;
+        rows.iter()
+            .map(|row| {
+                let last_status: Option<i64> = row.try_get("last_status").map_err(database)?;
+                let delivered: Option<i64> = row.try_get("delivered_at").map_err(database)?;
+                Ok(DeliveryRecord {
+                    event_id: row.try_get("event_id").map_err(database)?,
+                    event_type: row.try_get("type").map_err(database)?,
+                    post_id: PostId(row.try_get("post_id").map_err(database)?),
+                    created_at: millis(row.try_get("created_at").map_err(database)?)?,
+                    url: row.try_get("url").map_err(database)?,
+                    status: row.try_get("status").map_err(database)?,
+                    attempts: count(row.try_get("attempts").map_err(database)?)?,
+                    last_status: last_status.and_then(|status| u16::try_from(status).ok()),
+                    last_error: row.try_get("last_error").map_err(database)?,
+                    delivered_at: delivered.map(millis).transpose()?,
+                })
+            })
+            .collect()
     }
 
     async fn requeue(
@@ -1312,6 +1554,7 @@ impl Store for SqlStore {
                 };
                 insert_attempts(&mut *tx, &[(&id, &attempt)]).await?;
             }
+            insert_events(&mut *tx, &[(&id, status)], now).await?;
             tx.commit().await.map_err(database)?;
             requeued.push(Requeued {
                 id,

@@ -371,6 +371,86 @@ async fn reconciliation(store: &SqlStore, p: &str, pid: &dyn Fn(i64) -> PostId) 
         store.post(&pid(10)).await.unwrap().unwrap().attempts.len(),
         published.attempts.len()
     );
+    outbox(store, &pid(10), at).await;
+}
+
+/// The publication found by reconciliation is an event in the outbox: it
+/// is queued once per webhook, taken by one taker, its body fixed by the
+/// first delivery, and its outcome logged.
+async fn outbox(store: &SqlStore, published: &PostId, at: Timestamp) {
+    let url = format!("https://hooks.example/{}", published.0);
+    let types = ["post.published".to_owned()];
+    let since = at - std::time::Duration::from_secs(60);
+    assert!(store.fan_out(&url, &types, since, at).await.unwrap() >= 1);
+    assert_eq!(store.fan_out(&url, &types, since, at).await.unwrap(), 0);
+    let hold = at + std::time::Duration::from_secs(60);
+    let claimed = store.claim_deliveries(at, hold, 1000).await.unwrap();
+    let mine: Vec<&DueDelivery> = claimed
+        .iter()
+        .filter(|delivery| delivery.url == url && delivery.post_id == *published)
+        .collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].post_id, *published);
+    assert_eq!(mine[0].event_type, "post.published");
+    // Held: a second taker gets nothing of it.
+    assert!(
+        store
+            .claim_deliveries(at, hold, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .all(|delivery| delivery.event_id != mine[0].event_id)
+    );
+    let event = mine[0].event_id.clone();
+    assert_eq!(
+        store.fix_event_body(&event, "{\"a\":1}").await.unwrap(),
+        "{\"a\":1}"
+    );
+    assert_eq!(
+        store.fix_event_body(&event, "{\"b\":2}").await.unwrap(),
+        "{\"a\":1}"
+    );
+    store
+        .record_delivery(
+            &event,
+            &url,
+            &DeliveryOutcome::Retry {
+                status: Some(503),
+                error: "the receiver answered 503".to_owned(),
+                next: at,
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    let retried = store.claim_deliveries(at, hold, 1000).await.unwrap();
+    let again = retried
+        .iter()
+        .find(|delivery| delivery.event_id == event)
+        .unwrap();
+    assert_eq!(
+        (again.attempts, again.body.as_deref()),
+        (1, Some("{\"a\":1}"))
+    );
+    store
+        .record_delivery(
+            &event,
+            &url,
+            &DeliveryOutcome::Delivered { status: 204 },
+            at,
+        )
+        .await
+        .unwrap();
+    let log = store.deliveries(10_000).await.unwrap();
+    let record = log
+        .iter()
+        .find(|record| record.event_id == event && record.url == url)
+        .unwrap();
+    assert_eq!(
+        (record.status.as_str(), record.attempts, record.last_status),
+        ("delivered", 2, Some(204))
+    );
+    assert_eq!(record.delivered_at, Some(at));
 }
 
 #[tokio::test]

@@ -389,6 +389,91 @@ pub enum Resolution {
     },
 }
 
+/// The state changes a webhook hears of: the post's new status names it.
+pub const EVENT_STATUSES: [PostStatus; 3] = [
+    PostStatus::Published,
+    PostStatus::Failed,
+    PostStatus::Unconfirmed,
+];
+
+/// The webhook event type of a post reaching `status` (`post.published`),
+/// for the statuses in [`EVENT_STATUSES`].
+pub fn event_type(status: PostStatus) -> Option<String> {
+    EVENT_STATUSES
+        .contains(&status)
+        .then(|| format!("post.{}", lifecycle::status_name(status)))
+}
+
+/// An event of the webhook outbox, due to be delivered to one URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    /// The event's id, the same on every retry.
+    pub event_id: String,
+    /// `post.published`, `post.failed` or `post.unconfirmed`.
+    pub event_type: String,
+    /// The post the event is about.
+    pub post_id: PostId,
+    /// When the state changed.
+    pub created_at: Timestamp,
+    /// The body first delivered, which every retry sends again.
+    pub body: Option<String>,
+    /// The webhook's URL.
+    pub url: String,
+    /// Deliveries tried so far.
+    pub attempts: u32,
+}
+
+/// How one delivery of an event went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The receiver answered 2xx.
+    Delivered {
+        /// Its status.
+        status: u16,
+    },
+    /// It failed and is tried again at `next`.
+    Retry {
+        /// The receiver's status, when it answered.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+        /// When it is tried again.
+        next: Timestamp,
+    },
+    /// It failed for the last time.
+    GaveUp {
+        /// The receiver's status, when it answered.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// A line of the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryRecord {
+    /// The event's id.
+    pub event_id: String,
+    /// Its type.
+    pub event_type: String,
+    /// Its post.
+    pub post_id: PostId,
+    /// When the state changed.
+    pub created_at: Timestamp,
+    /// The webhook's URL.
+    pub url: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Deliveries tried.
+    pub attempts: u32,
+    /// The receiver's last status.
+    pub last_status: Option<u16>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<Timestamp>,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -561,6 +646,42 @@ pub trait Store: Send + Sync {
         resolution: &Resolution,
         now: Timestamp,
     ) -> Result<Transitioned, StoreError>;
+
+    /// Queues every event of `types` created since `since` for delivery to
+    /// `url`, once (an event already queued for it is left alone); returns
+    /// how many were queued.
+    async fn fan_out(
+        &self,
+        url: &str,
+        types: &[String],
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+
+    /// Takes up to `limit` pending deliveries due at `now`, oldest first,
+    /// holding each until `hold_until` so that another taker skips it.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        hold_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+
+    /// Fixes an event's body unless an earlier delivery did; returns the
+    /// body every delivery of the event sends.
+    async fn fix_event_body(&self, event_id: &str, body: &str) -> Result<String, StoreError>;
+
+    /// Records how a delivery went.
+    async fn record_delivery(
+        &self,
+        event_id: &str,
+        url: &str,
+        outcome: &DeliveryOutcome,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The delivery log, newest events first, at most `limit`.
+    async fn deliveries(&self, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError>;
 
     /// Ends leases: a post that was not being sent goes back to the queue;
     /// one that was being sent goes back to the queue when its channel is in
