@@ -683,6 +683,7 @@ impl Publisher for @Type@Publisher {
         let mut receipt = PublishReceipt {
             external_ids: Vec::new(),
             url: None,
+            quota_left: None,
         };
         for request in self.build_requests(post)? {
             let created: Created = self

@@ -6,7 +6,8 @@
 //! its leases to expire; any other (or the next) dispatcher requeues them: a
 //! post that was not being sent goes back to the queue, one that was goes
 //! back too when its channel takes idempotency keys (the same key is sent
-//! again), and becomes `unconfirmed` otherwise. Retries are durable: a
+//! again), and becomes `unconfirmed` otherwise, until reconciliation
+//! (`reconcile.rs`) finds it on its channel or proves it absent. Retries are durable: a
 //! transient failure puts the post back with its backoff time, so every try
 //! is recorded and a restart does not forget it.
 

@@ -55,7 +55,7 @@ impl Harness for CrmHarness {
         &["crm-api-key-789"]
     }
 
-    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+    async fn mount_look_up(server: &MockServer, found: bool) -> Option<Vec<String>> {
         let items = if found {
             serde_json::json!([{"id": "nl_8f2c", "status": "scheduled", "recipients": 18342}])
         } else {
@@ -72,11 +72,11 @@ impl Harness for CrmHarness {
             .expect(1)
             .mount(server)
             .await;
-        if found {
+        Some(if found {
             vec!["nl_8f2c".to_owned()]
         } else {
             Vec::new()
-        }
+        })
     }
 }
 

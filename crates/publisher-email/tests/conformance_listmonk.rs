@@ -112,7 +112,7 @@ impl Harness for ListmonkHarness {
 
     /// The search matches by text, so it also returns a campaign of another
     /// post whose key starts the same; only the exact name counts.
-    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+    async fn mount_look_up(server: &MockServer, found: bool) -> Option<Vec<String>> {
         let subject = "This Week in Breathscape: 10,000 resonance sessions";
         let mut results = vec![
             json!({"id": 41, "name": format!("{subject} [halcytone-post_conformance_2]"), "status": "finished"}),
@@ -133,11 +133,11 @@ impl Harness for ListmonkHarness {
             .expect(1)
             .mount(server)
             .await;
-        if found {
+        Some(if found {
             vec!["42".to_owned()]
         } else {
             Vec::new()
-        }
+        })
     }
 }
 

@@ -53,7 +53,7 @@ impl Harness for LinkedinHarness {
     }
 
     /// The author's newest posts: another post, then (when found) this one.
-    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+    async fn mount_look_up(server: &MockServer, found: bool) -> Option<Vec<String>> {
         let now = jiff::Timestamp::now().as_millisecond();
         let mut elements = vec![serde_json::json!({
             "id": "urn:li:share:7373000000000000001", "author": "urn:li:organization:10428811",
@@ -84,11 +84,11 @@ impl Harness for LinkedinHarness {
             .expect(1)
             .mount(server)
             .await;
-        if found {
+        Some(if found {
             vec!["urn:li:share:7373456789012345678".to_owned()]
         } else {
             Vec::new()
-        }
+        })
     }
 }
 

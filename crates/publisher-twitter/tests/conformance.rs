@@ -50,7 +50,7 @@ impl Harness for TwitterHarness {
 
     /// The account, then its posts since the window's start: the post as X
     /// shows it (its link as a t.co link) beside a reply to another post.
-    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+    async fn mount_look_up(server: &MockServer, found: bool) -> Option<Vec<String>> {
         Mock::given(method("GET"))
             .and(path("/2/users/me"))
             .and(header("authorization", "Bearer x-user-token-123"))
@@ -87,11 +87,11 @@ impl Harness for TwitterHarness {
             .expect(1)
             .mount(server)
             .await;
-        if found {
+        Some(if found {
             vec!["1445880548472328192".to_owned()]
         } else {
             Vec::new()
-        }
+        })
     }
 
     /// X says when the window resets, in epoch seconds, not how long to wait.

@@ -52,7 +52,7 @@ impl Harness for PlatformHarness {
         &["platform-key-321"]
     }
 
-    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+    async fn mount_look_up(server: &MockServer, found: bool) -> Option<Vec<String>> {
         let items = if found {
             serde_json::json!([{"id": "c_19a", "url": "https://halcytone.example/blog/sleep-timer-fades", "status": "scheduled"}])
         } else {
@@ -69,11 +69,11 @@ impl Harness for PlatformHarness {
             .expect(1)
             .mount(server)
             .await;
-        if found {
+        Some(if found {
             vec!["c_19a".to_owned()]
         } else {
             Vec::new()
-        }
+        })
     }
 }
 

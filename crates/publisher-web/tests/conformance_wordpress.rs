@@ -144,7 +144,7 @@ impl Harness for WordpressHarness {
             .await;
     }
 
-    async fn mount_look_up(server: &MockServer, found: bool) -> Vec<String> {
+    async fn mount_look_up(server: &MockServer, found: bool) -> Option<Vec<String>> {
         let posts = if found {
             json!([{"id": 99, "link": "https://blog.example/sleep-timer-fades/", "status": "future"}])
         } else {
@@ -158,11 +158,11 @@ impl Harness for WordpressHarness {
             .expect(1)
             .mount(server)
             .await;
-        if found {
+        Some(if found {
             vec!["99".to_owned()]
         } else {
             Vec::new()
-        }
+        })
     }
 }
 

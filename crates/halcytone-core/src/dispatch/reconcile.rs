@@ -99,7 +99,8 @@ impl Dispatcher {
         let now = (self.clock)();
         let sent_at = last_unknown_send(post);
         if now.duration_since(sent_at)
-            < self.settings.reconcile_after.try_into().unwrap_or_default()
+            < jiff::SignedDuration::try_from(self.settings.reconcile_after)
+                .unwrap_or(jiff::SignedDuration::MAX)
         {
             return Ok(unsure(format!(
                 "not looked up yet: its send at {sent_at} is less than {:?} (dispatcher.reconcile_after) ago, and the channel may not list it yet",
