@@ -321,6 +321,18 @@ async fn the_api_token_guards_everything_but_health() {
     };
     let body = problem(batch().send().await.unwrap(), 401).await;
     assert!(!body.to_string().contains("sesame-123"));
+    // Reconciliation calls the channels: it needs the token too.
+    let reconcile = || client().post(server.url("/reconcile"));
+    problem(reconcile().send().await.unwrap(), 401).await;
+    let reconciled: Value = reconcile()
+        .bearer_auth("sesame-123")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reconciled, json!({"posts": []}));
     problem(batch().bearer_auth("wrong").send().await.unwrap(), 401).await;
     assert_eq!(
         batch()

@@ -64,7 +64,11 @@ pub(crate) async fn readiness(app: &App) -> Readiness {
         checks.push(check(
             format!("preflight:{}", failing.check.name),
             "degraded",
-            format!("{} (checked {})", failing.check.detail, failing.at),
+            format!(
+                "{} (checked {})",
+                failing.check.detail,
+                failing.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            ),
         ));
     }
     let status = if checks.iter().any(|check| check.status == "failing") {
