@@ -211,11 +211,15 @@ impl Deliverer {
         let due = self.store.claim_deliveries(now, now + HOLD, BATCH).await?;
         let tried = due.len();
         for delivery in due {
-            let Some(webhook) = self.webhooks.iter().find(|hook| hook.url == delivery.url) else {
-                // A webhook removed from the configuration: left pending.
-                continue;
+            let outcome = match self.webhooks.iter().find(|hook| hook.url == delivery.url) {
+                Some(webhook) => self.deliver(webhook, &delivery).await?,
+                // Removed from the configuration: ended, so that its
+                // deliveries do not hold the queue.
+                None => DeliveryOutcome::GaveUp {
+                    status: None,
+                    error: "the webhook is no longer configured".to_owned(),
+                },
             };
-            let outcome = self.deliver(webhook, &delivery).await?;
             self.store
                 .record_delivery(&delivery.event_id, &delivery.url, &outcome, (self.clock)())
                 .await?;

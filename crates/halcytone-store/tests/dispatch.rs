@@ -1173,3 +1173,45 @@ async fn a_pass_over_named_posts_ends_when_they_are_out_whatever_the_rate_limit(
     assert_eq!(retried.status, PostStatus::Scheduled);
     assert!(retried.next_attempt_at.is_some());
 }
+
+/// A webhook removed from the configuration has its pending deliveries
+/// ended, so that they do not hold the queue for the others.
+#[tokio::test]
+async fn deliveries_to_a_removed_webhook_are_ended() {
+    use halcytone_core::http::HttpClient;
+    use halcytone_core::webhooks::{Deliverer, DeliverySettings};
+
+    let (store, _db) = sqlite().await;
+    store_posts(&store, "twitter", 1, PostStatus::Scheduled).await;
+    let clock = ManualClock::at(T0);
+    let twitter = Arc::new(Scripted::new("twitter", false));
+    once(&dispatcher(&store, &[twitter], &clock)).await;
+    let now = clock.clock()();
+    let removed = "https://hooks.example/removed";
+    let queued = store
+        .fan_out(
+            removed,
+            &["post.published".to_owned()],
+            now - Duration::from_secs(60),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    let deliverer = Deliverer::new(
+        Arc::clone(&store) as Arc<dyn Store>,
+        Vec::new(),
+        HttpClient::new(Duration::from_secs(1)).unwrap(),
+        DeliverySettings::default(),
+    )
+    .with_clock(clock.clock());
+    assert_eq!(deliverer.run_once().await.unwrap(), 1);
+    let log = store.deliveries(10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].status.as_str(), log[0].last_error.as_deref()),
+        ("failed", Some("the webhook is no longer configured"))
+    );
+    assert_eq!(log[0].event_type, "post.published");
+    assert_eq!(deliverer.run_once().await.unwrap(), 0);
+}
