@@ -933,3 +933,133 @@ async fn failing_preflight_checks_degrade_ready_and_fail_doctor_online() {
     );
     assert!(!stdout.contains("revoked-x-token") && !stderr.contains("revoked-x-token"));
 }
+
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans go to the collector over
+/// OTLP/HTTP: a served request with its plan and render, and a publish with
+/// its outbound call, which carries the W3C `traceparent` of that trace.
+#[tokio::test]
+async fn traces_reach_an_otlp_collector_and_outbound_calls_carry_traceparent() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let collector = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
+    let x = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2/tweets"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"data": {"id": "1901", "text": "…"}})),
+        )
+        .mount(&x)
+        .await;
+    let exported = |requests: &[wiremock::Request]| -> Vec<u8> {
+        requests
+            .iter()
+            .flat_map(|request| request.body.clone())
+            .collect()
+    };
+    let holds =
+        |bytes: &[u8], needle: &[u8]| bytes.windows(needle.len()).any(|window| window == needle);
+
+    // A served request: its span, and the plan and render under it.
+    let endpoint = collector.uri();
+    let server = Server::start(
+        "http-otel",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            // The SDK's batch delay (5 s by default), short for the test.
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        ],
+    )
+    .await;
+    let response = client()
+        .post(server.url("/generateBatch?period=day"))
+        .json(&json!({"start": "2026-11-30", "dry_run": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = exported(&collector.received_requests().await.unwrap());
+        if holds(&body, b"request") && holds(&body, b"plan") && holds(&body, b"render") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no request, plan and render spans exported"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(server);
+    collector.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
+
+    // A publish pass: flushed at exit, its outbound call in the same trace.
+    let directory = scratch("otel-publish");
+    let x_uri = x.uri();
+    let environment = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("HALCYTONE__APPROVAL__REQUIRED", "false"),
+        ("HALCYTONE__CHANNELS__TWITTER__BASE_URL", x_uri.as_str()),
+        ("HALCYTONE__CHANNELS__TWITTER__BEARER_TOKEN", "x-token"),
+    ];
+    for arguments in [
+        &[
+            "generate",
+            "--period",
+            "day",
+            "--start",
+            "2020-01-06",
+            "--channels",
+            "twitter",
+        ][..],
+        &["publish", "--due"][..],
+    ] {
+        let mut command = Command::new(halcytone());
+        command.args(arguments).current_dir(&directory);
+        for (name, _) in std::env::vars()
+            .filter(|(name, _)| name.starts_with("HALCYTONE") || name.starts_with("OTEL"))
+        {
+            command.env_remove(name);
+        }
+        command.envs(environment.iter().copied());
+        let output = command.output().await.unwrap();
+        assert!(
+            output.status.success(),
+            "{arguments:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let sent = x.received_requests().await.unwrap();
+    assert!(!sent.is_empty());
+    let traceparent = sent[0].headers["traceparent"].to_str().unwrap().to_owned();
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceparent}");
+    assert_eq!(
+        (parts[0], parts[1].len(), parts[2].len(), parts[3]),
+        ("00", 32, 16, "01")
+    );
+    let trace_id: Vec<u8> = (0..16)
+        .map(|index| u8::from_str_radix(&parts[1][index * 2..index * 2 + 2], 16).unwrap())
+        .collect();
+    let body = exported(&collector.received_requests().await.unwrap());
+    assert!(
+        holds(&body, &trace_id),
+        "the outbound call's trace is exported"
+    );
+    for name in [&b"publish"[..], b"http", b"halcytone"] {
+        assert!(holds(&body, name), "{}", String::from_utf8_lossy(name));
+    }
+    for request in collector.received_requests().await.unwrap() {
+        assert_eq!(request.headers["content-type"], "application/x-protobuf");
+    }
+}

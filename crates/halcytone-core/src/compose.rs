@@ -219,6 +219,7 @@ impl Composer<'_> {
     /// warnings with the channel, the item and the rule, so the plan never
     /// carries a post that would be refused.
     pub fn compose(&self, plan: Plan) -> ContentPlan {
+        let _render = tracing::info_span!("render", posts = plan.posts.len()).entered();
         let items: HashMap<&ItemId, &Item> =
             self.document.items().map(|item| (&item.id, item)).collect();
         let view = |id: &ItemId| -> Option<Arc<ItemView>> {

@@ -5,10 +5,12 @@
 //! Publishers send their [`OutboundRequest`] here and keep only their API's
 //! quirks (rate-limit headers, duplicate markers) in their own `error.rs`.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
 
 use crate::channel::{Channel, Service};
 use crate::error::PublishError;
@@ -23,12 +25,28 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest response body read unless configured otherwise (8 MiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
+/// The trace-context headers (W3C `traceparent`) of the current span, for
+/// the server's tracing to put on every outbound call.
+pub type TraceHeaders = Arc<dyn Fn() -> Vec<(&'static str, String)> + Send + Sync>;
+
 /// An HTTP client shared by all publishers (cheap to clone).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     timeout: Duration,
     max_response_bytes: usize,
+    trace_headers: Option<TraceHeaders>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("traced", &self.trace_headers.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A response, read whole.
@@ -84,7 +102,16 @@ impl HttpClient {
             client,
             timeout,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            trace_headers: None,
         })
+    }
+
+    /// The same client, sending `headers()` (the current span's trace
+    /// context) on every call.
+    #[must_use]
+    pub fn with_trace_headers(mut self, headers: TraceHeaders) -> Self {
+        self.trace_headers = Some(headers);
+        self
     }
 
     /// The same client, reading response bodies of at most `bytes`.
@@ -109,6 +136,21 @@ impl HttpClient {
         correlation_id: &str,
     ) -> Result<HttpResponse, PublishError> {
         let service: Service = service.into();
+        let path = url::Url::parse(&request.url)
+            .map(|url| url.path().to_owned())
+            .unwrap_or_default();
+        let span = tracing::info_span!("http", service = %service, method = request.method.as_str(), path = %path);
+        self.send_in_span(service, request, correlation_id)
+            .instrument(span)
+            .await
+    }
+
+    async fn send_in_span(
+        &self,
+        service: Service,
+        request: &OutboundRequest,
+        correlation_id: &str,
+    ) -> Result<HttpResponse, PublishError> {
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -118,6 +160,9 @@ impl HttpClient {
             .client
             .request(method, &request.url)
             .header(REQUEST_ID_HEADER, correlation_id);
+        for (name, value) in self.trace_headers.iter().flat_map(|headers| headers()) {
+            builder = builder.header(name, value);
+        }
         for (name, value) in &request.headers {
             let Some(value) = value.expose() else {
                 return Err(PublishError::NotConfigured {

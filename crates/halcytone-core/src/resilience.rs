@@ -473,9 +473,13 @@ impl Resilient {
             already_sent: sent.lock().map(|sent| sent.clone()).unwrap_or_default(),
         };
         let started = Instant::now();
+        let span = tracing::info_span!("publish", channel = %channel, post = %post.id);
         let result = match self
             .breaker
-            .call_with(trips_breaker, self.inner.publish(post, &context))
+            .call_with(
+                trips_breaker,
+                tracing::Instrument::instrument(self.inner.publish(post, &context), span),
+            )
             .await
         {
             Ok(receipt) => Ok(receipt),

@@ -78,6 +78,8 @@ pub(crate) struct App {
     pub(crate) source_timeout: Option<std::time::Duration>,
     /// The latest pre-flight results.
     pub(crate) preflight: Preflight,
+    /// The HTTP client every outbound call goes through.
+    pub(crate) http: HttpClient,
 }
 
 /// What to generate.
@@ -208,6 +210,9 @@ impl App {
         let http = HttpClient::new(settings.request_timeout)
             .map_err(|message| ConfigError::new("resilience.request_timeout", message))?
             .with_max_response_bytes(settings.max_response_body);
+        // Every outbound call carries its span's trace context.
+        #[cfg(feature = "otel")]
+        let http = http.with_trace_headers(crate::telemetry::trace_headers());
         for (channel, factory) in registry.publishers() {
             let configured = settings.channels.get(channel.as_str());
             let table = configured.map_or_else(
@@ -310,6 +315,7 @@ impl App {
             store: tokio::sync::OnceCell::new(),
             source_timeout: None,
             preflight: Preflight::default(),
+            http,
             plans: Mutex::new(PlanCache::default()),
         })
     }
@@ -462,6 +468,7 @@ impl App {
 
     /// Plans the period from the document read, composes every post and,
     /// unless it is a dry run, stores the plan.
+    #[tracing::instrument(name = "plan", skip_all, fields(period = %request.period))]
     async fn compose_plan(
         &self,
         request: &GenerateRequest,

@@ -11,6 +11,8 @@ mod output;
 mod ready;
 mod registry;
 mod report;
+#[cfg(feature = "otel")]
+mod telemetry;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -217,11 +219,21 @@ fn parse_date(value: &str) -> Result<Date, String> {
         .ok_or_else(|| format!("bad date `{value}`: expected YYYY-MM-DD"))
 }
 
-/// Starts logging at the level `HALCYTONE_LOG` names (default `info`).
+/// What must outlive the run: the trace exporter, flushed at exit.
+#[cfg(feature = "otel")]
+type Telemetry = Option<telemetry::Telemetry>;
+#[cfg(not(feature = "otel"))]
+type Telemetry = ();
+
+/// Starts logging at the level `HALCYTONE_LOG` names (default `info`), and
+/// with the `otel` feature the trace export `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// asks for. Runs inside the runtime.
 ///
 /// # Errors
-/// Says why `HALCYTONE_LOG` is not a filter.
-fn init_logging() -> Result<(), String> {
+/// Says why `HALCYTONE_LOG` is not a filter, or the exporter cannot start.
+fn init_logging() -> Result<Telemetry, String> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = match std::env::var("HALCYTONE_LOG") {
         // PostgreSQL's notices ("relation … already exists, skipping" on
         // every start) are the server talking to itself, not news.
@@ -233,15 +245,34 @@ fn init_logging() -> Result<(), String> {
         }
         Ok(value) => log_filter(&value)?,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::io::stderr().is_terminal() {
-        builder.init();
-    } else {
-        builder.json().flatten_event(true).init();
+    let terminal = std::io::stderr().is_terminal();
+    let readable = terminal.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    let json = (!terminal).then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+    });
+    let logging = tracing_subscriber::registry()
+        .with(filter)
+        .with(readable)
+        .with(json);
+    #[cfg(feature = "otel")]
+    {
+        let (telemetry, traces) = match telemetry::start()? {
+            Some((telemetry, layer)) => (Some(telemetry), Some(layer)),
+            None => (None, None),
+        };
+        logging
+            .with(traces)
+            .try_init()
+            .map_err(|error| error.to_string())?;
+        Ok(telemetry)
     }
-    Ok(())
+    #[cfg(not(feature = "otel"))]
+    {
+        logging.try_init().map_err(|error| error.to_string())
+    }
 }
 
 /// Reads a log filter: levels (`debug`) and `target=level` directives,
@@ -300,10 +331,6 @@ impl From<AppError> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(message) = init_logging() {
-        eprintln!("error: {message}");
-        return ExitCode::from(2);
-    }
     // Blocking work is DNS lookups and the odd file write (the document is
     // read in place). Each blocking thread grows a malloc arena of its own,
     // so a cap well under tokio's 512 keeps a burst from holding memory.
@@ -318,13 +345,29 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let entered = runtime.enter();
+    let telemetry = match init_logging() {
+        Ok(telemetry) => telemetry,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("error: {}", failure.message);
             ExitCode::from(failure.code)
         }
+    };
+    #[cfg(feature = "otel")]
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
     }
+    #[cfg(not(feature = "otel"))]
+    let () = telemetry;
+    drop(entered);
+    code
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -879,8 +922,7 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
     let dispatching = start_dispatcher(&app, &stop).await?;
     if !app.settings.webhooks.is_empty() && !app.settings.dry_run {
         let store: Arc<dyn halcytone_core::store::Store> = Arc::new(app.store().await?.clone());
-        let http = halcytone_core::http::HttpClient::new(app.settings.request_timeout)
-            .map_err(|message| Failure { message, code: 1 })?;
+        let http = app.http.clone();
         let deliverer = halcytone_core::webhooks::Deliverer::new(
             store,
             app.settings.webhooks.clone(),
