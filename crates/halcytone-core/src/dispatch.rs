@@ -897,7 +897,9 @@ impl Dispatcher {
             .insert(channel.clone(), today);
         if ran != Some(today) {
             let checks = publisher.preflight(now).await;
-            self.preflight.record(&checks, now);
+            if let Err(error) = self.preflight.record(&checks, now).await {
+                tracing::error!(%error, "Cannot write a pre-flight failure to the webhook outbox.");
+            }
         }
     }
 

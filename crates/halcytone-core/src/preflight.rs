@@ -11,6 +11,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::store::{PREFLIGHT_FAILED, Store, StoreError, new_event_id};
+
 /// How soon before a known expiry a token's check fails.
 pub const EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -56,17 +58,70 @@ pub struct Recorded {
 }
 
 /// The latest result of every pre-flight check (cheap to clone, shared).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Preflight {
     results: Arc<Mutex<BTreeMap<String, Recorded>>>,
+    /// Where a check that starts failing is written as a `preflight.failed`
+    /// webhook event, once webhooks are configured.
+    outbox: Arc<Mutex<Option<Arc<dyn Store>>>>,
+}
+
+impl std::fmt::Debug for Preflight {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Preflight")
+            .field("results", &self.results())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Preflight {
-    /// Keeps `checks` as the latest results of their names, and sets
-    /// `halcytone_preflight_ok{check}` to 1 or 0 for each.
-    pub fn record(&self, checks: &[Check], at: Timestamp) {
+    /// Writes each check that starts failing from now on to `store`'s
+    /// webhook outbox.
+    pub fn set_outbox(&self, store: Arc<dyn Store>) {
+        *self.outbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(store);
+    }
+
+    /// Keeps `checks` as the latest results of their names, sets
+    /// `halcytone_preflight_ok{check}` to 1 or 0 for each, and writes a
+    /// `preflight.failed` event for each that failed and had not before.
+    ///
+    /// # Errors
+    /// The outbox's error; the results are kept regardless.
+    pub async fn record(&self, checks: &[Check], at: Timestamp) -> Result<(), StoreError> {
+        let started_failing = self.keep(checks, at);
+        let outbox = self
+            .outbox
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some(outbox) = outbox else {
+            return Ok(());
+        };
+        for check in started_failing {
+            let id = new_event_id(&check.name);
+            let body = serde_json::json!({
+                "id": id,
+                "type": PREFLIGHT_FAILED,
+                "created_at": at.to_string(),
+                "check": check,
+            });
+            outbox
+                .record_event(&id, PREFLIGHT_FAILED, &body.to_string(), at)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the results; returns the checks that fail now and did not at
+    /// their last run (or never ran).
+    fn keep(&self, checks: &[Check], at: Timestamp) -> Vec<Check> {
         let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut started_failing = Vec::new();
         for check in checks {
+            if !check.ok && results.get(&check.name).is_none_or(|last| last.check.ok) {
+                started_failing.push(check.clone());
+            }
             metrics::gauge!("halcytone_preflight_ok", "check" => check.name.clone())
                 .set(if check.ok { 1.0 } else { 0.0 });
             if !check.ok {
@@ -80,6 +135,7 @@ impl Preflight {
                 },
             );
         }
+        started_failing
     }
 
     /// Every check's latest result, by name.
@@ -144,13 +200,21 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_result_of_each_check_is_kept() {
+    fn the_latest_result_of_each_check_is_kept_and_new_failures_named() {
         let board = Preflight::default();
         let now = Timestamp::UNIX_EPOCH;
-        board.record(&[Check::fail("a", "down"), Check::pass("b", "fine")], now);
+        let started = board.keep(&[Check::fail("a", "down"), Check::pass("b", "fine")], now);
+        assert_eq!(started, [Check::fail("a", "down")]);
         assert_eq!(board.failing().len(), 1);
-        board.record(&[Check::pass("a", "back")], now);
+        // Still failing: not new.
+        assert!(
+            board
+                .keep(&[Check::fail("a", "still down")], now)
+                .is_empty()
+        );
+        board.keep(&[Check::pass("a", "back")], now);
         assert!(board.failing().is_empty());
         assert_eq!(board.results().len(), 2);
+        assert_eq!(board.keep(&[Check::fail("a", "down again")], now).len(), 1);
     }
 }

@@ -18,7 +18,9 @@ use crate::dispatch::Clock;
 use crate::http::{HttpClient, body_bytes, is_success};
 use crate::request::{HeaderValue, Method, OutboundRequest};
 use crate::secret::SecretString;
-use crate::store::{DeliveryOutcome, DueDelivery, EVENT_STATUSES, Store, StoreError, event_type};
+use crate::store::{
+    DeliveryOutcome, DueDelivery, EVENT_STATUSES, PREFLIGHT_FAILED, Store, StoreError, event_type,
+};
 
 /// The service name webhook calls are made as, in errors and logs.
 const SERVICE: Service = Service::from_static("webhook");
@@ -49,6 +51,7 @@ fn all_events() -> Vec<String> {
     EVENT_STATUSES
         .iter()
         .filter_map(|status| event_type(*status))
+        .chain(std::iter::once(PREFLIGHT_FAILED.to_owned()))
         .collect()
 }
 
@@ -289,11 +292,17 @@ impl Deliverer {
     /// The event's body: `{id, type, created_at, post}`, the post as it
     /// is stored when the event is first delivered.
     async fn first_body(&self, delivery: &DueDelivery) -> Result<String, StoreError> {
+        let Some(post_id) = &delivery.post_id else {
+            return Err(StoreError::Corrupt(format!(
+                "event `{}` has neither a post nor a body",
+                delivery.event_id
+            )));
+        };
         let post = self
             .store
-            .post(&delivery.post_id)
+            .post(post_id)
             .await?
-            .ok_or_else(|| StoreError::NotFound(delivery.post_id.clone()))?;
+            .ok_or_else(|| StoreError::NotFound(post_id.clone()))?;
         let error = post
             .attempts
             .iter()
@@ -364,7 +373,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             error,
-            "`post.sent` is not an event (use post.published, post.failed, post.unconfirmed)"
+            "`post.sent` is not an event (use post.published, post.failed, post.unconfirmed, preflight.failed)"
         );
     }
 }

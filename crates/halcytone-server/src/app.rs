@@ -845,7 +845,9 @@ impl App {
             ),
             Err(error) => Check::fail("source", error.to_string()),
         });
-        self.preflight.record(&checks, now);
+        if let Err(error) = self.preflight.record(&checks, now).await {
+            tracing::error!(%error, "Cannot write a pre-flight failure to the webhook outbox.");
+        }
         checks
     }
 

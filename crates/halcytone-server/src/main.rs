@@ -919,9 +919,10 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
     });
     let app = Arc::new(app);
     let stop = tokio_util::sync::CancellationToken::new();
-    let dispatching = start_dispatcher(&app, &stop).await?;
+    // Webhooks first: the dispatcher's first pre-flight checks may fail.
     if !app.settings.webhooks.is_empty() && !app.settings.dry_run {
         let store: Arc<dyn halcytone_core::store::Store> = Arc::new(app.store().await?.clone());
+        app.preflight.set_outbox(Arc::clone(&store));
         let http = app.http.clone();
         let deliverer = halcytone_core::webhooks::Deliverer::new(
             store,
@@ -932,6 +933,7 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
         let delivering = stop.clone();
         tokio::spawn(async move { deliverer.run(&delivering).await });
     }
+    let dispatching = start_dispatcher(&app, &stop).await?;
     // Pre-flight checks at start and daily; the dispatcher also runs a
     // channel's own before its first post of each day.
     let checking = Arc::clone(&app);

@@ -402,7 +402,7 @@ pub(crate) fn deliveries(log: &[DeliveryRecord], zone: &TimeZone) -> String {
             "  {}  {:<16} {} → {}: {how}",
             local(record.created_at, zone),
             record.event_type,
-            record.post_id,
+            record.post_id.as_ref().map_or("-", |id| id.0.as_str()),
             record.url
         );
     }

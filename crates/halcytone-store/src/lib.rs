@@ -18,7 +18,7 @@ use halcytone_core::store::{
     Attempt, AttemptOutcome, DeliveryOutcome, DeliveryRecord, DueDelivery, Finish, LeasedPost,
     Leasing, NewPost, PlanRecord, PlannedVersion, PostFilter, Requeue, Requeued, Resolution,
     SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned, content_hash, event_type,
-    sha256_hex,
+    new_event_id,
 };
 
 /// How often a compare-and-set transition is tried again when the post
@@ -513,22 +513,11 @@ async fn insert_events<'c, E>(
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let events: Vec<(String, String, &PostId)> = changes
         .iter()
         .filter_map(|(id, status)| {
             let kind = event_type(*status)?;
-            // Unique across processes and restarts: the time, the process
-            // and a counter, hashed with the post and the type.
-            let seed = format!(
-                "{}|{kind}|{}|{}|{}",
-                id,
-                now.as_nanosecond(),
-                std::process::id(),
-                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            );
-            let hash = sha256_hex([seed.as_bytes()]);
-            Some((format!("evt_{}", &hash[..32]), kind, *id))
+            Some((new_event_id(&format!("{id}|{kind}")), kind, *id))
         })
         .collect();
     if events.is_empty() {
@@ -1370,7 +1359,10 @@ impl Store for SqlStore {
             claimed.push(DueDelivery {
                 event_id,
                 event_type: row.try_get("type").map_err(database)?,
-                post_id: PostId(row.try_get("post_id").map_err(database)?),
+                post_id: row
+                    .try_get::<Option<String>, _>("post_id")
+                    .map_err(database)?
+                    .map(PostId),
                 created_at: millis(created)?,
                 body: row.try_get("body").map_err(database)?,
                 url,
@@ -1437,6 +1429,24 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn record_event(
+        &self,
+        id: &str,
+        event_type: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO events (id, type, created_at, body) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(event_type)
+            .bind(now.as_millisecond())
+            .bind(body)
+            .execute(&self.pool)
+            .await
+            .map_err(database)?;
+        Ok(())
+    }
+
     async fn deliveries(&self, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.event_id, d.url, d.status, d.attempts, d.last_status, d.last_error, \
@@ -1455,7 +1465,10 @@ impl Store for SqlStore {
                 Ok(DeliveryRecord {
                     event_id: row.try_get("event_id").map_err(database)?,
                     event_type: row.try_get("type").map_err(database)?,
-                    post_id: PostId(row.try_get("post_id").map_err(database)?),
+                    post_id: row
+                        .try_get::<Option<String>, _>("post_id")
+                        .map_err(database)?
+                        .map(PostId),
                     created_at: millis(row.try_get("created_at").map_err(database)?)?,
                     url: row.try_get("url").map_err(database)?,
                     status: row.try_get("status").map_err(database)?,

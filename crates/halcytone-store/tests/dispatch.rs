@@ -1215,3 +1215,59 @@ async fn deliveries_to_a_removed_webhook_are_ended() {
     assert_eq!(log[0].event_type, "post.published");
     assert_eq!(deliverer.run_once().await.unwrap(), 0);
 }
+
+/// A pre-flight check that starts failing is a `preflight.failed` webhook
+/// event, once: it is delivered with the check, and a check still failing
+/// on its next run raises no second event.
+#[tokio::test]
+async fn a_check_that_starts_failing_is_a_webhook_event_once() {
+    use halcytone_core::http::HttpClient;
+    use halcytone_core::preflight::{Check, Preflight};
+    use halcytone_core::secret::SecretString;
+    use halcytone_core::testkit::conformance::wiremock::matchers::{method, path};
+    use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer, ResponseTemplate};
+    use halcytone_core::webhooks::{Deliverer, DeliverySettings, Webhook};
+
+    let (store, _db) = sqlite().await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let board = Preflight::default();
+    board.set_outbox(Arc::clone(&store) as Arc<dyn Store>);
+    let at = Timestamp::now();
+    let revoked = Check::fail("twitter.credentials", "GET /2/users/me: 401");
+    board
+        .record(&[revoked.clone(), Check::pass("source", "read")], at)
+        .await
+        .unwrap();
+    board.record(&[revoked], at).await.unwrap();
+    let deliverer = Deliverer::new(
+        Arc::clone(&store) as Arc<dyn Store>,
+        vec![Webhook {
+            url: format!("{}/hook", receiver.uri()),
+            secret: SecretString::new("s"),
+            events: vec!["preflight.failed".to_owned()],
+        }],
+        HttpClient::new(Duration::from_secs(5)).unwrap(),
+        DeliverySettings::default(),
+    );
+    assert_eq!(deliverer.run_once().await.unwrap(), 1);
+    let received = receiver.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(body["type"], "preflight.failed");
+    assert_eq!(body["check"]["name"], "twitter.credentials");
+    assert_eq!(body["check"]["ok"], false);
+    assert_eq!(
+        received[0].headers["halcytone-event-id"].to_str().unwrap(),
+        body["id"].as_str().unwrap()
+    );
+    let log = store.deliveries(10).await.unwrap();
+    assert_eq!(
+        (log[0].status.as_str(), log[0].post_id.as_ref()),
+        ("delivered", None)
+    );
+}

@@ -404,15 +404,32 @@ pub fn event_type(status: PostStatus) -> Option<String> {
         .then(|| format!("post.{}", lifecycle::status_name(status)))
 }
 
+/// The webhook event a failing pre-flight check raises.
+pub const PREFLIGHT_FAILED: &str = "preflight.failed";
+
+/// A new, unique webhook event id (`evt_` and 32 hex digits): the time,
+/// the process and a counter, hashed with `seed`.
+pub fn new_event_id(seed: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let unique = format!(
+        "{seed}|{}|{}|{}",
+        Timestamp::now().as_nanosecond(),
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let hash = sha256_hex([unique.as_bytes()]);
+    format!("evt_{}", &hash[..32])
+}
+
 /// An event of the webhook outbox, due to be delivered to one URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueDelivery {
     /// The event's id, the same on every retry.
     pub event_id: String,
-    /// `post.published`, `post.failed` or `post.unconfirmed`.
+    /// `post.published`, `post.failed`, `post.unconfirmed` or `preflight.failed`.
     pub event_type: String,
-    /// The post the event is about.
-    pub post_id: PostId,
+    /// The post the event is about, for a post event.
+    pub post_id: Option<PostId>,
     /// When the state changed.
     pub created_at: Timestamp,
     /// The body first delivered, which every retry sends again.
@@ -456,8 +473,8 @@ pub struct DeliveryRecord {
     pub event_id: String,
     /// Its type.
     pub event_type: String,
-    /// Its post.
-    pub post_id: PostId,
+    /// Its post, for a post event.
+    pub post_id: Option<PostId>,
     /// When the state changed.
     pub created_at: Timestamp,
     /// The webhook's URL.
@@ -677,6 +694,15 @@ pub trait Store: Send + Sync {
         event_id: &str,
         url: &str,
         outcome: &DeliveryOutcome,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Writes an event about no post, with its body, to the outbox.
+    async fn record_event(
+        &self,
+        id: &str,
+        event_type: &str,
+        body: &str,
         now: Timestamp,
     ) -> Result<(), StoreError>;
 

@@ -1,11 +1,13 @@
 -- The webhook outbox (PRODUCT §14): an event is written in the same
 -- transaction as the state change it tells of, so a crash between the two
 -- loses none; `body` is fixed at the first delivery so that every retry
--- sends the same event. One delivery per event and webhook URL, with its log.
+-- sends the same event. An event about no post (a failing pre-flight
+-- check) has no `post_id` and is written with its body. One delivery per
+-- event and webhook URL, with its log.
 CREATE TABLE events (
     id          TEXT PRIMARY KEY,
     type        TEXT NOT NULL,
-    post_id     TEXT NOT NULL REFERENCES posts (id),
+    post_id     TEXT REFERENCES posts (id),
     created_at  BIGINT NOT NULL,
     body        TEXT
 );
