@@ -65,6 +65,19 @@ pub fn scratch(name: &str) -> PathBuf {
     directory
 }
 
+/// `halcytone` to run in `directory`, killed when dropped, with none of the
+/// caller's `HALCYTONE*` or `OTEL_*` variables: each test says what it sets.
+pub fn command(directory: &std::path::Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(halcytone());
+    command.current_dir(directory).kill_on_drop(true);
+    for (name, _) in std::env::vars()
+        .filter(|(name, _)| name.starts_with("HALCYTONE") || name.starts_with("OTEL_"))
+    {
+        command.env_remove(name);
+    }
+    command
+}
+
 /// A `halcytone serve` on a free loopback port, in its own scratch
 /// directory, with the dispatcher off; killed when dropped.
 pub struct Server {
@@ -80,16 +93,11 @@ impl Server {
     /// Panics when the server does not start within 30 s.
     pub async fn start(name: &str, environment: &[(&str, &str)]) -> Self {
         let directory = scratch(name);
-        let mut command = tokio::process::Command::new(halcytone());
+        let mut command = command(&directory);
         command
             .args(["serve", "--bind", "127.0.0.1:0"])
-            .current_dir(&directory)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
-            command.env_remove(name);
-        }
+            .stderr(std::process::Stdio::null());
         // These tests drive the API; the dispatcher, which would queue
         // approved posts under them, has its own tests (dispatch.rs).
         command.env("HALCYTONE__DISPATCHER__ENABLED", "false");

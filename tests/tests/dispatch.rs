@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use halcytone_e2e::{halcytone, root, scratch};
+use halcytone_e2e::{root, scratch};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -282,11 +282,7 @@ impl Apis {
 }
 
 fn command(directory: &Path, environment: &[(String, String)]) -> Command {
-    let mut command = Command::new(halcytone());
-    command.current_dir(directory).kill_on_drop(true);
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
-        command.env_remove(name);
-    }
+    let mut command = halcytone_e2e::command(directory);
     command.envs(
         environment
             .iter()

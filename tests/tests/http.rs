@@ -907,11 +907,8 @@ async fn failing_preflight_checks_degrade_ready_and_fail_doctor_online() {
     assert!(!metrics.contains("revoked-x-token"));
 
     let directory = scratch("doctor-online");
-    let mut doctor = Command::new(halcytone());
-    doctor.args(["doctor", "--online"]).current_dir(&directory);
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HALCYTONE")) {
-        doctor.env_remove(name);
-    }
+    let mut doctor = halcytone_e2e::command(&directory);
+    doctor.args(["doctor", "--online"]);
     doctor.envs(borrowed.iter().copied());
     let output = doctor.output().await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -1024,13 +1021,8 @@ async fn traces_reach_an_otlp_collector_and_outbound_calls_carry_traceparent() {
         ][..],
         &["publish", "--due"][..],
     ] {
-        let mut command = Command::new(halcytone());
-        command.args(arguments).current_dir(&directory);
-        for (name, _) in std::env::vars()
-            .filter(|(name, _)| name.starts_with("HALCYTONE") || name.starts_with("OTEL"))
-        {
-            command.env_remove(name);
-        }
+        let mut command = halcytone_e2e::command(&directory);
+        command.args(arguments);
         command.envs(environment.iter().copied());
         let output = command.output().await.unwrap();
         assert!(

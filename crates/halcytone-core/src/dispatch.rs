@@ -149,9 +149,6 @@ pub struct Dispatcher {
     holding: std::sync::Mutex<HashSet<PostId>>,
     /// Where pre-flight results go.
     preflight: Preflight,
-    /// The day (in the plan's zone) each channel's pre-flight checks last
-    /// ran before its first post of that day, while serving.
-    preflighted: std::sync::Mutex<BTreeMap<Channel, jiff::civil::Date>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -191,7 +188,6 @@ impl Dispatcher {
             clock: Arc::new(Timestamp::now),
             holding: std::sync::Mutex::new(HashSet::new()),
             preflight: Preflight::default(),
-            preflighted: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -890,12 +886,7 @@ impl Dispatcher {
     async fn preflight_first_of_day(&self, channel: &Channel, publisher: &Resilient) {
         let now = (self.clock)();
         let today = now.to_zoned_datetime(self.timezone.clone()).date();
-        let ran = self
-            .preflighted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(channel.clone(), today);
-        if ran != Some(today) {
+        if self.preflight.first_run_on(channel.as_str(), today) {
             let checks = publisher.preflight(now).await;
             if let Err(error) = self.preflight.record(&checks, now).await {
                 tracing::error!(%error, "Cannot write a pre-flight failure to the webhook outbox.");

@@ -64,6 +64,9 @@ pub struct Preflight {
     /// Where a check that starts failing is written as a `preflight.failed`
     /// webhook event, once webhooks are configured.
     outbox: Arc<Mutex<Option<Arc<dyn Store>>>>,
+    /// The day each channel's checks last ran, so that they run once a day
+    /// whoever asks first (the daily pass, or the dispatcher before a post).
+    ran: Arc<Mutex<BTreeMap<String, jiff::civil::Date>>>,
 }
 
 impl std::fmt::Debug for Preflight {
@@ -76,6 +79,16 @@ impl std::fmt::Debug for Preflight {
 }
 
 impl Preflight {
+    /// Marks `channel`'s checks as run on `day`; returns whether they had
+    /// not run that day yet.
+    pub fn first_run_on(&self, channel: &str, day: jiff::civil::Date) -> bool {
+        self.ran
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(channel.to_owned(), day)
+            != Some(day)
+    }
+
     /// Writes each check that starts failing from now on to `store`'s
     /// webhook outbox.
     pub fn set_outbox(&self, store: Arc<dyn Store>) {
@@ -216,5 +229,15 @@ mod tests {
         assert!(board.failing().is_empty());
         assert_eq!(board.results().len(), 2);
         assert_eq!(board.keep(&[Check::fail("a", "down again")], now).len(), 1);
+    }
+
+    #[test]
+    fn a_channel_runs_its_checks_once_a_day() {
+        let board = Preflight::default();
+        let day = jiff::civil::date(2026, 12, 3);
+        assert!(board.first_run_on("twitter", day));
+        assert!(!board.first_run_on("twitter", day));
+        assert!(board.first_run_on("linkedin", day));
+        assert!(board.first_run_on("twitter", day.tomorrow().unwrap()));
     }
 }

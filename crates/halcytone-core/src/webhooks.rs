@@ -28,6 +28,10 @@ const SERVICE: Service = Service::from_static("webhook");
 /// How far back a webhook added to the configuration is sent events.
 const FAN_OUT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
+/// How far before the last fan-out the next one looks again: an event is
+/// stamped when its transaction starts and seen once it commits.
+const FAN_OUT_OVERLAP: Duration = Duration::from_secs(60);
+
 /// How long a taken delivery is held from other deliverers.
 const HOLD: Duration = Duration::from_secs(60);
 
@@ -142,6 +146,8 @@ pub struct Deliverer {
     http: HttpClient,
     settings: DeliverySettings,
     clock: Clock,
+    /// When events were last queued for the webhooks.
+    fanned_out: std::sync::Mutex<Option<Timestamp>>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -175,6 +181,7 @@ impl Deliverer {
             http,
             settings,
             clock: Arc::new(Timestamp::now),
+            fanned_out: std::sync::Mutex::new(None),
         }
     }
 
@@ -205,12 +212,25 @@ impl Deliverer {
     /// The store's error.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let now = (self.clock)();
-        let since = now.checked_sub(FAN_OUT_WINDOW).unwrap_or(now);
+        // The first pass looks back a day (a webhook added later gets the
+        // last day's events); later ones only at what is new since.
+        let last = *self
+            .fanned_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let since = match last {
+            Some(last) => last.checked_sub(FAN_OUT_OVERLAP).unwrap_or(last),
+            None => now.checked_sub(FAN_OUT_WINDOW).unwrap_or(now),
+        };
         for webhook in &self.webhooks {
             self.store
                 .fan_out(&webhook.url, &webhook.events, since, now)
                 .await?;
         }
+        *self
+            .fanned_out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
         let due = self.store.claim_deliveries(now, now + HOLD, BATCH).await?;
         let tried = due.len();
         for delivery in due {

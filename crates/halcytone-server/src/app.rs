@@ -824,11 +824,19 @@ impl App {
     /// enabled, configured channel's own, and the living document's access.
     pub(crate) async fn preflight(&self) -> Vec<Check> {
         let now = jiff::Timestamp::now();
+        let today = now.to_zoned_datetime(self.settings.timezone.clone()).date();
         let channels = self
             .channels
-            .values()
-            .filter(|entry| entry.enabled && entry.publisher.missing_configuration().is_empty())
-            .map(|entry| entry.publisher.preflight(now));
+            .iter()
+            .filter(|(_, entry)| {
+                entry.enabled && entry.publisher.missing_configuration().is_empty()
+            })
+            .map(|(channel, entry)| {
+                // Run now whatever ran before; the dispatcher need not run
+                // them again today.
+                self.preflight.first_run_on(channel.as_str(), today);
+                entry.publisher.preflight(now)
+            });
         let mut checks: Vec<Check> = futures_util::future::join_all(channels)
             .await
             .into_iter()

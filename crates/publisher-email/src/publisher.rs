@@ -41,6 +41,16 @@ impl EmailPublisher {
     pub fn new(config: EmailConfig, http: HttpClient) -> Self {
         Self { config, http }
     }
+
+    /// The CRM's collection URL (`/api/v1/newsletters`): creates go there, and
+    /// look-ups by idempotency key ask it.
+    fn collection(&self) -> String {
+        self.config
+            .base_url
+            .as_ref()
+            .unwrap_or(&UNCONFIGURED_BASE_URL)
+            .join("/api/v1/newsletters")
+    }
 }
 
 #[derive(Serialize)]
@@ -175,11 +185,6 @@ impl Publisher for EmailPublisher {
         if self.config.backend == Backend::Listmonk {
             return listmonk::requests(&self.config, post, &content);
         }
-        let base_url = self
-            .config
-            .base_url
-            .as_ref()
-            .unwrap_or(&UNCONFIGURED_BASE_URL);
         let body = NewsletterRequest {
             subject: &content.subject,
             preheader: &content.preheader,
@@ -191,7 +196,7 @@ impl Publisher for EmailPublisher {
         };
         Ok(vec![services_create(
             &CHANNEL,
-            base_url.join("/api/v1/newsletters"),
+            self.collection(),
             self.config.api_key.as_ref(),
             post,
             &body,
@@ -208,15 +213,10 @@ impl Publisher for EmailPublisher {
             let content: EmailContent = typed_content(&CHANNEL, &post.content)?;
             return listmonk::look_up(&self.config, &self.http, post, &content, context).await;
         }
-        let base_url = self
-            .config
-            .base_url
-            .as_ref()
-            .unwrap_or(&UNCONFIGURED_BASE_URL);
         services_look_up(
             &self.http,
             &CHANNEL,
-            &base_url.join("/api/v1/newsletters"),
+            &self.collection(),
             self.config.api_key.as_ref(),
             post,
             context,

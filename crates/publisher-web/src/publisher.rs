@@ -43,6 +43,16 @@ impl WebPublisher {
     pub fn new(config: WebConfig, http: HttpClient) -> Self {
         Self { config, http }
     }
+
+    /// The Platform's collection URL (`/api/v1/content`): creates go there, and
+    /// look-ups by idempotency key ask it.
+    fn collection(&self) -> String {
+        self.config
+            .base_url
+            .as_ref()
+            .unwrap_or(&UNCONFIGURED_BASE_URL)
+            .join("/api/v1/content")
+    }
 }
 
 #[derive(Serialize)]
@@ -155,11 +165,6 @@ impl Publisher for WebPublisher {
         if self.config.backend == Backend::Wordpress {
             return wordpress::requests(&self.config, post, &content);
         }
-        let base_url = self
-            .config
-            .base_url
-            .as_ref()
-            .unwrap_or(&UNCONFIGURED_BASE_URL);
         let body = ContentRequest {
             content_type: &self.config.content_type,
             title: &content.title,
@@ -175,7 +180,7 @@ impl Publisher for WebPublisher {
         };
         Ok(vec![services_create(
             &CHANNEL,
-            base_url.join("/api/v1/content"),
+            self.collection(),
             self.config.api_key.as_ref(),
             post,
             &body,
@@ -192,15 +197,10 @@ impl Publisher for WebPublisher {
             let content: WebContent = typed_content(&CHANNEL, &post.content)?;
             return wordpress::look_up(&self.config, &self.http, &content, context).await;
         }
-        let base_url = self
-            .config
-            .base_url
-            .as_ref()
-            .unwrap_or(&UNCONFIGURED_BASE_URL);
         services_look_up(
             &self.http,
             &CHANNEL,
-            &base_url.join("/api/v1/content"),
+            &self.collection(),
             self.config.api_key.as_ref(),
             post,
             context,
