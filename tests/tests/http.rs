@@ -261,10 +261,11 @@ async fn bad_requests_get_problems_naming_the_field() {
     .await;
     let body = problem(
         post("/generate", r#"{"dry_run": false}"#).await.unwrap(),
-        501,
+        400,
     )
     .await;
     assert!(body["detail"].as_str().unwrap().contains("stores nothing"));
+    assert_eq!(body["field"], "dry_run");
     problem(
         client()
             .get(server.url("/generateBatch"))
@@ -391,6 +392,68 @@ async fn the_api_token_guards_everything_but_health() {
             .iter()
             .all(|channel| channel["circuit"] == "closed"),
         "{channels}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_public_and_documents_every_operation() {
+    let server = Server::start(
+        "http-openapi",
+        &[("HALCYTONE__SERVER__API_TOKEN", "sesame-123")],
+    )
+    .await;
+    let response = client()
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let mut operations: Vec<String> = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations.push(format!("{} {path}", method.to_uppercase()));
+            let public = ["/health", "/ready"].contains(&path.as_str());
+            assert_eq!(
+                operation.get("security").is_none(),
+                public,
+                "{method} {path}: only /health and /ready are public"
+            );
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(responses.contains_key("200"), "{method} {path}");
+            if !public {
+                assert!(responses.contains_key("401"), "{method} {path}");
+                assert!(responses.contains_key("default"), "{method} {path}");
+            }
+        }
+    }
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "GET /channels",
+            "GET /health",
+            "GET /plans/{id}",
+            "GET /posts",
+            "GET /posts/{id}",
+            "GET /ready",
+            "PATCH /posts/{id}",
+            "POST /generate",
+            "POST /generateBatch",
+            "POST /posts/{id}/{action}",
+            "POST /reconcile",
+        ]
+    );
+    let problem_schema = &document["components"]["schemas"]["ProblemDocument"];
+    assert_eq!(
+        problem_schema["required"],
+        json!(["type", "title", "status", "detail", "correlation_id"])
+    );
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"],
+        json!({"type": "http", "scheme": "bearer"})
     );
 }
 

@@ -11,8 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Core never names a concrete channel: each publisher crate declares its own
 /// `pub const CHANNEL: Channel = Channel::from_static("…")`. A name is 1 to 32
 /// characters of lowercase ASCII letters, digits and `-`, starting with a letter.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String)]
 pub struct Channel(Cow<'static, str>);
 
 /// Why a string is not a valid channel name.

@@ -19,7 +19,7 @@ use crate::snapshot::Changes;
 use crate::store::{NewPost, PlanRecord, SaveReport, StoreError, StoredPost};
 
 /// The item a post is about, as plans show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ItemRef {
     /// Stable id.
     pub id: ItemId,
@@ -34,7 +34,7 @@ fn as_timestamp<S: Serializer>(zoned: &ZonedDateTime, serializer: S) -> Result<S
 }
 
 /// A rendered post of a plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScheduledPost {
     /// Stable id from channel and slot.
     pub id: PostId,
@@ -42,6 +42,7 @@ pub struct ScheduledPost {
     pub channel: Channel,
     /// When it goes out (serialised in UTC, as `2026-11-30T09:00:00Z`).
     #[serde(serialize_with = "as_timestamp")]
+    #[schema(value_type = String, format = DateTime)]
     pub scheduled_at: ZonedDateTime,
     /// The item (the featured item of a newsletter).
     pub item: ItemRef,
@@ -105,14 +106,16 @@ pub fn stored_slot(post: &StoredPost) -> Option<StoredSlot> {
 }
 
 /// A plan with its rendered posts (PRODUCT §3).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContentPlan {
     /// Stable id from the document revision and the request.
     pub plan_id: String,
-    /// The period.
+    /// The period: `day`, `week`, `month` or `Nd`.
+    #[schema(value_type = String, example = "week")]
     pub period: Period,
     /// The first day, `YYYY-MM-DD`.
     #[serde(serialize_with = "serialize_display")]
+    #[schema(value_type = String, format = Date)]
     pub start: jiff::civil::Date,
     /// The time zone name.
     pub timezone: String,

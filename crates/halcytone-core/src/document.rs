@@ -44,7 +44,9 @@ pub struct Section {
 ///
 /// Re-reading an edited document keeps the id of every item whose section and
 /// title did not change.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct ItemId(String);
 

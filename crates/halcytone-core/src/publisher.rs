@@ -16,7 +16,9 @@ use crate::request::{OutboundRequest, RequestPreview};
 use crate::text::{first_paragraph, hashtag, markdown_to_html, markdown_to_text};
 
 /// The stable id of a post: the same channel and slot always give the same id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct PostId(pub String);
 
@@ -27,7 +29,7 @@ impl fmt::Display for PostId {
 }
 
 /// Where a post is in its lifecycle (PRODUCT §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PostStatus {
     /// Planned, waiting for review.
@@ -52,7 +54,7 @@ pub enum PostStatus {
 
 /// The rendered content of a post, as a JSON object whose shape belongs to
 /// the channel (email `{subject, preheader, html, text}`, twitter `{parts}`, …).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Content(pub serde_json::Value);
 

@@ -9,7 +9,7 @@ use crate::error::PublishError;
 use crate::secret::SecretString;
 
 /// The HTTP method of an outbound request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
     /// `GET`
@@ -232,13 +232,14 @@ impl OutboundRequest {
 }
 
 /// A request as previews and plans show it: secrets redacted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RequestPreview {
     /// The method.
     pub method: Method,
     /// The absolute URL.
     pub url: String,
     /// Header names and values, secrets as `***`.
+    #[schema(value_type = Object)]
     pub headers: serde_json::Map<String, serde_json::Value>,
     /// The JSON body, if any.
     #[serde(skip_serializing_if = "Option::is_none")]

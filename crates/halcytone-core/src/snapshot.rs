@@ -63,7 +63,7 @@ pub fn save(path: &Path, snapshot: &Snapshot) -> Result<(), String> {
 }
 
 /// Which items are new, changed or gone between two readings of a document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Changes {
     /// Items the earlier reading did not have.
     pub new: Vec<ItemId>,

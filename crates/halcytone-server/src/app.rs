@@ -129,9 +129,6 @@ pub(crate) enum AppError {
     /// A slot could not be placed.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// The operation is not offered in the form asked for.
-    #[error("{0}")]
-    NotAvailable(String),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -409,8 +406,7 @@ impl App {
     /// Reads the document, plans the period and renders every post.
     ///
     /// # Errors
-    /// Returns a bad request value, an unreadable or invalid document, or
-    /// [`AppError::NotAvailable`] for anything but a dry run.
+    /// Returns a bad request value, or an unreadable or invalid document.
     pub(crate) async fn generate(
         &self,
         request: &GenerateRequest,
@@ -1030,7 +1026,10 @@ impl App {
         dry_run: bool,
     ) -> Result<ContentPlan, AppError> {
         if !(dry_run || self.settings.dry_run) {
-            return Err(AppError::NotAvailable(ITEM_PREVIEW_ONLY.to_owned()));
+            return Err(AppError::BadRequest {
+                field: "dry_run",
+                message: ITEM_PREVIEW_ONLY.to_owned(),
+            });
         }
         let channels = self.select_channels(channels)?;
         let (parsed, _, fallback) = self.read_document().await?;
@@ -1058,7 +1057,10 @@ impl App {
         let now = jiff::Timestamp::now()
             .to_zoned_datetime(self.settings.timezone.clone())
             .round(jiff::Unit::Minute)
-            .map_err(|error| AppError::NotAvailable(error.to_string()))?;
+            .map_err(|error| PlanError {
+                date: jiff::Timestamp::now().to_string(),
+                message: error.to_string(),
+            })?;
         let mut warnings: Vec<String> = fallback.into_iter().collect();
         let posts = channels
             .iter()

@@ -1,5 +1,6 @@
 //! The HTTP API (PRODUCT §7): routes, the bearer token, request ids, body
-//! limits and RFC 9457 problem responses. No other crate knows HTTP routes.
+//! limits, RFC 9457 problem responses and the OpenAPI document generated
+//! from the handlers' types. No other crate knows HTTP routes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,15 +17,17 @@ use halcytone_core::compose::ContentPlan;
 use halcytone_core::plan::Period;
 use jiff::civil::Date;
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use halcytone_core::store::StoreError;
 
 use crate::app::{App, AppError, GenerateRequest, PostsRequest};
-use crate::report::channel_reports;
-use halcytone_core::store::PostKey;
+use crate::ready::{Check, Readiness};
+use crate::report::{ChannelReport, channel_reports};
+use halcytone_core::dispatch::Reconciled;
+use halcytone_core::store::{PostKey, StoredPlan, StoredPost, Transitioned};
 
 /// The largest request body accepted.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -43,8 +46,30 @@ pub(crate) struct Problem {
     detail: String,
     field: Option<String>,
     correlation_id: String,
-    /// Members beyond RFC 9457's own (its "extension members").
-    extensions: Vec<(&'static str, serde_json::Value)>,
+    /// The readiness checks, on a `not-ready` problem.
+    checks: Option<Vec<Check>>,
+}
+
+/// An RFC 9457 problem as it goes on the wire (`application/problem+json`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ProblemDocument {
+    /// `urn:halcytone:problem:<code>`, such as `urn:halcytone:problem:invalid-value`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The status's reason phrase.
+    title: String,
+    /// The HTTP status.
+    status: u16,
+    /// What is wrong, for a person.
+    detail: String,
+    /// The request's id (`X-Request-Id`), in every log line of it.
+    correlation_id: String,
+    /// The request field the problem is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    /// Each readiness check, on a `not-ready` problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checks: Option<Vec<Check>>,
 }
 
 impl Problem {
@@ -60,12 +85,12 @@ impl Problem {
             detail: detail.into(),
             field: None,
             correlation_id: request_id.0.clone(),
-            extensions: Vec::new(),
+            checks: None,
         }
     }
 
-    fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
-        self.extensions.push((name, value));
+    fn with_checks(mut self, checks: Vec<Check>) -> Self {
+        self.checks = Some(checks);
         self
     }
 
@@ -94,7 +119,6 @@ pub(crate) fn classify(error: &AppError) -> (StatusCode, &'static str) {
         }
         AppError::Source(_) => (StatusCode::SERVICE_UNAVAILABLE, "source-unavailable"),
         AppError::Plan(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unplannable"),
-        AppError::NotAvailable(_) => (StatusCode::NOT_IMPLEMENTED, "not-available"),
         AppError::Store(StoreError::NotFound(_)) | AppError::PlanNotFound(_) => {
             (StatusCode::NOT_FOUND, "not-found")
         }
@@ -111,19 +135,15 @@ pub(crate) fn classify(error: &AppError) -> (StatusCode, &'static str) {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({
-            "type": format!("urn:halcytone:problem:{}", self.code),
-            "title": self.status.canonical_reason().unwrap_or("Error"),
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-            "correlation_id": self.correlation_id,
-        });
-        if let Some(field) = self.field {
-            body["field"] = serde_json::Value::String(field);
-        }
-        for (name, value) in self.extensions {
-            body[name] = value;
-        }
+        let body = ProblemDocument {
+            kind: format!("urn:halcytone:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            correlation_id: self.correlation_id,
+            field: self.field,
+            checks: self.checks,
+        };
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -136,6 +156,7 @@ impl IntoResponse for Problem {
 /// Builds the router; `metrics` renders `GET /metrics`, `admin` serves
 /// `/admin` (its pages sign in with a session, not the bearer token).
 pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle, admin: Router) -> Router {
+    let openapi = openapi_json();
     let protected = Router::new()
         .route("/generate", post(generate))
         .route("/generateBatch", post(generate_batch))
@@ -151,6 +172,18 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle, admin: Router) ->
         ));
     Router::new()
         .route("/health", get(health))
+        .route(
+            "/openapi.json",
+            get(move || async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
+                    openapi,
+                )
+            }),
+        )
         .route("/ready", get(ready))
         .route(
             "/metrics",
@@ -240,12 +273,28 @@ pub(crate) fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     subtle::ConstantTimeEq::ct_eq(left, right).into()
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// The answer of `GET /health`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always `ok`: the process answers.
+    #[schema(value_type = String, pattern = "^ok$")]
+    status: &'static str,
+}
+
+/// Whether the process answers.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "The process answers.", body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// `GET /ready`: 200 when the server can serve (`ready`, or `degraded` with
 /// the channels that wait), 503 problem JSON naming each failing check.
+#[utoipa::path(get, path = "/ready", tag = "health",
+    responses(
+        (status = 200, description = "The server can serve: `ready`, or `degraded` naming what waits.", body = Readiness),
+        (status = 503, description = "A check fails; the problem names each.", body = ProblemDocument, content_type = "application/problem+json"),
+    ))]
 async fn ready(State(app): State<Arc<App>>, Extension(id): Extension<RequestId>) -> Response {
     let readiness = crate::ready::readiness(&app).await;
     let failing = readiness.failing();
@@ -263,10 +312,7 @@ async fn ready(State(app): State<Arc<App>>, Extension(id): Extension<RequestId>)
         "not-ready",
         format!("not ready: {detail}"),
     )
-    .with_extension(
-        "checks",
-        serde_json::to_value(&readiness.checks).unwrap_or_default(),
-    )
+    .with_checks(readiness.checks)
     .into_response()
 }
 
@@ -292,7 +338,8 @@ async fn method_not_allowed(Extension(id): Extension<RequestId>, request: Reques
     )
 }
 
-/// Reads a JSON body of at most [`MAX_BODY_BYTES`]; an empty body is `{}`.
+/// Reads a JSON body of at most [`MAX_BODY_BYTES`]; an empty body, or
+/// `null`, is `{}`: a body every field of which is optional may be left out.
 async fn json_body<T: DeserializeOwned>(id: &RequestId, body: Body) -> Result<T, Problem> {
     let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
@@ -304,7 +351,7 @@ async fn json_body<T: DeserializeOwned>(id: &RequestId, body: Body) -> Result<T,
                 format!("the request body is larger than {MAX_BODY_BYTES} bytes (1 MiB)"),
             )
         })?;
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+    let bytes: &[u8] = if matches!(bytes.trim_ascii(), b"" | b"null") {
         b"{}"
     } else {
         &bytes
@@ -422,15 +469,36 @@ fn parse_start(id: &RequestId, start: Option<&str>) -> Result<Option<Date>, Prob
         .transpose()
 }
 
-#[derive(Debug, Deserialize)]
+/// What `POST /generateBatch` plans; an empty body is `{}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchBody {
+    /// The channels to plan (all enabled ones when absent).
     channels: Option<Vec<String>>,
+    /// The first day, `YYYY-MM-DD` (the next Monday when absent).
+    #[schema(format = Date)]
     start: Option<String>,
+    /// Render and preview without storing anything.
     #[serde(default)]
     dry_run: bool,
 }
 
+/// Plans a period of the living document and renders its posts; stores
+/// them as drafts unless it is a dry run.
+#[utoipa::path(post, path = "/generateBatch", tag = "plans",
+    params(("period" = Option<String>, Query, pattern = "^(day|week|month|[1-9][0-9]?d)$", description = "`day`, `week` (the default), `month` or `Nd` with N from 1 to 92")),
+    request_body(content = Option<BatchBody>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The plan with its rendered posts.", body = ContentPlan, links(
+            ("ThePlan" = (operation_id = "show_plan", parameters(("id" = "$response.body#/plan_id")), description = "The stored plan (not for a dry run).")),
+            ("ItsFirstPost" = (operation_id = "show_post", parameters(("id" = "$response.body#/posts/0/id")))),
+            ("EditItsFirstPost" = (operation_id = "edit_post", parameters(("id" = "$response.body#/posts/0/id")))),
+            ("DecideOnItsFirstPost" = (operation_id = "decide_post", parameters(("id" = "$response.body#/posts/0/id")))),
+        )),
+        (status = 422, description = "The document is malformed or the period cannot be planned.", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "The living document cannot be read.", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn generate_batch(
     State(app): State<Arc<App>>,
     Extension(id): Extension<RequestId>,
@@ -479,15 +547,29 @@ async fn generate_batch(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// What `POST /generate` renders; an empty body is `{}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemBody {
+    /// The item (the document's first when absent).
     item_id: Option<String>,
+    /// The channels to render for (all enabled ones when absent).
     channels: Option<Vec<String>>,
+    /// Render and preview without storing anything.
     #[serde(default)]
     dry_run: bool,
 }
 
+/// Renders one item for its channels now.
+#[utoipa::path(post, path = "/generate", tag = "plans",
+    request_body(content = Option<ItemBody>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The item's rendered posts.", body = ContentPlan),
+        (status = 404, description = "No such item.", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "The document is malformed.", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 503, description = "The living document cannot be read.", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn generate(
     State(app): State<Arc<App>>,
     Extension(id): Extension<RequestId>,
@@ -504,14 +586,20 @@ async fn generate(
     .map_err(|error| Problem::from_app(&id, &error))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PostsQuery {
+    /// Only posts in this state.
     status: Option<String>,
+    /// Only posts of this channel.
     channel: Option<String>,
+    /// Only posts due at or after this day or time (`YYYY-MM-DD` or RFC 3339).
     from: Option<String>,
+    /// Only posts due before this day or time.
     to: Option<String>,
     /// Posts per page: 1 to 1000, 100 when absent.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// `next_cursor` of the page before.
     cursor: Option<String>,
@@ -521,11 +609,28 @@ struct PostsQuery {
 const POSTS_PAGE: usize = 100;
 const POSTS_PAGE_MAX: usize = 1000;
 
+/// A page of `GET /posts`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct PostsPage {
+    /// The posts, by time, then channel, without their attempts.
+    posts: Vec<StoredPost>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    next_cursor: Option<String>,
+}
+
+/// Lists stored posts, a page at a time.
+#[utoipa::path(get, path = "/posts", tag = "posts",
+    params(PostsQuery),
+    responses((status = 200, description = "A page of posts.", body = PostsPage, links(
+        ("ItsFirstPost" = (operation_id = "show_post", parameters(("id" = "$response.body#/posts/0/id")))),
+        ("DecideOnItsFirstPost" = (operation_id = "decide_post", parameters(("id" = "$response.body#/posts/0/id")))),
+    ))),
+    security(("bearer" = [])))]
 async fn list_posts(
     State(app): State<Arc<App>>,
     Extension(id): Extension<RequestId>,
     query: Result<Query<PostsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<PostsPage>, Problem> {
     let Query(query) = query.map_err(|rejection| {
         Problem::new(
             &id,
@@ -585,9 +690,10 @@ async fn list_posts(
             post.id
         )
     });
-    Ok(Json(
-        serde_json::json!({ "posts": page, "next_cursor": next_cursor }),
-    ))
+    Ok(Json(PostsPage {
+        posts: page,
+        next_cursor,
+    }))
 }
 
 /// A `next_cursor` (`<seconds>.<channel>.<id>`) back as the key it names.
@@ -603,40 +709,70 @@ fn parse_cursor(cursor: &str) -> Option<PostKey> {
     })
 }
 
+/// A stored plan with the posts it last wrote.
+#[utoipa::path(get, path = "/plans/{id}", tag = "plans",
+    params(("id" = String, Path, description = "The plan's id")),
+    responses(
+        (status = 200, description = "The plan.", body = StoredPlan),
+        (status = 404, description = "No such plan.", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn show_plan(
     State(app): State<Arc<App>>,
     Extension(id): Extension<RequestId>,
     axum::extract::Path(plan_id): axum::extract::Path<String>,
-) -> Result<Json<halcytone_core::store::StoredPlan>, Problem> {
+) -> Result<Json<StoredPlan>, Problem> {
     app.plan(&plan_id)
         .await
         .map(Json)
         .map_err(|error| Problem::from_app(&id, &error))
 }
 
+/// A stored post with its attempts.
+#[utoipa::path(get, path = "/posts/{id}", tag = "posts",
+    params(("id" = String, Path, description = "The post's id, or an unambiguous start of it")),
+    responses(
+        (status = 200, description = "The post.", body = StoredPost),
+        (status = 404, description = "No such post.", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn show_post(
     State(app): State<Arc<App>>,
     Extension(id): Extension<RequestId>,
     axum::extract::Path(post_id): axum::extract::Path<String>,
-) -> Result<Json<halcytone_core::store::StoredPost>, Problem> {
+) -> Result<Json<StoredPost>, Problem> {
     app.post(&post_id)
         .await
         .map(Json)
         .map_err(|error| Problem::from_app(&id, &error))
 }
 
-#[derive(Debug, Deserialize)]
+/// What `PATCH /posts/{id}` changes.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EditBody {
+    /// The post's new content, in its channel's shape (email
+    /// `{subject, preheader, html, text}`, twitter `{parts}`, …).
+    #[schema(value_type = Object)]
     content: serde_json::Value,
 }
 
+/// Edits a post that has not gone out; its approval is void.
+#[utoipa::path(patch, path = "/posts/{id}", tag = "posts",
+    params(("id" = String, Path, description = "The post's id, or an unambiguous start of it")),
+    request_body(content = EditBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The edited post.", body = StoredPost),
+        (status = 404, description = "No such post.", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The post can no longer be edited.", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn edit_post(
     State(app): State<Arc<App>>,
     Extension(id): Extension<RequestId>,
     axum::extract::Path(post_id): axum::extract::Path<String>,
     body: Body,
-) -> Result<Json<halcytone_core::store::StoredPost>, Problem> {
+) -> Result<Json<StoredPost>, Problem> {
     let body: EditBody = json_body(&id, body).await?;
     app.edit(&post_id, body.content)
         .await
@@ -644,30 +780,127 @@ async fn edit_post(
         .map_err(|error| Problem::from_app(&id, &error))
 }
 
+/// A person's decision on a post.
+#[utoipa::path(post, path = "/posts/{id}/{action}", tag = "posts",
+    params(
+        ("id" = String, Path, description = "The post's id, or an unambiguous start of it"),
+        ("action" = String, Path, pattern = "^(approve|reject|cancel|retry|confirm|revert)$", description = "`approve`, `reject`, `cancel`, `retry`, `confirm` or `revert`"),
+    ),
+    responses(
+        (status = 200, description = "The post's state before and after.", body = Transitioned),
+        (status = 404, description = "No such post.", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The action does not apply to the post's state.", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 async fn decide_post(
     State(app): State<Arc<App>>,
     Extension(id): Extension<RequestId>,
     axum::extract::Path((post_id, action)): axum::extract::Path<(String, String)>,
-) -> Result<Json<halcytone_core::store::Transitioned>, Problem> {
+) -> Result<Json<Transitioned>, Problem> {
     app.decide(&post_id, &action)
         .await
         .map(Json)
         .map_err(|error| Problem::from_app(&id, &error))
 }
 
+/// What `POST /reconcile` did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ReconcileAnswer {
+    /// Each post that was unconfirmed, and what became of it.
+    posts: Vec<Reconciled>,
+}
+
+/// Looks every unconfirmed post up on its channel now.
+#[utoipa::path(post, path = "/reconcile", tag = "posts",
+    responses((status = 200, description = "What became of each unconfirmed post.", body = ReconcileAnswer)),
+    security(("bearer" = [])))]
 async fn reconcile(
     State(app): State<Arc<App>>,
     Extension(id): Extension<RequestId>,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<ReconcileAnswer>, Problem> {
     app.reconcile()
         .await
-        .map(|posts| Json(serde_json::json!({ "posts": posts })))
+        .map(|posts| Json(ReconcileAnswer { posts }))
         .map_err(|error| Problem::from_app(&id, &error))
 }
 
-async fn channels(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+/// The answer of `GET /channels`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ChannelsAnswer {
+    /// Every shipped channel, by name.
+    channels: Vec<ChannelReport>,
+}
+
+/// The channels, their quotas, budgets and circuit state.
+#[utoipa::path(get, path = "/channels", tag = "channels",
+    responses((status = 200, description = "Every shipped channel.", body = ChannelsAnswer)),
+    security(("bearer" = [])))]
+async fn channels(State(app): State<Arc<App>>) -> Json<ChannelsAnswer> {
     let budgets = app.daily_budgets().await.unwrap_or_default();
-    Json(serde_json::json!({ "channels": channel_reports(&app, &budgets) }))
+    Json(ChannelsAnswer {
+        channels: channel_reports(&app, &budgets),
+    })
+}
+
+/// The API's OpenAPI 3.1 document, from the handlers' annotations and the
+/// types they take and return.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Halcytone", description = "Plans, renders, reviews and publishes a living document's posts (PRODUCT §7)."),
+    paths(health, ready, generate, generate_batch, channels, show_plan, list_posts, show_post, edit_post, decide_post, reconcile),
+    modifiers(&CommonResponses),
+)]
+struct ApiDoc;
+
+/// What every operation may answer besides its own responses: any error is
+/// a problem document, and the protected ones need the bearer token.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ProblemDocument")))
+                        .build(),
+                )
+                .build()
+        };
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post, &mut item.patch]
+                .into_iter()
+                .flatten()
+            {
+                let responses = &mut operation.responses.responses;
+                if operation.security.is_some() {
+                    responses
+                        .entry("401".to_owned())
+                        .or_insert_with(|| problem("No or a wrong bearer token.").into());
+                }
+                responses.entry("default".to_owned()).or_insert_with(|| {
+                    problem("Any other error: a bad request (400, naming the field), a body over 1 MiB (413), a store failure (500), …").into()
+                });
+            }
+        }
+    }
+}
+
+/// The OpenAPI document as served, serialised once.
+fn openapi_json() -> Bytes {
+    use utoipa::OpenApi as _;
+    Bytes::from(ApiDoc::openapi().to_json().unwrap_or_default())
 }
 
 #[cfg(test)]

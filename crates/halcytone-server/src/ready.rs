@@ -10,20 +10,22 @@ use serde::Serialize;
 use crate::app::App;
 
 /// The outcome of one check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct Check {
     /// What was checked: `store`, `templates`, `channel:<name>`.
     pub(crate) name: String,
     /// `ok`, `degraded` (works, but a channel waits) or `failing`.
+    #[schema(value_type = String, pattern = "^(ok|degraded|failing)$")]
     pub(crate) status: &'static str,
     /// What was found.
     pub(crate) detail: String,
 }
 
 /// Every check, and whether the server can serve.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct Readiness {
     /// `ready`, `degraded` (ready, but some channel's posts wait) or `not-ready`.
+    #[schema(value_type = String, pattern = "^(ready|degraded|not-ready)$")]
     pub(crate) status: &'static str,
     /// Each check.
     pub(crate) checks: Vec<Check>,

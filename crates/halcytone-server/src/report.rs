@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::app::App;
 
 /// One channel as reported.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ChannelReport {
     /// The channel name.
     pub(crate) channel: String,
@@ -19,6 +19,7 @@ pub(crate) struct ChannelReport {
     /// Whether plans include it.
     pub(crate) enabled: bool,
     /// Configuration keys still missing before it can send; empty when configured.
+    #[schema(value_type = Vec<String>)]
     pub(crate) missing: Vec<&'static str>,
     /// Its slots.
     pub(crate) cadence: Option<String>,
@@ -32,6 +33,7 @@ pub(crate) struct ChannelReport {
     /// and no more than the API last said it has left.
     pub(crate) daily_cap_remaining: Option<u32>,
     /// `closed` while calls go through, `open` while its breaker holds them.
+    #[schema(value_type = Option<String>, pattern = "^(closed|open)$")]
     pub(crate) circuit: Option<&'static str>,
 }
 

@@ -20,7 +20,7 @@ use crate::store::{AttemptOutcome, PostFilter, Resolution, StoreError, StoredPos
 const SEND_WINDOW_MARGIN: Duration = Duration::from_secs(3600);
 
 /// What reconciliation did with one unconfirmed post.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Reconciled {
     /// The post.
     pub id: PostId,

@@ -15,7 +15,7 @@ use crate::publisher::{PostId, PostStatus};
 pub use lifecycle::{Action, IllegalTransition};
 
 /// A plan as stored: what identifies it, without its posts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PlanRecord {
     /// Stable id from the document revision and the request.
     pub id: String,
@@ -86,7 +86,7 @@ pub fn sha256_hex<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
 }
 
 /// What [`Store::save_plan`] did with each post.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SaveReport {
     /// The plan.
     pub plan_id: String,
@@ -149,7 +149,7 @@ impl PostKey {
 }
 
 /// How a send attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AttemptOutcome {
     /// The channel confirmed the post.
@@ -195,9 +195,10 @@ impl AttemptOutcome {
 }
 
 /// One try at sending a post.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// When it was made.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// How it ended.
     pub outcome: AttemptOutcome,
@@ -215,7 +216,7 @@ pub struct Attempt {
 }
 
 /// A post as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredPost {
     /// Stable id.
     pub id: PostId,
@@ -224,6 +225,7 @@ pub struct StoredPost {
     /// The channel.
     pub channel: Channel,
     /// When it goes out.
+    #[schema(value_type = String, format = DateTime)]
     pub scheduled_at: Timestamp,
     /// The item as plans show it.
     pub item: serde_json::Value,
@@ -240,20 +242,25 @@ pub struct StoredPost {
     /// The hash the approval bound to, while approved.
     pub approved_hash: Option<String>,
     /// When it was first stored.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// Send attempts that count towards `resilience.max_attempts`.
     pub attempt_count: u32,
     /// Not sent before this time: the backoff after a transient failure.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub next_attempt_at: Option<Timestamp>,
     /// The channel's ids of what went out (each part of a thread).
     pub external_ids: Vec<String>,
     /// When the channel confirmed the post.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub published_at: Option<Timestamp>,
     /// Every send attempt, oldest first (filled by [`Store::post`] only).
     pub attempts: Vec<Attempt>,
     /// When a person last edited it; re-planning keeps the edit.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub edited_at: Option<Timestamp>,
     /// The document's newer version of an edited post, until resolved.
     pub conflict: Option<PlannedVersion>,
@@ -262,7 +269,7 @@ pub struct StoredPost {
 }
 
 /// What a plan rendered for a post that a person had edited.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlannedVersion {
     /// The channel's rendered content.
     pub content: serde_json::Value,
@@ -277,7 +284,7 @@ pub struct PlannedVersion {
 }
 
 /// The result of a successful [`Store::transition`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Transitioned {
     /// The post.
     pub id: PostId,
@@ -290,14 +297,16 @@ pub struct Transitioned {
 }
 
 /// A stored plan: its record, when it was stored, and the posts it last wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredPlan {
     /// The plan.
     #[serde(flatten)]
     pub record: PlanRecord,
     /// When it was first stored.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// When it was last stored again.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// Its posts, by time then channel, without attempts.
     pub posts: Vec<StoredPost>,
