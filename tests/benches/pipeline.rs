@@ -78,6 +78,8 @@ fn bench_pipeline(criterion: &mut Criterion) {
             })
             .collect(),
         stored: Vec::new(),
+        elsewhere: Vec::new(),
+        locale: None,
     };
     for name in ["doc-60", "doc-600"] {
         let path = format!("{}/benches/data/{name}.md", env!("CARGO_MANIFEST_DIR"));

@@ -51,6 +51,8 @@ pub struct ScheduledPost {
     pub includes: Vec<ItemId>,
     /// Lifecycle state.
     pub status: PostStatus,
+    /// The language it is written in (a BCP 47 code such as `de`).
+    pub locale: String,
     /// The channel's rendered content.
     pub content: Content,
     /// The first (usually only) request `publish` sends, secrets redacted.
@@ -80,6 +82,7 @@ impl ScheduledPost {
             item: serde_json::to_value(&self.item)?,
             includes: self.includes.iter().map(ToString::to_string).collect(),
             status: self.status,
+            locale: self.locale.clone(),
             content: self.content.0.clone(),
             request: requests,
         })
@@ -203,7 +206,7 @@ pub struct Composer<'a> {
     pub document: &'a LivingDocument,
     /// Publishers by channel.
     pub publishers: &'a BTreeMap<Channel, Arc<dyn Publisher>>,
-    /// Compiled templates.
+    /// Compiled templates, in the document's locale.
     pub renderer: &'a Renderer,
     /// The featured section.
     pub featured_section: &'a str,
@@ -262,6 +265,7 @@ impl Composer<'_> {
                 scheduled_at: &planned.scheduled_at,
                 item: &item,
                 includes: &include_refs,
+                locale: self.renderer.locale(),
             };
             let outgoing = publisher.render(&input, self.renderer).and_then(|content| {
                 publisher.validate(&content)?;
@@ -304,6 +308,7 @@ impl Composer<'_> {
                 },
                 includes: planned.includes,
                 status: self.initial_status,
+                locale: self.renderer.locale().to_owned(),
                 content: post.content,
                 request,
                 requests: previews,

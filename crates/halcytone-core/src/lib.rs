@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod document;
 pub mod error;
 pub mod http;
+pub mod locale;
 pub mod markdown;
 pub mod plan;
 pub mod preflight;

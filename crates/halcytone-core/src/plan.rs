@@ -157,6 +157,14 @@ pub struct PlanRequest {
     /// its item, and an item stored on a channel is never planned into
     /// another of its slots (overlapping plans do not post it twice).
     pub stored: Vec<StoredSlot>,
+    /// Posts of the channels outside this plan's document (another
+    /// locale's), stored or planned: they hold no slot here but count
+    /// towards the channel's daily cap, as they go to the same account.
+    pub elsewhere: Vec<(Channel, jiff::Timestamp)>,
+    /// The locale of a `[locales.<code>]` document, which its post ids
+    /// and the plan id include; `None` for the main document, whose ids
+    /// are those it always had.
+    pub locale: Option<String>,
 }
 
 /// A post already in the store, as the planner sees it.
@@ -266,12 +274,20 @@ fn slots(request: &PlanRequest, cadence: &Cadence) -> Result<Vec<Slot>, PlanErro
 
 /// The stable id of the post in `channel`'s slot at `at`.
 pub fn post_id(channel: &Channel, at: &ZonedDateTime) -> PostId {
-    let digest = Sha256::new()
+    post_id_in(channel, at, None)
+}
+
+/// The stable id of the post in `channel`'s slot at `at` of the
+/// document in `locale` (`None`: the main document).
+pub fn post_id_in(channel: &Channel, at: &ZonedDateTime, locale: Option<&str>) -> PostId {
+    let mut hasher = Sha256::new()
         .chain_update(channel.as_str())
         .chain_update("|")
-        .chain_update(at.timestamp().to_string())
-        .finalize();
-    PostId(format!("post_{}", short_hex(&digest)))
+        .chain_update(at.timestamp().to_string());
+    if let Some(locale) = locale {
+        hasher.update(format!("|locale={locale}"));
+    }
+    PostId(format!("post_{}", short_hex(&hasher.finalize())))
 }
 
 fn plan_id(document: &LivingDocument, request: &PlanRequest) -> String {
@@ -289,6 +305,9 @@ fn plan_id(document: &LivingDocument, request: &PlanRequest) -> String {
         if let Some(cap) = plan_channel.daily_cap {
             hasher.update(format!("|cap={cap}"));
         }
+    }
+    if let Some(locale) = &request.locale {
+        hasher.update(format!("|locale={locale}"));
     }
     format!("plan_{}", short_hex(&hasher.finalize()))
 }
@@ -337,9 +356,15 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             .iter()
             .filter(|stored| stored.holds_slot)
             .map(|stored| stored.at)
+            .chain(
+                request
+                    .elsewhere
+                    .iter()
+                    .filter(|(other, _)| other == channel)
+                    .map(|(_, at)| *at),
+            )
             .collect();
         taken.sort_unstable();
-        taken.dedup();
         let mut last_section: Option<&str> = None;
         let mut featured_weeks: HashSet<i64> = HashSet::new();
         let mut weeks_with_slots: Vec<(i64, Date)> = Vec::new();
@@ -439,11 +464,14 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 featured_weeks.insert(slot.week);
             }
             last_section = Some(&item.section);
-            if let Err(index) = taken.binary_search(&slot.at.timestamp()) {
+            // A slot's holder is counted already; another locale's post
+            // at the same time is a post of its own.
+            if holder.is_none() {
+                let index = taken.partition_point(|at| *at <= slot.at.timestamp());
                 taken.insert(index, slot.at.timestamp());
             }
             posts.push(PlannedPost {
-                id: post_id(channel, &slot.at),
+                id: post_id_in(channel, &slot.at, request.locale.as_deref()),
                 channel: channel.clone(),
                 scheduled_at: slot.at,
                 item: item.id.clone(),

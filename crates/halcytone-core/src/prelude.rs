@@ -6,6 +6,7 @@ pub use crate::cadence::{Cadence, SlotRule, Weekdays};
 pub use crate::channel::{Channel, Service};
 pub use crate::error::{ConfigError, PublishError};
 pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
+pub use crate::locale::Locale;
 pub use crate::preflight::Check;
 pub use crate::publisher::{
     Content, ItemView, Lookup, LookupContext, Measured, OutgoingPost, PostShape, PublishContext,

@@ -162,6 +162,9 @@ pub struct RenderInput<'a> {
     pub item: &'a ItemView,
     /// The other items of a digest; empty for single posts.
     pub includes: &'a [&'a ItemView],
+    /// The language the post is written in (a BCP 47 code such as `de`):
+    /// a channel may send each language to its own audience.
+    pub locale: &'a str,
 }
 
 /// A rendered post ready to be previewed or sent.

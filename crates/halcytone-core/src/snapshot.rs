@@ -27,6 +27,21 @@ pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE_NAME)
 }
 
+/// Where the snapshot of a `[locales.<code>]` document is: beside the main
+/// one, named by its locale.
+pub fn path_for_locale(data_dir: &Path, locale: &str) -> PathBuf {
+    let main = Path::new(FILE_NAME);
+    let stem = main
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or("document");
+    let extension = main
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .unwrap_or("json");
+    data_dir.join(format!("{stem}.{locale}.{extension}"))
+}
+
 /// Reads the snapshot, if there is one.
 ///
 /// # Errors

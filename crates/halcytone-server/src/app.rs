@@ -14,6 +14,7 @@ use halcytone_core::document::{KnownChannels, ParsedDocument};
 use halcytone_core::error::ConfigError;
 use halcytone_core::error::PublishError;
 use halcytone_core::http::HttpClient;
+use halcytone_core::locale::Locale;
 use halcytone_core::plan::{
     Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan, post_id,
 };
@@ -57,7 +58,7 @@ pub(crate) struct App {
     pub(crate) channels: BTreeMap<Channel, ChannelEntry>,
     /// Enabled publishers by channel, for composing.
     publishers: BTreeMap<Channel, Arc<dyn Publisher>>,
-    /// Compiled templates.
+    /// Compiled templates, in the main document's locale.
     pub(crate) renderer: Renderer,
     /// Where the living document comes from.
     pub(crate) source: Arc<dyn Source>,
@@ -65,10 +66,9 @@ pub(crate) struct App {
     known_channels: KnownChannels,
     /// Warnings about the configuration itself.
     pub(crate) config_warnings: Vec<String>,
-    /// Item views of the latest document revision.
-    views: ItemViews,
-    /// The revision last kept as the good copy, and its changes.
-    last_kept: Mutex<Option<(String, Option<Changes>)>>,
+    /// The living documents, one per language: the main one (`[source]`)
+    /// first, then each `[locales.<code>]`.
+    pub(crate) editions: Vec<Edition>,
     /// The durable store, opened on first use (dry runs never open it).
     store: tokio::sync::OnceCell<SqlStore>,
     /// Dry-run plans of the document revision last read, composed once.
@@ -110,6 +110,8 @@ pub(crate) struct PostsRequest<'a> {
     pub(crate) after: Option<PostKey>,
     /// At most this many.
     pub(crate) limit: Option<usize>,
+    /// A locale's code: only posts in that language.
+    pub(crate) locale: Option<&'a str>,
 }
 
 /// Why a generate request failed.
@@ -140,6 +142,49 @@ pub(crate) enum AppError {
 /// The document as read: parsed, what changed since the last reading, and
 /// the warning when it came from the last good copy.
 type ReadDocument = (Arc<ParsedDocument>, Option<Changes>, Option<String>);
+
+/// One language's living document: where it comes from, the templates'
+/// locale, and what was last read of it.
+pub(crate) struct Edition {
+    /// Compiled templates, rendering in its locale.
+    pub(crate) renderer: Renderer,
+    /// Where it comes from.
+    pub(crate) source: Arc<dyn Source>,
+    /// Whether it is the main document (`[source]`), whose post ids carry
+    /// no locale, so that they are the ids it always had.
+    main: bool,
+    /// Item views of its latest revision.
+    views: ItemViews,
+    /// The revision last kept as its good copy, and its changes.
+    last_kept: Mutex<Option<(String, Option<Changes>)>>,
+    /// Where its last good copy is kept.
+    snapshot: PathBuf,
+}
+
+impl Edition {
+    /// Its locale's code.
+    pub(crate) fn locale(&self) -> &str {
+        self.renderer.locale()
+    }
+
+    /// The name of its pre-flight check: `source`, or `source:de`.
+    pub(crate) fn check_name(&self) -> String {
+        if self.main {
+            "source".to_owned()
+        } else {
+            format!("source:{}", self.locale())
+        }
+    }
+
+    /// How warnings name it: the source, with the locale of a further one.
+    pub(crate) fn describe(&self) -> String {
+        if self.main {
+            self.source.describe()
+        } else {
+            format!("{} ({})", self.source.describe(), self.locale())
+        }
+    }
+}
 
 /// What a dry-run plan depends on besides the document revision and the
 /// configuration (fixed for the process).
@@ -281,7 +326,42 @@ impl App {
             }
         };
         let renderer = Renderer::new(settings.templates.dir.as_deref())
-            .map_err(|error| ConfigError::new("templates.dir", error.to_string()))?;
+            .map_err(|error| ConfigError::new("templates.dir", error.to_string()))?
+            .in_locale(settings.locale.clone());
+        let mut editions = vec![Edition {
+            renderer: renderer.clone(),
+            source: Arc::clone(&source),
+            main: true,
+            views: ItemViews::default(),
+            last_kept: Mutex::new(None),
+            snapshot: snapshot::path(&settings.data_dir),
+        }];
+        for language in &settings.locales {
+            let key = format!("locales.{}.kind", language.locale.code());
+            let factory = registry.source(&language.source_kind).ok_or_else(|| {
+                let kinds: Vec<&str> = registry.sources().map(|(kind, _)| kind).collect();
+                ConfigError::new(
+                    &key,
+                    format!(
+                        "`{}` is not a compiled-in source (available: {})",
+                        language.source_kind,
+                        kinds.join(", ")
+                    ),
+                )
+            })?;
+            let context = SourceContext {
+                http: http.clone(),
+                resilience: settings.resilience.clone(),
+            };
+            editions.push(Edition {
+                renderer: renderer.in_locale(language.locale.clone()),
+                source: factory(&language.source, &context)?,
+                main: false,
+                views: ItemViews::default(),
+                last_kept: Mutex::new(None),
+                snapshot: snapshot::path_for_locale(&settings.data_dir, language.locale.code()),
+            });
+        }
         let known_channels = KnownChannels::new(
             channels
                 .keys()
@@ -307,8 +387,7 @@ impl App {
             source,
             known_channels,
             config_warnings,
-            views: ItemViews::default(),
-            last_kept: Mutex::new(None),
+            editions,
             store: tokio::sync::OnceCell::new(),
             source_timeout: None,
             preflight: Preflight::default(),
@@ -368,6 +447,32 @@ impl App {
         Ok(selected)
     }
 
+    /// The index of the document a stored post was planned from: the
+    /// further one in its locale, else the main one (which also wrote the
+    /// posts stored before locales, and those of a locale it was renamed from).
+    fn edition_of(&self, post: &StoredPost) -> usize {
+        self.editions
+            .iter()
+            .position(|edition| !edition.main && post.locale.as_deref() == Some(edition.locale()))
+            .unwrap_or(0)
+    }
+
+    /// The canonical code of one of the documents' locales.
+    fn check_locale(&self, code: &str) -> Result<String, AppError> {
+        let known: Vec<&str> = self.editions.iter().map(Edition::locale).collect();
+        Locale::parse(code)
+            .ok()
+            .map(|locale| locale.code().to_owned())
+            .filter(|canonical| known.contains(&canonical.as_str()))
+            .ok_or_else(|| AppError::BadRequest {
+                field: "locale",
+                message: format!(
+                    "no document is in locale `{code}` (locales: {})",
+                    known.join(", ")
+                ),
+            })
+    }
+
     fn check_channel(&self, name: &str) -> Result<Channel, AppError> {
         let bad = |message: String| AppError::BadRequest {
             field: "channels",
@@ -412,8 +517,8 @@ impl App {
         request: &GenerateRequest,
     ) -> Result<ContentPlan, AppError> {
         let channels = self.select_channels(request.channels.as_deref())?;
-        let document = self.read_document().await?;
-        self.compose_plan(request, channels, document).await
+        let documents = self.read_documents().await?;
+        self.compose_plan(request, channels, documents).await
     }
 
     /// [`App::generate`]'s plan as JSON, serialised once: a dry run of a
@@ -428,7 +533,7 @@ impl App {
         request: &GenerateRequest,
     ) -> Result<Bytes, AppError> {
         let channels = self.select_channels(request.channels.as_deref())?;
-        let document = self.read_document().await?;
+        let documents = self.read_documents().await?;
         let dry_run = request.dry_run || self.settings.dry_run;
         // The start is settled once: the key and the plan must agree on it
         // even when midnight passes between them.
@@ -438,8 +543,12 @@ impl App {
         };
         // A plan made from the last good copy carries a warning about now:
         // it is never kept.
-        let cacheable = dry_run && document.2.is_none();
-        let revision = document.0.document.revision.clone();
+        let cacheable = dry_run && documents.iter().all(|document| document.2.is_none());
+        let revision = documents
+            .iter()
+            .map(|document| document.0.document.revision.as_str())
+            .collect::<Vec<_>>()
+            .join("|");
         let key = PlanKey {
             period: request.period,
             start: request.start.unwrap_or_else(|| next_monday(self.today())),
@@ -448,7 +557,7 @@ impl App {
         if cacheable && let Some(answer) = self.cached_plans().get(&revision, &key) {
             return Ok(answer);
         }
-        let plan = self.compose_plan(request, channels, document).await?;
+        let plan = self.compose_plan(request, channels, documents).await?;
         let answer = Bytes::from(serde_json::to_vec(&plan).map_err(StoreError::Json)?);
         if cacheable {
             self.cached_plans().insert(revision, key, answer.clone());
@@ -462,63 +571,107 @@ impl App {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Plans the period from the document read, composes every post and,
-    /// unless it is a dry run, stores the plan.
+    /// Plans the period from each language's document read, composes
+    /// every post and, unless it is a dry run, stores the plan.
     #[tracing::instrument(name = "plan", skip_all, fields(period = %request.period))]
     async fn compose_plan(
         &self,
         request: &GenerateRequest,
         channels: Vec<PlanChannel>,
-        (parsed, changes, fallback): ReadDocument,
+        documents: Vec<ReadDocument>,
     ) -> Result<ContentPlan, AppError> {
         let dry_run = request.dry_run || self.settings.dry_run;
         // A stored plan builds on the posts stored before it, so that plans
         // that overlap never schedule an item twice; a dry run opens no store
         // and plans the period afresh.
-        let stored = if dry_run {
+        let stored_posts = if dry_run {
             Vec::new()
         } else {
-            self.store()
-                .await?
-                .posts(&PostFilter::default())
-                .await?
-                .iter()
-                .filter_map(stored_slot)
-                .collect()
+            self.store().await?.posts(&PostFilter::default()).await?
         };
-        let plan_request = PlanRequest {
-            period: request.period,
-            start: request.start.unwrap_or_else(|| next_monday(self.today())),
-            timezone: self.settings.timezone.clone(),
-            featured_section: self.settings.planner.featured_section.clone(),
-            channels,
-            stored,
-        };
-        let mut planned = plan(&parsed.document, &plan_request)?;
-        let mut warnings: Vec<String> = fallback.into_iter().collect();
-        warnings.extend(
-            parsed
-                .warnings
+        let start = request.start.unwrap_or_else(|| next_monday(self.today()));
+        // Each language's posts go to the same accounts: those of the other
+        // languages, stored or planned just before, count towards the caps.
+        let mut elsewhere: BTreeMap<PostId, (Channel, jiff::Timestamp)> = BTreeMap::new();
+        let mut editions = Vec::with_capacity(self.editions.len());
+        let owners: Vec<usize> = stored_posts
+            .iter()
+            .map(|post| self.edition_of(post))
+            .collect();
+        for (index, (edition, (parsed, changes, fallback))) in
+            self.editions.iter().zip(documents).enumerate()
+        {
+            let (own, others): (Vec<(&StoredPost, &usize)>, Vec<_>) = stored_posts
                 .iter()
-                .map(|warning| format!("{}: {warning}", self.source.describe())),
-        );
-        if self.publishers.is_empty() {
-            warnings.push("this build has no channels compiled in: rebuild with the email, web, twitter or linkedin feature".to_owned());
+                .zip(&owners)
+                .partition(|(_, owner)| **owner == index);
+            let plan_request = PlanRequest {
+                period: request.period,
+                start,
+                timezone: self.settings.timezone.clone(),
+                featured_section: self.settings.planner.featured_section.clone(),
+                channels: channels.clone(),
+                stored: own
+                    .iter()
+                    .filter_map(|(post, _)| stored_slot(post))
+                    .collect(),
+                elsewhere: others
+                    .iter()
+                    .map(|(post, _)| *post)
+                    .filter(|post| {
+                        !matches!(post.status, PostStatus::Rejected | PostStatus::Cancelled)
+                    })
+                    .map(|post| (post.id.clone(), (post.channel.clone(), post.scheduled_at)))
+                    .chain(elsewhere.clone())
+                    .collect::<BTreeMap<_, _>>()
+                    .into_values()
+                    .collect(),
+                locale: (!edition.main).then(|| edition.locale().to_owned()),
+            };
+            let mut planned = plan(&parsed.document, &plan_request)?;
+            let mut warnings: Vec<String> = fallback.into_iter().collect();
+            warnings.extend(
+                parsed
+                    .warnings
+                    .iter()
+                    .map(|warning| format!("{}: {warning}", edition.describe())),
+            );
+            if edition.main {
+                warnings.append(&mut planned.warnings);
+            } else {
+                let locale = edition.locale();
+                warnings.extend(
+                    planned
+                        .warnings
+                        .drain(..)
+                        .map(|warning| format!("{locale}: {warning}")),
+                );
+            }
+            planned.warnings = warnings;
+            let composer = Composer {
+                document: &parsed.document,
+                publishers: &self.publishers,
+                renderer: &edition.renderer,
+                featured_section: &self.settings.planner.featured_section,
+                views: &edition.views,
+                // Stored posts keep their request previews too.
+                dry_run: true,
+                initial_status: self.initial_status(),
+            };
+            let mut composed = composer.compose(planned);
+            composed.changes = changes;
+            for post in &composed.posts {
+                elsewhere.insert(
+                    post.id.clone(),
+                    (post.channel.clone(), post.scheduled_at.timestamp()),
+                );
+            }
+            editions.push(composed);
         }
-        warnings.append(&mut planned.warnings);
-        planned.warnings = warnings;
-        let composer = Composer {
-            document: &parsed.document,
-            publishers: &self.publishers,
-            renderer: &self.renderer,
-            featured_section: &self.settings.planner.featured_section,
-            views: &self.views,
-            // Stored posts keep their request previews too.
-            dry_run: true,
-            initial_status: self.initial_status(),
-        };
-        let mut content_plan = composer.compose(planned);
-        content_plan.changes = changes;
+        let mut content_plan = merge_editions(editions);
+        if self.publishers.is_empty() {
+            content_plan.warnings.insert(0, "this build has no channels compiled in: rebuild with the email, web, twitter or linkedin feature".to_owned());
+        }
         content_plan.dry_run = dry_run;
         if !dry_run {
             let now = jiff::Timestamp::now();
@@ -584,6 +737,10 @@ impl App {
             after: request.after.clone(),
             limit: request.limit,
             id_prefix: None,
+            locale: request
+                .locale
+                .map(|code| self.check_locale(code))
+                .transpose()?,
         };
         Ok(self.store().await?.posts(&filter).await?)
     }
@@ -838,17 +995,20 @@ impl App {
             .into_iter()
             .flatten()
             .collect();
-        checks.push(match self.fetch_document().await {
-            Ok(parsed) => Check::pass(
-                "source",
-                format!(
-                    "{} read, {} items",
-                    self.source.describe(),
-                    parsed.document.items().count()
+        for edition in &self.editions {
+            let name = edition.check_name();
+            checks.push(match self.fetch_document(edition).await {
+                Ok(parsed) => Check::pass(
+                    name.clone(),
+                    format!(
+                        "{} read, {} items",
+                        edition.describe(),
+                        parsed.document.items().count()
+                    ),
                 ),
-            ),
-            Err(error) => Check::fail("source", error.to_string()),
-        });
+                Err(error) => Check::fail(name, error.to_string()),
+            });
+        }
         if let Err(error) = self.preflight.record(&checks, now).await {
             tracing::error!(%error, "Cannot write a pre-flight failure to the webhook outbox.");
         }
@@ -922,34 +1082,50 @@ impl App {
         Ok(store)
     }
 
-    /// Reads the document. When the source is unreachable (not when the
+    /// Reads every language's document, main first.
+    ///
+    /// # Errors
+    /// The first document that cannot be read, naming it.
+    async fn read_documents(&self) -> Result<Vec<ReadDocument>, AppError> {
+        futures_util::future::try_join_all(
+            self.editions
+                .iter()
+                .map(|edition| self.read_document(edition)),
+        )
+        .await
+    }
+
+    /// Reads a document. When the source is unreachable (not when the
     /// document is invalid), planning goes on from the last good copy, with
     /// a warning; never from nothing.
-    async fn read_document(&self) -> Result<ReadDocument, AppError> {
-        let error = match self.fetch_document().await {
+    async fn read_document(&self, edition: &Edition) -> Result<ReadDocument, AppError> {
+        let error = match self.fetch_document(edition).await {
             Ok(parsed) => {
-                let changes = self.keep(&parsed);
+                let changes = Self::keep(edition, &parsed);
                 return Ok((parsed, changes, None));
             }
             Err(SourceError::Document(error)) => return Err(SourceError::Document(error).into()),
             Err(error) => error,
         };
-        self.last_good_copy(error)
+        Self::last_good_copy(edition, error)
     }
 
-    /// Reads the document from the source, within `--timeout` when one is set.
+    /// Reads a document from its source, within `--timeout` when one is set.
     ///
     /// # Errors
     /// The source's error, or `Unavailable` when the time ran out.
-    pub(crate) async fn fetch_document(&self) -> Result<Arc<ParsedDocument>, SourceError> {
-        let fetch = self.source.fetch(&self.known_channels);
+    pub(crate) async fn fetch_document(
+        &self,
+        edition: &Edition,
+    ) -> Result<Arc<ParsedDocument>, SourceError> {
+        let fetch = edition.source.fetch(&self.known_channels);
         match self.source_timeout {
             None => fetch.await,
             Some(limit) => tokio::time::timeout(limit, fetch)
                 .await
                 .unwrap_or_else(|_| {
                     Err(SourceError::Unavailable {
-                        source_name: self.source.describe(),
+                        source_name: edition.describe(),
                         message: format!(
                             "no answer within {} s (--timeout), retries included",
                             limit.as_secs_f64()
@@ -960,10 +1136,10 @@ impl App {
     }
 
     /// The last good copy, planned from when the source is unreachable.
-    fn last_good_copy(&self, error: SourceError) -> Result<ReadDocument, AppError> {
-        let path = snapshot::path(&self.settings.data_dir);
-        match snapshot::load(&path) {
-            Ok(Some(kept)) if kept.source == self.source.describe() => {
+    fn last_good_copy(edition: &Edition, error: SourceError) -> Result<ReadDocument, AppError> {
+        let path = &edition.snapshot;
+        match snapshot::load(path) {
+            Ok(Some(kept)) if kept.source == edition.source.describe() => {
                 let warning = format!(
                     "{error}; planning from the last good copy, read at {} ({})",
                     kept.read_at,
@@ -982,18 +1158,18 @@ impl App {
 
     /// Keeps a newly read revision as the last good copy (once per
     /// revision), and says what changed since the copy before it.
-    fn keep(&self, parsed: &ParsedDocument) -> Option<Changes> {
+    fn keep(edition: &Edition, parsed: &ParsedDocument) -> Option<Changes> {
         let revision = &parsed.document.revision;
-        let mut last_kept = self
+        let mut last_kept = edition
             .last_kept
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((_, changes)) = last_kept.as_ref().filter(|(kept, _)| kept == revision) {
             return changes.clone();
         }
-        let path = snapshot::path(&self.settings.data_dir);
-        let source = self.source.describe();
-        let changes = match snapshot::load(&path) {
+        let path = &edition.snapshot;
+        let source = edition.source.describe();
+        let changes = match snapshot::load(path) {
             Ok(Some(previous)) if previous.source == source => {
                 Some(Changes::between(&previous.document, &parsed.document))
             }
@@ -1004,7 +1180,7 @@ impl App {
             source,
             document: parsed.document.clone(),
         };
-        if let Err(error) = snapshot::save(&path, &kept) {
+        if let Err(error) = snapshot::save(path, &kept) {
             tracing::warn!(%error, "Cannot keep the last good copy of the document.");
         }
         *last_kept = Some((revision.clone(), changes.clone()));
@@ -1032,7 +1208,8 @@ impl App {
             });
         }
         let channels = self.select_channels(channels)?;
-        let (parsed, _, fallback) = self.read_document().await?;
+        let main = &self.editions[0];
+        let (parsed, _, fallback) = self.read_document(main).await?;
         let document = &parsed.document;
         let item = match item_id {
             Some(id) => document
@@ -1100,12 +1277,44 @@ impl App {
             publishers: &self.publishers,
             renderer: &self.renderer,
             featured_section: &self.settings.planner.featured_section,
-            views: &self.views,
+            views: &main.views,
             dry_run: true,
             initial_status: self.initial_status(),
         };
         Ok(composer.compose(planned))
     }
+}
+
+/// One plan of the plans of each language's document, main first: their
+/// posts by time then channel, their warnings, changes and ids together.
+/// A plan of the main document alone keeps its own id.
+fn merge_editions(editions: Vec<ContentPlan>) -> ContentPlan {
+    let mut editions = editions.into_iter();
+    let Some(mut merged) = editions.next() else {
+        unreachable!("the main document is always planned")
+    };
+    let mut ids = vec![merged.plan_id.clone()];
+    for edition in editions {
+        ids.push(edition.plan_id);
+        merged.posts.extend(edition.posts);
+        merged.warnings.extend(edition.warnings);
+        if let Some(changes) = edition.changes {
+            let into = merged.changes.get_or_insert_with(Changes::default);
+            into.new.extend(changes.new);
+            into.changed.extend(changes.changed);
+            into.gone.extend(changes.gone);
+        }
+    }
+    if ids.len() > 1 {
+        let hash = halcytone_core::store::sha256_hex(ids.iter().map(String::as_bytes));
+        merged.plan_id = format!("plan_{}", &hash[..32]);
+        // Stable: at one time, the main document's post comes first.
+        merged.posts.sort_by(|left, right| {
+            (left.scheduled_at.timestamp(), &left.channel)
+                .cmp(&(right.scheduled_at.timestamp(), &right.channel))
+        });
+    }
+    merged
 }
 
 /// What happened to one post of a `--publish-now` run.

@@ -10,6 +10,7 @@ use config::{Config, Environment, File, FileFormat};
 use halcytone_core::cadence::Cadence;
 use halcytone_core::dispatch::DispatchSettings;
 use halcytone_core::error::ConfigError;
+use halcytone_core::locale::{DEFAULT_LOCALE, Locale};
 use halcytone_core::registry::Table;
 use halcytone_core::resilience::{RateLimit, ResilienceSettings, parse_duration, parse_size};
 use halcytone_core::secret::SecretString;
@@ -51,6 +52,9 @@ struct RawSettings {
     dispatcher: RawDispatcher,
     #[serde(default)]
     webhooks: Vec<Webhook>,
+    locale: Option<String>,
+    #[serde(default)]
+    locales: BTreeMap<String, config::Value>,
 }
 
 fn default_timezone() -> String {
@@ -384,6 +388,21 @@ pub(crate) struct Settings {
     pub(crate) delivery: DeliverySettings,
     /// Where each key was set, for errors found later (a channel's table).
     pub(crate) origins: Origins,
+    /// `locale`: the language of the main document.
+    pub(crate) locale: Locale,
+    /// `[locales.<code>]`: a document per further language.
+    pub(crate) locales: Vec<LocaleSettings>,
+}
+
+/// `[locales.<code>]`: another language's living document.
+#[derive(Debug, Clone)]
+pub(crate) struct LocaleSettings {
+    /// The language.
+    pub(crate) locale: Locale,
+    /// The table, for the source's crate (as `[source]`).
+    pub(crate) source: ConfigTable,
+    /// Its `kind`: the main source's unless it says.
+    pub(crate) source_kind: String,
 }
 
 /// Where configuration comes from; tests give their own environment.
@@ -442,8 +461,8 @@ impl Settings {
         let mut resolved = Config::builder();
         for (key, path) in origins.resolved_paths() {
             resolved = resolved
-                .set_override(key, path.to_string_lossy().into_owned())
-                .map_err(|error| ConfigError::new(key, error.to_string()))?;
+                .set_override(&key, path.to_string_lossy().into_owned())
+                .map_err(|error| ConfigError::new(&key, error.to_string()))?;
         }
         builder = builder.add_source(
             resolved
@@ -596,7 +615,37 @@ impl Settings {
         if raw.planner.featured_section.trim().is_empty() {
             return Err(ConfigError::new("planner.featured_section", "is empty"));
         }
-        let (source, source_kind) = source_table(raw.source)?;
+        let (source, source_kind) = source_table("source", raw.source, "markdown")?;
+        let locale_key = raw.locale.as_deref().unwrap_or(DEFAULT_LOCALE);
+        let locale = Locale::parse(locale_key.trim())
+            .map_err(|error| ConfigError::new("locale", error.to_string()))?;
+        let mut locales: Vec<LocaleSettings> = Vec::new();
+        for (code, value) in raw.locales {
+            let key = format!("locales.{code}");
+            let language =
+                Locale::parse(&code).map_err(|error| ConfigError::new(&key, error.to_string()))?;
+            if language == locale {
+                return Err(ConfigError::new(
+                    &key,
+                    format!(
+                        "is the main document's locale (`locale = \"{}\"`): [source] is that document",
+                        locale.code()
+                    ),
+                ));
+            }
+            if let Some(twice) = locales.iter().find(|other| other.locale == language) {
+                return Err(ConfigError::new(
+                    &key,
+                    format!("names the same language as locales.{}", twice.locale.code()),
+                ));
+            }
+            let (table, kind) = source_table(&key, Some(value), &source_kind)?;
+            locales.push(LocaleSettings {
+                locale: language,
+                source: table,
+                source_kind: kind,
+            });
+        }
         let channels = raw
             .channels
             .into_iter()
@@ -615,6 +664,8 @@ impl Settings {
             bind,
             source,
             source_kind,
+            locale,
+            locales,
             approval: raw.approval,
             planner: raw.planner,
             templates: raw.templates,
@@ -666,21 +717,27 @@ fn dispatch_settings(raw: &RawDispatcher) -> Result<DispatchSettings, ConfigErro
     })
 }
 
-fn source_table(value: Option<config::Value>) -> Result<(ConfigTable, String), ConfigError> {
+/// A source's table (`[source]`, `[locales.<code>]`) and its `kind`,
+/// `default_kind` when it names none.
+fn source_table(
+    name: &str,
+    value: Option<config::Value>,
+    default_kind: &str,
+) -> Result<(ConfigTable, String), ConfigError> {
     let Some(value) = value else {
-        return Ok((ConfigTable::empty("source"), "markdown".to_owned()));
+        return Ok((ConfigTable::empty(name), default_kind.to_owned()));
     };
     let mut table = value
         .into_table()
-        .map_err(|error| ConfigError::new("source", format!("must be a table: {error}")))?;
+        .map_err(|error| ConfigError::new(name, format!("must be a table: {error}")))?;
     let kind = match table.remove("kind") {
-        None => "markdown".to_owned(),
+        None => default_kind.to_owned(),
         Some(kind) => kind
             .into_string()
-            .map_err(|error| ConfigError::new("source.kind", error.to_string()))?,
+            .map_err(|error| ConfigError::new(format!("{name}.kind"), error.to_string()))?,
     };
     Ok((
-        ConfigTable::new("source", config::Value::new(None, table)),
+        ConfigTable::new(name, config::Value::new(None, table)),
         kind.trim().to_owned(),
     ))
 }

@@ -598,6 +598,8 @@ struct PostsQuery {
     from: Option<String>,
     /// Only posts due before this day or time.
     to: Option<String>,
+    /// Only posts in this language (a BCP 47 code of a document's locale).
+    locale: Option<String>,
     /// Posts per page: 1 to 1000, 100 when absent.
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
@@ -677,6 +679,7 @@ async fn list_posts(
             to: query.to.as_deref(),
             after,
             limit: Some(limit + 1),
+            locale: query.locale.as_deref(),
         })
         .await
         .map_err(|error| Problem::from_app(&id, &error))?;

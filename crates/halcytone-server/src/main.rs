@@ -135,6 +135,9 @@ enum PostsCommand {
         /// Only posts scheduled before this date or time.
         #[arg(long)]
         to: Option<String>,
+        /// Only posts in this language (a `locale` or `[locales.<code>]` code).
+        #[arg(long)]
+        locale: Option<String>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -488,6 +491,7 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
             channel,
             from,
             to,
+            locale,
             json,
         } => {
             let posts = app
@@ -498,6 +502,7 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
                     to: to.as_deref(),
                     after: None,
                     limit: None,
+                    locale: locale.as_deref(),
                 })
                 .await?;
             output::print(&if json {
@@ -838,26 +843,29 @@ async fn doctor(app: &App, online: bool) -> Result<(), Failure> {
             Some(error)
         }
     };
-    let source_problem = match app.fetch_document().await {
-        Ok(parsed) => {
-            report.push_str(&format!(
-                "Living document ({}): ok, {} items in {} sections\n",
-                app.source.describe(),
-                parsed.document.items().count(),
-                parsed.document.sections.len()
-            ));
-            for warning in &parsed.warnings {
-                report.push_str(&format!("  warning: {warning}\n"));
+    let mut source_problems = Vec::new();
+    for edition in &app.editions {
+        match app.fetch_document(edition).await {
+            Ok(parsed) => {
+                report.push_str(&format!(
+                    "Living document ({}, {}): ok, {} items in {} sections\n",
+                    edition.source.describe(),
+                    edition.locale(),
+                    parsed.document.items().count(),
+                    parsed.document.sections.len()
+                ));
+                for warning in &parsed.warnings {
+                    report.push_str(&format!("  warning: {warning}\n"));
+                }
             }
-            None
+            Err(error) => source_problems.push(error.to_string()),
         }
-        Err(error) => Some(error.to_string()),
-    };
+    }
     let mut preflight_problems = Vec::new();
     if online {
         report.push_str("Pre-flight checks:\n");
         for check in app.preflight().await {
-            if check.name == "source" {
+            if check.name == "source" || check.name.starts_with("source:") {
                 continue;
             }
             let mark = if check.ok { "ok" } else { "FAILING" };
@@ -870,7 +878,7 @@ async fn doctor(app: &App, online: bool) -> Result<(), Failure> {
     output::print(&report);
     let problems: Vec<String> = store_problem
         .into_iter()
-        .chain(source_problem)
+        .chain(source_problems)
         .chain(preflight_problems)
         .collect();
     if problems.is_empty() {

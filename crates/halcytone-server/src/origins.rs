@@ -55,7 +55,7 @@ impl Origins {
 
     /// The path keys written in the file as relative paths, resolved
     /// against the file's directory (those a variable overrides are left).
-    pub(crate) fn resolved_paths(&self) -> Vec<(&'static str, PathBuf)> {
+    pub(crate) fn resolved_paths(&self) -> Vec<(String, PathBuf)> {
         let Some((path, text)) = &self.file else {
             return Vec::new();
         };
@@ -68,14 +68,27 @@ impl Origins {
         let Ok(document) = DeTable::parse(text) else {
             return Vec::new();
         };
+        // Each `[locales.<code>]` document's paths, as the main source's.
+        let locale_keys = match find(document.get_ref(), "locales") {
+            Some((_, DeValue::Table(locales))) => locales
+                .iter()
+                .flat_map(|(code, _)| {
+                    ["path", "credentials_file"]
+                        .map(|key| format!("locales.{}.{key}", code.get_ref()))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         PATH_KEYS
             .iter()
+            .map(|key| (*key).to_owned())
+            .chain(locale_keys)
             .filter(|key| !self.variables.contains(&Self::variable(key)))
             .filter_map(|key| {
-                let (_, value) = find(document.get_ref(), key)?;
+                let (_, value) = find(document.get_ref(), &key)?;
                 let written = Path::new(value.as_str()?);
                 (written.is_relative() && !written.as_os_str().is_empty())
-                    .then(|| (*key, directory.join(written)))
+                    .then(|| (key, directory.join(written)))
             })
             .collect()
     }
@@ -232,7 +245,10 @@ mod tests {
     fn relative_paths_resolve_against_the_files_directory() {
         assert_eq!(
             origins(&[]).resolved_paths(),
-            vec![("source.path", PathBuf::from("conf/docs/living.md"))]
+            vec![(
+                "source.path".to_owned(),
+                PathBuf::from("conf/docs/living.md")
+            )]
         );
         assert!(
             origins(&["HALCYTONE__SOURCE__PATH"])

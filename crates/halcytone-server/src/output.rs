@@ -59,6 +59,11 @@ pub(crate) fn plan_table(plan: &ContentPlan) -> String {
         plan.timezone,
         if plan.dry_run { " · dry run" } else { "" }
     );
+    // A plan of several languages names each post's.
+    let multilingual = plan
+        .posts
+        .iter()
+        .any(|post| post.locale != plan.posts[0].locale);
     let mut current_day = String::new();
     for post in &plan.posts {
         let day = post.scheduled_at.strftime("%a %Y-%m-%d").to_string();
@@ -66,9 +71,14 @@ pub(crate) fn plan_table(plan: &ContentPlan) -> String {
             let _ = writeln!(out, "\n{day}");
             current_day = day;
         }
+        let locale = if multilingual {
+            format!("{:<7}", post.locale)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  {}  {:<9} {}",
+            "  {}  {:<9} {locale}{}",
             post.scheduled_at.strftime("%H:%M"),
             post.channel.as_str(),
             summary(post)
@@ -256,8 +266,8 @@ pub(crate) fn posts_table(posts: &[StoredPost], zone: &TimeZone) -> String {
         return "No stored posts match.\n".to_owned();
     }
     let mut out = format!(
-        "{:<21} {:<11} {:<24} {:<9} ITEM\n",
-        "ID", "STATUS", "SCHEDULED", "CHANNEL"
+        "{:<21} {:<11} {:<24} {:<9} {:<7} ITEM\n",
+        "ID", "STATUS", "SCHEDULED", "CHANNEL", "LOCALE"
     );
     for post in posts {
         let mut title = title_of(post).to_owned();
@@ -268,11 +278,12 @@ pub(crate) fn posts_table(posts: &[StoredPost], zone: &TimeZone) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<21} {:<11} {:<24} {:<9} {title}",
+            "{:<21} {:<11} {:<24} {:<9} {:<7} {title}",
             post.id.0,
             lifecycle::status_name(post.status),
             local(post.scheduled_at, zone),
-            post.channel.as_str()
+            post.channel.as_str(),
+            post.locale.as_deref().unwrap_or("-")
         );
     }
     let _ = writeln!(out, "{} posts", posts.len());
@@ -336,6 +347,9 @@ pub(crate) fn post_details(post: &StoredPost, zone: &TimeZone) -> String {
         local(post.scheduled_at, zone),
         title_of(post)
     );
+    if let Some(locale) = &post.locale {
+        let _ = writeln!(out, "locale: {locale}");
+    }
     if let Some(edited) = post.edited_at {
         let _ = writeln!(out, "edited by a person at {}", local(edited, zone));
     }

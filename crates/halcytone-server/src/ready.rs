@@ -123,22 +123,29 @@ fn templates(app: &App) -> Check {
     };
     let post_id = PostId("post_readiness".to_owned());
     let scheduled_at = jiff::Timestamp::UNIX_EPOCH.to_zoned_datetime(app.settings.timezone.clone());
-    let input = RenderInput {
-        post_id: &post_id,
-        scheduled_at: &scheduled_at,
-        item: &item,
-        includes: &[],
-    };
     let mut rendered = 0;
     let mut failing = Vec::new();
-    for (channel, entry) in app.channels.iter().filter(|(_, entry)| entry.enabled) {
-        let result = entry
-            .publisher
-            .render(&input, &app.renderer)
-            .and_then(|content| entry.publisher.validate(&content));
-        match result {
-            Ok(()) => rendered += 1,
-            Err(error) => failing.push(format!("{channel}: {error}")),
+    // Every language's templates: a broken German one fails here too.
+    for edition in &app.editions {
+        let input = RenderInput {
+            post_id: &post_id,
+            scheduled_at: &scheduled_at,
+            item: &item,
+            includes: &[],
+            locale: edition.locale(),
+        };
+        for (channel, entry) in app.channels.iter().filter(|(_, entry)| entry.enabled) {
+            let result = entry
+                .publisher
+                .render(&input, &edition.renderer)
+                .and_then(|content| entry.publisher.validate(&content));
+            match result {
+                Ok(()) => rendered += 1,
+                Err(error) if app.editions.len() > 1 => {
+                    failing.push(format!("{channel} ({}): {error}", edition.locale()));
+                }
+                Err(error) => failing.push(format!("{channel}: {error}")),
+            }
         }
     }
     if !failing.is_empty() {
@@ -147,6 +154,14 @@ fn templates(app: &App) -> Check {
     check(
         "templates",
         "ok",
-        format!("a probe post renders on {rendered} channels"),
+        if app.editions.len() > 1 {
+            format!(
+                "a probe post renders on {} channels in each of {} locales",
+                rendered / app.editions.len(),
+                app.editions.len()
+            )
+        } else {
+            format!("a probe post renders on {rendered} channels")
+        },
     )
 }

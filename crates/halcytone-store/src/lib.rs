@@ -26,7 +26,7 @@ use halcytone_core::store::{
 const CAS_TRIES: usize = 3;
 
 /// A post with its content: `{POST_SELECT} WHERE …`.
-const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, includes, status, \
+const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, includes, status, locale, \
                            content, request, content_hash, approved_hash, created_at, updated_at, \
                            attempt_count, next_attempt_ms, external_ids, published_at_ms, \
                            edited_at, conflict, previous \
@@ -380,6 +380,7 @@ fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
         item: serde_json::from_str(&item)?,
         includes: serde_json::from_str(&includes)?,
         status: status_of(row)?,
+        locale: row.try_get("locale").map_err(database)?,
         content: serde_json::from_str(&content)?,
         request: serde_json::from_str(&request)?,
         content_hash: row.try_get("content_hash").map_err(database)?,
@@ -603,8 +604,8 @@ impl Store for SqlStore {
             let Some(row) = existing else {
                 let inserted = sqlx::query(
                     "INSERT INTO posts (id, plan_id, channel, scheduled_at, item_id, item, \
-                     includes, status, content_hash, planned_hash, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10) \
+                     includes, status, content_hash, planned_hash, created_at, updated_at, locale) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11) \
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(post.id.0.as_str())
@@ -617,6 +618,7 @@ impl Store for SqlStore {
                 .bind(status_name(post.status))
                 .bind(hash.as_str())
                 .bind(now)
+                .bind(post.locale.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(database)?;
@@ -742,6 +744,9 @@ impl Store for SqlStore {
         if filter.to.is_some() {
             sql.push_str(&next("scheduled_at", "<"));
         }
+        if filter.locale.is_some() {
+            sql.push_str(&next("locale", "="));
+        }
         if filter.id_prefix.is_some() {
             // `_` and `%` in the prefix match loosely here; the exact test
             // is made on the rows.
@@ -775,6 +780,9 @@ impl Store for SqlStore {
         }
         if let Some(to) = filter.to {
             query = query.bind(to.as_second());
+        }
+        if let Some(locale) = &filter.locale {
+            query = query.bind(locale.clone());
         }
         if let Some(prefix) = &filter.id_prefix {
             query = query.bind(format!("{prefix}%"));

@@ -1,5 +1,6 @@
 //! `EmailConfig`: the `[channels.email]` table.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use halcytone_core::prelude::*;
@@ -56,6 +57,24 @@ pub struct EmailConfig {
     /// Tags sent with every newsletter.
     #[serde(default = "default_tags")]
     pub tags: Vec<String>,
+    /// Each language's own audience and opening line, by BCP 47 code
+    /// (`[channels.email.locales.de] list_id = "newsletter-de"`).
+    #[serde(default)]
+    pub locales: BTreeMap<String, EmailLocale>,
+}
+
+/// A language's newsletter: where it goes, and how it opens. What it
+/// leaves unset is the channel's own.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailLocale {
+    /// CRM only: the mailing list.
+    pub list_id: Option<String>,
+    /// listmonk only: the lists.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub list_ids: Vec<u64>,
+    /// The opening line.
+    pub intro: Option<String>,
 }
 
 fn default_intro() -> String {
@@ -84,6 +103,7 @@ impl Default for EmailConfig {
             intro: default_intro(),
             more_items: default_more_items(),
             tags: default_tags(),
+            locales: BTreeMap::new(),
         }
     }
 }
@@ -95,18 +115,47 @@ impl EmailConfig {
     /// # Errors
     /// Returns a [`ConfigError`] naming the key under `table`.
     pub fn check(&self, table: &str) -> Result<(), ConfigError> {
-        let (other, keys): (Backend, Vec<(&str, bool)>) = match self.backend {
+        let (other, mut keys): (Backend, Vec<(String, bool)>) = match self.backend {
             Backend::Crm => (
                 Backend::Listmonk,
                 vec![
-                    ("username", self.username.is_some()),
-                    ("list_ids", !self.list_ids.is_empty()),
-                    ("from_email", self.from_email.is_some()),
-                    ("template_id", self.template_id.is_some()),
+                    ("username".to_owned(), self.username.is_some()),
+                    ("list_ids".to_owned(), !self.list_ids.is_empty()),
+                    ("from_email".to_owned(), self.from_email.is_some()),
+                    ("template_id".to_owned(), self.template_id.is_some()),
                 ],
             ),
-            Backend::Listmonk => (Backend::Crm, vec![("list_id", self.list_id.is_some())]),
+            Backend::Listmonk => (
+                Backend::Crm,
+                vec![("list_id".to_owned(), self.list_id.is_some())],
+            ),
         };
+        for (code, locale) in &self.locales {
+            Locale::parse(code).map_err(|error| {
+                ConfigError::new(format!("{table}.locales.{code}"), error.to_string())
+            })?;
+            keys.push((
+                format!(
+                    "locales.{code}.{}",
+                    if self.backend == Backend::Crm {
+                        "list_ids"
+                    } else {
+                        "list_id"
+                    }
+                ),
+                if self.backend == Backend::Crm {
+                    !locale.list_ids.is_empty()
+                } else {
+                    locale.list_id.is_some()
+                },
+            ));
+            if locale.list_ids.contains(&0) {
+                return Err(ConfigError::new(
+                    format!("{table}.locales.{code}.list_ids"),
+                    "listmonk list ids start at 1",
+                ));
+            }
+        }
         if let Some((key, _)) = keys.into_iter().find(|(_, set)| *set) {
             return Err(ConfigError::new(
                 format!("{table}.{key}"),
@@ -123,6 +172,36 @@ impl EmailConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// Where a newsletter goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Audience<'a> {
+    /// CRM: the mailing list.
+    pub(crate) list_id: &'a Option<String>,
+    /// listmonk: the lists.
+    pub(crate) list_ids: &'a [u64],
+}
+
+impl EmailConfig {
+    /// The audience of a newsletter in `locale` (an entry of `locales`):
+    /// that entry's lists, each the channel's own where it sets none.
+    pub(crate) fn audience(&self, locale: Option<&str>) -> Audience<'_> {
+        let entry = locale.and_then(|code| self.locales.get(code));
+        Audience {
+            list_id: match entry {
+                Some(EmailLocale {
+                    list_id: list_id @ Some(_),
+                    ..
+                }) => list_id,
+                _ => &self.list_id,
+            },
+            list_ids: match entry {
+                Some(entry) if !entry.list_ids.is_empty() => &entry.list_ids,
+                _ => &self.list_ids,
+            },
+        }
     }
 }
 

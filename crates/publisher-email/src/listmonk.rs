@@ -56,7 +56,7 @@ fn create_request(
     let body = CampaignRequest {
         name: campaign_name(post, content),
         subject: &content.subject,
-        lists: &config.list_ids,
+        lists: config.audience(content.locale.as_deref()).list_ids,
         campaign_type: "regular",
         content_type: "html",
         body: &content.html,

@@ -27,6 +27,10 @@ pub(crate) struct EmailContent {
     pub(crate) preheader: String,
     pub(crate) html: String,
     pub(crate) text: String,
+    /// The `channels.email.locales` entry whose audience it goes to; the
+    /// channel's own `list_id` / `list_ids` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) locale: Option<String>,
 }
 
 /// Publishes the newsletter through the CRM or listmonk.
@@ -112,11 +116,21 @@ impl Publisher for EmailPublisher {
         input: &RenderInput<'_>,
         renderer: &Renderer,
     ) -> Result<Content, PublishError> {
+        // The language's own entry, or its base language's (`de` for `de-AT`).
+        let locale = Locale::parse(input.locale).ok().and_then(|locale| {
+            locale.fallbacks().into_iter().find_map(|tag| {
+                self.config.locales.iter().find(|(code, _)| {
+                    Locale::parse(code).is_ok_and(|configured| configured.code() == tag)
+                })
+            })
+        });
         let mut data = TemplateData {
             item: input.item,
             includes: input.includes,
             scheduled_at: input.scheduled_at.to_string(),
-            intro: &self.config.intro,
+            intro: locale
+                .and_then(|(_, entry)| entry.intro.as_deref())
+                .unwrap_or(&self.config.intro),
             preheader: "",
         };
         let subject = render_field(renderer, &CHANNEL, "subject", "email/subject", &data)?;
@@ -130,6 +144,7 @@ impl Publisher for EmailPublisher {
             preheader: preheader.clone(),
             html,
             text: text.trim().to_owned(),
+            locale: locale.map(|(code, _)| code.clone()),
         };
         Content::from_typed(&CHANNEL, &content)
     }
@@ -165,6 +180,14 @@ impl Publisher for EmailPublisher {
         ensure(&CHANNEL, !content.text.trim().is_empty(), "text", || {
             "is empty".to_owned()
         })?;
+        if let Some(locale) = &content.locale {
+            ensure(
+                &CHANNEL,
+                self.config.locales.contains_key(locale),
+                "locale",
+                || format!("channels.email.locales has no `{locale}` to send it to"),
+            )?;
+        }
         if self.config.backend == Backend::Listmonk {
             // listmonk reads `{{` as Go template syntax in all three.
             for (field, value) in [
@@ -190,7 +213,12 @@ impl Publisher for EmailPublisher {
             preheader: &content.preheader,
             html: &content.html,
             text: &content.text,
-            list_id: self.config.list_id.as_deref().unwrap_or("<unset>"),
+            list_id: self
+                .config
+                .audience(content.locale.as_deref())
+                .list_id
+                .as_deref()
+                .unwrap_or("<unset>"),
             send_at: post.scheduled_at.timestamp().to_string(),
             tags: &self.config.tags,
         };
@@ -250,6 +278,7 @@ mod tests {
     use halcytone_core::publisher::PostId;
 
     use super::*;
+    use crate::config::EmailLocale;
 
     fn item(title: &str, body: &str) -> ItemView {
         let item = Item {
@@ -279,6 +308,82 @@ mod tests {
         )
     }
 
+    #[test]
+    fn a_language_goes_to_its_own_list_with_its_own_intro() {
+        let mut config = publisher().config;
+        config.locales.insert(
+            "de".to_owned(),
+            EmailLocale {
+                list_id: Some("newsletter-de".to_owned()),
+                intro: Some("Das hat uns diese Woche bewegt.".to_owned()),
+                ..EmailLocale::default()
+            },
+        );
+        let publisher = EmailPublisher::new(config, halcytone_core::testkit::test_http_client());
+        let featured = item("Morgenatmung", "Jeden Morgen.");
+        let at = "2026-11-30T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
+        let id = PostId("post_de".to_owned());
+        let renderer = Renderer::new(None)
+            .unwrap()
+            .in_locale(Locale::parse("de-AT").unwrap());
+        let input = RenderInput {
+            post_id: &id,
+            scheduled_at: &at,
+            item: &featured,
+            includes: &[],
+            locale: renderer.locale(),
+        };
+        let content = publisher.render(&input, &renderer).unwrap();
+        publisher.validate(&content).unwrap();
+        let email: EmailContent = typed_content(&CHANNEL, &content).unwrap();
+        // de-AT takes the `de` entry, and the bundled German templates.
+        assert_eq!(email.locale.as_deref(), Some("de"));
+        assert_eq!(email.subject, "Diese Woche bei Breathscape: Morgenatmung");
+        assert!(
+            email
+                .text
+                .starts_with("DIESE WOCHE BEI BREATHSCAPE · 30. November 2026"),
+            "{}",
+            email.text
+        );
+        assert!(email.text.contains("Das hat uns diese Woche bewegt."));
+        assert!(
+            email
+                .html
+                .starts_with("<!doctype html>\n<html lang=\"de\">")
+        );
+        let post = OutgoingPost {
+            id,
+            scheduled_at: at,
+            content,
+        };
+        let requests = publisher.build_requests(&post).unwrap();
+        assert_eq!(
+            requests[0].body.as_ref().unwrap()["list_id"],
+            "newsletter-de"
+        );
+        // An edit naming a language the channel has no audience for is refused.
+        let mut edited = email.clone();
+        edited.locale = Some("fr".to_owned());
+        let error = publisher
+            .validate(&Content::from_typed(&CHANNEL, &edited).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("channels.email.locales has no `fr`"),
+            "{error}"
+        );
+        // English posts keep the channel's own list and carry no locale.
+        let english = render("Morning", "Every morning.");
+        let email: EmailContent = typed_content(&CHANNEL, &english.content).unwrap();
+        assert_eq!(email.locale, None);
+        let requests = self::publisher().build_requests(&english).unwrap();
+        assert_eq!(
+            requests[0].body.as_ref().unwrap()["list_id"],
+            "newsletter-main"
+        );
+    }
+
     fn render(title: &str, body: &str) -> OutgoingPost {
         let featured = item(title, body);
         let other = item("Second <item>", "Second body.");
@@ -291,6 +396,7 @@ mod tests {
                     scheduled_at: &at,
                     item: &featured,
                     includes: &[&other],
+                    locale: "en-GB",
                 },
                 &Renderer::new(None).unwrap(),
             )

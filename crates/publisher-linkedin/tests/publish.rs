@@ -50,6 +50,7 @@ fn rendered_post(publisher: &LinkedinPublisher) -> OutgoingPost {
                 scheduled_at: &at,
                 item: &view,
                 includes: &[],
+                locale: renderer.locale(),
             },
             &renderer,
         )

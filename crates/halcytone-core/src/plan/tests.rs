@@ -86,6 +86,8 @@ fn request(period: Period, start: Date, zone: &str, channels: Vec<PlanChannel>) 
         featured_section: "Breathscape".to_owned(),
         channels,
         stored: Vec::new(),
+        elsewhere: Vec::new(),
+        locale: None,
     }
 }
 
@@ -768,4 +770,54 @@ fn a_daily_cap_holds_in_every_24_hour_window_counting_stored_posts() {
     let mut uncapped = capped_request.clone();
     uncapped.channels[0].daily_cap = None;
     assert_eq!(plan(&many_items(), &uncapped).unwrap().posts.len(), 9);
+}
+
+#[test]
+fn another_locales_posts_have_their_own_ids_and_count_towards_the_cap() {
+    let every = |hour| SlotRule {
+        days: Weekdays::EVERY_DAY,
+        time: time(hour, 0, 0, 0),
+    };
+    let channels = vec![PlanChannel {
+        channel: channel("twitter"),
+        cadence: Cadence(vec![every(9), every(17)]),
+        shape: PostShape::Single,
+        daily_cap: Some(3),
+    }];
+    let main = request(Period::Day, date(2026, 11, 30), "UTC", channels);
+    let english = plan(&many_items(), &main).unwrap();
+    assert_eq!(english.posts.len(), 2);
+    let mut german_request = main.clone();
+    german_request.locale = Some("de".to_owned());
+    // The English posts go to the same account at the same times: with
+    // them, a cap of 3 leaves room for one German post, not two.
+    german_request.elsewhere = english
+        .posts
+        .iter()
+        .map(|post| (post.channel.clone(), post.scheduled_at.timestamp()))
+        .collect();
+    let german = plan(&many_items(), &german_request).unwrap();
+    assert_eq!(german.posts.len(), 1, "{:#?}", german.warnings);
+    assert_eq!(german.posts[0].scheduled_at, english.posts[0].scheduled_at);
+    assert_ne!(german.posts[0].id, english.posts[0].id);
+    assert_eq!(
+        german.posts[0].id,
+        post_id_in(
+            &channel("twitter"),
+            &german.posts[0].scheduled_at,
+            Some("de")
+        )
+    );
+    assert_eq!(
+        english.posts[0].id,
+        post_id(&channel("twitter"), &english.posts[0].scheduled_at)
+    );
+    assert_ne!(german.id, english.id);
+    assert!(
+        german.warnings.iter().any(|warning| warning.starts_with(
+            "left out twitter at Mon 2026-11-30 17:00 UTC: the channel's daily_cap of 3"
+        )),
+        "{:#?}",
+        german.warnings
+    );
 }

@@ -47,6 +47,8 @@ pub struct NewPost {
     /// The status a new post starts in (`draft`, or `scheduled` when
     /// approvals are off).
     pub status: PostStatus,
+    /// The language it is written in (a BCP 47 code such as `de`).
+    pub locale: String,
     /// The channel's rendered content.
     pub content: serde_json::Value,
     /// Every request publishing sends, secrets redacted, as a JSON array.
@@ -119,6 +121,8 @@ pub struct PostFilter {
     pub to: Option<Timestamp>,
     /// Only posts whose id starts so.
     pub id_prefix: Option<String>,
+    /// Only posts in this language (a BCP 47 code as configured).
+    pub locale: Option<String>,
     /// Only posts after this one in the listing's order (time, channel,
     /// id): a page's cursor.
     pub after: Option<PostKey>,
@@ -233,6 +237,10 @@ pub struct StoredPost {
     pub includes: Vec<String>,
     /// Lifecycle state.
     pub status: PostStatus,
+    /// The language it is written in (a BCP 47 code such as `de`); absent
+    /// for posts stored before locales existed, which came from the main
+    /// document.
+    pub locale: Option<String>,
     /// The channel's rendered content.
     pub content: serde_json::Value,
     /// The requests publishing sends, secrets redacted.

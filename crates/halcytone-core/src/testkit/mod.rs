@@ -65,6 +65,8 @@ pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
             daily_cap: None,
         }],
         stored: Vec::new(),
+        elsewhere: Vec::new(),
+        locale: None,
     };
     let planned = plan(&document, &request).expect("the example week plans");
     let publishers = BTreeMap::from([(channel, publisher)]);

@@ -32,6 +32,7 @@ pub(crate) struct WeekQuery {
     period: Option<String>,
     channel: Option<String>,
     status: Option<String>,
+    locale: Option<String>,
 }
 
 impl Admin {
@@ -104,6 +105,8 @@ impl Admin {
             "can_retry": can(Action::Retry),
             "edited": post.edited_at.is_some(),
             "conflict": post.conflict.is_some(),
+            // Named only where posts are in more than one language.
+            "locale": (self.app.editions.len() > 1).then(|| post.locale.clone()).flatten(),
         })
     }
 }
@@ -128,11 +131,13 @@ pub(crate) async fn week(
     };
     let channel = query.channel.as_deref().filter(|name| !name.is_empty());
     let status = query.status.as_deref().filter(|name| !name.is_empty());
+    let locale = query.locale.as_deref().filter(|code| !code.is_empty());
     let posts = match admin
         .app
         .posts(&PostsRequest {
             status,
             channel,
+            locale,
             from: Some(&shown.start.to_string()),
             to: Some(&shown.end.to_string()),
             ..PostsRequest::default()
@@ -175,6 +180,9 @@ pub(crate) async fn week(
         }
         if let Some(status) = status {
             query.push_str(&format!("&status={}", url_encode(status)));
+        }
+        if let Some(locale) = locale {
+            query.push_str(&format!("&locale={}", url_encode(locale)));
         }
         query
     };
@@ -236,6 +244,11 @@ pub(crate) async fn week(
             "channels": channels.iter().map(|name| json!({"name": name, "label": channel_name(name)})).collect::<Vec<_>>(),
             "all_channels": all_channels,
             "statuses": statuses,
+            // A language filter only where there is more than one language.
+            "locales": (admin.app.editions.len() > 1).then(|| admin.app.editions.iter().map(|edition| json!({
+                "code": edition.locale(),
+                "selected": locale == Some(edition.locale()),
+            })).collect::<Vec<_>>()),
             "count": posts.len(),
             "drafts": drafts,
             "timezone": zone.iana_name().unwrap_or("UTC"),
