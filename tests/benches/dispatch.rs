@@ -83,6 +83,7 @@ async fn run_one(
                 item: source["item"].clone(),
                 includes: Vec::new(),
                 status: PostStatus::Scheduled,
+                locale: "en-GB".to_owned(),
                 content: source["content"].clone(),
                 request: source["requests"].clone(),
             }

@@ -153,6 +153,7 @@ fn new_post(channel: &str, n: i64, status: PostStatus) -> NewPost {
         item: json!({"id": format!("item-{n}")}),
         includes: vec![],
         status,
+        locale: "en-GB".to_owned(),
         content: json!({"text": format!("post {n}")}),
         request: json!([]),
     }

@@ -39,6 +39,7 @@ fn post(prefix: &str, n: i64, text: &str) -> NewPost {
         item: json!({"id": format!("item-{n}"), "section": "Breathscape", "title": "T"}),
         includes: vec![],
         status: PostStatus::Draft,
+        locale: "en-GB".to_owned(),
         content: json!({"text": text}),
         request: json!([{"method": "POST", "url": "https://x.test/2/tweets", "body": {"text": text}}]),
     }
@@ -53,7 +54,9 @@ async fn scenario(store: &SqlStore) {
     let p = unique("t");
     let p = format!("{p}_");
     let pid = |n: i64| PostId(format!("{p}post_{n}"));
-    let posts: Vec<NewPost> = (0..4).map(|n| post(&p, n, "first")).collect();
+    let mut posts: Vec<NewPost> = (0..4).map(|n| post(&p, n, "first")).collect();
+    // One post of another language's document.
+    posts[3].locale = "de".to_owned();
 
     // First save: all new.
     let report = store.save_plan(&plan(&p, "a"), &posts).await.unwrap();
@@ -71,6 +74,22 @@ async fn scenario(store: &SqlStore) {
     assert_eq!(
         mine(store.posts(&PostFilter::default()).await.unwrap()).len(),
         4
+    );
+    let german = mine(
+        store
+            .posts(&PostFilter {
+                locale: Some("de".to_owned()),
+                ..PostFilter::default()
+            })
+            .await
+            .unwrap(),
+    );
+    assert_eq!(german.len(), 1);
+    assert_eq!(german[0].id, pid(3));
+    assert_eq!(german[0].locale.as_deref(), Some("de"));
+    assert_eq!(
+        store.post(&pid(0)).await.unwrap().unwrap().locale.as_deref(),
+        Some("en-GB")
     );
 
     // Approve post 0 and bring it to published; approve post 1.
