@@ -353,6 +353,42 @@ async fn no_admin_page_shows_a_secret() {
 }
 
 #[tokio::test]
+async fn the_week_filters_by_language_when_there_are_two() {
+    let german = root().join("examples/living-document.de.md");
+    let german = german.display().to_string();
+    let environment = [
+        ("HALCYTONE__SERVER__API_TOKEN", TOKEN),
+        ("HALCYTONE__LOCALES__DE__PATH", german.as_str()),
+    ];
+    let server = Server::start("admin-locales", &environment).await;
+    let plan = plan_week(&server).await;
+    let posts = plan["posts"].as_array().unwrap();
+    assert!(posts.iter().any(|post| post["locale"] == "de"), "{plan}");
+    assert!(posts.iter().any(|post| post["locale"] == "en-GB"), "{plan}");
+    let (session, _) = sign_in(&server).await;
+    let all = page(&server, &session, &format!("/admin?start={WEEK}")).await;
+    assert!(
+        all.contains("<select id=\"filter-locale\" name=\"locale\">"),
+        "{all}"
+    );
+    assert!(all.contains("Morning resonance sessions"));
+    assert!(all.contains("Morgendliche Resonanz-Sessions"));
+    assert!(all.contains("<span class=\"chip locale\" lang=\"de\">de</span>"));
+    let german = page(&server, &session, &format!("/admin?start={WEEK}&locale=de")).await;
+    assert!(german.contains("Morgendliche Resonanz-Sessions"));
+    assert!(!german.contains("Morning resonance sessions"), "{german}");
+    assert!(
+        german.contains("<option value=\"de\" selected>de</option>"),
+        "{german}"
+    );
+    // The pager keeps the filter.
+    assert!(
+        german.contains("&amp;locale&#x3D;de\" class=\"button\" rel=\"next\""),
+        "{german}"
+    );
+}
+
+#[tokio::test]
 async fn a_post_page_shows_what_a_document_change_did() {
     let directory = halcytone_e2e::scratch("admin-change-doc");
     let document = directory.join("living-document.md");

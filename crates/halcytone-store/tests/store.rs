@@ -88,7 +88,13 @@ async fn scenario(store: &SqlStore) {
     assert_eq!(german[0].id, pid(3));
     assert_eq!(german[0].locale.as_deref(), Some("de"));
     assert_eq!(
-        store.post(&pid(0)).await.unwrap().unwrap().locale.as_deref(),
+        store
+            .post(&pid(0))
+            .await
+            .unwrap()
+            .unwrap()
+            .locale
+            .as_deref(),
         Some("en-GB")
     );
 
