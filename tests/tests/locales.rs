@@ -222,3 +222,47 @@ async fn a_bad_locale_is_named_with_where_it_was_set() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn one_item_previews_in_the_language_asked_for() {
+    let german = root().join("examples/living-document.de.md");
+    let german = german.display().to_string();
+    let server = halcytone_e2e::Server::start(
+        "locales-generate",
+        &[("HALCYTONE__LOCALES__DE__PATH", german.as_str())],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let generate = |body: Value| client.post(server.url("/generate")).json(&body).send();
+    let plan: Value =
+        generate(serde_json::json!({"dry_run": true, "locale": "de", "channels": ["email"]}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let post = &plan["posts"][0];
+    assert_eq!(post["locale"], "de", "{plan}");
+    assert_eq!(
+        post["content"]["subject"],
+        "Diese Woche bei Breathscape: Morgendliche Resonanz-Sessions"
+    );
+    let english: Value = generate(serde_json::json!({"dry_run": true, "channels": ["email"]}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(english["posts"][0]["locale"], "en-GB");
+    assert_ne!(english["posts"][0]["id"], post["id"]);
+    let refused = generate(serde_json::json!({"dry_run": true, "locale": "fr"}))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["field"], "locale");
+    assert_eq!(
+        problem["detail"],
+        "locale: no document is in locale `fr` (locales: en-GB, de)"
+    );
+}

@@ -16,7 +16,7 @@ use halcytone_core::error::PublishError;
 use halcytone_core::http::HttpClient;
 use halcytone_core::locale::Locale;
 use halcytone_core::plan::{
-    Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan, post_id,
+    Period, Plan, PlanChannel, PlanError, PlanRequest, PlannedPost, next_monday, plan, post_id_in,
 };
 use halcytone_core::preflight::{Check, Preflight};
 use halcytone_core::publisher::{Content, OutgoingPost, PostId, PostStatus, Publisher};
@@ -58,10 +58,6 @@ pub(crate) struct App {
     pub(crate) channels: BTreeMap<Channel, ChannelEntry>,
     /// Enabled publishers by channel, for composing.
     publishers: BTreeMap<Channel, Arc<dyn Publisher>>,
-    /// Compiled templates, in the main document's locale.
-    pub(crate) renderer: Renderer,
-    /// Where the living document comes from.
-    pub(crate) source: Arc<dyn Source>,
     /// The channels a document may name.
     known_channels: KnownChannels,
     /// Warnings about the configuration itself.
@@ -330,7 +326,7 @@ impl App {
             .in_locale(settings.locale.clone());
         let mut editions = vec![Edition {
             renderer: renderer.clone(),
-            source: Arc::clone(&source),
+            source,
             main: true,
             views: ItemViews::default(),
             last_kept: Mutex::new(None),
@@ -383,8 +379,6 @@ impl App {
             registry,
             channels,
             publishers,
-            renderer,
-            source,
             known_channels,
             config_warnings,
             editions,
@@ -1200,6 +1194,7 @@ impl App {
         item_id: Option<&str>,
         channels: Option<&[String]>,
         dry_run: bool,
+        locale: Option<&str>,
     ) -> Result<ContentPlan, AppError> {
         if !(dry_run || self.settings.dry_run) {
             return Err(AppError::BadRequest {
@@ -1208,8 +1203,17 @@ impl App {
             });
         }
         let channels = self.select_channels(channels)?;
-        let main = &self.editions[0];
-        let (parsed, _, fallback) = self.read_document(main).await?;
+        let edition = match locale {
+            None => &self.editions[0],
+            Some(code) => {
+                let code = self.check_locale(code)?;
+                self.editions
+                    .iter()
+                    .find(|edition| edition.locale() == code)
+                    .unwrap_or(&self.editions[0])
+            }
+        };
+        let (parsed, _, fallback) = self.read_document(edition).await?;
         let document = &parsed.document;
         let item = match item_id {
             Some(id) => document
@@ -1217,7 +1221,7 @@ impl App {
                 .find(|item| item.id.as_str() == id)
                 .ok_or_else(|| AppError::BadRequest {
                     field: "item_id",
-                    message: format!("no item `{id}` in {}", self.source.describe()),
+                    message: format!("no item `{id}` in {}", edition.describe()),
                 })?,
             None => document
                 .items()
@@ -1252,7 +1256,11 @@ impl App {
                 allowed
             })
             .map(|plan_channel| PlannedPost {
-                id: post_id(&plan_channel.channel, &now),
+                id: post_id_in(
+                    &plan_channel.channel,
+                    &now,
+                    (!edition.main).then(|| edition.locale()),
+                ),
                 channel: plan_channel.channel.clone(),
                 scheduled_at: now.clone(),
                 item: item.id.clone(),
@@ -1275,9 +1283,9 @@ impl App {
         let composer = Composer {
             document,
             publishers: &self.publishers,
-            renderer: &self.renderer,
+            renderer: &edition.renderer,
             featured_section: &self.settings.planner.featured_section,
-            views: &main.views,
+            views: &edition.views,
             dry_run: true,
             initial_status: self.initial_status(),
         };

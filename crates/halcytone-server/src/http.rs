@@ -558,6 +558,8 @@ struct ItemBody {
     /// Render and preview without storing anything.
     #[serde(default)]
     dry_run: bool,
+    /// The language whose document the item is in (the main one when absent).
+    locale: Option<String>,
 }
 
 /// Renders one item for its channels now.
@@ -580,6 +582,7 @@ async fn generate(
         body.item_id.as_deref(),
         body.channels.as_deref(),
         body.dry_run,
+        body.locale.as_deref(),
     )
     .await
     .map(Json)

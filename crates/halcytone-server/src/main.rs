@@ -447,7 +447,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 output::print(&output::channels_table(
                     &reports,
                     &sources,
-                    &app.source.describe(),
+                    &app.editions[0].source.describe(),
                 ));
             }
             Ok(())

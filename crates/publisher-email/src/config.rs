@@ -48,9 +48,9 @@ pub struct EmailConfig {
     pub from_email: Option<String>,
     /// listmonk only: the campaign template; listmonk's default when unset.
     pub template_id: Option<u64>,
-    /// The opening line of every newsletter.
-    #[serde(default = "default_intro")]
-    pub intro: String,
+    /// The opening line of every newsletter; the `email/intro` template
+    /// (in the newsletter's language) when unset.
+    pub intro: Option<String>,
     /// How many items follow the featured one.
     #[serde(default = "default_more_items")]
     pub more_items: usize,
@@ -77,10 +77,6 @@ pub struct EmailLocale {
     pub intro: Option<String>,
 }
 
-fn default_intro() -> String {
-    "Here is what we have been breathing about this week.".to_owned()
-}
-
 fn default_more_items() -> usize {
     5
 }
@@ -100,7 +96,7 @@ impl Default for EmailConfig {
             list_ids: Vec::new(),
             from_email: None,
             template_id: None,
-            intro: default_intro(),
+            intro: None,
             more_items: default_more_items(),
             tags: default_tags(),
             locales: BTreeMap::new(),

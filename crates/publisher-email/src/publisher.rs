@@ -62,7 +62,7 @@ struct TemplateData<'a> {
     item: &'a ItemView,
     includes: &'a [&'a ItemView],
     scheduled_at: String,
-    intro: &'a str,
+    intro: String,
     preheader: &'a str,
 }
 
@@ -124,14 +124,21 @@ impl Publisher for EmailPublisher {
                 })
             })
         });
+        let configured = locale
+            .and_then(|(_, entry)| entry.intro.clone())
+            .or_else(|| self.config.intro.clone());
         let mut data = TemplateData {
             item: input.item,
             includes: input.includes,
             scheduled_at: input.scheduled_at.to_string(),
-            intro: locale
-                .and_then(|(_, entry)| entry.intro.as_deref())
-                .unwrap_or(&self.config.intro),
+            intro: String::new(),
             preheader: "",
+        };
+        data.intro = match configured {
+            Some(intro) => intro,
+            None => render_field(renderer, &CHANNEL, "intro", "email/intro", &data)?
+                .trim()
+                .to_owned(),
         };
         let subject = render_field(renderer, &CHANNEL, "subject", "email/subject", &data)?;
         let preheader = render_field(renderer, &CHANNEL, "preheader", "email/preheader", &data)?;
@@ -335,6 +342,18 @@ mod tests {
         };
         let content = publisher.render(&input, &renderer).unwrap();
         publisher.validate(&content).unwrap();
+        // Without an intro of its own, a German newsletter opens with the
+        // German `email/intro` template, and goes to the channel's list.
+        let plain = self::publisher().render(&input, &renderer).unwrap();
+        let plain: EmailContent = typed_content(&CHANNEL, &plain).unwrap();
+        assert!(
+            plain
+                .text
+                .contains("\n\nDas hat uns diese Woche bewegt.\n\n"),
+            "{}",
+            plain.text
+        );
+        assert_eq!(plain.locale, None);
         let email: EmailContent = typed_content(&CHANNEL, &content).unwrap();
         // de-AT takes the `de` entry, and the bundled German templates.
         assert_eq!(email.locale.as_deref(), Some("de"));
