@@ -221,6 +221,19 @@ async fn a_bad_locale_is_named_with_where_it_was_set() {
         stderr.contains("locales.de: is the main document's locale (`locale = \"de\"`)"),
         "{stderr}"
     );
+
+    // Well formed, but a language CLDR has no words for: a warning.
+    std::fs::write(
+        directory.join("halcytone.toml"),
+        "[locales.xx]\npath = \"x.md\"\n",
+    )
+    .unwrap();
+    let output = run(&directory, &["doctor"]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("warning: locales.xx: CLDR has no data for `xx`: its dates are written in the root style (2026 M11 30)"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -78,6 +78,18 @@ impl Locale {
         tags
     }
 
+    /// Whether CLDR has words for this locale's dates: a language it lacks
+    /// (`xx`, `kw`) writes them in the root locale's style, `2026 M11 30`.
+    pub fn has_own_words(&self) -> bool {
+        let sample = jiff::civil::date(2026, 11, 30).at(0, 0, 0, 0);
+        let root = Self {
+            code: "und".to_owned(),
+            icu: icu_locale_core::Locale::UNKNOWN,
+        };
+        self.format_datetime(sample, DateStyle::Long)
+            != root.format_datetime(sample, DateStyle::Long)
+    }
+
     /// A date and time of day in `style`, in this locale's words and calendar.
     pub fn format_datetime(&self, moment: jiff::civil::DateTime, style: DateStyle) -> String {
         let date = Date::try_new_iso(
@@ -184,6 +196,21 @@ mod tests {
         assert_eq!(format("en", DateStyle::Time), "5:00\u{202f}PM");
         // A region falls back to its language's data.
         assert_eq!(format("de-AT", DateStyle::Long), "30. November 2026");
+    }
+
+    #[test]
+    fn a_language_cldr_lacks_is_told_apart() {
+        for known in ["de", "en-GB", "fr", "pt-BR", "zh-Hant-TW", "de-XX"] {
+            assert!(Locale::parse(known).unwrap().has_own_words(), "{known}");
+        }
+        for unknown in ["xx", "zz-ZZ"] {
+            let locale = Locale::parse(unknown).unwrap();
+            assert!(!locale.has_own_words(), "{unknown}");
+            assert_eq!(
+                locale.format_datetime(at(9), DateStyle::Long),
+                "2026 M11 30"
+            );
+        }
     }
 
     #[test]

@@ -244,6 +244,21 @@ impl App {
         document: Option<PathBuf>,
     ) -> Result<Self, ConfigError> {
         let mut config_warnings = Vec::new();
+        let mut languages = vec![("locale".to_owned(), &settings.locale)];
+        languages.extend(settings.locales.iter().map(|language| {
+            (
+                format!("locales.{}", language.locale.code()),
+                &language.locale,
+            )
+        }));
+        for (key, locale) in languages {
+            if !locale.has_own_words() {
+                config_warnings.push(format!(
+                    "{key}: CLDR has no data for `{}`: its dates are written in the root style (2026 M11 30)",
+                    locale.code()
+                ));
+            }
+        }
         let mut channels = BTreeMap::new();
         let http = HttpClient::new(settings.request_timeout)
             .map_err(|message| ConfigError::new("resilience.request_timeout", message))?
