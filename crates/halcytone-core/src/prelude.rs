@@ -9,9 +9,9 @@ pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
 pub use crate::locale::Locale;
 pub use crate::preflight::Check;
 pub use crate::publisher::{
-    Content, ItemView, Lookup, LookupContext, Measured, OutgoingPost, PostShape, PublishContext,
-    PublishReceipt, Publisher, QuotaLeft, RenderInput, ensure, render_field, require_configuration,
-    typed_content,
+    Content, ItemView, Lookup, LookupContext, Measured, MetricsTarget, OutgoingPost, PostShape,
+    PublishContext, PublishReceipt, Publisher, QuotaLeft, Reading, RenderInput, ensure,
+    render_field, require_configuration, typed_content,
 };
 pub use crate::registry::{PublisherContext, Registry, Table};
 pub use crate::render::Renderer;

@@ -208,6 +208,27 @@ pub struct PublishReceipt {
     pub quota_left: Option<QuotaLeft>,
 }
 
+/// A published post whose figures are asked for (PRODUCT §13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsTarget {
+    /// The post.
+    pub id: PostId,
+    /// The ids the channel gave it (each part of a thread).
+    pub external_ids: Vec<String>,
+}
+
+/// One figure of a post as its channel reported it: `impressions`,
+/// `likes`, `opens`, … (a thread's parts summed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reading {
+    /// The post.
+    pub post: PostId,
+    /// What was counted.
+    pub metric: String,
+    /// How many (or, for a rate the API gives, the rate).
+    pub value: f64,
+}
+
 /// What is left of an API's own quota, as its answer said (X's
 /// `x-user-limit-24hour-*` headers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -379,6 +400,34 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
         Ok(Lookup::Unsure {
             reason: format!("{} has no way to look a post up", self.channel()),
         })
+    }
+
+    /// The most posts one [`Publisher::fetch_metrics`] call asks about
+    /// (X: 100); 0 for a channel whose API reports no figures.
+    fn metrics_batch(&self) -> usize {
+        0
+    }
+
+    /// The rate limit of the API's figures, apart from publishing's
+    /// (`metrics_rate_limit`); `None` for none.
+    fn default_metrics_rate_limit(&self) -> Option<crate::resilience::RateLimit> {
+        None
+    }
+
+    /// Reads the figures of at most [`Publisher::metrics_batch`] published
+    /// posts (PRODUCT §13). A post the channel no longer has yields no
+    /// reading; it is not an error.
+    ///
+    /// # Errors
+    /// A classified [`PublishError`] when a call fails: the fetch is tried
+    /// again on the next pass, and nothing else is affected.
+    async fn fetch_metrics(
+        &self,
+        posts: &[MetricsTarget],
+        correlation_id: &str,
+    ) -> Result<Vec<Reading>, PublishError> {
+        let _ = (posts, correlation_id);
+        Ok(Vec::new())
     }
 
     /// Sends the post: the requests of [`Publisher::build_requests`], byte for byte.

@@ -317,6 +317,8 @@ pub struct Resilient {
     last_permit: std::sync::Mutex<Option<(Instant, u32)>>,
     /// What the API last said is left of its own daily quota.
     quota_left: std::sync::Mutex<Option<QuotaLeft>>,
+    /// The rate limit of the API's figures, apart from publishing's.
+    metrics_limiter: Option<DefaultDirectRateLimiter>,
 }
 
 impl fmt::Debug for Resilient {
@@ -353,6 +355,9 @@ impl Resilient {
             limiter: rate_limit.map(|limit| {
                 RateLimiter::direct(limit.quota()).with_middleware::<StateInformationMiddleware>()
             }),
+            metrics_limiter: inner
+                .default_metrics_rate_limit()
+                .map(|limit| RateLimiter::direct(limit.quota())),
             inner,
             settings,
             breaker,
@@ -360,6 +365,14 @@ impl Resilient {
             last_permit: std::sync::Mutex::new(None),
             quota_left: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The same, with `limit` as the rate limit of the API's figures
+    /// (`metrics_rate_limit`) instead of the channel's default.
+    #[must_use]
+    pub fn with_metrics_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.metrics_limiter = limit.map(|limit| RateLimiter::direct(limit.quota()));
+        self
     }
 
     /// Whether the breaker lets calls through now.
@@ -571,6 +584,34 @@ impl Publisher for Resilient {
 
     async fn preflight(&self, now: jiff::Timestamp) -> Vec<crate::preflight::Check> {
         self.inner.preflight(now).await
+    }
+
+    fn metrics_batch(&self) -> usize {
+        self.inner.metrics_batch()
+    }
+
+    fn default_metrics_rate_limit(&self) -> Option<RateLimit> {
+        self.inner.default_metrics_rate_limit()
+    }
+
+    /// Once, within the figures' own rate limit, and not through the
+    /// breaker, so a failing fetch never holds a post; `RateLimited` when
+    /// the limit has no call left now (the fetch waits for the next pass).
+    async fn fetch_metrics(
+        &self,
+        posts: &[crate::publisher::MetricsTarget],
+        correlation_id: &str,
+    ) -> Result<Vec<crate::publisher::Reading>, PublishError> {
+        if let Some(limiter) = &self.metrics_limiter
+            && let Err(not_until) = limiter.check()
+        {
+            let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+            return Err(PublishError::RateLimited {
+                service: self.inner.channel().into(),
+                retry_after: Some(not_until.wait_time_from(now)),
+            });
+        }
+        self.inner.fetch_metrics(posts, correlation_id).await
     }
 
     async fn look_up(

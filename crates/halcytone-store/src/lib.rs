@@ -12,13 +12,13 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 
 use halcytone_core::channel::Channel;
-use halcytone_core::publisher::{PostId, PostStatus};
+use halcytone_core::publisher::{PostId, PostStatus, Reading};
 use halcytone_core::store::lifecycle::{self, Action, is_protected, parse_status, status_name};
 use halcytone_core::store::{
-    Attempt, AttemptOutcome, DeliveryOutcome, DeliveryRecord, DueDelivery, Finish, LeasedPost,
-    Leasing, NewPost, PlanRecord, PlannedVersion, PostFilter, Requeue, Requeued, Resolution,
-    SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned, content_hash, event_type,
-    new_event_id,
+    Attempt, AttemptOutcome, DeliveryOutcome, DeliveryRecord, DueDelivery, Finish, LatestReading,
+    LeasedPost, Leasing, NewPost, PlanRecord, PlannedVersion, PostFilter, Requeue, Requeued,
+    Resolution, SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned, content_hash,
+    event_type, new_event_id,
 };
 
 /// How often a compare-and-set transition is tried again when the post
@@ -945,6 +945,71 @@ impl Store for SqlStore {
             .map(|row| {
                 let posts: i64 = row.try_get("posts").map_err(database)?;
                 Ok((status_of(row)?, u64::try_from(posts).unwrap_or_default()))
+            })
+            .collect()
+    }
+
+    async fn record_readings(
+        &self,
+        channel: &Channel,
+        readings: &[Reading],
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(database)?;
+        for reading in readings {
+            sqlx::query(
+                "INSERT INTO metrics (post_id, channel, metric, value, read_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(reading.post.0.as_str())
+            .bind(channel.as_str())
+            .bind(reading.metric.as_str())
+            .bind(reading.value)
+            .bind(at.as_millisecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(database)?;
+        }
+        tx.commit().await.map_err(database)
+    }
+
+    async fn latest_readings(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        channel: Option<&Channel>,
+    ) -> Result<Vec<LatestReading>, StoreError> {
+        // The newest reading of each (post, metric): the index on
+        // (post_id, metric, read_at_ms) finds each maximum directly.
+        let mut sql =
+            "SELECT m.post_id, m.channel, m.metric, m.value, m.read_at_ms FROM metrics m \
+             JOIN posts p ON p.id = m.post_id \
+             WHERE p.scheduled_at >= $1 AND p.scheduled_at < $2 \
+             AND m.read_at_ms = (SELECT MAX(x.read_at_ms) FROM metrics x \
+             WHERE x.post_id = m.post_id AND x.metric = m.metric)"
+                .to_owned();
+        if channel.is_some() {
+            sql.push_str(" AND m.channel = $3");
+        }
+        sql.push_str(" ORDER BY p.scheduled_at, m.post_id, m.metric");
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(from.as_second())
+            .bind(to.as_second());
+        if let Some(channel) = channel {
+            query = query.bind(channel.as_str().to_owned());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(database)?;
+        rows.iter()
+            .map(|row| {
+                let channel: String = row.try_get("channel").map_err(database)?;
+                Ok(LatestReading {
+                    post: PostId(row.try_get("post_id").map_err(database)?),
+                    channel: Channel::parse(&channel)
+                        .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                    metric: row.try_get("metric").map_err(database)?,
+                    value: row.try_get("value").map_err(database)?,
+                    read_at: millis(row.try_get("read_at_ms").map_err(database)?)?,
+                })
             })
             .collect()
     }

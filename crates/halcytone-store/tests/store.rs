@@ -4,7 +4,7 @@
 mod common;
 
 use halcytone_core::channel::Channel;
-use halcytone_core::publisher::{PostId, PostStatus};
+use halcytone_core::publisher::{PostId, PostStatus, Reading};
 use halcytone_core::store::*;
 use halcytone_store::{Backend, SqlStore};
 use jiff::Timestamp;
@@ -478,11 +478,78 @@ async fn outbox(store: &SqlStore, published: &PostId, at: Timestamp) {
     assert_eq!(record.delivered_at, Some(at));
 }
 
+/// Readings are appended, never overwritten: the latest of each figure is
+/// what a report reads, and older ones stay as history.
+async fn readings(store: &SqlStore) {
+    let p = unique("m");
+    let posts: Vec<NewPost> = (0..2)
+        .map(|n| post(&format!("{p}_"), n, "measured"))
+        .collect();
+    store.save_plan(&plan(&p, "m"), &posts).await.unwrap();
+    let twitter = Channel::parse("twitter").unwrap();
+    let reading = |n: usize, metric: &str, value: f64| Reading {
+        post: posts[n].id.clone(),
+        metric: metric.to_owned(),
+        value,
+    };
+    let first = Timestamp::from_second(1_900_000_000).unwrap();
+    let later = Timestamp::from_second(1_900_003_600).unwrap();
+    store
+        .record_readings(
+            &twitter,
+            &[reading(0, "impressions", 100.0), reading(0, "likes", 3.0)],
+            first,
+        )
+        .await
+        .unwrap();
+    store
+        .record_readings(&twitter, &[reading(0, "impressions", 250.0)], later)
+        .await
+        .unwrap();
+    let window = (
+        posts[0].scheduled_at,
+        posts[1].scheduled_at + std::time::Duration::from_secs(1),
+    );
+    let latest = store
+        .latest_readings(window.0, window.1, Some(&twitter))
+        .await
+        .unwrap();
+    let seen: Vec<(&str, f64, Timestamp)> = latest
+        .iter()
+        .filter(|latest| latest.post == posts[0].id)
+        .map(|latest| (latest.metric.as_str(), latest.value, latest.read_at))
+        .collect();
+    assert_eq!(seen, [("impressions", 250.0, later), ("likes", 3.0, first)]);
+    // Another channel's filter, or a window without the post, sees none of it.
+    let email = Channel::parse("email").unwrap();
+    assert!(
+        store
+            .latest_readings(window.0, window.1, Some(&email))
+            .await
+            .unwrap()
+            .iter()
+            .all(|latest| latest.post != posts[0].id)
+    );
+    assert!(
+        store
+            .latest_readings(
+                window.1,
+                window.1 + std::time::Duration::from_secs(60),
+                None
+            )
+            .await
+            .unwrap()
+            .iter()
+            .all(|latest| latest.post != posts[0].id)
+    );
+}
+
 #[tokio::test]
 async fn sqlite_store_end_to_end() {
     let (store, _db) = sqlite().await;
     assert_eq!(store.backend(), Backend::Sqlite);
     scenario(&store).await;
+    readings(&store).await;
 }
 
 #[tokio::test]
@@ -582,6 +649,7 @@ async fn postgres_store_end_to_end() {
     };
     assert_eq!(store.backend(), Backend::Postgres);
     scenario(&store).await;
+    readings(&store).await;
 }
 
 /// Leases `posts` scheduled posts of a channel of their own, eight at a

@@ -87,6 +87,21 @@ pub fn sha256_hex<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
         .collect()
 }
 
+/// The latest reading of one figure of a post.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatestReading {
+    /// The post.
+    pub post: PostId,
+    /// Its channel.
+    pub channel: Channel,
+    /// What was counted.
+    pub metric: String,
+    /// How many.
+    pub value: f64,
+    /// When it was read.
+    pub read_at: Timestamp,
+}
+
 /// What [`Store::save_plan`] did with each post.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SaveReport {
@@ -725,6 +740,24 @@ pub trait Store: Send + Sync {
 
     /// The delivery log, newest events first, at most `limit`.
     async fn deliveries(&self, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Appends readings of `channel`'s posts' figures, read at `at`; no
+    /// earlier reading is changed.
+    async fn record_readings(
+        &self,
+        channel: &Channel,
+        readings: &[crate::publisher::Reading],
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The latest reading of each figure of the posts scheduled in
+    /// `[from, to)` (of `channel` only, when given), by post then metric.
+    async fn latest_readings(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        channel: Option<&Channel>,
+    ) -> Result<Vec<LatestReading>, StoreError>;
 
     /// Ends leases: a post that was not being sent goes back to the queue;
     /// one that was being sent goes back to the queue when its channel is in
