@@ -456,6 +456,87 @@ pub fn body_bytes(body: &serde_json::Value) -> Vec<u8> {
 }
 
 /// At most 300 characters of a body, on one line, for messages.
+/// Reads one post's figures with `request` (a `GET` of a stats resource):
+/// each `(JSON pointer, metric)` of `fields` the answer has, as a number.
+/// `None` when the channel no longer has the post (404).
+///
+/// # Errors
+/// The call's failure, as `parse_error` classifies it (the channel's own,
+/// or [`classify_status`]); an answer that is not JSON is `Permanent`.
+pub async fn read_figures(
+    http: &HttpClient,
+    channel: &Channel,
+    request: &OutboundRequest,
+    correlation_id: &str,
+    fields: &[(&str, &str)],
+    parse_error: impl FnOnce(&HttpResponse) -> PublishError,
+) -> Result<Option<Vec<(String, f64)>>, PublishError> {
+    let response = http.send(channel, request, correlation_id).await?;
+    if response.status == 404 {
+        return Ok(None);
+    }
+    if !is_success(response.status) {
+        return Err(parse_error(&response));
+    }
+    let answer: serde_json::Value =
+        serde_json::from_str(&response.body).map_err(|error| PublishError::Permanent {
+            service: channel.into(),
+            status: response.status,
+            message: format!(
+                "the figures are not JSON ({error}): {}",
+                excerpt(&response.body)
+            ),
+        })?;
+    Ok(Some(
+        fields
+            .iter()
+            .filter_map(|(pointer, metric)| {
+                let value = answer.pointer(pointer)?.as_f64()?;
+                Some(((*metric).to_owned(), value))
+            })
+            .collect(),
+    ))
+}
+
+/// Reads each post's figures one call at a time with [`read_figures`]:
+/// `request` builds the call for a post's first external id; failures are
+/// classified by [`classify_status`].
+///
+/// # Errors
+/// The first call that fails.
+pub async fn read_each_post(
+    http: &HttpClient,
+    channel: &Channel,
+    posts: &[crate::publisher::MetricsTarget],
+    correlation_id: &str,
+    fields: &[(&str, &str)],
+    request: impl Fn(&str) -> OutboundRequest,
+) -> Result<Vec<crate::publisher::Reading>, PublishError> {
+    let mut readings = Vec::new();
+    for post in posts {
+        let Some(id) = post.external_ids.first() else {
+            continue;
+        };
+        let figures = read_figures(
+            http,
+            channel,
+            &request(id),
+            correlation_id,
+            fields,
+            |response| classify_status(channel, response, SystemTime::now()),
+        )
+        .await?;
+        readings.extend(figures.into_iter().flatten().map(|(metric, value)| {
+            crate::publisher::Reading {
+                post: post.id.clone(),
+                metric,
+                value,
+            }
+        }));
+    }
+    Ok(readings)
+}
+
 fn excerpt(body: &str) -> String {
     let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > 300 {

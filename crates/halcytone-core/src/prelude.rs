@@ -5,7 +5,9 @@ pub use async_trait::async_trait;
 pub use crate::cadence::{Cadence, SlotRule, Weekdays};
 pub use crate::channel::{Channel, Service};
 pub use crate::error::{ConfigError, PublishError};
-pub use crate::http::{HttpClient, HttpResponse, classify_status, is_success};
+pub use crate::http::{
+    HttpClient, HttpResponse, classify_status, is_success, read_each_post, read_figures,
+};
 pub use crate::locale::Locale;
 pub use crate::preflight::Check;
 pub use crate::publisher::{
@@ -15,5 +17,8 @@ pub use crate::publisher::{
 };
 pub use crate::registry::{PublisherContext, Registry, Table};
 pub use crate::render::Renderer;
-pub use crate::request::{BaseUrl, HeaderValue, Method, OutboundRequest, query_string};
+pub use crate::request::{
+    BaseUrl, HeaderValue, Method, OutboundRequest, percent_encode, query_string,
+};
+pub use crate::resilience::RateLimit;
 pub use crate::secret::SecretString;

@@ -154,6 +154,20 @@ pub struct OutboundRequest {
     pub body: Option<serde_json::Value>,
 }
 
+/// RFC 3986 percent-encoding: everything but `A-Z a-z 0-9 - . _ ~`, as
+/// OAuth 1.0a signs and as a URL path segment takes any text.
+pub fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
 /// `name=value&…`, form-encoded (`+` for a space), for a URL's query.
 pub fn query_string(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())

@@ -41,6 +41,35 @@ fn authorization(config: &EmailConfig) -> HeaderValue {
     }
 }
 
+/// A campaign's figures, from `GET /api/campaigns/{id}` (its `data`):
+/// `sent`, `views` (opens), `clicks` and `bounces`, one campaign a call.
+pub(crate) async fn fetch_metrics(
+    config: &EmailConfig,
+    http: &HttpClient,
+    posts: &[MetricsTarget],
+    correlation_id: &str,
+) -> Result<Vec<Reading>, PublishError> {
+    read_each_post(
+        http,
+        &CHANNEL,
+        posts,
+        correlation_id,
+        &[
+            ("/data/sent", "sent"),
+            ("/data/views", "views"),
+            ("/data/clicks", "clicks"),
+            ("/data/bounces", "bounces"),
+        ],
+        |id| {
+            OutboundRequest::get(
+                base_url(config).join(&format!("/api/campaigns/{}", percent_encode(id))),
+                vec![("authorization", authorization(config))],
+            )
+        },
+    )
+    .await
+}
+
 /// The campaign name: the subject and the post's key, so that a campaign
 /// whose creation timed out can be found with listmonk's campaign search.
 fn campaign_name(post: &OutgoingPost, content: &EmailContent) -> String {

@@ -16,6 +16,9 @@ use crate::wire::NewsletterRequest;
 const MAX_SUBJECT: usize = 150;
 /// The longest preheader, in characters.
 const MAX_PREHEADER: usize = 150;
+
+/// Newsletters whose figures one pass reads, a call each.
+const FIGURES_PER_PASS: usize = 50;
 /// Host used in previews until `base_url` is configured; `.invalid` never resolves.
 static UNCONFIGURED_BASE_URL: BaseUrl = BaseUrl::from_static("https://crm.invalid");
 
@@ -236,6 +239,50 @@ impl Publisher for EmailPublisher {
             post,
             &body,
         )?])
+    }
+
+    fn metrics_batch(&self) -> usize {
+        FIGURES_PER_PASS
+    }
+
+    /// CRM: `GET /api/v1/newsletters/{id}/stats`; listmonk: the campaign,
+    /// `GET /api/campaigns/{id}`. One newsletter at a time.
+    async fn fetch_metrics(
+        &self,
+        posts: &[MetricsTarget],
+        correlation_id: &str,
+    ) -> Result<Vec<Reading>, PublishError> {
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        if self.config.backend == Backend::Listmonk {
+            return listmonk::fetch_metrics(&self.config, &self.http, posts, correlation_id).await;
+        }
+        let collection = self.collection();
+        read_each_post(
+            &self.http,
+            &CHANNEL,
+            posts,
+            correlation_id,
+            &[
+                ("/sent", "sent"),
+                ("/delivered", "delivered"),
+                ("/opens", "opens"),
+                ("/unique_opens", "unique_opens"),
+                ("/clicks", "clicks"),
+                ("/unique_clicks", "unique_clicks"),
+                ("/unsubscribes", "unsubscribes"),
+                ("/bounces", "bounces"),
+            ],
+            |id| {
+                OutboundRequest::get(
+                    format!("{collection}/{}/stats", percent_encode(id)),
+                    vec![(
+                        "authorization",
+                        HeaderValue::bearer(self.config.api_key.as_ref()),
+                    )],
+                )
+            },
+        )
+        .await
     }
 
     async fn look_up(

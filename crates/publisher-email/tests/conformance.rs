@@ -7,7 +7,7 @@ use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
 use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
 use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer};
-use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
+use halcytone_core::testkit::conformance::{Figures, Harness, wiremock::ResponseTemplate};
 use publisher_email::{EmailConfig, EmailPublisher};
 
 struct CrmHarness;
@@ -76,6 +76,39 @@ impl Harness for CrmHarness {
             vec!["nl_8f2c".to_owned()]
         } else {
             Vec::new()
+        })
+    }
+
+    async fn mount_metrics(server: &MockServer) -> Option<Figures> {
+        Mock::given(method("GET"))
+            .and(path("/api/v1/newsletters/nl_8f2c/stats"))
+            .and(header("authorization", "Bearer crm-api-key-789"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": "nl_8f2c", "sent": 18342, "delivered": 18120, "opens": 9410,
+                "unique_opens": 7702, "clicks": 1406, "unique_clicks": 1180,
+                "unsubscribes": 12, "bounces": 222, "updated_at": "2026-12-01T10:00:00Z"
+            })))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        Some(Figures {
+            external_ids: vec!["nl_8f2c".to_owned()],
+            paths: vec!["/api/v1/newsletters/nl_8f2c/stats".to_owned()],
+            readings: [
+                ("sent", 18342.0),
+                ("delivered", 18120.0),
+                ("opens", 9410.0),
+                ("unique_opens", 7702.0),
+                ("clicks", 1406.0),
+                ("unique_clicks", 1180.0),
+                ("unsubscribes", 12.0),
+                ("bounces", 222.0),
+            ]
+            .map(|(metric, value)| (metric.to_owned(), value))
+            .to_vec(),
+            gone: ResponseTemplate::new(404)
+                .set_body_json(serde_json::json!({"error": {"code": "not_found", "message": "no such newsletter"}})),
         })
     }
 }

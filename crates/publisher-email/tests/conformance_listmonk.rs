@@ -16,7 +16,9 @@ use halcytone_core::publisher::PostId;
 use halcytone_core::resilience::Resilient;
 use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
 use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer, ResponseTemplate};
-use halcytone_core::testkit::conformance::{CORRELATION_ID, Harness, context, fast_settings};
+use halcytone_core::testkit::conformance::{
+    CORRELATION_ID, Figures, Harness, context, fast_settings,
+};
 use publisher_email::{Backend, EmailConfig, EmailPublisher};
 use serde_json::json;
 
@@ -137,6 +139,37 @@ impl Harness for ListmonkHarness {
             vec!["42".to_owned()]
         } else {
             Vec::new()
+        })
+    }
+
+    async fn mount_metrics(server: &MockServer) -> Option<Figures> {
+        Mock::given(method("GET"))
+            .and(path("/api/campaigns/41"))
+            .and(header(
+                "authorization",
+                format!("token halcytone:{API_KEY}").as_str(),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+                "id": 41, "name": "This Week [halcytone-post_conformance]", "status": "finished",
+                "to_send": 900, "sent": 900, "views": 412, "clicks": 77, "bounces": 6
+            }})))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        Some(Figures {
+            external_ids: vec!["41".to_owned()],
+            paths: vec!["/api/campaigns/41".to_owned()],
+            readings: [
+                ("sent", 900.0),
+                ("views", 412.0),
+                ("clicks", 77.0),
+                ("bounces", 6.0),
+            ]
+            .map(|(metric, value)| (metric.to_owned(), value))
+            .to_vec(),
+            gone: ResponseTemplate::new(404)
+                .set_body_json(json!({"message": "Campaign not found."})),
         })
     }
 }

@@ -13,6 +13,9 @@ use crate::lookup::{MAX_PAGES, PAGE_SIZE, Page, comparable};
 use crate::render::{MAX_COMMENTARY, commentary, displayed, first_unescaped};
 use crate::wire::{Distribution, PostRequest};
 
+/// Posts whose figures one pass reads (two calls each for an organisation).
+const FIGURES_PER_PASS: usize = 25;
+
 /// A LinkedIn post.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +52,85 @@ impl LinkedinPublisher {
                 HeaderValue::Plain("2.0.0".to_owned()),
             ),
         ]
+    }
+
+    /// One post's figures: its likes and comments (`socialActions`) and,
+    /// for an organisation's post, its share statistics. `None` for a post
+    /// LinkedIn no longer has.
+    async fn figures(
+        &self,
+        urn: &str,
+        correlation_id: &str,
+    ) -> Result<Option<Vec<(String, f64)>>, PublishError> {
+        let version = self.config.version.clone();
+        let social = OutboundRequest::get(
+            self.config
+                .base_url
+                .join(&format!("/rest/socialActions/{}", percent_encode(urn))),
+            self.headers(),
+        );
+        let Some(mut figures) = read_figures(
+            &self.http,
+            &CHANNEL,
+            &social,
+            correlation_id,
+            &[
+                ("/likesSummary/totalLikes", "likes"),
+                ("/commentsSummary/aggregatedTotalComments", "comments"),
+            ],
+            |response| parse_error(response, &version, SystemTime::now()),
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let Some(organization) = self
+            .config
+            .author_urn
+            .as_deref()
+            .filter(|author| author.starts_with("urn:li:organization:"))
+        else {
+            return Ok(Some(figures));
+        };
+        // Share statistics name a post by its kind: `shares` or `ugcPosts`.
+        let kind = if urn.starts_with("urn:li:ugcPost:") {
+            "ugcPosts"
+        } else {
+            "shares"
+        };
+        let query = format!(
+            "q=organizationalEntity&organizationalEntity={}&{kind}=List({})",
+            percent_encode(organization),
+            percent_encode(urn)
+        );
+        let statistics = OutboundRequest::get(
+            format!(
+                "{}?{query}",
+                self.config
+                    .base_url
+                    .join("/rest/organizationalEntityShareStatistics")
+            ),
+            self.headers(),
+        );
+        let shared = read_figures(
+            &self.http,
+            &CHANNEL,
+            &statistics,
+            correlation_id,
+            &[
+                (
+                    "/elements/0/totalShareStatistics/impressionCount",
+                    "impressions",
+                ),
+                ("/elements/0/totalShareStatistics/clickCount", "clicks"),
+                ("/elements/0/totalShareStatistics/shareCount", "shares"),
+                ("/elements/0/totalShareStatistics/engagement", "engagement"),
+            ],
+            |response| parse_error(response, &version, SystemTime::now()),
+        )
+        .await?;
+        figures.extend(shared.into_iter().flatten());
+        Ok(Some(figures))
     }
 
     /// One page of the author's posts, newest first, from `start`.
@@ -97,6 +179,36 @@ impl Publisher for LinkedinPublisher {
             days: Weekdays::MONDAY_TO_FRIDAY,
             time: time(12, 0, 0, 0),
         }])
+    }
+
+    fn metrics_batch(&self) -> usize {
+        FIGURES_PER_PASS
+    }
+
+    async fn fetch_metrics(
+        &self,
+        posts: &[MetricsTarget],
+        correlation_id: &str,
+    ) -> Result<Vec<Reading>, PublishError> {
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        let mut readings = Vec::new();
+        for post in posts {
+            let Some(urn) = post.external_ids.first() else {
+                continue;
+            };
+            let figures = self.figures(urn, correlation_id).await?;
+            readings.extend(
+                figures
+                    .into_iter()
+                    .flatten()
+                    .map(|(metric, value)| Reading {
+                        post: post.id.clone(),
+                        metric,
+                        value,
+                    }),
+            );
+        }
+        Ok(readings)
     }
 
     fn missing_configuration(&self) -> Vec<&'static str> {

@@ -7,7 +7,7 @@ use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
 use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
 use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer};
-use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
+use halcytone_core::testkit::conformance::{Figures, Harness, wiremock::ResponseTemplate};
 use publisher_linkedin::{LinkedinConfig, LinkedinPublisher};
 
 struct LinkedinHarness;
@@ -88,6 +88,68 @@ impl Harness for LinkedinHarness {
             vec!["urn:li:share:7373456789012345678".to_owned()]
         } else {
             Vec::new()
+        })
+    }
+
+    async fn mount_metrics(server: &MockServer) -> Option<Figures> {
+        let urn = "urn:li:share:7135000000000000001";
+        Mock::given(method("GET"))
+            .and(path(
+                "/rest/socialActions/urn%3Ali%3Ashare%3A7135000000000000001",
+            ))
+            .and(header("authorization", "Bearer li-member-token-456"))
+            .and(header("x-restli-protocol-version", "2.0.0"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "target": urn,
+                "likesSummary": {"totalLikes": 58, "likedByCurrentUser": false},
+                "commentsSummary": {"aggregatedTotalComments": 9, "totalFirstLevelComments": 7}
+            })))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/rest/organizationalEntityShareStatistics"))
+            .and(query_param("q", "organizationalEntity"))
+            .and(query_param(
+                "organizationalEntity",
+                "urn:li:organization:10428811",
+            ))
+            .and(query_param("shares", format!("List({urn})").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "elements": [{
+                    "organizationalEntity": "urn:li:organization:10428811",
+                    "share": urn,
+                    "totalShareStatistics": {
+                        "impressionCount": 3120, "uniqueImpressionsCount": 2600,
+                        "clickCount": 141, "shareCount": 12, "likeCount": 58,
+                        "commentCount": 9, "engagement": 0.0706
+                    }
+                }],
+                "paging": {"count": 10, "start": 0}
+            })))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        Some(Figures {
+            external_ids: vec![urn.to_owned()],
+            paths: vec![
+                "/rest/socialActions/urn%3Ali%3Ashare%3A7135000000000000001".to_owned(),
+                "/rest/organizationalEntityShareStatistics".to_owned(),
+            ],
+            readings: [
+                ("likes", 58.0),
+                ("comments", 9.0),
+                ("impressions", 3120.0),
+                ("clicks", 141.0),
+                ("shares", 12.0),
+                ("engagement", 0.0706),
+            ]
+            .map(|(metric, value)| (metric.to_owned(), value))
+            .to_vec(),
+            gone: ResponseTemplate::new(404)
+                .set_body_json(serde_json::json!({"status": 404, "message": "Not Found"})),
         })
     }
 }

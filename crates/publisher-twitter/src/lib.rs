@@ -4,6 +4,7 @@
 mod config;
 mod error;
 mod lookup;
+mod metrics;
 mod oauth1;
 mod publisher;
 mod render;

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 
+use halcytone_core::request::percent_encode as encode;
 use halcytone_core::secret::SecretString;
 
 /// The four credentials of a user-context OAuth 1.0a request.
@@ -15,19 +16,6 @@ pub(crate) struct Keys<'a> {
     pub(crate) consumer_secret: &'a SecretString,
     pub(crate) token: &'a SecretString,
     pub(crate) token_secret: &'a SecretString,
-}
-
-/// RFC 3986 percent-encoding: everything but `A-Z a-z 0-9 - . _ ~`.
-fn encode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 /// The HMAC-SHA1 signature of a request with these parameters (the `oauth_*`

@@ -212,6 +212,41 @@ impl Publisher for TwitterPublisher {
         Some(17)
     }
 
+    fn metrics_batch(&self) -> usize {
+        crate::metrics::IDS_PER_CALL
+    }
+
+    /// `GET /2/tweets` allows 15 calls a user in 15 minutes on the Basic tier.
+    fn default_metrics_rate_limit(&self) -> Option<RateLimit> {
+        Some(RateLimit {
+            count: 15,
+            period: std::time::Duration::from_secs(15 * 60),
+        })
+    }
+
+    async fn fetch_metrics(
+        &self,
+        posts: &[MetricsTarget],
+        correlation_id: &str,
+    ) -> Result<Vec<Reading>, PublishError> {
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        let ids: Vec<&str> = posts
+            .iter()
+            .flat_map(|post| post.external_ids.iter().map(String::as_str))
+            .collect();
+        let mut found = Vec::new();
+        for chunk in ids.chunks(crate::metrics::IDS_PER_CALL) {
+            let url = format!(
+                "{}?{}",
+                self.config.base_url.join("/2/tweets"),
+                crate::metrics::query(chunk)
+            );
+            let answer: crate::metrics::Tweets = self.get(url, correlation_id).await?;
+            found.extend(answer.data);
+        }
+        Ok(crate::metrics::readings(posts, &found))
+    }
+
     fn missing_configuration(&self) -> Vec<&'static str> {
         if self.config.bearer_token.is_some() || self.config.has_oauth1() {
             Vec::new()

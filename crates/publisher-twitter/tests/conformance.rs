@@ -8,7 +8,7 @@ use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
 use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
 use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer};
-use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
+use halcytone_core::testkit::conformance::{Figures, Harness, wiremock::ResponseTemplate};
 use publisher_twitter::{TwitterConfig, TwitterPublisher};
 
 struct TwitterHarness;
@@ -107,6 +107,53 @@ impl Harness for TwitterHarness {
             .insert_header("x-rate-limit-limit", "100")
             .insert_header("x-rate-limit-remaining", "0")
             .insert_header("x-rate-limit-reset", reset.to_string())
+    }
+
+    async fn mount_metrics(server: &MockServer) -> Option<Figures> {
+        Mock::given(method("GET"))
+            .and(path("/2/tweets"))
+            .and(query_param(
+                "ids",
+                "1861234567890123456,1861234567890123457",
+            ))
+            .and(query_param("tweet.fields", "public_metrics"))
+            .and(header("authorization", "Bearer x-user-token-123"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": [
+                    {"id": "1861234567890123456", "text": "part 1", "public_metrics": {
+                        "retweet_count": 4, "reply_count": 2, "like_count": 31, "quote_count": 1,
+                        "bookmark_count": 3, "impression_count": 1804}},
+                    {"id": "1861234567890123457", "text": "part 2", "public_metrics": {
+                        "retweet_count": 0, "reply_count": 1, "like_count": 5, "quote_count": 0,
+                        "bookmark_count": 0, "impression_count": 402}}
+                ]})),
+            )
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        Some(Figures {
+            external_ids: vec![
+                "1861234567890123456".to_owned(),
+                "1861234567890123457".to_owned(),
+            ],
+            paths: vec!["/2/tweets".to_owned()],
+            readings: [
+                ("impressions", 2206.0),
+                ("likes", 36.0),
+                ("reposts", 4.0),
+                ("replies", 3.0),
+                ("quotes", 1.0),
+                ("bookmarks", 3.0),
+            ]
+            .map(|(metric, value)| (metric.to_owned(), value))
+            .to_vec(),
+            gone: ResponseTemplate::new(200).set_body_json(serde_json::json!({"errors": [
+                {"value": "1861234567890123456", "detail": "Could not find tweet with ids: [1861234567890123456].",
+                 "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+                 "resource_id": "1861234567890123456", "type": "https://api.twitter.com/2/problems/resource-not-found"}
+            ]})),
+        })
     }
 }
 

@@ -55,6 +55,9 @@ impl WebPublisher {
     }
 }
 
+/// Articles whose figures one pass reads, a call each.
+const FIGURES_PER_PASS: usize = 50;
+
 #[derive(Serialize)]
 struct TemplateData<'a> {
     item: &'a ItemView,
@@ -185,6 +188,45 @@ impl Publisher for WebPublisher {
             post,
             &body,
         )?])
+    }
+
+    /// The Platform reports each article's figures; WordPress core has none.
+    fn metrics_batch(&self) -> usize {
+        match self.config.backend {
+            Backend::Platform => FIGURES_PER_PASS,
+            Backend::Wordpress => 0,
+        }
+    }
+
+    /// `GET /api/v1/content/{id}/stats`, one article at a time.
+    async fn fetch_metrics(
+        &self,
+        posts: &[MetricsTarget],
+        correlation_id: &str,
+    ) -> Result<Vec<Reading>, PublishError> {
+        require_configuration(&CHANNEL, &self.missing_configuration())?;
+        let collection = self.collection();
+        read_each_post(
+            &self.http,
+            &CHANNEL,
+            posts,
+            correlation_id,
+            &[
+                ("/views", "views"),
+                ("/unique_visitors", "unique_visitors"),
+                ("/avg_read_seconds", "avg_read_seconds"),
+            ],
+            |id| {
+                OutboundRequest::get(
+                    format!("{collection}/{}/stats", percent_encode(id)),
+                    vec![(
+                        "authorization",
+                        HeaderValue::bearer(self.config.api_key.as_ref()),
+                    )],
+                )
+            },
+        )
+        .await
     }
 
     async fn look_up(

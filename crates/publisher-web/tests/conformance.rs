@@ -7,7 +7,7 @@ use halcytone_core::prelude::*;
 use halcytone_core::publisher::PostId;
 use halcytone_core::testkit::conformance::wiremock::matchers::{header, method, path, query_param};
 use halcytone_core::testkit::conformance::wiremock::{Mock, MockServer};
-use halcytone_core::testkit::conformance::{Harness, wiremock::ResponseTemplate};
+use halcytone_core::testkit::conformance::{Figures, Harness, wiremock::ResponseTemplate};
 use publisher_web::{WebConfig, WebPublisher};
 
 struct PlatformHarness;
@@ -73,6 +73,34 @@ impl Harness for PlatformHarness {
             vec!["c_19a".to_owned()]
         } else {
             Vec::new()
+        })
+    }
+
+    async fn mount_metrics(server: &MockServer) -> Option<Figures> {
+        Mock::given(method("GET"))
+            .and(path("/api/v1/content/c_19a/stats"))
+            .and(header("authorization", "Bearer platform-key-321"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": "c_19a", "views": 2480, "unique_visitors": 1931,
+                "avg_read_seconds": 74.5, "updated_at": "2026-12-01T10:00:00Z"
+            })))
+            .with_priority(1)
+            .expect(1)
+            .mount(server)
+            .await;
+        Some(Figures {
+            external_ids: vec!["c_19a".to_owned()],
+            paths: vec!["/api/v1/content/c_19a/stats".to_owned()],
+            readings: [
+                ("views", 2480.0),
+                ("unique_visitors", 1931.0),
+                ("avg_read_seconds", 74.5),
+            ]
+            .map(|(metric, value)| (metric.to_owned(), value))
+            .to_vec(),
+            gone: ResponseTemplate::new(404).set_body_json(
+                serde_json::json!({"error": {"code": "not_found", "message": "no such content"}}),
+            ),
         })
     }
 }

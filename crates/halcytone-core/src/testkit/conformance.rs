@@ -64,6 +64,15 @@ pub trait Harness {
         std::future::ready(None)
     }
 
+    /// Mounts the channel's figures of a published post: returns its
+    /// external ids, the path each figures call asks for, and the readings
+    /// (metric, value) the fetch must report. `None` (the default) for a
+    /// channel whose API reports no figures: its `metrics_batch` must be 0.
+    fn mount_metrics(server: &MockServer) -> impl std::future::Future<Output = Option<Figures>> {
+        let _ = server;
+        std::future::ready(None)
+    }
+
     /// Mounts answers for the post's other requests (a listmonk campaign's
     /// schedule call, WordPress's lookups), so multi-request posts run the
     /// same checks.
@@ -71,6 +80,20 @@ pub trait Harness {
         let _ = server;
         std::future::ready(())
     }
+}
+
+/// A published post's figures as a channel's emulation answers them.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    /// The ids the channel gave the post.
+    pub external_ids: Vec<String>,
+    /// The path of every call the fetch makes.
+    pub paths: Vec<String>,
+    /// What the fetch must read, by metric.
+    pub readings: Vec<(String, f64)>,
+    /// The answer for a post the channel no longer has (a 404, or X's 200
+    /// naming it among its errors): it reads nothing, and is no error.
+    pub gone: ResponseTemplate,
 }
 
 /// The correlation id every check sends.
@@ -616,6 +639,153 @@ pub async fn a_failing_look_up_is_never_an_absence<H: Harness>() {
     }
 }
 
+fn metrics_target<H: Harness>(external_ids: Vec<String>) -> crate::publisher::MetricsTarget {
+    crate::publisher::MetricsTarget {
+        id: H::post().id,
+        external_ids,
+    }
+}
+
+/// A published post's figures are read as the API reports them, by `GET`s
+/// carrying the correlation id; a channel without figures says so.
+pub async fn figures_are_read_as_the_api_reports_them<H: Harness>() {
+    let server = server::<H>().await;
+    let figures = H::mount_metrics(&server).await;
+    let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+    let Some(figures) = figures else {
+        assert_eq!(publisher.metrics_batch(), 0, "a channel without figures");
+        return;
+    };
+    assert!(publisher.metrics_batch() > 0);
+    let resilient = Resilient::new(publisher, fast_settings(1), None);
+    let mut readings: Vec<(String, f64)> = resilient
+        .fetch_metrics(
+            &[metrics_target::<H>(figures.external_ids.clone())],
+            CORRELATION_ID,
+        )
+        .await
+        .expect("reads the figures")
+        .into_iter()
+        .map(|reading| {
+            assert_eq!(reading.post, H::post().id);
+            (reading.metric, reading.value)
+        })
+        .collect();
+    readings.sort_by(|left, right| left.0.cmp(&right.0));
+    let mut expected = figures.readings.clone();
+    expected.sort_by(|left, right| left.0.cmp(&right.0));
+    assert_eq!(readings, expected);
+    let received = server.received_requests().await.expect("recording is on");
+    let paths: Vec<String> = received
+        .iter()
+        .map(|request| request.url.path().to_owned())
+        .collect();
+    assert_eq!(paths, figures.paths);
+    for request in &received {
+        assert_eq!(
+            request.method.as_str(),
+            "GET",
+            "reading figures changes nothing"
+        );
+        assert!(request.headers.get("authorization").is_some());
+        assert_eq!(
+            request
+                .headers
+                .get("x-request-id")
+                .and_then(|value| value.to_str().ok()),
+            Some(CORRELATION_ID)
+        );
+    }
+}
+
+/// Whether an error is of the class an answer must give.
+type ErrorClass = fn(&PublishError) -> bool;
+
+/// A fetch that fails is an error of its class, never zero figures; a post
+/// the channel no longer has (404) reads nothing.
+pub async fn a_failing_fetch_is_an_error_not_a_zero<H: Harness>() {
+    let answered = server::<H>().await;
+    let Some(figures) = H::mount_metrics(&answered).await else {
+        return;
+    };
+    let target = || [metrics_target::<H>(figures.external_ids.clone())];
+    // The answered server's expectations are met, as a control.
+    H::publisher(&answered.uri(), client(Duration::from_secs(5)))
+        .fetch_metrics(&target(), CORRELATION_ID)
+        .await
+        .expect("the control reads");
+    let cases: [(ResponseTemplate, ErrorClass); 8] = [
+        (problem(400, "bad"), |error| {
+            matches!(error, PublishError::Permanent { .. })
+        }),
+        (problem(401, "bad token"), |error| {
+            matches!(error, PublishError::Permanent { .. })
+        }),
+        (problem(403, "forbidden"), |error| {
+            matches!(error, PublishError::Permanent { .. })
+        }),
+        (problem(422, "no"), |error| {
+            matches!(error, PublishError::Permanent { .. })
+        }),
+        (
+            H::rate_limited(Duration::from_secs(7)),
+            |error| matches!(error, PublishError::RateLimited { retry_after: Some(wait), .. } if *wait >= Duration::from_secs(6)),
+        ),
+        (problem(500, "down"), |error| {
+            matches!(error, PublishError::Transient { .. })
+        }),
+        (problem(503, "down"), |error| {
+            matches!(error, PublishError::Transient { .. })
+        }),
+        // Any error, but never figures of zero.
+        (
+            ResponseTemplate::new(200).set_body_string("<html>a login page</html>"),
+            |error| !matches!(error, PublishError::RateLimited { .. }),
+        ),
+    ];
+    for (answer, expected) in cases {
+        let server = server::<H>().await;
+        Mock::given(method("GET"))
+            .respond_with(answer.clone())
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let publisher = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+        let result = publisher.fetch_metrics(&target(), CORRELATION_ID).await;
+        match result {
+            Err(error) => assert!(expected(&error), "{answer:?} gave {error:?}"),
+            Ok(readings) => panic!("{answer:?} gave figures {readings:?}"),
+        }
+    }
+    // Too slow: an error, not figures.
+    let slow = server::<H>().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+        .with_priority(1)
+        .mount(&slow)
+        .await;
+    let publisher = H::publisher(&slow.uri(), client(Duration::from_millis(300)));
+    assert!(
+        publisher
+            .fetch_metrics(&target(), CORRELATION_ID)
+            .await
+            .is_err()
+    );
+    // Gone: nothing to read, and not an error.
+    let gone = server::<H>().await;
+    Mock::given(method("GET"))
+        .respond_with(figures.gone.clone())
+        .with_priority(1)
+        .mount(&gone)
+        .await;
+    let publisher = H::publisher(&gone.uri(), client(Duration::from_secs(5)));
+    let readings = publisher
+        .fetch_metrics(&target(), CORRELATION_ID)
+        .await
+        .expect("a post gone reads nothing");
+    assert!(readings.is_empty(), "{readings:?}");
+}
+
 /// Expands one `#[tokio::test]` per conformance check for a [`Harness`].
 #[macro_export]
 macro_rules! conformance_tests {
@@ -635,7 +805,9 @@ macro_rules! conformance_tests {
             secrets_never_show,
             a_look_up_finds_what_went_out,
             a_look_up_proves_an_absence,
-            a_failing_look_up_is_never_an_absence
+            a_failing_look_up_is_never_an_absence,
+            figures_are_read_as_the_api_reports_them,
+            a_failing_fetch_is_an_error_not_a_zero
         );
     };
     (@tests $harness:ty; $($check:ident),*) => {
