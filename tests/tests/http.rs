@@ -433,6 +433,7 @@ async fn the_openapi_document_is_public_and_documents_every_operation() {
     assert_eq!(
         operations,
         [
+            "GET /analytics",
             "GET /channels",
             "GET /health",
             "GET /plans/{id}",

@@ -29,6 +29,7 @@ use halcytone_core::store::{
     Action, PostFilter, PostKey, Store, StoreError, StoredPlan, StoredPost, Transitioned, lifecycle,
 };
 use halcytone_store::SqlStore;
+use jiff::ToSpan as _;
 use jiff::civil::Date;
 
 use crate::config::{ConfigTable, Settings};
@@ -482,7 +483,7 @@ impl App {
             })
     }
 
-    fn check_channel(&self, name: &str) -> Result<Channel, AppError> {
+    pub(crate) fn check_channel(&self, name: &str) -> Result<Channel, AppError> {
         let bad = |message: String| AppError::BadRequest {
             field: "channels",
             message,
@@ -756,7 +757,11 @@ impl App {
 
     /// A time given as an RFC 3339 instant, or a date (its midnight in the
     /// configured time zone).
-    fn instant(&self, field: &'static str, value: &str) -> Result<jiff::Timestamp, AppError> {
+    pub(crate) fn instant(
+        &self,
+        field: &'static str,
+        value: &str,
+    ) -> Result<jiff::Timestamp, AppError> {
         if let Ok(at) = value.parse::<jiff::Timestamp>() {
             return Ok(at);
         }
@@ -774,9 +779,47 @@ impl App {
             })
     }
 
+    /// The instants `[from, to)` of `period` from `start` in the configured
+    /// time zone; without `start`, the period that ends with today.
+    ///
+    /// # Errors
+    /// A date outside the supported range.
+    pub(crate) fn report_window(
+        &self,
+        period: Period,
+        start: Option<Date>,
+    ) -> Result<(jiff::Timestamp, jiff::Timestamp), AppError> {
+        let today = self.today();
+        let start = match start {
+            Some(start) => start,
+            None => {
+                let back = period.days_from(today) - 1;
+                today.checked_sub(back.days()).unwrap_or(today)
+            }
+        };
+        let error = |message: String| PlanError {
+            date: start.to_string(),
+            message,
+        };
+        let end = start
+            .checked_add(period.days_from(start).days())
+            .map_err(|e| error(e.to_string()))?;
+        let instant = |date: Date| {
+            date.to_zoned_datetime(self.settings.timezone.clone())
+                .map(|zoned| zoned.timestamp())
+                .map_err(|e| error(e.to_string()))
+        };
+        Ok((instant(start)?, instant(end)?))
+    }
+
+    /// The store, when something has opened it (a dry run never does).
+    pub(crate) fn open_store(&self) -> Option<&SqlStore> {
+        self.store.get()
+    }
+
     /// Sets the `halcytone_posts{status}` gauges from the store, when it is open.
     pub(crate) async fn record_post_counts(&self) {
-        let Some(store) = self.store.get() else {
+        let Some(store) = self.open_store() else {
             return;
         };
         match store.status_counts().await {

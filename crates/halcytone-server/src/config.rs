@@ -55,6 +55,50 @@ struct RawSettings {
     locale: Option<String>,
     #[serde(default)]
     locales: BTreeMap<String, config::Value>,
+    #[serde(default)]
+    analytics: RawAnalytics,
+}
+
+/// `[analytics]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnalytics {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default = "default_analytics_interval")]
+    interval: String,
+    #[serde(default = "default_analytics_since")]
+    since: String,
+}
+
+impl Default for RawAnalytics {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: default_analytics_interval(),
+            since: default_analytics_since(),
+        }
+    }
+}
+
+fn default_analytics_interval() -> String {
+    "1h".to_owned()
+}
+
+fn default_analytics_since() -> String {
+    "30d".to_owned()
+}
+
+/// `[analytics]`: how often `serve` reads the published posts' figures,
+/// and how far back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnalyticsSettings {
+    /// Whether `serve` reads figures.
+    pub(crate) enabled: bool,
+    /// How often.
+    pub(crate) interval: Duration,
+    /// The posts published within this long before each pass.
+    pub(crate) since: Duration,
 }
 
 fn default_timezone() -> String {
@@ -392,6 +436,8 @@ pub(crate) struct Settings {
     pub(crate) locale: Locale,
     /// `[locales.<code>]`: a document per further language.
     pub(crate) locales: Vec<LocaleSettings>,
+    /// `[analytics]`.
+    pub(crate) analytics: AnalyticsSettings,
 }
 
 /// `[locales.<code>]`: another language's living document.
@@ -602,6 +648,22 @@ impl Settings {
             ));
         }
         let dispatcher = dispatch_settings(&raw.dispatcher)?;
+        let analytics_duration = |key: &str, value: &str| {
+            parse_duration(value)
+                .ok()
+                .filter(|duration| !duration.is_zero())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        format!("analytics.{key}"),
+                        format!("`{value}` is not a duration above zero such as 1h or 30d"),
+                    )
+                })
+        };
+        let analytics = AnalyticsSettings {
+            enabled: raw.analytics.enabled,
+            interval: analytics_duration("interval", &raw.analytics.interval)?,
+            since: analytics_duration("since", &raw.analytics.since)?,
+        };
         let delivery = DeliverySettings {
             first_retry: parse_duration(&raw.dispatcher.webhook_retry)
                 .map_err(|message| ConfigError::new("dispatcher.webhook_retry", message))?,
@@ -666,6 +728,7 @@ impl Settings {
             source_kind,
             locale,
             locales,
+            analytics,
             approval: raw.approval,
             planner: raw.planner,
             templates: raw.templates,

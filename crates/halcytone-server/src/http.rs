@@ -166,6 +166,7 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle, admin: Router) ->
         .route("/posts/{id}", get(show_post).patch(edit_post))
         .route("/posts/{id}/{action}", post(decide_post))
         .route("/reconcile", post(reconcile))
+        .route("/analytics", get(analytics))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             require_token,
@@ -830,6 +831,56 @@ async fn reconcile(
         .map_err(|error| Problem::from_app(&id, &error))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AnalyticsQuery {
+    /// Posts due at or after this day or time (`YYYY-MM-DD` or RFC 3339;
+    /// default: a week before `to`).
+    from: Option<String>,
+    /// Posts due before this day or time (default: the end of today).
+    to: Option<String>,
+    /// Only this channel.
+    channel: Option<String>,
+}
+
+/// The figures of a period's published posts (PRODUCT §13).
+#[utoipa::path(get, path = "/analytics", tag = "analytics",
+    params(AnalyticsQuery),
+    responses((status = 200, description = "Totals and rates by channel, each post's latest figures, the top posts.", body = crate::analytics::Report)),
+    security(("bearer" = [])))]
+async fn analytics(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    query: Result<Query<AnalyticsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<crate::analytics::Report>, Problem> {
+    let Query(query) = query.map_err(|rejection| {
+        Problem::new(
+            &id,
+            StatusCode::BAD_REQUEST,
+            "invalid-value",
+            rejection.body_text(),
+        )
+    })?;
+    let answer = async {
+        let (week_from, week_to) = app.report_window(Period::Week, None)?;
+        let to = match &query.to {
+            Some(to) => app.instant("to", to)?,
+            None => week_to,
+        };
+        let from = match &query.from {
+            Some(from) => app.instant("from", from)?,
+            None if query.to.is_none() => week_from,
+            None => to - jiff::SignedDuration::from_hours(7 * 24),
+        };
+        app.analytics(from, to, query.channel.as_deref()).await
+    };
+    answer
+        .await
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
+}
+
 /// The answer of `GET /channels`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ChannelsAnswer {
@@ -853,7 +904,7 @@ async fn channels(State(app): State<Arc<App>>) -> Json<ChannelsAnswer> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Halcytone", description = "Plans, renders, reviews and publishes a living document's posts (PRODUCT §7)."),
-    paths(health, ready, generate, generate_batch, channels, show_plan, list_posts, show_post, edit_post, decide_post, reconcile),
+    paths(health, ready, generate, generate_batch, channels, show_plan, list_posts, show_post, edit_post, decide_post, reconcile, analytics),
     modifiers(&CommonResponses),
 )]
 struct ApiDoc;

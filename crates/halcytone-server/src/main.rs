@@ -3,6 +3,7 @@
 //! Channels and sources are compiled in by cargo features; see `registry.rs`.
 
 mod admin;
+mod analytics;
 mod app;
 mod config;
 mod http;
@@ -116,6 +117,39 @@ enum Command {
     Posts {
         #[command(subcommand)]
         command: PostsCommand,
+    },
+    /// The published posts' figures.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
+    /// A period's figures: totals and rates by channel, each post's, the top posts.
+    Report {
+        /// day, week, month or Nd (1 to 92 days).
+        #[arg(long, default_value = "week", value_parser = parse_period)]
+        period: Period,
+        /// First day, YYYY-MM-DD (default: the period that ends today).
+        #[arg(long, value_parser = parse_date)]
+        start: Option<Date>,
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AnalyticsCommand {
+    /// Read the figures of the posts published recently from their channels, and store them.
+    Fetch {
+        /// Posts published within this long (7d, 36h, …).
+        #[arg(long, default_value = "7d", value_parser = parse_timeout)]
+        since: std::time::Duration,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -472,6 +506,33 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Publish { dry_run, json, .. } => publish_due(&app, dry_run, json).await,
         Command::Posts { command } => posts(&app, command).await,
+        Command::Analytics {
+            command: AnalyticsCommand::Fetch { since, json },
+        } => {
+            let since = jiff::Timestamp::now() - since;
+            let fetched = app.fetch_analytics(since).await?;
+            output::print(&if json {
+                json_text(&serde_json::json!({ "channels": fetched }))?
+            } else {
+                output::fetched(&fetched)
+            });
+            Ok(())
+        }
+        Command::Report {
+            period,
+            start,
+            channel,
+            json,
+        } => {
+            let (from, to) = app.report_window(period, start)?;
+            let report = app.analytics(from, to, channel.as_deref()).await?;
+            output::print(&if json {
+                json_text(&report)?
+            } else {
+                output::report(&report, &app.settings.timezone)
+            });
+            Ok(())
+        }
     }
 }
 
@@ -955,6 +1016,30 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
             }
         }
     });
+    // The published posts' figures, every `analytics.interval`.
+    if app.settings.analytics.enabled && !app.settings.dry_run {
+        let reading = Arc::clone(&app);
+        let analytics_stop = stop.clone();
+        tokio::spawn(async move {
+            let settings = reading.settings.analytics;
+            loop {
+                tokio::select! {
+                    () = analytics_stop.cancelled() => return,
+                    () = tokio::time::sleep(settings.interval) => {}
+                }
+                match reading
+                    .fetch_analytics(jiff::Timestamp::now() - settings.since)
+                    .await
+                {
+                    Ok(lines) => {
+                        let readings: usize = lines.iter().map(|line| line.readings).sum();
+                        tracing::info!(readings, "Figures read.");
+                    }
+                    Err(error) => tracing::warn!(%error, "Figures not read: the store failed."),
+                }
+            }
+        });
+    }
     tracing::info!(address = %local, "Listening.");
     output::print(&format!("halcytone listening on http://{local}\n"));
     let on_signal = stop.clone();

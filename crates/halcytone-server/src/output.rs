@@ -585,3 +585,102 @@ pub(crate) fn print(text: &str) {
         eprintln!("warning: cannot write the output: {error}");
     }
 }
+
+/// What an analytics fetch did, a line per channel.
+pub(crate) fn fetched(lines: &[crate::analytics::Fetched]) -> String {
+    if lines.is_empty() {
+        return "No configured channel reports figures.\n".to_owned();
+    }
+    let mut out = String::new();
+    for line in lines {
+        let _ = write!(
+            out,
+            "{:<9} {} figures of {} posts",
+            line.channel.as_str(),
+            line.readings,
+            line.posts
+        );
+        if let Some(error) = &line.error {
+            let _ = write!(out, "; not all read: {error}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A number as people read it: whole figures without decimals, and
+/// thousands grouped.
+fn figure(value: f64) -> String {
+    if value.fract() != 0.0 {
+        return format!("{value:.2}");
+    }
+    let digits = format!("{value:.0}");
+    let (sign, digits) = digits
+        .strip_prefix('-')
+        .map_or(("", digits.as_str()), |rest| ("-", rest));
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}{grouped}")
+}
+
+/// Figures and rates on one line: `impressions 2,206 · likes 36 · engagement_rate 2.1%`.
+fn figures_line(
+    figures: &std::collections::BTreeMap<String, f64>,
+    rates: &std::collections::BTreeMap<String, f64>,
+) -> String {
+    figures
+        .iter()
+        .map(|(metric, value)| format!("{metric} {}", figure(*value)))
+        .chain(
+            rates
+                .iter()
+                .map(|(rate, value)| format!("{rate} {:.1}%", value * 100.0)),
+        )
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A period's figures as a table: totals by channel, then the top posts.
+pub(crate) fn report(report: &crate::analytics::Report, zone: &TimeZone) -> String {
+    let mut out = format!(
+        "Figures of the posts from {} to {}\n",
+        local(report.from, zone),
+        local(report.to, zone)
+    );
+    if report.channels.is_empty() {
+        out.push_str("\nNo figures yet: `halcytone analytics fetch` reads them.\n");
+        return out;
+    }
+    out.push('\n');
+    for channel in &report.channels {
+        let _ = writeln!(
+            out,
+            "{:<9} {:>3} posts  {}",
+            channel.channel.as_str(),
+            channel.posts,
+            figures_line(&channel.totals, &channel.rates)
+        );
+    }
+    if !report.top.is_empty() {
+        out.push_str("\nTop posts\n");
+        for (rank, id) in report.top.iter().enumerate() {
+            if let Some(post) = report.posts.iter().find(|post| &post.id == id) {
+                let _ = writeln!(
+                    out,
+                    "{}. {} {}  {}\n   {}",
+                    rank + 1,
+                    post.channel.as_str(),
+                    local(post.scheduled_at, zone),
+                    post.title,
+                    figures_line(&post.figures, &post.rates)
+                );
+            }
+        }
+    }
+    out
+}
