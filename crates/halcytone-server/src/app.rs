@@ -275,11 +275,14 @@ impl App {
             );
             let rate_limit = configured.and_then(|entry| entry.rate_limit);
             // Every publisher is wrapped once, here: retries, breaker and rate limit.
-            let publisher = Arc::new(Resilient::new(
-                factory(&table, &http)?,
-                settings.resilience.clone(),
-                rate_limit,
-            ));
+            let inner = factory(&table, &http)?;
+            let metrics_rate_limit = configured
+                .and_then(|entry| entry.metrics_rate_limit)
+                .or_else(|| inner.default_metrics_rate_limit());
+            let publisher = Arc::new(
+                Resilient::new(inner, settings.resilience.clone(), rate_limit)
+                    .with_metrics_rate_limit(metrics_rate_limit),
+            );
             channels.insert(
                 channel.clone(),
                 ChannelEntry {

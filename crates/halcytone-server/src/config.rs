@@ -370,7 +370,13 @@ impl Table for ConfigTable {
 }
 
 /// The keys every `[channels.<name>]` table may have besides the channel's own.
-pub(crate) const CHANNEL_KEYS: [&str; 4] = ["enabled", "cadence", "rate_limit", "daily_cap"];
+pub(crate) const CHANNEL_KEYS: [&str; 5] = [
+    "enabled",
+    "cadence",
+    "rate_limit",
+    "daily_cap",
+    "metrics_rate_limit",
+];
 
 /// The keys every `[channels.<name>]` table may have besides the channel's own.
 #[derive(Debug, Clone)]
@@ -383,6 +389,8 @@ pub(crate) struct ChannelSettings {
     pub(crate) rate_limit: Option<RateLimit>,
     /// The most posts in 24 hours (0: no cap); `None` takes the channel's default.
     pub(crate) daily_cap: Option<u32>,
+    /// The quota of reading figures; `None` takes the channel's default.
+    pub(crate) metrics_rate_limit: Option<RateLimit>,
     /// The rest of the table, for the channel's crate.
     pub(crate) table: ConfigTable,
 }
@@ -837,18 +845,19 @@ fn channel_settings(name: &str, value: config::Value) -> Result<ChannelSettings,
             )
         }
     };
-    let rate_limit = match table.remove("rate_limit") {
-        None => None,
+    let mut limit = |name: &str| match table.remove(name) {
+        None => Ok(None),
         Some(value) => {
-            let text = value.into_string().map_err(|error| {
-                ConfigError::new(format!("{key}.rate_limit"), error.to_string())
-            })?;
-            Some(
-                text.parse()
-                    .map_err(|message| ConfigError::new(format!("{key}.rate_limit"), message))?,
-            )
+            let text = value
+                .into_string()
+                .map_err(|error| ConfigError::new(format!("{key}.{name}"), error.to_string()))?;
+            text.parse()
+                .map(Some)
+                .map_err(|message| ConfigError::new(format!("{key}.{name}"), message))
         }
     };
+    let rate_limit = limit("rate_limit")?;
+    let metrics_rate_limit = limit("metrics_rate_limit")?;
     let daily_cap = match table.remove("daily_cap") {
         None => None,
         Some(value) => {
@@ -868,6 +877,7 @@ fn channel_settings(name: &str, value: config::Value) -> Result<ChannelSettings,
         cadence,
         rate_limit,
         daily_cap,
+        metrics_rate_limit,
         table: ConfigTable::new(key, config::Value::new(None, table)),
     })
 }

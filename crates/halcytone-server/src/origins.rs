@@ -214,7 +214,7 @@ mod tests {
         ));
         assert_eq!(
             error.to_string(),
-            "channels.twitter.bearer_tokn: unknown key; the allowed keys are base_url, bearer_token, enabled, cadence, rate_limit, daily_cap (conf/halcytone.toml, line 7)"
+            "channels.twitter.bearer_tokn: unknown key; the allowed keys are base_url, bearer_token, enabled, cadence, rate_limit, daily_cap, metrics_rate_limit (conf/halcytone.toml, line 7)"
         );
     }
 
