@@ -289,7 +289,11 @@ async fn no_admin_page_shows_a_secret() {
     ];
     let server = server_with_week("admin-secrets", &secrets).await;
     let (session, _) = sign_in(&server).await;
-    let mut paths = vec![format!("/admin?start={WEEK}"), "/admin/channels".to_owned()];
+    let mut paths = vec![
+        format!("/admin?start={WEEK}"),
+        "/admin/channels".to_owned(),
+        "/admin/analytics".to_owned(),
+    ];
     for channel in ["twitter", "linkedin", "email", "web"] {
         let id = first_post(&server, channel).await;
         paths.push(format!("/admin/posts/{id}"));
@@ -784,7 +788,11 @@ async fn every_page_passes_axe_in_the_light_and_the_dark_scheme() {
         return;
     };
     let server = server_with_week("admin-axe", &[]).await;
-    let mut pages = vec![format!("/admin?start={WEEK}"), "/admin/channels".to_owned()];
+    let mut pages = vec![
+        format!("/admin?start={WEEK}"),
+        "/admin/channels".to_owned(),
+        "/admin/analytics".to_owned(),
+    ];
     for channel in ["twitter", "linkedin", "email", "web"] {
         let id = first_post(&server, channel).await;
         pages.push(format!("/admin/posts/{id}"));

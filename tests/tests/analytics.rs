@@ -351,14 +351,22 @@ async fn reports_total_what_the_platforms_reported() {
         directory.join("data").display().to_string(),
     ));
     serving.push(("HALCYTONE__ANALYTICS__INTERVAL", "200ms".to_owned()));
+    serving.push((
+        "HALCYTONE__SERVER__API_TOKEN",
+        "analytics-token-1234".to_owned(),
+    ));
     let borrowed: Vec<(&str, &str)> = serving
         .iter()
         .map(|(name, value)| (*name, value.as_str()))
         .collect();
     let server = Server::start("analytics-serve", &borrowed).await;
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let over_http: Value = client
         .get(server.url("/analytics?from=2026-01-05&to=2026-01-06"))
+        .bearer_auth("analytics-token-1234")
         .send()
         .await
         .unwrap()
@@ -385,4 +393,68 @@ async fn reports_total_what_the_platforms_reported() {
         exposed.contains("halcytone_analytics_total{channel=\"web\",metric=\"views\"} 1280"),
         "{exposed}"
     );
+
+    // The admin UI: a chart per channel over the weeks, and each post's
+    // figures on its page.
+    let signed_in = client
+        .post(server.url("/admin/login"))
+        .form(&[("token", "analytics-token-1234"), ("next", "/admin")])
+        .send()
+        .await
+        .unwrap();
+    let session = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = |path: String| {
+        let client = client.clone();
+        let session = session.clone();
+        let url = server.url(&path);
+        async move {
+            let response = client
+                .get(url)
+                .header("cookie", session)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.text().await.unwrap()
+        }
+    };
+    let charts = page("/admin/analytics?week=2026-01-05".to_owned()).await;
+    for expected in [
+        "<h2 id=\"chart-web\"><span class=\"chip ch-web\">Website</span> views</h2>",
+        "<tr><td>5 Jan</td><td>1,280</td></tr>",
+        "<tr><td>29 Dec</td><td>—</td></tr>",
+        "<h2 id=\"chart-linkedin\"><span class=\"chip ch-linkedin\">LinkedIn</span> impressions</h2>",
+        "<tr><td>5 Jan</td><td>5,000</td></tr>",
+        "<rect x=\"284\" y=\"0\" width=\"32\" height=\"100\"></rect>",
+    ] {
+        assert!(charts.contains(expected), "{expected} not in {charts}");
+    }
+    let web_post = report["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|post| post["channel"] == "web")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post_page = page(format!("/admin/posts/{web_post}")).await;
+    assert!(
+        post_page.contains("<tr><th scope=\"row\">views</th><td>1,280</td></tr>"),
+        "{post_page}"
+    );
+    assert!(post_page.contains("<tr><th scope=\"row\">avg read seconds</th><td>81.50</td></tr>"));
+    let bad = client
+        .get(server.url("/admin/analytics?week=soon"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 }

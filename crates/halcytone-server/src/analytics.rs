@@ -247,6 +247,26 @@ impl App {
     }
 }
 
+/// A figure as people read it: whole numbers with their thousands grouped
+/// (`2,206`), others to two places (`81.50`).
+pub(crate) fn figure_text(value: f64) -> String {
+    if value.fract() != 0.0 || value.abs() >= 1e15 {
+        return format!("{value:.2}");
+    }
+    let digits = format!("{value:.0}");
+    let (sign, digits) = digits
+        .strip_prefix('-')
+        .map_or(("", digits.as_str()), |rest| ("-", rest));
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}{grouped}")
+}
+
 /// An error in a line of the fetch report.
 fn describe(error: &PublishError) -> String {
     match error {
@@ -337,6 +357,16 @@ mod tests {
             .iter()
             .map(|(metric, value)| ((*metric).to_owned(), *value))
             .collect()
+    }
+
+    #[test]
+    fn figures_read_as_people_write_them() {
+        assert_eq!(figure_text(2206.0), "2,206");
+        assert_eq!(figure_text(1_234_567.0), "1,234,567");
+        assert_eq!(figure_text(999.0), "999");
+        assert_eq!(figure_text(-4500.0), "-4,500");
+        assert_eq!(figure_text(81.5), "81.50");
+        assert_eq!(figure_text(0.0), "0");
     }
 
     #[test]

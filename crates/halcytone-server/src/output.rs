@@ -608,26 +608,6 @@ pub(crate) fn fetched(lines: &[crate::analytics::Fetched]) -> String {
     out
 }
 
-/// A number as people read it: whole figures without decimals, and
-/// thousands grouped.
-fn figure(value: f64) -> String {
-    if value.fract() != 0.0 {
-        return format!("{value:.2}");
-    }
-    let digits = format!("{value:.0}");
-    let (sign, digits) = digits
-        .strip_prefix('-')
-        .map_or(("", digits.as_str()), |rest| ("-", rest));
-    let mut grouped = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    format!("{sign}{grouped}")
-}
-
 /// Figures and rates on one line: `impressions 2,206 · likes 36 · engagement_rate 2.1%`.
 fn figures_line(
     figures: &std::collections::BTreeMap<String, f64>,
@@ -635,7 +615,7 @@ fn figures_line(
 ) -> String {
     figures
         .iter()
-        .map(|(metric, value)| format!("{metric} {}", figure(*value)))
+        .map(|(metric, value)| format!("{metric} {}", crate::analytics::figure_text(*value)))
         .chain(
             rates
                 .iter()

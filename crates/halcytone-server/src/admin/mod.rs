@@ -56,6 +56,7 @@ pub(crate) fn router(app: Arc<App>, secure: bool) -> Result<Router, String> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/channels", get(pages::channels))
+        .route("/analytics", get(pages::analytics))
         .route("/generate", post(pages::generate))
         .route("/approve-all", post(pages::approve_all))
         .route("/posts/{id}", get(pages::post))

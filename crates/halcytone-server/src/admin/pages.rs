@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Admin, Visitor, back_to, url_encode};
+use crate::analytics::figure_text;
 use crate::app::{AppError, GenerateRequest, PostsRequest};
 use crate::report::channel_reports;
 
@@ -439,6 +440,26 @@ pub(crate) async fn post(
         .map(|previous| diff(previous, &post.content));
     let requests = serde_json::to_string_pretty(&post.request).unwrap_or_default();
     let now = Timestamp::now();
+    // Its latest figures, when any were read.
+    let figures = admin
+        .app
+        .analytics(
+            post.scheduled_at,
+            post.scheduled_at + std::time::Duration::from_secs(1),
+            Some(post.channel.as_str()),
+        )
+        .await
+        .ok()
+        .and_then(|report| report.posts.into_iter().find(|figures| figures.id == post.id))
+        .map(|figures| {
+            json!({
+                "read": relative(now, figures.read_at),
+                "datetime": figures.read_at.to_string(),
+                "rows": figures.figures.iter().map(|(metric, value)| json!({"name": metric.replace('_', " "), "value": figure_text(*value)}))
+                    .chain(figures.rates.iter().map(|(rate, value)| json!({"name": rate.replace('_', " "), "value": format!("{:.1}%", value * 100.0)})))
+                    .collect::<Vec<_>>(),
+            })
+        });
     admin.page(
         &visitor,
         StatusCode::OK,
@@ -464,6 +485,161 @@ pub(crate) async fn post(
             "changed": changed,
             "attempt_count": post.attempt_count,
             "next_attempt": post.next_attempt_at.map(|at| relative(now, at)),
+            "figures": figures,
+        }),
+    )
+}
+
+/// The weeks the analytics page charts, this one last.
+const CHARTED_WEEKS: i64 = 8;
+
+/// Which figure stands for a channel's reach in its chart: the first of
+/// these its posts report.
+const HEADLINE_FIGURES: [&str; 4] = ["impressions", "views", "unique_opens", "opens"];
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AnalyticsQuery {
+    /// A day of the last week charted (`YYYY-MM-DD`); this week when absent.
+    week: Option<String>,
+}
+
+/// `GET /admin/analytics[?week=YYYY-MM-DD]`: a chart per channel of its
+/// reach over eight weeks ending with that day's (this one by default),
+/// and the figures of that week's posts.
+pub(crate) async fn analytics(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Query(query): Query<AnalyticsQuery>,
+) -> Response {
+    let path = uri
+        .path_and_query()
+        .map_or("/admin/analytics", |path| path.as_str());
+    let visitor = match admin.visitor(&headers, path) {
+        Ok(visitor) => visitor,
+        Err(redirect) => return *redirect,
+    };
+    let zone = admin.app.settings.timezone.clone();
+    let day = match query.week.as_deref().filter(|week| !week.is_empty()) {
+        None => admin.app.today(),
+        Some(week) => match week.parse::<Date>() {
+            Ok(day) => day,
+            Err(_) => {
+                return admin.message(
+                    &visitor,
+                    StatusCode::BAD_REQUEST,
+                    "Bad address",
+                    &format!("week: `{week}` is not a date (YYYY-MM-DD)"),
+                );
+            }
+        },
+    };
+    let this_week = week_of(day);
+    let mut weeks = Vec::new();
+    for back in (0..CHARTED_WEEKS).rev() {
+        let start = this_week
+            .checked_sub((back * 7).days())
+            .unwrap_or(this_week);
+        let report = match admin.app.report_window(Period::Week, Some(start)) {
+            Ok((from, to)) => admin.app.analytics(from, to, None).await,
+            Err(error) => Err(error),
+        };
+        match report {
+            Ok(report) => weeks.push((start, report)),
+            Err(error) => return admin.app_error(&visitor, &error),
+        }
+    }
+    let mut charts: BTreeMap<String, Vec<(Date, Option<f64>, String)>> = BTreeMap::new();
+    for (start, report) in &weeks {
+        for channel in &report.channels {
+            let Some(metric) = HEADLINE_FIGURES
+                .iter()
+                .find(|metric| channel.totals.contains_key(**metric))
+            else {
+                continue;
+            };
+            charts
+                .entry(channel.channel.to_string())
+                .or_default()
+                .push((
+                    *start,
+                    channel.totals.get(*metric).copied(),
+                    (*metric).to_owned(),
+                ));
+        }
+    }
+    let charts: Vec<Value> = charts
+        .into_iter()
+        .map(|(channel, points)| {
+            let metric = points
+                .last()
+                .map(|(_, _, metric)| metric.replace('_', " "))
+                .unwrap_or_default();
+            let highest = points
+                .iter()
+                .filter_map(|(_, value, _)| *value)
+                .fold(0.0_f64, f64::max);
+            let rows: Vec<Value> = weeks
+                .iter()
+                .enumerate()
+                .map(|(index, (start, _))| {
+                    let value = points
+                        .iter()
+                        .find(|(week, _, _)| week == start)
+                        .and_then(|(_, value, _)| *value);
+                    // Bars 0–100 high in a 100-unit box, one 40 units wide per week.
+                    let height = match value {
+                        Some(value) if highest > 0.0 => (value / highest * 100.0).round() as i64,
+                        _ => 0,
+                    };
+                    json!({
+                        "week": start.strftime("%-d %b").to_string(),
+                        "value": value.map_or_else(|| "—".to_owned(), figure_text),
+                        "x": index * 40 + 4,
+                        "y": 100 - height,
+                        "height": height,
+                    })
+                })
+                .collect();
+            json!({
+                "channel": channel,
+                "label": channel_name(&channel),
+                "metric": metric,
+                "rows": rows,
+            })
+        })
+        .collect();
+    let now = Timestamp::now();
+    let posts: Vec<Value> = weeks
+        .last()
+        .map(|(_, report)| {
+            report
+                .posts
+                .iter()
+                .map(|figures| {
+                    json!({
+                        "id": figures.id.0,
+                        "channel": figures.channel.as_str(),
+                        "channel_name": channel_name(figures.channel.as_str()),
+                        "title": figures.title,
+                        "when": figures.scheduled_at.to_zoned_datetime(zone.clone()).strftime("%a %-d %b, %H:%M").to_string(),
+                        "figures": figures.figures.iter().map(|(metric, value)| format!("{} {}", metric.replace('_', " "), figure_text(*value))).collect::<Vec<_>>().join(" · "),
+                        "read": relative(now, figures.read_at),
+                        "top": weeks.last().is_some_and(|(_, report)| report.top.contains(&figures.id)),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    admin.page(
+        &visitor,
+        StatusCode::OK,
+        "templates/analytics",
+        json!({
+            "title": "Analytics",
+            "charts": charts,
+            "posts": posts,
+            "width": CHARTED_WEEKS * 40,
         }),
     )
 }
