@@ -84,6 +84,7 @@ async fn run_one(
                 includes: Vec::new(),
                 status: PostStatus::Scheduled,
                 locale: "en-GB".to_owned(),
+                segment: None,
                 content: source["content"].clone(),
                 request: source["requests"].clone(),
             }

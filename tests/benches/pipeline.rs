@@ -52,6 +52,7 @@ fn composer<'a>(
         document,
         publishers,
         renderer,
+        segments: &[],
         featured_section: "Breathscape",
         views,
         dry_run: true,
@@ -75,6 +76,7 @@ fn bench_pipeline(criterion: &mut Criterion) {
                 cadence: publisher.default_cadence(),
                 shape: publisher.shape(),
                 daily_cap: None,
+                segment: None,
             })
             .collect(),
         stored: Vec::new(),

@@ -53,6 +53,9 @@ pub struct ScheduledPost {
     pub status: PostStatus,
     /// The language it is written in (a BCP 47 code such as `de`).
     pub locale: String,
+    /// The newsletter segment whose issue it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
     /// The channel's rendered content.
     pub content: Content,
     /// The first (usually only) request `publish` sends, secrets redacted.
@@ -83,6 +86,7 @@ impl ScheduledPost {
             includes: self.includes.iter().map(ToString::to_string).collect(),
             status: self.status,
             locale: self.locale.clone(),
+            segment: self.segment.clone(),
             content: self.content.0.clone(),
             request: requests,
         })
@@ -105,6 +109,7 @@ pub fn stored_slot(post: &StoredPost) -> Option<StoredSlot> {
         holds_slot: !matches!(post.status, PostStatus::Rejected | PostStatus::Cancelled),
         protected: crate::store::lifecycle::is_protected(post.status)
             || !post.external_ids.is_empty(),
+        segment: post.segment.clone(),
     })
 }
 
@@ -208,6 +213,8 @@ pub struct Composer<'a> {
     pub publishers: &'a BTreeMap<Channel, Arc<dyn Publisher>>,
     /// Compiled templates, in the document's locale.
     pub renderer: &'a Renderer,
+    /// The newsletter segments (`[[segments]]`), which planned posts name.
+    pub segments: &'a [crate::publisher::Segment],
     /// The featured section.
     pub featured_section: &'a str,
     /// Item views shared across requests.
@@ -266,6 +273,10 @@ impl Composer<'_> {
                 item: &item,
                 includes: &include_refs,
                 locale: self.renderer.locale(),
+                segment: planned
+                    .segment
+                    .as_deref()
+                    .and_then(|id| self.segments.iter().find(|segment| segment.id == id)),
             };
             let outgoing = publisher.render(&input, self.renderer).and_then(|content| {
                 publisher.validate(&content)?;
@@ -309,6 +320,7 @@ impl Composer<'_> {
                 includes: planned.includes,
                 status: self.initial_status,
                 locale: self.renderer.locale().to_owned(),
+                segment: planned.segment,
                 content: post.content,
                 request,
                 requests: previews,

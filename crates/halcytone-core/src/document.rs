@@ -102,6 +102,10 @@ pub struct Item {
     pub priority: Priority,
     /// `Link:`, an absolute http(s) URL.
     pub link: Option<String>,
+    /// `Segments:`: the newsletter segments whose issues carry the item;
+    /// `None` means every segment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<BTreeSet<String>>,
     /// The body, as Markdown.
     pub body: String,
     /// Where the item's heading is in the source.
@@ -114,6 +118,15 @@ impl Item {
         self.channels
             .as_ref()
             .is_none_or(|channels| channels.contains(channel))
+    }
+
+    /// Whether the item may go in the issue of `segment` (`None`: a post
+    /// of no segment, which takes every item).
+    pub fn reaches(&self, segment: Option<&str>) -> bool {
+        match (segment, &self.segments) {
+            (Some(segment), Some(segments)) => segments.contains(segment),
+            _ => true,
+        }
     }
 }
 
@@ -176,6 +189,15 @@ pub struct ParsedDocument {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// Whether `id` can name a segment (`[[segments]] id`): 1 to 32 lowercase
+/// letters, digits and `-`.
+pub fn is_segment_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+}
+
 /// The channels a document may name in `Channels:` lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KnownChannels(BTreeSet<Channel>);
@@ -203,7 +225,7 @@ impl KnownChannels {
 }
 
 /// The metadata keys an item may carry, in the spelling documents use.
-pub const METADATA_KEYS: [&str; 5] = ["Tags", "Channels", "Date", "Priority", "Link"];
+pub const METADATA_KEYS: [&str; 6] = ["Tags", "Channels", "Date", "Priority", "Link", "Segments"];
 
 struct PendingItem {
     item: Item,
@@ -322,6 +344,7 @@ impl<'a> DocumentBuilder<'a> {
                 date: None,
                 priority: Priority::Normal,
                 link: None,
+                segments: None,
                 body: String::new(),
                 location,
             },
@@ -351,6 +374,23 @@ impl<'a> DocumentBuilder<'a> {
                 self.with_item(|item| item.tags = tags);
             }
             "channels" => self.channels_line(value, location),
+            "segments" => {
+                let segments: BTreeSet<String> = split_list(value)
+                    .map(|segment| segment.trim().to_ascii_lowercase())
+                    .collect();
+                match segments.iter().find(|segment| !is_segment_id(segment)) {
+                    _ if segments.is_empty() => {
+                        self.error(location, "`Segments:` names no segment");
+                    }
+                    Some(bad) => self.error(
+                        location,
+                        format!(
+                            "bad segment `{bad}`: a segment id is lowercase letters, digits and `-`"
+                        ),
+                    ),
+                    None => self.with_item(|item| item.segments = Some(segments)),
+                }
+            }
             "date" => match value.parse::<Date>() {
                 Ok(date) if value.len() == 10 => self.with_item(|item| item.date = Some(date)),
                 _ => self.error(
@@ -567,6 +607,38 @@ mod tests {
     }
 
     #[test]
+    fn segments_lines_keep_an_item_to_those_segments() {
+        let known = known();
+        let mut builder = DocumentBuilder::new("doc.md", &known);
+        builder.section("News", Location::Line(1));
+        builder.item("Welcome back", Location::Line(2));
+        assert!(builder.metadata_line("Segments: Lapsed, new", Location::Line(3)));
+        builder.body("Body.");
+        builder.item("For everyone", Location::Line(5));
+        builder.body("Body.");
+        let parsed = builder.finish().unwrap();
+        let items: Vec<&Item> = parsed.document.items().collect();
+        assert_eq!(
+            items[0].segments,
+            Some(BTreeSet::from(["lapsed".to_owned(), "new".to_owned()]))
+        );
+        assert!(items[0].reaches(Some("lapsed")) && !items[0].reaches(Some("vip")));
+        assert!(items[0].reaches(None));
+        assert!(items[1].reaches(Some("vip")));
+
+        let mut builder = DocumentBuilder::new("doc.md", &known);
+        builder.section("News", Location::Line(1));
+        builder.item("One", Location::Line(2));
+        assert!(builder.metadata_line("Segments: lapsed members", Location::Line(3)));
+        builder.body("Body.");
+        let error = builder.finish().unwrap_err();
+        assert_eq!(
+            error.errors[0].to_string(),
+            "line 3: bad segment `lapsed members`: a segment id is lowercase letters, digits and `-`"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_warnings() {
         let known = known();
         let mut builder = DocumentBuilder::new("doc.md", &known);
@@ -577,7 +649,7 @@ mod tests {
         let parsed = builder.finish().unwrap();
         assert_eq!(
             parsed.warnings[0].to_string(),
-            "line 3: unknown metadata key `Author` is ignored (known keys: Tags, Channels, Date, Priority, Link)"
+            "line 3: unknown metadata key `Author` is ignored (known keys: Tags, Channels, Date, Priority, Link, Segments)"
         );
     }
 

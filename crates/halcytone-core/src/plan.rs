@@ -111,6 +111,9 @@ pub struct PlanChannel {
     pub shape: PostShape,
     /// The most posts in any 24 hours, counting stored ones; `None` for no cap.
     pub daily_cap: Option<u32>,
+    /// The newsletter segment these slots are the issues of (`[[segments]]`
+    /// `id`): a channel planned once per segment has a `PlanChannel` each.
+    pub segment: Option<String>,
 }
 
 /// One day of a daily cap's window.
@@ -184,6 +187,8 @@ pub struct StoredSlot {
     /// Whether it is going out or out (or partly sent): its slot is its own
     /// even when its item left the document or moved to a later date.
     pub protected: bool,
+    /// The segment whose issue it is.
+    pub segment: Option<String>,
 }
 
 /// A post in a plan, before rendering.
@@ -199,6 +204,8 @@ pub struct PlannedPost {
     pub item: ItemId,
     /// The other items of a digest.
     pub includes: Vec<ItemId>,
+    /// The segment whose issue it is.
+    pub segment: Option<String>,
 }
 
 /// A planned period.
@@ -274,18 +281,27 @@ fn slots(request: &PlanRequest, cadence: &Cadence) -> Result<Vec<Slot>, PlanErro
 
 /// The stable id of the post in `channel`'s slot at `at`.
 pub fn post_id(channel: &Channel, at: &ZonedDateTime) -> PostId {
-    post_id_in(channel, at, None)
+    post_id_in(channel, at, None, None)
 }
 
 /// The stable id of the post in `channel`'s slot at `at` of the
-/// document in `locale` (`None`: the main document).
-pub fn post_id_in(channel: &Channel, at: &ZonedDateTime, locale: Option<&str>) -> PostId {
+/// document in `locale` (`None`: the main document), in the issue of
+/// `segment` (`None`: the channel's one post of the slot).
+pub fn post_id_in(
+    channel: &Channel,
+    at: &ZonedDateTime,
+    locale: Option<&str>,
+    segment: Option<&str>,
+) -> PostId {
     let mut hasher = Sha256::new()
         .chain_update(channel.as_str())
         .chain_update("|")
         .chain_update(at.timestamp().to_string());
     if let Some(locale) = locale {
         hasher.update(format!("|locale={locale}"));
+    }
+    if let Some(segment) = segment {
+        hasher.update(format!("|segment={segment}"));
     }
     PostId(format!("post_{}", short_hex(&hasher.finalize())))
 }
@@ -304,6 +320,9 @@ fn plan_id(document: &LivingDocument, request: &PlanRequest) -> String {
         ));
         if let Some(cap) = plan_channel.daily_cap {
             hasher.update(format!("|cap={cap}"));
+        }
+        if let Some(segment) = &plan_channel.segment {
+            hasher.update(format!("|segment={segment}"));
         }
     }
     if let Some(locale) = &request.locale {
@@ -340,10 +359,16 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
     }
     for plan_channel in &request.channels {
         let channel = &plan_channel.channel;
+        let segment = plan_channel.segment.as_deref();
+        // Warnings name a segment's issues by the segment too.
+        let shown = match segment {
+            Some(segment) => format!("{channel} ({segment})"),
+            None => channel.to_string(),
+        };
         let stored: Vec<&StoredSlot> = request
             .stored
             .iter()
-            .filter(|stored| stored.channel == *channel)
+            .filter(|stored| stored.channel == *channel && stored.segment.as_deref() == segment)
             .collect();
         // Items already stored on the channel are planned only into the
         // slot that holds them.
@@ -385,7 +410,7 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 let busiest = busiest_window_with(&taken, slot.at.timestamp());
                 if busiest > usize::try_from(cap).unwrap_or(usize::MAX) {
                     warnings.push(format!(
-                        "left out {channel} at {} {timezone}: the channel's daily_cap of {cap} posts in 24 hours is reached there, counting stored posts",
+                        "left out {shown} at {} {timezone}: the channel's daily_cap of {cap} posts in 24 hours is reached there, counting stored posts",
                         slot.at.strftime("%a %Y-%m-%d %H:%M")
                     ));
                     continue;
@@ -395,6 +420,7 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 let item = ranked.iter().copied().find(|item| {
                     item.id == stored.item
                         && item.allows(channel)
+                        && item.reaches(segment)
                         && (stored.protected || item.date.is_none_or(|date| date <= day))
                 })?;
                 Some((item, *stored))
@@ -418,6 +444,7 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                     .copied()
                     .filter(|item| {
                         item.allows(channel)
+                            && item.reaches(segment)
                             && !used.contains(&item.id)
                             && item.date.is_none_or(|date| date <= day)
                     })
@@ -438,7 +465,7 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                     .copied();
                 let Some(item) = chosen else {
                     warnings.push(format!(
-                        "no item left for {channel} at {} {timezone}: every item allowed on {channel} and dated on or before that day is already planned",
+                        "no item left for {shown} at {} {timezone}: every item allowed on {shown} and dated on or before that day is already planned",
                         slot.at.strftime("%a %Y-%m-%d %H:%M")
                     ));
                     continue;
@@ -471,20 +498,21 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 taken.insert(index, slot.at.timestamp());
             }
             posts.push(PlannedPost {
-                id: post_id_in(channel, &slot.at, request.locale.as_deref()),
+                id: post_id_in(channel, &slot.at, request.locale.as_deref(), segment),
                 channel: channel.clone(),
                 scheduled_at: slot.at,
                 item: item.id.clone(),
                 includes,
+                segment: segment.map(ToOwned::to_owned),
             });
         }
         let any_featured = ranked
             .iter()
-            .any(|item| is_featured(item) && item.allows(channel));
+            .any(|item| is_featured(item) && item.allows(channel) && item.reaches(segment));
         for (week, first_day) in weeks_with_slots {
             if any_featured && !featured_weeks.contains(&week) {
                 warnings.push(format!(
-                    "no `{}` item could be featured on {channel} in the week from {first_day}",
+                    "no `{}` item could be featured on {shown} in the week from {first_day}",
                     request.featured_section
                 ));
             }

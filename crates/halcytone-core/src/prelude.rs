@@ -12,7 +12,7 @@ pub use crate::locale::Locale;
 pub use crate::preflight::Check;
 pub use crate::publisher::{
     Content, ItemView, Lookup, LookupContext, Measured, MetricsTarget, OutgoingPost, PostShape,
-    PublishContext, PublishReceipt, Publisher, QuotaLeft, Reading, RenderInput, ensure,
+    PublishContext, PublishReceipt, Publisher, QuotaLeft, Reading, RenderInput, Segment, ensure,
     render_field, require_configuration, typed_content,
 };
 pub use crate::registry::{PublisherContext, Registry, Table};

@@ -165,6 +165,26 @@ pub struct RenderInput<'a> {
     /// The language the post is written in (a BCP 47 code such as `de`):
     /// a channel may send each language to its own audience.
     pub locale: &'a str,
+    /// The newsletter segment whose issue the post is, for a channel
+    /// planned once per segment.
+    pub segment: Option<&'a Segment>,
+}
+
+/// A newsletter segment (`[[segments]]`): part of the list, with an issue
+/// of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// Its id, as `Segments:` lines name it (`lapsed`).
+    pub id: String,
+    /// Its name, for people and templates (`Lapsed members`).
+    pub name: String,
+    /// The CRM's id of the segment (`seg_lapsed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm_segment: Option<String>,
+    /// The listmonk list of the segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listmonk_list: Option<u64>,
 }
 
 /// A rendered post ready to be previewed or sent.
@@ -400,6 +420,12 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
         Ok(Lookup::Unsure {
             reason: format!("{} has no way to look a post up", self.channel()),
         })
+    }
+
+    /// Whether the channel is planned once per newsletter segment (the
+    /// newsletter), each issue with the segment's target.
+    fn takes_segments(&self) -> bool {
+        false
     }
 
     /// The most posts one [`Publisher::fetch_metrics`] call asks about

@@ -586,6 +586,10 @@ impl Publisher for Resilient {
         self.inner.preflight(now).await
     }
 
+    fn takes_segments(&self) -> bool {
+        self.inner.takes_segments()
+    }
+
     fn metrics_batch(&self) -> usize {
         self.inner.metrics_batch()
     }

@@ -453,11 +453,33 @@ impl App {
                     cadence: entry.cadence.clone(),
                     shape: entry.publisher.shape(),
                     daily_cap: entry.daily_cap,
+                    segment: None,
                 });
             }
         }
         selected.sort_by(|left, right| left.channel.cmp(&right.channel));
-        Ok(selected)
+        // The newsletter is planned once per segment, when there are any.
+        let segments = &self.settings.segments;
+        Ok(selected
+            .into_iter()
+            .flat_map(|plan_channel| {
+                let takes_segments = self
+                    .channels
+                    .get(&plan_channel.channel)
+                    .is_some_and(|entry| entry.publisher.takes_segments());
+                if takes_segments && !segments.is_empty() {
+                    segments
+                        .iter()
+                        .map(|segment| PlanChannel {
+                            segment: Some(segment.id.clone()),
+                            ..plan_channel.clone()
+                        })
+                        .collect()
+                } else {
+                    vec![plan_channel]
+                }
+            })
+            .collect())
     }
 
     /// The index of the document a stored post was planned from: the
@@ -665,6 +687,7 @@ impl App {
                 document: &parsed.document,
                 publishers: &self.publishers,
                 renderer: &edition.renderer,
+                segments: &self.settings.segments,
                 featured_section: &self.settings.planner.featured_section,
                 views: &edition.views,
                 // Stored posts keep their request previews too.
@@ -1307,7 +1330,8 @@ impl App {
         let posts = channels
             .iter()
             .filter(|plan_channel| {
-                let allowed = item.allows(&plan_channel.channel);
+                let allowed = item.allows(&plan_channel.channel)
+                    && item.reaches(plan_channel.segment.as_deref());
                 if !allowed {
                     warnings.push(format!(
                         "item `{}` does not allow {}",
@@ -1321,11 +1345,13 @@ impl App {
                     &plan_channel.channel,
                     &now,
                     (!edition.main).then(|| edition.locale()),
+                    plan_channel.segment.as_deref(),
                 ),
                 channel: plan_channel.channel.clone(),
                 scheduled_at: now.clone(),
                 item: item.id.clone(),
                 includes: Vec::new(),
+                segment: plan_channel.segment.clone(),
             })
             .collect();
         let planned = Plan {
@@ -1345,6 +1371,7 @@ impl App {
             document,
             publishers: &self.publishers,
             renderer: &edition.renderer,
+            segments: &self.settings.segments,
             featured_section: &self.settings.planner.featured_section,
             views: &edition.views,
             dry_run: true,

@@ -11,6 +11,7 @@ use halcytone_core::cadence::Cadence;
 use halcytone_core::dispatch::DispatchSettings;
 use halcytone_core::error::ConfigError;
 use halcytone_core::locale::{DEFAULT_LOCALE, Locale};
+use halcytone_core::publisher::Segment;
 use halcytone_core::registry::Table;
 use halcytone_core::resilience::{RateLimit, ResilienceSettings, parse_duration, parse_size};
 use halcytone_core::secret::SecretString;
@@ -57,6 +58,8 @@ struct RawSettings {
     locales: BTreeMap<String, config::Value>,
     #[serde(default)]
     analytics: RawAnalytics,
+    #[serde(default)]
+    segments: Vec<Segment>,
 }
 
 /// `[analytics]`.
@@ -446,6 +449,8 @@ pub(crate) struct Settings {
     pub(crate) locales: Vec<LocaleSettings>,
     /// `[analytics]`.
     pub(crate) analytics: AnalyticsSettings,
+    /// `[[segments]]`: the newsletter's segments, each with an issue.
+    pub(crate) segments: Vec<Segment>,
 }
 
 /// `[locales.<code>]`: another language's living document.
@@ -672,6 +677,33 @@ impl Settings {
             interval: analytics_duration("interval", &raw.analytics.interval)?,
             since: analytics_duration("since", &raw.analytics.since)?,
         };
+        for (index, segment) in raw.segments.iter().enumerate() {
+            let key = format!("segments[{index}]");
+            if !halcytone_core::document::is_segment_id(&segment.id) {
+                return Err(ConfigError::new(
+                    format!("{key}.id"),
+                    format!(
+                        "`{}` is not a segment id: use 1 to 32 lowercase letters, digits or `-`",
+                        segment.id
+                    ),
+                ));
+            }
+            if raw.segments[..index]
+                .iter()
+                .any(|other| other.id == segment.id)
+            {
+                return Err(ConfigError::new(
+                    format!("{key}.id"),
+                    format!("`{}` names two segments", segment.id),
+                ));
+            }
+            if segment.listmonk_list == Some(0) {
+                return Err(ConfigError::new(
+                    format!("{key}.listmonk_list"),
+                    "listmonk list ids start at 1",
+                ));
+            }
+        }
         let delivery = DeliverySettings {
             first_retry: parse_duration(&raw.dispatcher.webhook_retry)
                 .map_err(|message| ConfigError::new("dispatcher.webhook_retry", message))?,
@@ -737,6 +769,7 @@ impl Settings {
             locale,
             locales,
             analytics,
+            segments: raw.segments,
             approval: raw.approval,
             planner: raw.planner,
             templates: raw.templates,

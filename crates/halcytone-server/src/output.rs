@@ -41,6 +41,9 @@ fn summary(post: &ScheduledPost) -> String {
     if !post.includes.is_empty() {
         let _ = write!(line, " (+{} items)", post.includes.len());
     }
+    if let Some(segment) = &post.segment {
+        let _ = write!(line, " [{segment}]");
+    }
     if parts > 1 {
         let _ = write!(line, " (thread of {parts})");
     }

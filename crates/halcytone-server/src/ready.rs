@@ -133,6 +133,8 @@ fn templates(app: &App) -> Check {
             item: &item,
             includes: &[],
             locale: edition.locale(),
+            // The first segment's issue, so its target is checked too.
+            segment: app.settings.segments.first(),
         };
         for (channel, entry) in app.channels.iter().filter(|(_, entry)| entry.enabled) {
             let result = entry

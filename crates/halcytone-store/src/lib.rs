@@ -26,7 +26,7 @@ use halcytone_core::store::{
 const CAS_TRIES: usize = 3;
 
 /// A post with its content: `{POST_SELECT} WHERE …`.
-const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, includes, status, locale, \
+const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, includes, status, locale, segment, \
                            content, request, content_hash, approved_hash, created_at, updated_at, \
                            attempt_count, next_attempt_ms, external_ids, published_at_ms, \
                            edited_at, conflict, previous \
@@ -381,6 +381,7 @@ fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
         includes: serde_json::from_str(&includes)?,
         status: status_of(row)?,
         locale: row.try_get("locale").map_err(database)?,
+        segment: row.try_get("segment").map_err(database)?,
         content: serde_json::from_str(&content)?,
         request: serde_json::from_str(&request)?,
         content_hash: row.try_get("content_hash").map_err(database)?,
@@ -604,8 +605,8 @@ impl Store for SqlStore {
             let Some(row) = existing else {
                 let inserted = sqlx::query(
                     "INSERT INTO posts (id, plan_id, channel, scheduled_at, item_id, item, \
-                     includes, status, content_hash, planned_hash, created_at, updated_at, locale) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11) \
+                     includes, status, content_hash, planned_hash, created_at, updated_at, locale, \
+                     segment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11, $12) \
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(post.id.0.as_str())
@@ -619,6 +620,7 @@ impl Store for SqlStore {
                 .bind(hash.as_str())
                 .bind(now)
                 .bind(post.locale.as_str())
+                .bind(post.segment.as_deref())
                 .execute(&mut *tx)
                 .await
                 .map_err(database)?;

@@ -154,6 +154,7 @@ fn new_post(channel: &str, n: i64, status: PostStatus) -> NewPost {
         includes: vec![],
         status,
         locale: "en-GB".to_owned(),
+        segment: None,
         content: json!({"text": format!("post {n}")}),
         request: json!([]),
     }

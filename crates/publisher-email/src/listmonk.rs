@@ -85,7 +85,15 @@ fn create_request(
     let body = CampaignRequest {
         name: campaign_name(post, content),
         subject: &content.subject,
-        lists: config.audience(content.locale.as_deref()).list_ids,
+        // A segment's issue goes to the segment's list alone.
+        lists: match content
+            .segment
+            .as_ref()
+            .and_then(|segment| segment.listmonk_list)
+        {
+            Some(list) => vec![list],
+            None => config.audience(content.locale.as_deref()).list_ids.to_vec(),
+        },
         campaign_type: "regular",
         content_type: "html",
         body: &content.html,

@@ -34,6 +34,10 @@ pub(crate) struct EmailContent {
     /// channel's own `list_id` / `list_ids` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) locale: Option<String>,
+    /// The segment whose issue it is, with its target: the CRM sends it to
+    /// `crm_segment` of the list, listmonk to `listmonk_list`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) segment: Option<Segment>,
 }
 
 /// Publishes the newsletter through the CRM or listmonk.
@@ -67,6 +71,9 @@ struct TemplateData<'a> {
     scheduled_at: String,
     intro: String,
     preheader: &'a str,
+    /// The segment of the issue (`{id, name}`), so an issue can open
+    /// differently for it; absent without segments.
+    segment: Option<&'a Segment>,
 }
 
 #[async_trait]
@@ -136,6 +143,7 @@ impl Publisher for EmailPublisher {
             scheduled_at: input.scheduled_at.to_string(),
             intro: String::new(),
             preheader: "",
+            segment: input.segment,
         };
         data.intro = match configured {
             Some(intro) => intro,
@@ -155,6 +163,7 @@ impl Publisher for EmailPublisher {
             html,
             text: text.trim().to_owned(),
             locale: locale.map(|(code, _)| code.clone()),
+            segment: input.segment.cloned(),
         };
         Content::from_typed(&CHANNEL, &content)
     }
@@ -190,6 +199,18 @@ impl Publisher for EmailPublisher {
         ensure(&CHANNEL, !content.text.trim().is_empty(), "text", || {
             "is empty".to_owned()
         })?;
+        if let Some(segment) = &content.segment {
+            let (key, set) = match self.config.backend {
+                Backend::Crm => ("crm_segment", segment.crm_segment.is_some()),
+                Backend::Listmonk => ("listmonk_list", segment.listmonk_list.is_some()),
+            };
+            ensure(&CHANNEL, set, "segment", || {
+                format!(
+                    "segment `{}` has no {key}, which the {} backend sends an issue to",
+                    segment.id, self.config.backend
+                )
+            })?;
+        }
         if let Some(locale) = &content.locale {
             ensure(
                 &CHANNEL,
@@ -231,6 +252,10 @@ impl Publisher for EmailPublisher {
                 .unwrap_or("<unset>"),
             send_at: post.scheduled_at.timestamp().to_string(),
             tags: &self.config.tags,
+            segment: content
+                .segment
+                .as_ref()
+                .and_then(|segment| segment.crm_segment.as_deref()),
         };
         Ok(vec![services_create(
             &CHANNEL,
@@ -239,6 +264,11 @@ impl Publisher for EmailPublisher {
             post,
             &body,
         )?])
+    }
+
+    /// The newsletter has an issue per segment.
+    fn takes_segments(&self) -> bool {
+        true
     }
 
     fn metrics_batch(&self) -> usize {
@@ -344,6 +374,7 @@ mod tests {
             date: None,
             priority: Priority::Normal,
             link: Some("https://halcytone.example/a?b=1&c=2".to_owned()),
+            segments: None,
             body: body.to_owned(),
             location: Location::Line(1),
         };
@@ -386,6 +417,7 @@ mod tests {
             item: &featured,
             includes: &[],
             locale: renderer.locale(),
+            segment: None,
         };
         let content = publisher.render(&input, &renderer).unwrap();
         publisher.validate(&content).unwrap();
@@ -450,6 +482,77 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_segments_issue_goes_to_its_segment_and_its_template_sees_it() {
+        let segment = Segment {
+            id: "lapsed".to_owned(),
+            name: "Lapsed members".to_owned(),
+            crm_segment: Some("seg_lapsed".to_owned()),
+            listmonk_list: Some(7),
+        };
+        let featured = item("Welcome back", "We missed you.");
+        let at = "2026-11-30T09:00:00+00:00[UTC]".parse().unwrap();
+        let id = PostId("post_seg".to_owned());
+        let renderer = Renderer::new(None).unwrap();
+        let input = RenderInput {
+            post_id: &id,
+            scheduled_at: &at,
+            item: &featured,
+            includes: &[],
+            locale: renderer.locale(),
+            segment: Some(&segment),
+        };
+        let crm = publisher();
+        let content = crm.render(&input, &renderer).unwrap();
+        crm.validate(&content).unwrap();
+        let post = OutgoingPost {
+            id: id.clone(),
+            scheduled_at: at.clone(),
+            content: content.clone(),
+        };
+        let body = crm.build_requests(&post).unwrap()[0].body.clone().unwrap();
+        assert_eq!(body["segment"], "seg_lapsed");
+        assert_eq!(body["list_id"], "newsletter-main");
+        // listmonk sends the issue to the segment's list alone.
+        let listmonk = EmailPublisher::new(
+            EmailConfig {
+                backend: Backend::Listmonk,
+                base_url: Some(BaseUrl::parse("https://lists.example.com/").unwrap()),
+                username: Some("halcytone".to_owned()),
+                api_key: Some(SecretString::new("token")),
+                list_ids: vec![3],
+                ..EmailConfig::default()
+            },
+            halcytone_core::testkit::test_http_client(),
+        );
+        let body = listmonk.build_requests(&post).unwrap()[0]
+            .body
+            .clone()
+            .unwrap();
+        assert_eq!(body["lists"], serde_json::json!([7]));
+        // A segment without the backend's target is refused, naming it.
+        let mut untargeted = segment.clone();
+        untargeted.crm_segment = None;
+        let input = RenderInput {
+            segment: Some(&untargeted),
+            ..input
+        };
+        let error = crm
+            .validate(&crm.render(&input, &renderer).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(
+                "segment `lapsed` has no crm_segment, which the crm backend sends an issue to"
+            ),
+            "{error}"
+        );
+        // Without a segment, no `segment` is sent.
+        let plain = render("Morning", "Every morning.");
+        let body = crm.build_requests(&plain).unwrap()[0].body.clone().unwrap();
+        assert!(body.get("segment").is_none());
+    }
+
     fn render(title: &str, body: &str) -> OutgoingPost {
         let featured = item(title, body);
         let other = item("Second <item>", "Second body.");
@@ -463,6 +566,7 @@ mod tests {
                     item: &featured,
                     includes: &[&other],
                     locale: "en-GB",
+                    segment: None,
                 },
                 &Renderer::new(None).unwrap(),
             )

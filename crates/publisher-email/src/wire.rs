@@ -12,6 +12,9 @@ pub(crate) struct NewsletterRequest<'a> {
     pub(crate) list_id: &'a str,
     pub(crate) send_at: String,
     pub(crate) tags: &'a [String],
+    /// The segment of the list the issue goes to, when it is a segment's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) segment: Option<&'a str>,
 }
 
 /// listmonk: `POST /api/campaigns` body.
@@ -19,7 +22,7 @@ pub(crate) struct NewsletterRequest<'a> {
 pub(crate) struct CampaignRequest<'a> {
     pub(crate) name: String,
     pub(crate) subject: &'a str,
-    pub(crate) lists: &'a [u64],
+    pub(crate) lists: Vec<u64>,
     #[serde(rename = "type")]
     pub(crate) campaign_type: &'static str,
     pub(crate) content_type: &'static str,

@@ -36,6 +36,7 @@ fn rendered_post(publisher: &LinkedinPublisher) -> OutgoingPost {
         date: None,
         priority: Priority::Normal,
         link: None,
+        segments: None,
         body: "Breathe 4:4 — ça va? 呼吸 🌬️".to_owned(),
         location: Location::Line(1),
     };
@@ -51,6 +52,7 @@ fn rendered_post(publisher: &LinkedinPublisher) -> OutgoingPost {
                 item: &view,
                 includes: &[],
                 locale: renderer.locale(),
+                segment: None,
             },
             &renderer,
         )

@@ -60,6 +60,9 @@ pub struct PropertyNames {
     pub tags: String,
     /// A URL property: the `Link:` line.
     pub link: String,
+    /// A multi-select: the `Segments:` line (newsletter segments); not
+    /// read unless named.
+    pub segments: String,
 }
 
 impl Default for PropertyNames {
@@ -72,6 +75,7 @@ impl Default for PropertyNames {
             priority: "Priority".to_owned(),
             tags: "Tags".to_owned(),
             link: "Link".to_owned(),
+            segments: String::new(),
         }
     }
 }

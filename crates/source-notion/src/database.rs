@@ -230,6 +230,11 @@ fn check_properties(
         ("priority", &names.priority, "items have normal priority"),
         ("tags", &names.tags, "items have no tags"),
         ("link", &names.link, "items have no link"),
+        (
+            "segments",
+            &names.segments,
+            "items go in every segment's issue",
+        ),
     ];
     for (key, name, consequence) in optional {
         if !name.is_empty() && !page.has_property(name) {
@@ -273,6 +278,7 @@ fn item(builder: &mut DocumentBuilder<'_>, row: &Row, names: &PropertyNames) {
         ("Priority", &names.priority),
         ("Tags", &names.tags),
         ("Link", &names.link),
+        ("Segments", &names.segments),
     ];
     for (key, name) in fields {
         match text(page.property(name), name) {
@@ -458,6 +464,30 @@ mod tests {
             "Tags": multi(&["launch", "#sleep"]),
             "Link": {"id": "l", "type": "url", "url": format!("https://x.example/{id}")},
         })
+    }
+
+    #[test]
+    fn a_segments_property_keeps_a_row_to_those_segments_when_named() {
+        let mut properties = full("r1", "Welcome back", "News");
+        properties["Audience"] = multi(&["Lapsed", "new"]);
+        let rows = [row("r1", properties, vec![paragraph("b1", "Body.")])];
+        let names = PropertyNames {
+            segments: "Audience".to_owned(),
+            ..PropertyNames::default()
+        };
+        let parsed = parse_rows("db", &info(Vec::new()), &rows, &names, &known()).unwrap();
+        let item = parsed.document.items().next().unwrap();
+        assert_eq!(
+            item.segments,
+            Some(std::collections::BTreeSet::from([
+                "lapsed".to_owned(),
+                "new".to_owned()
+            ]))
+        );
+        // Not named (the default): not read, and no warning.
+        let parsed = parse(&rows).unwrap();
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        assert_eq!(parsed.document.items().next().unwrap().segments, None);
     }
 
     #[test]

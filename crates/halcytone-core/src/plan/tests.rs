@@ -56,24 +56,28 @@ fn default_channels() -> Vec<PlanChannel> {
             }]),
             shape: PostShape::Digest { more: 5 },
             daily_cap: None,
+            segment: None,
         },
         PlanChannel {
             channel: channel("linkedin"),
             cadence: Cadence(vec![weekdays(12)]),
             shape: PostShape::Single,
             daily_cap: None,
+            segment: None,
         },
         PlanChannel {
             channel: channel("twitter"),
             cadence: Cadence(vec![every(9), every(17)]),
             shape: PostShape::Single,
             daily_cap: None,
+            segment: None,
         },
         PlanChannel {
             channel: channel("web"),
             cadence: Cadence(vec![weekdays(10)]),
             shape: PostShape::Single,
             daily_cap: None,
+            segment: None,
         },
     ]
 }
@@ -414,6 +418,7 @@ fn as_stored(plan: &Plan, status_holds_slot: bool) -> Vec<StoredSlot> {
             includes: post.includes.clone(),
             holds_slot: status_holds_slot,
             protected: false,
+            segment: None,
         })
         .collect()
 }
@@ -502,6 +507,7 @@ fn a_slot_that_went_out_stays_its_posts_even_when_its_item_left_the_document() {
         includes: Vec::new(),
         holds_slot: true,
         protected: true,
+        segment: None,
     }];
     let replanned = plan(&doc, &again).unwrap();
     assert!(
@@ -571,6 +577,7 @@ fn a_slot_in_the_spring_gap_moves_to_the_first_valid_time() {
             .unwrap(),
         shape: PostShape::Single,
         daily_cap: None,
+        segment: None,
     }];
     let plan = plan(
         &many_items(),
@@ -667,7 +674,7 @@ proptest! {
         let start = date(2026, 12, 1);
         let cadence = Cadence(hours.iter().map(|hour| SlotRule { days: Weekdays::EVERY_DAY, time: time(*hour, 0, 0, 0) }).collect());
         let mut capped = request(Period::Days(days), start, "Europe/London", vec![PlanChannel {
-            channel: channel("twitter"), cadence, shape: PostShape::Single, daily_cap: Some(cap),
+            channel: channel("twitter"), cadence, shape: PostShape::Single, daily_cap: Some(cap), segment: None,
         }]);
         let origin = start.to_zoned_datetime(TimeZone::UTC).unwrap().timestamp();
         capped.stored = stored_hours.iter().map(|hour| StoredSlot {
@@ -677,6 +684,7 @@ proptest! {
             includes: Vec::new(),
             holds_slot: true,
             protected: true,
+            segment: None,
         }).collect();
         let planned = plan(&many_items(), &capped).unwrap();
         let mut all: Vec<jiff::Timestamp> = planned.posts.iter().map(|post| post.scheduled_at.timestamp())
@@ -707,6 +715,7 @@ fn a_daily_cap_holds_in_every_24_hour_window_counting_stored_posts() {
         cadence: Cadence(vec![every(9), every(12), every(17)]),
         shape: PostShape::Single,
         daily_cap: Some(2),
+        segment: None,
     }];
     let mut capped_request = request(Period::Days(3), date(2026, 11, 30), "UTC", capped);
     let evening_before = date(2026, 11, 29)
@@ -721,6 +730,7 @@ fn a_daily_cap_holds_in_every_24_hour_window_counting_stored_posts() {
         includes: Vec::new(),
         holds_slot: true,
         protected: true,
+        segment: None,
     }];
     let planned = plan(&many_items(), &capped_request).unwrap();
     let times: Vec<String> = planned
@@ -783,6 +793,7 @@ fn another_locales_posts_have_their_own_ids_and_count_towards_the_cap() {
         cadence: Cadence(vec![every(9), every(17)]),
         shape: PostShape::Single,
         daily_cap: Some(3),
+        segment: None,
     }];
     let main = request(Period::Day, date(2026, 11, 30), "UTC", channels);
     let english = plan(&many_items(), &main).unwrap();
@@ -805,7 +816,8 @@ fn another_locales_posts_have_their_own_ids_and_count_towards_the_cap() {
         post_id_in(
             &channel("twitter"),
             &german.posts[0].scheduled_at,
-            Some("de")
+            Some("de"),
+            None
         )
     );
     assert_eq!(
@@ -820,4 +832,98 @@ fn another_locales_posts_have_their_own_ids_and_count_towards_the_cap() {
         "{:#?}",
         german.warnings
     );
+}
+
+#[test]
+fn a_newsletter_per_segment_takes_only_the_items_of_its_segment() {
+    let newsletter = |segment: &str| PlanChannel {
+        channel: channel("email"),
+        cadence: Cadence(vec![SlotRule {
+            days: Weekdays::MONDAY,
+            time: time(9, 0, 0, 0),
+        }]),
+        shape: PostShape::Digest { more: 5 },
+        daily_cap: None,
+        segment: Some(segment.to_owned()),
+    };
+    let items = document(&[
+        ("Breathscape", "For everyone", &[]),
+        ("Breathscape", "Welcome back", &["Segments: lapsed"]),
+        ("News", "Your first week", &["Segments: new"]),
+        ("News", "Also for everyone", &[]),
+    ]);
+    let request = request(
+        Period::Day,
+        date(2026, 11, 30),
+        "UTC",
+        vec![newsletter("new"), newsletter("lapsed"), newsletter("vip")],
+    );
+    let planned = plan(&items, &request).unwrap();
+    let issues: Vec<(Option<&str>, Vec<String>)> = planned
+        .posts
+        .iter()
+        .map(|post| {
+            (
+                post.segment.as_deref(),
+                std::iter::once(&post.item)
+                    .chain(&post.includes)
+                    .map(|item| item.as_str().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        issues,
+        [
+            (
+                Some("new"),
+                vec![
+                    "breathscape/for-everyone".to_owned(),
+                    "news/your-first-week".to_owned(),
+                    "news/also-for-everyone".to_owned()
+                ]
+            ),
+            (
+                Some("lapsed"),
+                vec![
+                    "breathscape/for-everyone".to_owned(),
+                    "breathscape/welcome-back".to_owned(),
+                    "news/also-for-everyone".to_owned()
+                ]
+            ),
+            (
+                Some("vip"),
+                vec![
+                    "breathscape/for-everyone".to_owned(),
+                    "news/also-for-everyone".to_owned()
+                ]
+            ),
+        ]
+    );
+    let ids: BTreeSet<&PostId> = planned.posts.iter().map(|post| &post.id).collect();
+    assert_eq!(ids.len(), 3, "each issue has its own id");
+    // A stored issue pins its own segment's slot only.
+    let mut again = request.clone();
+    again.stored = vec![StoredSlot {
+        channel: channel("email"),
+        at: planned.posts[1].scheduled_at.timestamp(),
+        item: ItemId::new("Breathscape", "Welcome back"),
+        includes: Vec::new(),
+        holds_slot: true,
+        protected: true,
+        segment: Some("lapsed".to_owned()),
+    }];
+    let replanned = plan(&items, &again).unwrap();
+    let lapsed = replanned
+        .posts
+        .iter()
+        .find(|post| post.segment.as_deref() == Some("lapsed"))
+        .unwrap();
+    assert_eq!(lapsed.item.as_str(), "breathscape/welcome-back");
+    let new = replanned
+        .posts
+        .iter()
+        .find(|post| post.segment.as_deref() == Some("new"))
+        .unwrap();
+    assert_eq!(new.item.as_str(), "breathscape/for-everyone");
 }

@@ -49,6 +49,8 @@ pub struct NewPost {
     pub status: PostStatus,
     /// The language it is written in (a BCP 47 code such as `de`).
     pub locale: String,
+    /// The newsletter segment whose issue it is.
+    pub segment: Option<String>,
     /// The channel's rendered content.
     pub content: serde_json::Value,
     /// Every request publishing sends, secrets redacted, as a JSON array.
@@ -256,6 +258,9 @@ pub struct StoredPost {
     /// for posts stored before locales existed, which came from the main
     /// document.
     pub locale: Option<String>,
+    /// The newsletter segment whose issue it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
     /// The channel's rendered content.
     pub content: serde_json::Value,
     /// The requests publishing sends, secrets redacted.

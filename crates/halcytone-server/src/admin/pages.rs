@@ -108,6 +108,7 @@ impl Admin {
             "conflict": post.conflict.is_some(),
             // Named only where posts are in more than one language.
             "locale": (self.app.editions.len() > 1).then(|| post.locale.clone()).flatten(),
+            "segment": post.segment,
         })
     }
 }
