@@ -237,6 +237,11 @@ impl Renderer {
         }
     }
 
+    /// Whether a template `name` (such as `enhance/twitter`) exists.
+    pub fn has_template(&self, name: &str) -> bool {
+        self.templates.has(name)
+    }
+
     /// The BCP 47 code of the locale it renders in.
     pub fn locale(&self) -> &str {
         self.locale.code()

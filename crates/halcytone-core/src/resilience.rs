@@ -252,7 +252,7 @@ fn at_least_what_the_api_asked(error: &PublishError, delay: Duration) -> Duratio
 /// together do not probe together. Millisecond resolution, unlike
 /// failsafe's own backoffs, so tests can use short cooldowns.
 #[derive(Debug, Clone)]
-struct Cooldown {
+pub struct Cooldown {
     next: Duration,
     max: Duration,
 }
@@ -269,7 +269,8 @@ impl Iterator for Cooldown {
 
 /// Publishes breaker state changes as metrics and log lines.
 #[derive(Debug, Clone)]
-struct BreakerEvents {
+/// Reports a breaker's state changes as metrics and logs.
+pub struct BreakerEvents {
     channel: Channel,
 }
 
@@ -294,8 +295,47 @@ impl failsafe::Instrument for BreakerEvents {
     }
 }
 
-type Breaker =
+/// A circuit breaker: open after `breaker_threshold` failures in a row, for
+/// `breaker_cooldown` at first and longer on each failed probe.
+pub type Breaker =
     failsafe::StateMachine<failsafe::failure_policy::ConsecutiveFailures<Cooldown>, BreakerEvents>;
+
+/// The breaker of `service` (a channel's API, or another service named like
+/// one, such as `enhance`), by `settings`; its state is in the
+/// `halcytone_circuit_open{channel}` gauge.
+pub fn breaker(settings: &ResilienceSettings, service: Channel) -> Breaker {
+    let cooldown = Cooldown {
+        next: settings.breaker_cooldown,
+        max: settings.breaker_cooldown * 8,
+    };
+    failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(
+            settings.breaker_threshold.max(1),
+            cooldown,
+        ))
+        .instrument(BreakerEvents { channel: service })
+        .build()
+}
+
+/// Runs `call` through `breaker`: refused at once while it is open
+/// (`CircuitOpen`), and counted against it when it fails in a way that
+/// says the service is unwell.
+///
+/// # Errors
+/// `CircuitOpen`, or the call's own error.
+pub async fn through_breaker<T>(
+    breaker: &Breaker,
+    service: &Channel,
+    call: impl Future<Output = Result<T, PublishError>>,
+) -> Result<T, PublishError> {
+    match breaker.call_with(trips_breaker, call).await {
+        Ok(value) => Ok(value),
+        Err(failsafe::Error::Rejected) => Err(PublishError::CircuitOpen {
+            channel: service.clone(),
+        }),
+        Err(failsafe::Error::Inner(error)) => Err(error),
+    }
+}
 
 /// One send the channel's rate limit allowed (see [`Resilient::permits`]).
 #[derive(Debug)]
@@ -339,18 +379,7 @@ impl Resilient {
         settings: ResilienceSettings,
         rate_limit: Option<RateLimit>,
     ) -> Self {
-        let channel = inner.channel();
-        let cooldown = Cooldown {
-            next: settings.breaker_cooldown,
-            max: settings.breaker_cooldown * 8,
-        };
-        let breaker = failsafe::Config::new()
-            .failure_policy(failsafe::failure_policy::consecutive_failures(
-                settings.breaker_threshold.max(1),
-                cooldown,
-            ))
-            .instrument(BreakerEvents { channel })
-            .build();
+        let breaker = breaker(&settings, inner.channel());
         Self {
             limiter: rate_limit.map(|limit| {
                 RateLimiter::direct(limit.quota()).with_middleware::<StateInformationMiddleware>()
@@ -487,18 +516,12 @@ impl Resilient {
         };
         let started = Instant::now();
         let span = tracing::info_span!("publish", channel = %channel, post = %post.id);
-        let result = match self
-            .breaker
-            .call_with(
-                trips_breaker,
-                tracing::Instrument::instrument(self.inner.publish(post, &context), span),
-            )
-            .await
-        {
-            Ok(receipt) => Ok(receipt),
-            Err(failsafe::Error::Rejected) => Err(PublishError::CircuitOpen { channel }),
-            Err(failsafe::Error::Inner(error)) => Err(error),
-        };
+        let result = through_breaker(
+            &self.breaker,
+            &channel,
+            tracing::Instrument::instrument(self.inner.publish(post, &context), span),
+        )
+        .await;
         metrics::histogram!("halcytone_publish_duration_seconds", "channel" => label.clone())
             .record(started.elapsed().as_secs_f64());
         let outcome = result
@@ -625,17 +648,12 @@ impl Publisher for Resilient {
     ) -> Result<Lookup, PublishError> {
         // Through the breaker: a channel that is failing is not asked, and
         // a failing look-up counts against it like a failing send.
-        match self
-            .breaker
-            .call_with(trips_breaker, self.inner.look_up(post, context))
-            .await
-        {
-            Ok(found) => Ok(found),
-            Err(failsafe::Error::Rejected) => Err(PublishError::CircuitOpen {
-                channel: self.inner.channel(),
-            }),
-            Err(failsafe::Error::Inner(error)) => Err(error),
-        }
+        through_breaker(
+            &self.breaker,
+            &self.inner.channel(),
+            self.inner.look_up(post, context),
+        )
+        .await
     }
 
     async fn publish(
