@@ -443,6 +443,8 @@ async fn the_openapi_document_is_public_and_documents_every_operation() {
             "PATCH /posts/{id}",
             "POST /generate",
             "POST /generateBatch",
+            "POST /posts/{id}/enhance",
+            "POST /posts/{id}/suggestion/{decision}",
             "POST /posts/{id}/{action}",
             "POST /reconcile",
         ]

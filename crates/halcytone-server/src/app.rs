@@ -77,6 +77,8 @@ pub(crate) struct App {
     pub(crate) preflight: Preflight,
     /// The HTTP client every outbound call goes through.
     pub(crate) http: HttpClient,
+    /// The model server of AI suggestions, when `[enhance]` is configured.
+    enhancer: Option<halcytone_enhance::Enhancer>,
 }
 
 /// What to generate.
@@ -134,6 +136,9 @@ pub(crate) enum AppError {
     /// No plan has this id (an HTTP 404).
     #[error("no plan `{0}`")]
     PlanNotFound(String),
+    /// The model server gave no usable suggestion.
+    #[error(transparent)]
+    Enhance(#[from] halcytone_enhance::EnhanceError),
 }
 
 /// The document as read: parsed, what changed since the last reading, and
@@ -393,6 +398,9 @@ impl App {
                 )
             })
             .collect();
+        let enhancer = settings.enhance.clone().map(|config| {
+            halcytone_enhance::Enhancer::new(config, http.clone(), settings.resilience.clone())
+        });
         Ok(Self {
             settings,
             registry,
@@ -404,6 +412,7 @@ impl App {
             store: tokio::sync::OnceCell::new(),
             source_timeout: None,
             preflight: Preflight::default(),
+            enhancer,
             http,
             plans: Mutex::new(PlanCache::default()),
         })
@@ -490,6 +499,35 @@ impl App {
             .iter()
             .position(|edition| !edition.main && post.locale.as_deref() == Some(edition.locale()))
             .unwrap_or(0)
+    }
+
+    /// The document a stored post was planned from.
+    pub(crate) fn edition_for(&self, post: &StoredPost) -> &Edition {
+        &self.editions[self.edition_of(post)]
+    }
+
+    /// The publisher of a stored post's channel, which checks its content.
+    ///
+    /// # Errors
+    /// The channel is not enabled.
+    pub(crate) fn enabled_publisher(
+        &self,
+        post: &StoredPost,
+    ) -> Result<&Arc<dyn Publisher>, AppError> {
+        self.publishers
+            .get(&post.channel)
+            .ok_or_else(|| AppError::BadRequest {
+                field: "content",
+                message: format!(
+                    "the {} channel is not enabled, so its content cannot be checked",
+                    post.channel
+                ),
+            })
+    }
+
+    /// The model server of AI suggestions, when `[enhance]` is configured.
+    pub(crate) fn enhancer_if_configured(&self) -> Option<&halcytone_enhance::Enhancer> {
+        self.enhancer.as_ref()
     }
 
     /// The canonical code of one of the documents' locales.
@@ -940,16 +978,7 @@ impl App {
         content: serde_json::Value,
     ) -> Result<StoredPost, AppError> {
         let stored = self.post(id).await?;
-        let publisher =
-            self.publishers
-                .get(&stored.channel)
-                .ok_or_else(|| AppError::BadRequest {
-                    field: "content",
-                    message: format!(
-                        "the {} channel is not enabled, so its content cannot be checked",
-                        stored.channel
-                    ),
-                })?;
+        let publisher = self.enabled_publisher(&stored)?;
         let invalid = |error: PublishError| AppError::BadRequest {
             field: "content",
             message: error.to_string(),

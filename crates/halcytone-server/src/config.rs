@@ -60,6 +60,7 @@ struct RawSettings {
     analytics: RawAnalytics,
     #[serde(default)]
     segments: Vec<Segment>,
+    enhance: Option<halcytone_enhance::EnhanceConfig>,
 }
 
 /// `[analytics]`.
@@ -451,6 +452,8 @@ pub(crate) struct Settings {
     pub(crate) analytics: AnalyticsSettings,
     /// `[[segments]]`: the newsletter's segments, each with an issue.
     pub(crate) segments: Vec<Segment>,
+    /// `[enhance]`: the model server of AI suggestions, when configured.
+    pub(crate) enhance: Option<halcytone_enhance::EnhanceConfig>,
 }
 
 /// `[locales.<code>]`: another language's living document.
@@ -770,6 +773,7 @@ impl Settings {
             locales,
             analytics,
             segments: raw.segments,
+            enhance: raw.enhance,
             approval: raw.approval,
             planner: raw.planner,
             templates: raw.templates,

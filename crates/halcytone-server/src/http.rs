@@ -130,6 +130,7 @@ pub(crate) fn classify(error: &AppError) -> (StatusCode, &'static str) {
             | StoreError::NotEdited(_),
         ) => (StatusCode::CONFLICT, "conflict"),
         AppError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store-failed"),
+        AppError::Enhance(error) => crate::enhance::classify(error),
     }
 }
 
@@ -165,6 +166,8 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle, admin: Router) ->
         .route("/posts", get(list_posts))
         .route("/posts/{id}", get(show_post).patch(edit_post))
         .route("/posts/{id}/{action}", post(decide_post))
+        .route("/posts/{id}/enhance", post(enhance_post))
+        .route("/posts/{id}/suggestion/{decision}", post(decide_suggestion))
         .route("/reconcile", post(reconcile))
         .route("/analytics", get(analytics))
         .route_layer(middleware::from_fn_with_state(
@@ -810,6 +813,60 @@ async fn decide_post(
         .map_err(|error| Problem::from_app(&id, &error))
 }
 
+/// Asks the model server of `[enhance]` for a suggestion for the post,
+/// kept beside it (`suggestion`) and never sent.
+#[utoipa::path(post, path = "/posts/{id}/enhance", tag = "posts",
+    params(("id" = String, Path, description = "The post's id, or an unambiguous start of it")),
+    responses(
+        (status = 200, description = "The post with its suggestion.", body = StoredPost),
+        (status = 400, description = "No model server is configured.", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The post can no longer be edited.", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "The model's answer cannot be used, or breaks the channel's rules twice.", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 502, description = "The model server failed.", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+async fn enhance_post(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    axum::extract::Path(post_id): axum::extract::Path<String>,
+) -> Result<Json<StoredPost>, Problem> {
+    app.enhance(&post_id)
+        .await
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
+}
+
+/// Takes the post's suggestion as its content (an edit: back to draft, any
+/// approval void), or drops it.
+#[utoipa::path(post, path = "/posts/{id}/suggestion/{decision}", tag = "posts",
+    params(
+        ("id" = String, Path, description = "The post's id, or an unambiguous start of it"),
+        ("decision" = String, Path, pattern = "^(accept|reject)$", description = "`accept` or `reject`"),
+    ),
+    responses(
+        (status = 200, description = "The post.", body = StoredPost),
+        (status = 400, description = "The post has no suggestion, or the decision is unknown.", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "The post can no longer be edited.", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+async fn decide_suggestion(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    axum::extract::Path((post_id, decision)): axum::extract::Path<(String, String)>,
+) -> Result<Json<StoredPost>, Problem> {
+    let decided = match decision.as_str() {
+        "accept" => app.accept_suggestion(&post_id).await,
+        "reject" => app.reject_suggestion(&post_id).await,
+        other => Err(AppError::BadRequest {
+            field: "decision",
+            message: format!("unknown decision `{other}` (accept, reject)"),
+        }),
+    };
+    decided
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
+}
+
 /// What `POST /reconcile` did.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ReconcileAnswer {
@@ -904,7 +961,7 @@ async fn channels(State(app): State<Arc<App>>) -> Json<ChannelsAnswer> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Halcytone", description = "Plans, renders, reviews and publishes a living document's posts (PRODUCT §7)."),
-    paths(health, ready, generate, generate_batch, channels, show_plan, list_posts, show_post, edit_post, decide_post, reconcile, analytics),
+    paths(health, ready, generate, generate_batch, channels, show_plan, list_posts, show_post, edit_post, decide_post, enhance_post, decide_suggestion, reconcile, analytics),
     modifiers(&CommonResponses),
 )]
 struct ApiDoc;

@@ -6,6 +6,7 @@ mod admin;
 mod analytics;
 mod app;
 mod config;
+mod enhance;
 mod http;
 mod origins;
 mod output;
@@ -71,6 +72,10 @@ enum Command {
         /// store like every send; a post already out is not sent again.
         #[arg(long, conflicts_with = "dry_run")]
         publish_now: bool,
+        /// Ask the model server of [enhance] for a suggestion for every post
+        /// (with --dry-run: show each request instead of sending it).
+        #[arg(long, conflicts_with = "publish_now")]
+        enhance: bool,
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
@@ -231,6 +236,27 @@ enum PostsCommand {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Ask the model server of [enhance] for a suggestion, kept beside the post (never sent).
+    Enhance {
+        /// The post id.
+        id: String,
+        /// Show the chat-completions request instead of sending it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the post's suggestion its content: an edit, back to draft, any approval void.
+    AcceptSuggestion {
+        /// The post id.
+        id: String,
+    },
+    /// Drop the post's suggestion.
+    RejectSuggestion {
+        /// The post id.
+        id: String,
     },
 }
 
@@ -449,9 +475,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             channels,
             dry_run,
             json,
+            enhance,
             ..
         } => {
-            let plan = app
+            let mut plan = app
                 .generate(&GenerateRequest {
                     period,
                     start,
@@ -459,6 +486,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     dry_run,
                 })
                 .await?;
+            if enhance && plan.dry_run {
+                let requests = app.suggestion_requests(&plan)?;
+                output::print(&json_text(&serde_json::json!({
+                    "plan": plan,
+                    "suggestion_requests": requests,
+                }))?);
+                return Ok(());
+            }
+            if enhance {
+                app.enhance_plan(&mut plan).await?;
+            }
             if json {
                 let text = serde_json::to_string_pretty(&plan).map_err(|error| Failure {
                     message: error.to_string(),
@@ -589,6 +627,35 @@ async fn posts(app: &App, command: PostsCommand) -> Result<(), Failure> {
             } else {
                 output::reconciled(&reconciled)
             });
+            return Ok(());
+        }
+        PostsCommand::Enhance { id, dry_run, json } => {
+            if dry_run {
+                let post = app.post(&id).await?;
+                let request = app.suggestion_preview(&post)?;
+                output::print(&json_text(&request)?);
+                return Ok(());
+            }
+            let post = app.enhance(&id).await?;
+            output::print(&if json {
+                json_text(&post)?
+            } else {
+                output::post_details(&post, &app.settings.timezone)
+            });
+            return Ok(());
+        }
+        PostsCommand::AcceptSuggestion { id } => {
+            let post = app.accept_suggestion(&id).await?;
+            output::print(&format!(
+                "{}: the suggestion is its content now; {} (approve it to send it)\n",
+                post.id,
+                lifecycle::status_name(post.status)
+            ));
+            return Ok(());
+        }
+        PostsCommand::RejectSuggestion { id } => {
+            let post = app.reject_suggestion(&id).await?;
+            output::print(&format!("{}: its suggestion is dropped\n", post.id));
             return Ok(());
         }
         PostsCommand::Approve { ids, plan } => return approve(app, ids, plan).await,

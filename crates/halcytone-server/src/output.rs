@@ -366,6 +366,14 @@ pub(crate) fn post_details(post: &StoredPost, zone: &TimeZone) -> String {
         );
         readable(&conflict.content, 2, &mut out);
     }
+    if let Some(suggestion) = &post.suggestion {
+        let _ = writeln!(
+            out,
+            "\nsuggestion (never sent; `halcytone posts accept-suggestion {}` takes it):",
+            post.id
+        );
+        readable(suggestion, 2, &mut out);
+    }
     if !post.external_ids.is_empty() {
         let _ = writeln!(out, "\nexternal ids: {}", post.external_ids.join(", "));
     }

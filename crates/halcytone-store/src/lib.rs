@@ -29,7 +29,7 @@ const CAS_TRIES: usize = 3;
 const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, includes, status, locale, segment, \
                            content, request, content_hash, approved_hash, created_at, updated_at, \
                            attempt_count, next_attempt_ms, external_ids, published_at_ms, \
-                           edited_at, conflict, previous \
+                           edited_at, conflict, previous, suggestion \
                            FROM posts JOIN post_contents ON post_contents.post_id = posts.id";
 
 /// Who wrote a post's new content.
@@ -415,6 +415,11 @@ fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
             .try_get::<Option<String>, _>("previous")
             .map_err(database)?
             .map(|previous| serde_json::from_str(&previous))
+            .transpose()?,
+        suggestion: row
+            .try_get::<Option<String>, _>("suggestion")
+            .map_err(database)?
+            .map(|suggestion| serde_json::from_str(&suggestion))
             .transpose()?,
     })
 }
@@ -846,6 +851,24 @@ impl Store for SqlStore {
             Some((content, request, Author::Person)),
         )
         .await
+    }
+
+    async fn set_suggestion(
+        &self,
+        id: &PostId,
+        suggestion: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let text = suggestion.map(serde_json::Value::to_string);
+        let changed = sqlx::query("UPDATE post_contents SET suggestion = $1 WHERE post_id = $2")
+            .bind(text)
+            .bind(id.0.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(database)?;
+        if changed.rows_affected() == 0 {
+            return Err(StoreError::NotFound(id.clone()));
+        }
+        Ok(())
     }
 
     async fn revert(&self, id: &PostId) -> Result<Transitioned, StoreError> {

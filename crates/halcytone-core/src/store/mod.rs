@@ -294,6 +294,9 @@ pub struct StoredPost {
     pub conflict: Option<PlannedVersion>,
     /// The content a re-plan last replaced after a document change.
     pub previous_content: Option<serde_json::Value>,
+    /// A model's suggestion for the content (PRODUCT §11): never sent;
+    /// accepting it is an edit.
+    pub suggestion: Option<serde_json::Value>,
 }
 
 /// What a plan rendered for a post that a person had edited.
@@ -745,6 +748,13 @@ pub trait Store: Send + Sync {
 
     /// The delivery log, newest events first, at most `limit`.
     async fn deliveries(&self, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Keeps `suggestion` beside the post's content, or drops it (`None`).
+    async fn set_suggestion(
+        &self,
+        id: &PostId,
+        suggestion: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError>;
 
     /// Appends readings of `channel`'s posts' figures, read at `at`; no
     /// earlier reading is changed.
