@@ -107,12 +107,17 @@ async fn a_suggestion_is_kept_not_sent_and_accepting_it_makes_a_draft() {
                 "HALCYTONE__DATA_DIR",
                 &directory.join("data").display().to_string(),
             ),
+            ("HALCYTONE__SERVER__API_TOKEN", "enhance-token-1234"),
         ],
     )
     .await;
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let asked: Value = client
         .post(server.url(&format!("/posts/{id}/enhance")))
+        .bearer_auth("enhance-token-1234")
         .send()
         .await
         .unwrap()
@@ -122,6 +127,7 @@ async fn a_suggestion_is_kept_not_sent_and_accepting_it_makes_a_draft() {
     assert_eq!(asked["suggestion"], json!({ "parts": [BETTER] }), "{asked}");
     let dropped: Value = client
         .post(server.url(&format!("/posts/{id}/suggestion/reject")))
+        .bearer_auth("enhance-token-1234")
         .send()
         .await
         .unwrap()
@@ -131,10 +137,93 @@ async fn a_suggestion_is_kept_not_sent_and_accepting_it_makes_a_draft() {
     assert!(dropped["suggestion"].is_null(), "{dropped}");
     let refused = client
         .post(server.url(&format!("/posts/{id}/suggestion/keep")))
+        .bearer_auth("enhance-token-1234")
         .send()
         .await
         .unwrap();
     assert_eq!(refused.status(), 400);
+
+    // In the admin UI: ask, see the suggestion as a diff beside the post, accept it.
+    let second = "Six calm breaths a minute, before coffee: morning resonance sessions are live.";
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(answer(&[second]))
+        .with_priority(1)
+        .mount(&model)
+        .await;
+    let signed_in = client
+        .post(server.url("/admin/login"))
+        .form(&[("token", "enhance-token-1234"), ("next", "/admin")])
+        .send()
+        .await
+        .unwrap();
+    let session = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = || async {
+        client
+            .get(server.url(&format!("/admin/posts/{id}")))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = page().await;
+    assert!(
+        before.contains("Ask the model for a suggestion"),
+        "{before}"
+    );
+    let csrf = before
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let form = |path: String| {
+        client
+            .post(server.url(&path))
+            .header("cookie", &session)
+            .form(&[("csrf", csrf.as_str()), ("back", "/admin")])
+            .send()
+    };
+    assert_eq!(
+        form(format!("/admin/posts/{id}/enhance"))
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    let shown = page().await;
+    assert!(shown.contains("Accept the suggestion"), "{shown}");
+    assert!(
+        shown.contains(&format!("+     &quot;{BETTER}&quot;")) || shown.contains(BETTER),
+        "{shown}"
+    );
+    assert_eq!(
+        form(format!("/admin/posts/{id}/suggestion/accept"))
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    let after: Value = client
+        .get(server.url(&format!("/posts/{id}")))
+        .bearer_auth("enhance-token-1234")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["content"], json!({ "parts": [second] }));
+    assert!(after["suggestion"].is_null());
 }
 
 #[tokio::test]

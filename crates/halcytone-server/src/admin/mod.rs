@@ -63,6 +63,11 @@ pub(crate) fn router(app: Arc<App>, secure: bool) -> Result<Router, String> {
         .route("/posts/{id}/email", get(pages::email))
         .route("/posts/{id}/edit", get(pages::edit_page).post(pages::edit))
         .route("/posts/{id}/check", post(pages::check))
+        .route("/posts/{id}/enhance", post(pages::enhance))
+        .route(
+            "/posts/{id}/suggestion/{decision}",
+            post(pages::decide_suggestion),
+        )
         .route("/posts/{id}/{action}", post(pages::decide))
         .route("/assets/{file}", get(asset))
         .fallback(not_found)

@@ -290,6 +290,62 @@ pub(crate) async fn decide(
     admin.done(&visitor, flash, form.back.as_deref())
 }
 
+/// `POST /admin/posts/{id}/enhance`: asks the model server for a
+/// suggestion, as `POST /posts/{id}/enhance` does.
+pub(crate) async fn enhance(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let visitor = match admin.checked_visitor(&headers, &form.csrf) {
+        Ok(visitor) => visitor,
+        Err(refused) => return *refused,
+    };
+    let flash = match admin.app.enhance(&id).await {
+        Ok(post) => format!(
+            "A suggestion for {} is beside it: nothing is sent until you accept it and approve the post.",
+            post.id
+        ),
+        Err(error) => format!("No suggestion for {id}: {error}"),
+    };
+    admin.done(&visitor, flash, form.back.as_deref())
+}
+
+/// `POST /admin/posts/{id}/suggestion/{accept|reject}`.
+pub(crate) async fn decide_suggestion(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path((id, decision)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let visitor = match admin.checked_visitor(&headers, &form.csrf) {
+        Ok(visitor) => visitor,
+        Err(refused) => return *refused,
+    };
+    let decided = match decision.as_str() {
+        "accept" => admin.app.accept_suggestion(&id).await.map(|post| {
+            format!(
+                "The suggestion is the content of {} now; it is a {} to approve.",
+                post.id,
+                lifecycle::status_name(post.status)
+            )
+        }),
+        "reject" => admin
+            .app
+            .reject_suggestion(&id)
+            .await
+            .map(|post| format!("The suggestion for {} is dropped.", post.id)),
+        other => Err(crate::app::AppError::BadRequest {
+            field: "decision",
+            message: format!("unknown decision `{other}` (accept, reject)"),
+        }),
+    };
+    let flash = decided
+        .unwrap_or_else(|error| format!("Could not {decision} the suggestion for {id}: {error}"));
+    admin.done(&visitor, flash, form.back.as_deref())
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct RangeForm {
     #[serde(default)]
@@ -487,6 +543,9 @@ pub(crate) async fn post(
             "attempt_count": post.attempt_count,
             "next_attempt": post.next_attempt_at.map(|at| relative(now, at)),
             "figures": figures,
+            "enhance": admin.app.enhancer_if_configured().is_some()
+                && lifecycle::transition(post.status, Action::Edit).is_ok(),
+            "suggestion": post.suggestion.as_ref().map(|suggestion| diff(&post.content, suggestion)),
         }),
     )
 }
