@@ -1089,6 +1089,11 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
         let analytics_stop = stop.clone();
         tokio::spawn(async move {
             let settings = reading.settings.analytics;
+            // What is stored shows at /metrics from the start, not after the
+            // first pass.
+            if reading.store().await.is_ok() {
+                reading.record_analytics_totals().await;
+            }
             loop {
                 tokio::select! {
                     () = analytics_stop.cancelled() => return,
