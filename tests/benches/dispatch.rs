@@ -85,6 +85,7 @@ async fn run_one(
                 status: PostStatus::Scheduled,
                 locale: "en-GB".to_owned(),
                 segment: None,
+                experiment: None,
                 content: source["content"].clone(),
                 request: source["requests"].clone(),
             }

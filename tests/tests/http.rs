@@ -435,6 +435,8 @@ async fn the_openapi_document_is_public_and_documents_every_operation() {
         [
             "GET /analytics",
             "GET /channels",
+            "GET /experiments",
+            "GET /experiments/{id}",
             "GET /health",
             "GET /plans/{id}",
             "GET /posts",

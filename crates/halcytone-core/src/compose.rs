@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 
 use crate::channel::Channel;
 use crate::document::{Item, ItemId, LivingDocument};
+use crate::experiment::{AbSettings, Arm, ArmOf, ExperimentKind, Variation};
 use crate::plan::{Period, Plan, StoredSlot};
 use crate::publisher::{
     Content, ItemView, OutgoingPost, PostId, PostStatus, Publisher, RenderInput,
@@ -56,6 +57,9 @@ pub struct ScheduledPost {
     /// The newsletter segment whose issue it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// Its experiment and arm, when it is an arm of an A/B experiment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<ArmOf>,
     /// The channel's rendered content.
     pub content: Content,
     /// The first (usually only) request `publish` sends, secrets redacted.
@@ -87,6 +91,7 @@ impl ScheduledPost {
             status: self.status,
             locale: self.locale.clone(),
             segment: self.segment.clone(),
+            experiment: self.experiment.clone(),
             content: self.content.0.clone(),
             request: requests,
         })
@@ -110,6 +115,7 @@ pub fn stored_slot(post: &StoredPost) -> Option<StoredSlot> {
         protected: crate::store::lifecycle::is_protected(post.status)
             || !post.external_ids.is_empty(),
         segment: post.segment.clone(),
+        experiment: post.experiment.clone(),
     })
 }
 
@@ -223,6 +229,8 @@ pub struct Composer<'a> {
     pub dry_run: bool,
     /// The status new posts get: `draft` when approval is required, else `scheduled`.
     pub initial_status: PostStatus,
+    /// The `[ab]` settings: each split arm's share of the list.
+    pub ab: AbSettings,
 }
 
 impl Composer<'_> {
@@ -278,7 +286,27 @@ impl Composer<'_> {
                     .as_deref()
                     .and_then(|id| self.segments.iter().find(|segment| segment.id == id)),
             };
+            let arm_text = planned.experiment.as_ref().and_then(|arm| {
+                let item = items.get(&planned.item)?;
+                match (arm.arm, publisher.experiments()?) {
+                    (Arm::B, ExperimentKind::Split) => item.subject_b.as_deref(),
+                    (Arm::B, ExperimentKind::Slots) => item.hook_b.as_deref(),
+                    _ => None,
+                }
+            });
             let outgoing = publisher.render(&input, self.renderer).and_then(|content| {
+                let content = match &planned.experiment {
+                    Some(arm) => publisher.vary(
+                        &content,
+                        &Variation {
+                            experiment: &arm.id,
+                            arm: arm.arm,
+                            fraction: self.ab.test_fraction,
+                            text: arm_text,
+                        },
+                    )?,
+                    None => content,
+                };
                 publisher.validate(&content)?;
                 Ok(OutgoingPost {
                     id: planned.id.clone(),
@@ -321,6 +349,7 @@ impl Composer<'_> {
                 status: self.initial_status,
                 locale: self.renderer.locale().to_owned(),
                 segment: planned.segment,
+                experiment: planned.experiment,
                 content: post.content,
                 request,
                 requests: previews,

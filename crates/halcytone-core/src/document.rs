@@ -106,6 +106,12 @@ pub struct Item {
     /// `None` means every segment's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments: Option<BTreeSet<String>>,
+    /// `Subject B:`: the newsletter subject of an experiment's arm B.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_b: Option<String>,
+    /// `Hook B:`: the opening line of an experiment's arm B on X and LinkedIn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_b: Option<String>,
     /// The body, as Markdown.
     pub body: String,
     /// Where the item's heading is in the source.
@@ -225,7 +231,16 @@ impl KnownChannels {
 }
 
 /// The metadata keys an item may carry, in the spelling documents use.
-pub const METADATA_KEYS: [&str; 6] = ["Tags", "Channels", "Date", "Priority", "Link", "Segments"];
+pub const METADATA_KEYS: [&str; 8] = [
+    "Tags",
+    "Channels",
+    "Date",
+    "Priority",
+    "Link",
+    "Segments",
+    "Subject B",
+    "Hook B",
+];
 
 struct PendingItem {
     item: Item,
@@ -345,6 +360,8 @@ impl<'a> DocumentBuilder<'a> {
                 priority: Priority::Normal,
                 link: None,
                 segments: None,
+                subject_b: None,
+                hook_b: None,
                 body: String::new(),
                 location,
             },
@@ -389,6 +406,20 @@ impl<'a> DocumentBuilder<'a> {
                         ),
                     ),
                     None => self.with_item(|item| item.segments = Some(segments)),
+                }
+            }
+            "subject b" | "hook b" => {
+                let key = if key.eq_ignore_ascii_case("subject b") {
+                    "Subject B"
+                } else {
+                    "Hook B"
+                };
+                if value.is_empty() {
+                    self.error(location, format!("`{key}:` is empty"));
+                } else if key == "Subject B" {
+                    self.with_item(|item| item.subject_b = Some(value.to_owned()));
+                } else {
+                    self.with_item(|item| item.hook_b = Some(value.to_owned()));
                 }
             }
             "date" => match value.parse::<Date>() {
@@ -639,6 +670,35 @@ mod tests {
     }
 
     #[test]
+    fn subject_b_and_hook_b_lines_make_an_experiment_and_may_not_be_empty() {
+        let known = known();
+        let mut builder = DocumentBuilder::new("doc.md", &known);
+        builder.section("News", Location::Line(1));
+        builder.item("Sleep timer", Location::Line(2));
+        assert!(builder.metadata_line("Subject B: Fall asleep to the fade", Location::Line(3)));
+        assert!(builder.metadata_line(
+            "hook b:  Your phone can fall asleep too ",
+            Location::Line(4)
+        ));
+        builder.body("Body.");
+        let parsed = builder.finish().unwrap();
+        let item = parsed.document.items().next().unwrap();
+        assert_eq!(item.subject_b.as_deref(), Some("Fall asleep to the fade"));
+        assert_eq!(
+            item.hook_b.as_deref(),
+            Some("Your phone can fall asleep too")
+        );
+
+        let mut builder = DocumentBuilder::new("doc.md", &known);
+        builder.section("News", Location::Line(1));
+        builder.item("One", Location::Line(2));
+        assert!(builder.metadata_line("Hook B:", Location::Line(3)));
+        builder.body("Body.");
+        let error = builder.finish().unwrap_err();
+        assert_eq!(error.errors[0].to_string(), "line 3: `Hook B:` is empty");
+    }
+
+    #[test]
     fn unknown_keys_are_warnings() {
         let known = known();
         let mut builder = DocumentBuilder::new("doc.md", &known);
@@ -649,7 +709,7 @@ mod tests {
         let parsed = builder.finish().unwrap();
         assert_eq!(
             parsed.warnings[0].to_string(),
-            "line 3: unknown metadata key `Author` is ignored (known keys: Tags, Channels, Date, Priority, Link, Segments)"
+            "line 3: unknown metadata key `Author` is ignored (known keys: Tags, Channels, Date, Priority, Link, Segments, Subject B, Hook B)"
         );
     }
 

@@ -11,6 +11,7 @@ pub mod compose;
 pub mod dispatch;
 pub mod document;
 pub mod error;
+pub mod experiment;
 pub mod http;
 pub mod locale;
 pub mod markdown;

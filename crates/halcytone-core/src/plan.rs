@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::cadence::Cadence;
 use crate::channel::Channel;
 use crate::document::{Item, ItemId, LivingDocument, short_hex};
+use crate::experiment::{AbSettings, Arm, ArmOf, ExperimentKind, experiment_id};
 use crate::publisher::{PostId, PostShape};
 
 /// The longest `Nd` period.
@@ -114,6 +115,17 @@ pub struct PlanChannel {
     /// The newsletter segment these slots are the issues of (`[[segments]]`
     /// `id`): a channel planned once per segment has a `PlanChannel` each.
     pub segment: Option<String>,
+    /// How the channel runs an item's A/B experiment; `None`: it cannot,
+    /// and the item goes out as the document has it.
+    pub experiments: Option<ExperimentKind>,
+}
+
+/// Whether a stored post is a split experiment's arm B or winner's send.
+fn is_extra_arm(stored: &StoredSlot) -> bool {
+    stored
+        .experiment
+        .as_ref()
+        .is_some_and(|arm| matches!(arm.arm, Arm::B | Arm::Winner))
 }
 
 /// One day of a daily cap's window.
@@ -168,6 +180,8 @@ pub struct PlanRequest {
     /// and the plan id include; `None` for the main document, whose ids
     /// are those it always had.
     pub locale: Option<String>,
+    /// The `[ab]` settings: when a split send's winner goes to the rest.
+    pub ab: AbSettings,
 }
 
 /// A post already in the store, as the planner sees it.
@@ -189,6 +203,8 @@ pub struct StoredSlot {
     pub protected: bool,
     /// The segment whose issue it is.
     pub segment: Option<String>,
+    /// Its experiment and arm, when it is one of an experiment's arms.
+    pub experiment: Option<ArmOf>,
 }
 
 /// A post in a plan, before rendering.
@@ -206,6 +222,8 @@ pub struct PlannedPost {
     pub includes: Vec<ItemId>,
     /// The segment whose issue it is.
     pub segment: Option<String>,
+    /// Its experiment and arm, when it is one of an experiment's arms.
+    pub experiment: Option<ArmOf>,
 }
 
 /// A planned period.
@@ -306,7 +324,18 @@ pub fn post_id_in(
     PostId(format!("post_{}", short_hex(&hasher.finalize())))
 }
 
-fn plan_id(document: &LivingDocument, request: &PlanRequest) -> String {
+/// The id of arm B or of the winner's send of the split experiment whose
+/// arm A is `arm_a` (arm A keeps its slot's id).
+pub fn arm_post_id(arm_a: &PostId, arm: Arm) -> PostId {
+    let hash = Sha256::new()
+        .chain_update(&arm_a.0)
+        .chain_update("|arm=")
+        .chain_update(arm.as_str())
+        .finalize();
+    PostId(format!("post_{}", short_hex(&hash)))
+}
+
+fn plan_id(document: &LivingDocument, request: &PlanRequest, with_experiments: bool) -> String {
     let mut hasher = Sha256::new()
         .chain_update(&document.revision)
         .chain_update(request.period.to_string())
@@ -324,6 +353,14 @@ fn plan_id(document: &LivingDocument, request: &PlanRequest) -> String {
         if let Some(segment) = &plan_channel.segment {
             hasher.update(format!("|segment={segment}"));
         }
+    }
+    // Only a plan with experiments depends on `[ab]`: the others keep the
+    // ids they had before experiments existed.
+    if with_experiments {
+        hasher.update(format!(
+            "|ab={}/{}",
+            request.ab.test_fraction, request.ab.decide_after
+        ));
     }
     if let Some(locale) = &request.locale {
         hasher.update(format!("|locale={locale}"));
@@ -390,6 +427,11 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             )
             .collect();
         taken.sort_unstable();
+        let kind = plan_channel.experiments;
+        // An item with a `Hook B:` placed as arm A, waiting for the
+        // channel's next free slot for its arm B: (item, experiment, the
+        // index of its arm A among `posts`).
+        let mut waiting_arm_b: Option<(&Item, String, usize)> = None;
         let mut last_section: Option<&str> = None;
         let mut featured_weeks: HashSet<i64> = HashSet::new();
         let mut weeks_with_slots: Vec<(i64, Date)> = Vec::new();
@@ -401,9 +443,13 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             {
                 weeks_with_slots.push((slot.week, day));
             }
-            let holder = stored
-                .iter()
-                .find(|stored| stored.holds_slot && stored.at == slot.at.timestamp());
+            // A split experiment's arm B and winner's send sit beside its
+            // arm A, which holds the slot.
+            let holder = stored.iter().find(|stored| {
+                stored.holds_slot
+                    && stored.at == slot.at.timestamp()
+                    && !(kind == Some(ExperimentKind::Split) && is_extra_arm(stored))
+            });
             if holder.is_none()
                 && let Some(cap) = plan_channel.daily_cap
             {
@@ -415,6 +461,26 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                     ));
                     continue;
                 }
+            }
+            if holder.is_none()
+                && let Some((item, experiment, _)) = waiting_arm_b.take()
+            {
+                let index = taken.partition_point(|at| *at <= slot.at.timestamp());
+                taken.insert(index, slot.at.timestamp());
+                last_section = Some(&item.section);
+                posts.push(PlannedPost {
+                    id: post_id_in(channel, &slot.at, request.locale.as_deref(), segment),
+                    channel: channel.clone(),
+                    scheduled_at: slot.at,
+                    item: item.id.clone(),
+                    includes: Vec::new(),
+                    segment: segment.map(ToOwned::to_owned),
+                    experiment: Some(ArmOf {
+                        id: experiment,
+                        arm: Arm::B,
+                    }),
+                });
+                continue;
             }
             let pinned = holder.and_then(|stored| {
                 let item = ranked.iter().copied().find(|item| {
@@ -497,14 +563,82 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 let index = taken.partition_point(|at| *at <= slot.at.timestamp());
                 taken.insert(index, slot.at.timestamp());
             }
-            posts.push(PlannedPost {
-                id: post_id_in(channel, &slot.at, request.locale.as_deref(), segment),
+            let id = post_id_in(channel, &slot.at, request.locale.as_deref(), segment);
+            let pinned_arm = holder.and_then(|stored| stored.experiment.clone());
+            let planned = PlannedPost {
+                id: id.clone(),
                 channel: channel.clone(),
-                scheduled_at: slot.at,
+                scheduled_at: slot.at.clone(),
                 item: item.id.clone(),
                 includes,
                 segment: segment.map(ToOwned::to_owned),
-            });
+                experiment: None,
+            };
+            match kind {
+                // A slot that holds an arm B keeps it.
+                _ if pinned_arm.as_ref().is_some_and(|arm| arm.arm == Arm::B) => {
+                    posts.push(PlannedPost {
+                        experiment: pinned_arm,
+                        ..planned
+                    });
+                }
+                Some(ExperimentKind::Split) if item.subject_b.is_some() => {
+                    let experiment = experiment_id(&id);
+                    let arm = |arm| {
+                        Some(ArmOf {
+                            id: experiment.clone(),
+                            arm,
+                        })
+                    };
+                    let Ok(decision_at) = slot.at.checked_add(request.ab.decide_after) else {
+                        posts.push(planned);
+                        continue;
+                    };
+                    posts.push(PlannedPost {
+                        experiment: arm(Arm::A),
+                        ..planned.clone()
+                    });
+                    posts.push(PlannedPost {
+                        id: arm_post_id(&id, Arm::B),
+                        experiment: arm(Arm::B),
+                        ..planned.clone()
+                    });
+                    posts.push(PlannedPost {
+                        id: arm_post_id(&id, Arm::Winner),
+                        scheduled_at: decision_at,
+                        experiment: arm(Arm::Winner),
+                        ..planned
+                    });
+                }
+                Some(ExperimentKind::Slots) if item.hook_b.is_some() => {
+                    let experiment = experiment_id(&id);
+                    let stored_arm_b = stored.iter().any(|stored| {
+                        stored.item == item.id
+                            && stored
+                                .experiment
+                                .as_ref()
+                                .is_some_and(|arm| arm.arm == Arm::B && arm.id == experiment)
+                    });
+                    if !stored_arm_b {
+                        waiting_arm_b = Some((item, experiment.clone(), posts.len()));
+                    }
+                    posts.push(PlannedPost {
+                        experiment: Some(ArmOf {
+                            id: experiment,
+                            arm: Arm::A,
+                        }),
+                        ..planned
+                    });
+                }
+                _ => posts.push(planned),
+            }
+        }
+        if let Some((item, _, index)) = waiting_arm_b {
+            warnings.push(format!(
+                "the experiment of `{}` has no second {shown} slot in the period for its arm B: arm A goes out alone, as a post of no experiment",
+                item.id
+            ));
+            posts[index].experiment = None;
         }
         let any_featured = ranked
             .iter()
@@ -525,7 +659,11 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             .then_with(|| left.channel.cmp(&right.channel))
     });
     Ok(Plan {
-        id: plan_id(document, request),
+        id: plan_id(
+            document,
+            request,
+            posts.iter().any(|post| post.experiment.is_some()),
+        ),
         period: request.period,
         start: request.start,
         timezone,

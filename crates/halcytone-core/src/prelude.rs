@@ -5,6 +5,7 @@ pub use async_trait::async_trait;
 pub use crate::cadence::{Cadence, SlotRule, Weekdays};
 pub use crate::channel::{Channel, Service};
 pub use crate::error::{ConfigError, PublishError};
+pub use crate::experiment::{Arm, ExperimentKind, Variation};
 pub use crate::http::{
     HttpClient, HttpResponse, classify_status, is_success, read_each_post, read_figures,
 };

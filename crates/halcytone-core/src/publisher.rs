@@ -428,6 +428,33 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
         false
     }
 
+    /// How the channel runs A/B experiments (PRODUCT §12); `None` when it
+    /// cannot, and an item's `Subject B:` or `Hook B:` is then not planned.
+    fn experiments(&self) -> Option<crate::experiment::ExperimentKind> {
+        None
+    }
+
+    /// The content of an experiment's arm: `content` (arm A's, or the
+    /// winner's) with the arm's text and, for a split send, its share of
+    /// the list. Only called on a channel whose [`Publisher::experiments`]
+    /// is `Some`.
+    ///
+    /// # Errors
+    /// `Invalid` when the content is not the channel's, or the channel
+    /// runs no experiments.
+    fn vary(
+        &self,
+        content: &Content,
+        variation: &crate::experiment::Variation<'_>,
+    ) -> Result<Content, PublishError> {
+        let _ = (content, variation);
+        Err(PublishError::Invalid {
+            channel: self.channel(),
+            field: "experiment",
+            reason: "cannot be run: the channel runs no experiments".to_owned(),
+        })
+    }
+
     /// The most posts one [`Publisher::fetch_metrics`] call asks about
     /// (X: 100); 0 for a channel whose API reports no figures.
     fn metrics_batch(&self) -> usize {

@@ -613,6 +613,18 @@ impl Publisher for Resilient {
         self.inner.takes_segments()
     }
 
+    fn experiments(&self) -> Option<crate::experiment::ExperimentKind> {
+        self.inner.experiments()
+    }
+
+    fn vary(
+        &self,
+        content: &Content,
+        variation: &crate::experiment::Variation<'_>,
+    ) -> Result<Content, PublishError> {
+        self.inner.vary(content, variation)
+    }
+
     fn metrics_batch(&self) -> usize {
         self.inner.metrics_batch()
     }

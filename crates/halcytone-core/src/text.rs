@@ -204,6 +204,15 @@ pub fn first_paragraph(markdown: &str) -> String {
     text.trim().to_owned()
 }
 
+/// `text` with its first line replaced by `line`: an experiment's arm B
+/// opens with its `Hook B:` where arm A opens with the item's title.
+pub fn replace_first_line(text: &str, line: &str) -> String {
+    match text.split_once('\n') {
+        Some((_, rest)) => format!("{}\n{rest}", line.trim()),
+        None => line.trim().to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +272,14 @@ mod tests {
             first_paragraph("First [link](https://x.example).\n\nSecond."),
             "First link."
         );
+    }
+
+    #[test]
+    fn the_first_line_is_replaced_and_the_rest_kept() {
+        assert_eq!(
+            replace_first_line("Title\n\nBody line.\nMore.", " Hook "),
+            "Hook\n\nBody line.\nMore."
+        );
+        assert_eq!(replace_first_line("Only a title", "Hook"), "Hook");
     }
 }

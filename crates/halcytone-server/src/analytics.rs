@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use halcytone_core::channel::Channel;
 use halcytone_core::error::PublishError;
 use halcytone_core::publisher::{MetricsTarget, PostId, PostStatus, Publisher as _};
-use halcytone_core::store::{LatestReading, PostFilter, Store as _};
+use halcytone_core::store::{LatestReading, PostFilter, Store as _, StoredPost};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -153,6 +153,21 @@ impl App {
                 ..PostFilter::default()
             })
             .await?;
+        let lines = self.read_figures_of(&published).await?;
+        self.record_analytics_totals().await;
+        Ok(lines)
+    }
+
+    /// Reads the figures of `published` from their channels and stores
+    /// them: a line per channel asked.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub(crate) async fn read_figures_of(
+        &self,
+        published: &[StoredPost],
+    ) -> Result<Vec<Fetched>, AppError> {
+        let store = self.store().await?;
         let mut lines = Vec::new();
         for (channel, entry) in self.channels.iter().filter(|(_, entry)| entry.enabled) {
             let batch = entry.publisher.metrics_batch();
@@ -193,7 +208,6 @@ impl App {
             }
             lines.push(line);
         }
-        self.record_analytics_totals().await;
         Ok(lines)
     }
 

@@ -136,6 +136,9 @@ pub(crate) enum AppError {
     /// No plan has this id (an HTTP 404).
     #[error("no plan `{0}`")]
     PlanNotFound(String),
+    /// No experiment has this id (an HTTP 404).
+    #[error("no experiment `{0}`")]
+    ExperimentNotFound(String),
     /// The model server gave no usable suggestion.
     #[error(transparent)]
     Enhance(#[from] halcytone_enhance::EnhanceError),
@@ -463,6 +466,7 @@ impl App {
                     shape: entry.publisher.shape(),
                     daily_cap: entry.daily_cap,
                     segment: None,
+                    experiments: entry.publisher.experiments(),
                 });
             }
         }
@@ -700,6 +704,7 @@ impl App {
                     .into_values()
                     .collect(),
                 locale: (!edition.main).then(|| edition.locale().to_owned()),
+                ab: self.settings.ab,
             };
             let mut planned = plan(&parsed.document, &plan_request)?;
             let mut warnings: Vec<String> = fallback.into_iter().collect();
@@ -731,6 +736,7 @@ impl App {
                 // Stored posts keep their request previews too.
                 dry_run: true,
                 initial_status: self.initial_status(),
+                ab: self.settings.ab,
             };
             let mut composed = composer.compose(planned);
             composed.changes = changes;
@@ -1381,6 +1387,7 @@ impl App {
                 item: item.id.clone(),
                 includes: Vec::new(),
                 segment: plan_channel.segment.clone(),
+                experiment: None,
             })
             .collect();
         let planned = Plan {
@@ -1405,6 +1412,7 @@ impl App {
             views: &edition.views,
             dry_run: true,
             initial_status: self.initial_status(),
+            ab: self.settings.ab,
         };
         Ok(composer.compose(planned))
     }

@@ -10,6 +10,7 @@ use config::{Config, Environment, File, FileFormat};
 use halcytone_core::cadence::Cadence;
 use halcytone_core::dispatch::DispatchSettings;
 use halcytone_core::error::ConfigError;
+use halcytone_core::experiment::AbSettings;
 use halcytone_core::locale::{DEFAULT_LOCALE, Locale};
 use halcytone_core::publisher::Segment;
 use halcytone_core::registry::Table;
@@ -61,6 +62,42 @@ struct RawSettings {
     #[serde(default)]
     segments: Vec<Segment>,
     enhance: Option<halcytone_enhance::EnhanceConfig>,
+    #[serde(default)]
+    ab: RawAb,
+}
+
+/// `[ab]`: A/B experiments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAb {
+    #[serde(default = "default_test_fraction")]
+    test_fraction: f64,
+    #[serde(default = "default_decide_after")]
+    decide_after: String,
+    #[serde(default = "default_min_sample")]
+    min_sample: u64,
+}
+
+impl Default for RawAb {
+    fn default() -> Self {
+        Self {
+            test_fraction: default_test_fraction(),
+            decide_after: default_decide_after(),
+            min_sample: default_min_sample(),
+        }
+    }
+}
+
+fn default_test_fraction() -> f64 {
+    AbSettings::default().test_fraction
+}
+
+fn default_decide_after() -> String {
+    "4h".to_owned()
+}
+
+fn default_min_sample() -> u64 {
+    AbSettings::default().min_sample
 }
 
 /// `[analytics]`.
@@ -103,6 +140,37 @@ pub(crate) struct AnalyticsSettings {
     pub(crate) interval: Duration,
     /// The posts published within this long before each pass.
     pub(crate) since: Duration,
+}
+
+fn ab_settings(raw: &RawAb) -> Result<AbSettings, ConfigError> {
+    let fraction = raw.test_fraction;
+    // Two arms of the list, with some of it left for the winner.
+    if !(fraction > 0.0 && fraction < 0.5) {
+        return Err(ConfigError::new(
+            "ab.test_fraction",
+            format!(
+                "{fraction} is not a share of the list above 0 and below 0.5 (each of two arms gets it)"
+            ),
+        ));
+    }
+    let decide_after = parse_duration(&raw.decide_after)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .and_then(|duration| jiff::SignedDuration::try_from(duration).ok())
+        .ok_or_else(|| {
+            ConfigError::new(
+                "ab.decide_after",
+                format!(
+                    "`{}` is not a duration above zero such as 4h or 30m",
+                    raw.decide_after
+                ),
+            )
+        })?;
+    Ok(AbSettings {
+        test_fraction: fraction,
+        decide_after,
+        min_sample: raw.min_sample,
+    })
 }
 
 fn default_timezone() -> String {
@@ -454,6 +522,8 @@ pub(crate) struct Settings {
     pub(crate) segments: Vec<Segment>,
     /// `[enhance]`: the model server of AI suggestions, when configured.
     pub(crate) enhance: Option<halcytone_enhance::EnhanceConfig>,
+    /// `[ab]`: A/B experiments.
+    pub(crate) ab: AbSettings,
 }
 
 /// `[locales.<code>]`: another language's living document.
@@ -680,6 +750,7 @@ impl Settings {
             interval: analytics_duration("interval", &raw.analytics.interval)?,
             since: analytics_duration("since", &raw.analytics.since)?,
         };
+        let ab = ab_settings(&raw.ab)?;
         for (index, segment) in raw.segments.iter().enumerate() {
             let key = format!("segments[{index}]");
             if !halcytone_core::document::is_segment_id(&segment.id) {
@@ -772,6 +843,7 @@ impl Settings {
             locale,
             locales,
             analytics,
+            ab,
             segments: raw.segments,
             enhance: raw.enhance,
             approval: raw.approval,

@@ -24,6 +24,7 @@ use tracing::Instrument;
 use halcytone_core::store::StoreError;
 
 use crate::app::{App, AppError, GenerateRequest, PostsRequest};
+use crate::experiments::Experiment;
 use crate::ready::{Check, Readiness};
 use crate::report::{ChannelReport, channel_reports};
 use halcytone_core::dispatch::Reconciled;
@@ -119,9 +120,9 @@ pub(crate) fn classify(error: &AppError) -> (StatusCode, &'static str) {
         }
         AppError::Source(_) => (StatusCode::SERVICE_UNAVAILABLE, "source-unavailable"),
         AppError::Plan(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unplannable"),
-        AppError::Store(StoreError::NotFound(_)) | AppError::PlanNotFound(_) => {
-            (StatusCode::NOT_FOUND, "not-found")
-        }
+        AppError::Store(StoreError::NotFound(_))
+        | AppError::PlanNotFound(_)
+        | AppError::ExperimentNotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
         AppError::Store(
             StoreError::Illegal(_)
             | StoreError::Conflict { .. }
@@ -170,6 +171,8 @@ pub(crate) fn router(app: Arc<App>, metrics: PrometheusHandle, admin: Router) ->
         .route("/posts/{id}/suggestion/{decision}", post(decide_suggestion))
         .route("/reconcile", post(reconcile))
         .route("/analytics", get(analytics))
+        .route("/experiments", get(list_experiments))
+        .route("/experiments/{id}", get(show_experiment))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             require_token,
@@ -938,6 +941,47 @@ async fn analytics(
         .map_err(|error| Problem::from_app(&id, &error))
 }
 
+/// The answer of `GET /experiments`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ExperimentsAnswer {
+    /// Every stored experiment, by its arm A's time.
+    experiments: Vec<Experiment>,
+}
+
+/// The A/B experiments: arms, their posts and figures, the winner and why
+/// (PRODUCT §12).
+#[utoipa::path(get, path = "/experiments", tag = "experiments",
+    responses((status = 200, description = "Every stored experiment.", body = ExperimentsAnswer)),
+    security(("bearer" = [])))]
+async fn list_experiments(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+) -> Result<Json<ExperimentsAnswer>, Problem> {
+    app.experiments()
+        .await
+        .map(|experiments| Json(ExperimentsAnswer { experiments }))
+        .map_err(|error| Problem::from_app(&id, &error))
+}
+
+/// One A/B experiment.
+#[utoipa::path(get, path = "/experiments/{id}", tag = "experiments",
+    params(("id" = String, Path, description = "The experiment's id (exp_…)")),
+    responses(
+        (status = 200, description = "The experiment.", body = Experiment),
+        (status = 404, description = "No such experiment.", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+async fn show_experiment(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<RequestId>,
+    axum::extract::Path(experiment): axum::extract::Path<String>,
+) -> Result<Json<Experiment>, Problem> {
+    app.experiment(&experiment)
+        .await
+        .map(Json)
+        .map_err(|error| Problem::from_app(&id, &error))
+}
+
 /// The answer of `GET /channels`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ChannelsAnswer {
@@ -961,7 +1005,7 @@ async fn channels(State(app): State<Arc<App>>) -> Json<ChannelsAnswer> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Halcytone", description = "Plans, renders, reviews and publishes a living document's posts (PRODUCT §7)."),
-    paths(health, ready, generate, generate_batch, channels, show_plan, list_posts, show_post, edit_post, decide_post, enhance_post, decide_suggestion, reconcile, analytics),
+    paths(health, ready, generate, generate_batch, channels, show_plan, list_posts, show_post, edit_post, decide_post, enhance_post, decide_suggestion, reconcile, analytics, list_experiments, show_experiment),
     modifiers(&CommonResponses),
 )]
 struct ApiDoc;

@@ -7,6 +7,7 @@ mod analytics;
 mod app;
 mod config;
 mod enhance;
+mod experiments;
 mod http;
 mod origins;
 mod output;
@@ -128,6 +129,11 @@ enum Command {
         #[command(subcommand)]
         command: AnalyticsCommand,
     },
+    /// A/B experiments: their arms, figures and decisions.
+    Experiments {
+        #[command(subcommand)]
+        command: ExperimentsCommand,
+    },
     /// A period's figures: totals and rates by channel, each post's, the top posts.
     Report {
         /// day, week, month or Nd (1 to 92 days).
@@ -139,6 +145,30 @@ enum Command {
         /// Only this channel.
         #[arg(long)]
         channel: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExperimentsCommand {
+    /// List the stored experiments.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One experiment: its arms, their figures, the winner and why.
+    Show {
+        /// The experiment's id (exp_…).
+        id: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decide the experiments whose arms have been out for ab.decide_after, now.
+    Decide {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -556,6 +586,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             });
             Ok(())
         }
+        Command::Experiments { command } => experiments(&app, command).await,
         Command::Report {
             period,
             start,
@@ -572,6 +603,38 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+async fn experiments(app: &App, command: ExperimentsCommand) -> Result<(), Failure> {
+    let zone = &app.settings.timezone;
+    let text = match command {
+        ExperimentsCommand::List { json } => {
+            let experiments = app.experiments().await?;
+            if json {
+                json_text(&serde_json::json!({ "experiments": experiments }))?
+            } else {
+                output::experiments_table(&experiments, zone)
+            }
+        }
+        ExperimentsCommand::Show { id, json } => {
+            let experiment = app.experiment(&id).await?;
+            if json {
+                json_text(&experiment)?
+            } else {
+                output::experiment_details(&experiment, zone)
+            }
+        }
+        ExperimentsCommand::Decide { json } => {
+            let outcomes = app.decide_experiments(jiff::Timestamp::now()).await?;
+            if json {
+                json_text(&serde_json::json!({ "experiments": outcomes }))?
+            } else {
+                output::decided(&outcomes)
+            }
+        }
+    };
+    output::print(&text);
+    Ok(())
 }
 
 fn json_text<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
@@ -1108,6 +1171,23 @@ async fn serve(app: App, bind: Option<std::net::SocketAddr>) -> Result<(), Failu
                         tracing::info!(readings, "Figures read.");
                     }
                     Err(error) => tracing::warn!(%error, "Figures not read: the store failed."),
+                }
+            }
+        });
+    }
+    // Experiments are decided soon after ab.decide_after: a pass a minute,
+    // which reads figures only for the experiments that are due.
+    if !app.settings.dry_run {
+        let deciding = Arc::clone(&app);
+        let decide_stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = decide_stop.cancelled() => return,
+                    () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                }
+                if let Err(error) = deciding.decide_experiments(jiff::Timestamp::now()).await {
+                    tracing::warn!(%error, "Experiments not decided: the store failed.");
                 }
             }
         });

@@ -6,12 +6,15 @@ use std::fmt::Write as _;
 use halcytone_core::compose::{ContentPlan, ScheduledPost};
 
 use halcytone_core::dispatch::{Dispatched, DuePreview, PassSummary, Reconciled};
+use halcytone_core::experiment::{Arm, ExperimentKind};
 use halcytone_core::publisher::PostStatus;
+use halcytone_core::store::lifecycle::status_name;
 use halcytone_core::store::{DeliveryRecord, StoredPost, lifecycle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::app::PublishReport;
+use crate::experiments::{Decided, Experiment};
 use crate::report::ChannelReport;
 
 /// A time as people read it: in the configured zone, with the zone's abbreviation.
@@ -43,6 +46,12 @@ fn summary(post: &ScheduledPost) -> String {
     }
     if let Some(segment) = &post.segment {
         let _ = write!(line, " [{segment}]");
+    }
+    if let Some(arm) = &post.experiment {
+        let _ = match arm.arm {
+            Arm::Winner => write!(line, " (winner of {} to the rest)", arm.id),
+            other => write!(line, " (arm {other} of {})", arm.id),
+        };
     }
     if parts > 1 {
         let _ = write!(line, " (thread of {parts})");
@@ -672,6 +681,126 @@ pub(crate) fn report(report: &crate::analytics::Report, zone: &TimeZone) -> Stri
                 );
             }
         }
+    }
+    out
+}
+
+/// The stored experiments, one line each.
+pub(crate) fn experiments_table(experiments: &[Experiment], zone: &TimeZone) -> String {
+    if experiments.is_empty() {
+        return "No experiments: an item's `Subject B:` or `Hook B:` line makes one.\n".to_owned();
+    }
+    let mut out = String::new();
+    for experiment in experiments {
+        let title = experiment
+            .item
+            .get("title")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let when = experiment
+            .arms
+            .first()
+            .map(|arm| local(arm.scheduled_at, zone))
+            .unwrap_or_default();
+        let outcome = match &experiment.decision {
+            Some(decision) => match decision.winner {
+                Some(winner) => format!("{}: {winner}", experiment.status),
+                None => experiment.status.to_owned(),
+            },
+            None => experiment.status.to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "{}  {:<9} {when}  {title}  {outcome}",
+            experiment.id,
+            experiment.channel.as_str()
+        );
+    }
+    out
+}
+
+/// One experiment: its arms, their figures, and the decision with why.
+pub(crate) fn experiment_details(experiment: &Experiment, zone: &TimeZone) -> String {
+    let title = experiment
+        .item
+        .get("title")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let mut out = format!(
+        "Experiment {} · {} · {} · {title}\n",
+        experiment.id,
+        experiment.channel.as_str(),
+        match experiment.kind {
+            ExperimentKind::Split => "one send split, then the winner to the rest",
+            ExperimentKind::Slots => "two slots",
+        }
+    );
+    for arm in &experiment.arms {
+        let _ = writeln!(
+            out,
+            "\n{:<6} {}  {}  {}{}\n       \"{}\"",
+            arm.arm.as_str(),
+            arm.post,
+            status_name(arm.status),
+            local(arm.scheduled_at, zone),
+            arm.published_at
+                .map(|out| format!(" (out {})", local(out, zone)))
+                .unwrap_or_default(),
+            arm.text
+        );
+        if !arm.figures.is_empty() {
+            let _ = writeln!(out, "       {}", figures_line(&arm.figures, &arm.rates));
+        }
+    }
+    out.push('\n');
+    match &experiment.decision {
+        Some(decision) => {
+            let winner = decision
+                .winner
+                .map_or_else(|| "none".to_owned(), |arm| format!("arm {arm}"));
+            let _ = writeln!(
+                out,
+                "{} {}: {winner}, on the {}: {}.",
+                if decision.inconclusive {
+                    "Inconclusive"
+                } else {
+                    "Decided"
+                },
+                local(decision.decided_at, zone),
+                decision.rate,
+                decision.reason
+            );
+        }
+        None => {
+            let _ = match experiment.decides_at {
+                Some(at) => writeln!(out, "Running: decided after {}.", local(at, zone)),
+                None => writeln!(out, "Running: decided once both arms are out."),
+            };
+        }
+    }
+    out
+}
+
+/// What a decision pass did.
+pub(crate) fn decided(outcomes: &[Decided]) -> String {
+    if outcomes.is_empty() {
+        return "No experiment is waiting for a decision.\n".to_owned();
+    }
+    let mut out = String::new();
+    for outcome in outcomes {
+        let _ = match (&outcome.decision, &outcome.waiting) {
+            (Some(decision), _) => writeln!(
+                out,
+                "{}  {}: {}",
+                outcome.experiment,
+                decision
+                    .winner
+                    .map_or_else(|| "no winner".to_owned(), |arm| format!("arm {arm}")),
+                decision.reason
+            ),
+            (None, Some(why)) => writeln!(out, "{}  waiting: {why}", outcome.experiment),
+            (None, None) => Ok(()),
+        };
     }
     out
 }

@@ -12,13 +12,14 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 
 use halcytone_core::channel::Channel;
+use halcytone_core::experiment::{Arm, ArmOf, Decision};
 use halcytone_core::publisher::{PostId, PostStatus, Reading};
 use halcytone_core::store::lifecycle::{self, Action, is_protected, parse_status, status_name};
 use halcytone_core::store::{
     Attempt, AttemptOutcome, DeliveryOutcome, DeliveryRecord, DueDelivery, Finish, LatestReading,
     LeasedPost, Leasing, NewPost, PlanRecord, PlannedVersion, PostFilter, Requeue, Requeued,
-    Resolution, SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned, content_hash,
-    event_type, new_event_id,
+    Resolution, RestContent, SaveReport, Store, StoreError, StoredPlan, StoredPost, Transitioned,
+    content_hash, event_type, new_event_id,
 };
 
 /// How often a compare-and-set transition is tried again when the post
@@ -27,7 +28,7 @@ const CAS_TRIES: usize = 3;
 
 /// A post with its content: `{POST_SELECT} WHERE …`.
 const POST_SELECT: &str = "SELECT id, plan_id, channel, scheduled_at, item, includes, status, locale, segment, \
-                           content, request, content_hash, approved_hash, created_at, updated_at, \
+                           experiment, arm, content, request, content_hash, approved_hash, created_at, updated_at, \
                            attempt_count, next_attempt_ms, external_ids, published_at_ms, \
                            edited_at, conflict, previous, suggestion \
                            FROM posts JOIN post_contents ON post_contents.post_id = posts.id";
@@ -43,11 +44,14 @@ enum Author {
 
 /// What makes a scheduled post due at `$1` (seconds) and `$2` (milliseconds):
 /// its time has come, its backoff is over, and its approval still holds.
+/// A winner's send waits for its experiment's decision.
 macro_rules! due {
     () => {
         "status = 'scheduled' AND scheduled_at <= $1 \
          AND (next_attempt_ms IS NULL OR next_attempt_ms <= $2) \
-         AND (approved_hash IS NULL OR approved_hash = content_hash)"
+         AND (approved_hash IS NULL OR approved_hash = content_hash) \
+         AND (arm IS NULL OR arm <> 'winner' OR experiment IN \
+         (SELECT experiment FROM experiment_decisions))"
     };
 }
 const DUE: &str = due!();
@@ -359,6 +363,19 @@ fn status_of(row: &AnyRow) -> Result<PostStatus, StoreError> {
     parse_status(&name).ok_or_else(|| StoreError::Corrupt(format!("status `{name}`")))
 }
 
+fn arm_of(row: &AnyRow) -> Result<Option<ArmOf>, StoreError> {
+    let experiment: Option<String> = row.try_get("experiment").map_err(database)?;
+    let arm: Option<String> = row.try_get("arm").map_err(database)?;
+    match (experiment, arm) {
+        (Some(id), Some(arm)) => {
+            let arm =
+                Arm::parse(&arm).ok_or_else(|| StoreError::Corrupt(format!("arm `{arm}`")))?;
+            Ok(Some(ArmOf { id, arm }))
+        }
+        _ => Ok(None),
+    }
+}
+
 fn timestamp(seconds: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_second(seconds)
         .map_err(|error| StoreError::Corrupt(format!("time {seconds}: {error}")))
@@ -382,6 +399,7 @@ fn post_of(row: &AnyRow) -> Result<StoredPost, StoreError> {
         status: status_of(row)?,
         locale: row.try_get("locale").map_err(database)?,
         segment: row.try_get("segment").map_err(database)?,
+        experiment: arm_of(row)?,
         content: serde_json::from_str(&content)?,
         request: serde_json::from_str(&request)?,
         content_hash: row.try_get("content_hash").map_err(database)?,
@@ -611,7 +629,8 @@ impl Store for SqlStore {
                 let inserted = sqlx::query(
                     "INSERT INTO posts (id, plan_id, channel, scheduled_at, item_id, item, \
                      includes, status, content_hash, planned_hash, created_at, updated_at, locale, \
-                     segment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11, $12) \
+                     segment, experiment, arm) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11, $12, $13, $14) \
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(post.id.0.as_str())
@@ -626,6 +645,8 @@ impl Store for SqlStore {
                 .bind(now)
                 .bind(post.locale.as_str())
                 .bind(post.segment.as_deref())
+                .bind(post.experiment.as_ref().map(|arm| arm.id.as_str()))
+                .bind(post.experiment.as_ref().map(|arm| arm.arm.as_str()))
                 .execute(&mut *tx)
                 .await
                 .map_err(database)?;
@@ -652,13 +673,18 @@ impl Store for SqlStore {
             if edited && planned_hash.as_deref() != Some(hash.as_str()) {
                 // A person's edit stays; the document's newer version waits
                 // beside it for them to take or leave.
-                sqlx::query("UPDATE posts SET plan_id = $1, planned_hash = $2 WHERE id = $3")
-                    .bind(plan.id.as_str())
-                    .bind(hash.as_str())
-                    .bind(post.id.0.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(database)?;
+                sqlx::query(
+                    "UPDATE posts SET plan_id = $1, planned_hash = $2, experiment = $3, arm = $4 \
+                     WHERE id = $5",
+                )
+                .bind(plan.id.as_str())
+                .bind(hash.as_str())
+                .bind(post.experiment.as_ref().map(|arm| arm.id.as_str()))
+                .bind(post.experiment.as_ref().map(|arm| arm.arm.as_str()))
+                .bind(post.id.0.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(database)?;
                 let planned = PlannedVersion {
                     content: post.content.clone(),
                     request: post.request.clone(),
@@ -680,13 +706,18 @@ impl Store for SqlStore {
                 report.conflicts.push(post.id.clone());
             }
             if edited || stored_hash == hash {
-                sqlx::query("UPDATE posts SET plan_id = $1 WHERE id = $2 AND status = $3")
-                    .bind(plan.id.as_str())
-                    .bind(post.id.0.as_str())
-                    .bind(status_name(status))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(database)?;
+                sqlx::query(
+                    "UPDATE posts SET plan_id = $1, experiment = $2, arm = $3 \
+                     WHERE id = $4 AND status = $5",
+                )
+                .bind(plan.id.as_str())
+                .bind(post.experiment.as_ref().map(|arm| arm.id.as_str()))
+                .bind(post.experiment.as_ref().map(|arm| arm.arm.as_str()))
+                .bind(post.id.0.as_str())
+                .bind(status_name(status))
+                .execute(&mut *tx)
+                .await
+                .map_err(database)?;
                 report.unchanged.push(post.id.clone());
                 continue;
             }
@@ -694,7 +725,8 @@ impl Store for SqlStore {
             let changed = sqlx::query(
                 "UPDATE posts SET plan_id = $1, item_id = $2, item = $3, includes = $4, \
                  status = $5, content_hash = $6, planned_hash = $6, \
-                 approved_hash = $7, updated_at = $8, attempt_count = 0, next_attempt_ms = NULL \
+                 approved_hash = $7, updated_at = $8, attempt_count = 0, next_attempt_ms = NULL, \
+                 experiment = $12, arm = $13 \
                  WHERE id = $9 AND status = $10 AND content_hash = $11 AND edited_at IS NULL",
             )
             .bind(plan.id.as_str())
@@ -708,6 +740,8 @@ impl Store for SqlStore {
             .bind(post.id.0.as_str())
             .bind(status_name(status))
             .bind(stored_hash.as_str())
+            .bind(post.experiment.as_ref().map(|arm| arm.id.as_str()))
+            .bind(post.experiment.as_ref().map(|arm| arm.arm.as_str()))
             .execute(&mut *tx)
             .await
             .map_err(database)?;
@@ -851,6 +885,66 @@ impl Store for SqlStore {
             Some((content, request, Author::Person)),
         )
         .await
+    }
+
+    async fn decide_experiment(
+        &self,
+        decision: &Decision,
+        rest: Option<RestContent<'_>>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(database)?;
+        let recorded = sqlx::query(
+            "INSERT INTO experiment_decisions (experiment, decided_at_ms, decision) \
+             VALUES ($1, $2, $3) ON CONFLICT (experiment) DO NOTHING",
+        )
+        .bind(decision.experiment.as_str())
+        .bind(decision.decided_at.as_millisecond())
+        .bind(serde_json::to_string(decision)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
+        if recorded.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some(rest) = rest {
+            let hash = content_hash(rest.content, rest.request);
+            // Only a post still waiting, never edited and with nothing out.
+            let changed = sqlx::query(
+                "UPDATE posts SET content_hash = $1, planned_hash = $1, \
+                 approved_hash = CASE WHEN approved_hash IS NULL THEN NULL ELSE $1 END, \
+                 updated_at = $2 WHERE id = $3 AND arm = 'winner' AND experiment = $4 \
+                 AND status IN ('draft', 'approved', 'scheduled') AND edited_at IS NULL \
+                 AND external_ids = '[]' \
+                 AND (approved_hash IS NULL OR approved_hash = content_hash)",
+            )
+            .bind(hash.as_str())
+            .bind(decision.decided_at.as_second())
+            .bind(rest.post.0.as_str())
+            .bind(decision.experiment.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(database)?;
+            if changed.rows_affected() == 1 {
+                write_content(&mut *tx, rest.post, rest.content, rest.request).await?;
+            }
+        }
+        tx.commit().await.map_err(database)?;
+        Ok(true)
+    }
+
+    async fn decisions(&self) -> Result<Vec<Decision>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT decision FROM experiment_decisions ORDER BY decided_at_ms, experiment",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database)?;
+        rows.iter()
+            .map(|row| {
+                let text: String = row.try_get("decision").map_err(database)?;
+                Ok(serde_json::from_str(&text)?)
+            })
+            .collect()
     }
 
     async fn set_suggestion(
@@ -1110,6 +1204,8 @@ impl Store for SqlStore {
                     "status = 'scheduled' AND $1 = $1 \
                      AND (next_attempt_ms IS NULL OR next_attempt_ms <= $2) \
                      AND (approved_hash IS NULL OR approved_hash = content_hash) \
+                     AND (arm IS NULL OR arm <> 'winner' OR experiment IN \
+                     (SELECT experiment FROM experiment_decisions)) \
                      AND id IN ({})",
                     placeholders.join(", ")
                 )

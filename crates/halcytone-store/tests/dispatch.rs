@@ -155,6 +155,7 @@ fn new_post(channel: &str, n: i64, status: PostStatus) -> NewPost {
         status,
         locale: "en-GB".to_owned(),
         segment: None,
+        experiment: None,
         content: json!({"text": format!("post {n}")}),
         request: json!([]),
     }

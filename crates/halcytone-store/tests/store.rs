@@ -41,6 +41,7 @@ fn post(prefix: &str, n: i64, text: &str) -> NewPost {
         status: PostStatus::Draft,
         locale: "en-GB".to_owned(),
         segment: None,
+        experiment: None,
         content: json!({"text": text}),
         request: json!([{"method": "POST", "url": "https://x.test/2/tweets", "body": {"text": text}}]),
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::CHANNEL;
 use crate::config::{Backend, EmailConfig};
 use crate::listmonk;
-use crate::wire::NewsletterRequest;
+use crate::wire::{NewsletterRequest, Split};
 
 /// The longest subject line, in characters; mail clients cut around here.
 const MAX_SUBJECT: usize = 150;
@@ -38,6 +38,9 @@ pub(crate) struct EmailContent {
     /// `crm_segment` of the list, listmonk to `listmonk_list`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) segment: Option<Segment>,
+    /// The issue's share of an A/B experiment (the CRM's `split`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) split: Option<Split>,
 }
 
 /// Publishes the newsletter through the CRM or listmonk.
@@ -164,6 +167,7 @@ impl Publisher for EmailPublisher {
             text: text.trim().to_owned(),
             locale: locale.map(|(code, _)| code.clone()),
             segment: input.segment.cloned(),
+            split: None,
         };
         Content::from_typed(&CHANNEL, &content)
     }
@@ -211,6 +215,24 @@ impl Publisher for EmailPublisher {
                 )
             })?;
         }
+        if let Some(split) = &content.split {
+            ensure(
+                &CHANNEL,
+                self.config.backend == Backend::Crm,
+                "split",
+                || "is an A/B experiment's, which only the crm backend can send".to_owned(),
+            )?;
+            let share = split.fraction.unwrap_or(0.0);
+            let valid = match split.arm.as_str() {
+                "A" | "B" => split.rest.is_none() && share > 0.0 && share <= 0.5,
+                "winner" => split.rest == Some(true) && split.fraction.is_none(),
+                _ => false,
+            };
+            ensure(&CHANNEL, valid, "split", || {
+                "must be an arm A or B with a fraction in (0, 0.5], or the winner with rest: true"
+                    .to_owned()
+            })?;
+        }
         if let Some(locale) = &content.locale {
             ensure(
                 &CHANNEL,
@@ -256,6 +278,7 @@ impl Publisher for EmailPublisher {
                 .segment
                 .as_ref()
                 .and_then(|segment| segment.crm_segment.as_deref()),
+            split: content.split.as_ref(),
         };
         Ok(vec![services_create(
             &CHANNEL,
@@ -269,6 +292,28 @@ impl Publisher for EmailPublisher {
     /// The newsletter has an issue per segment.
     fn takes_segments(&self) -> bool {
         true
+    }
+
+    /// The CRM splits one send between arms; listmonk cannot.
+    fn experiments(&self) -> Option<ExperimentKind> {
+        (self.config.backend == Backend::Crm).then_some(ExperimentKind::Split)
+    }
+
+    /// Arm B's subject is the item's `Subject B:`; the split is the arm's
+    /// share of the list, or the rest for the winner's send.
+    fn vary(&self, content: &Content, variation: &Variation<'_>) -> Result<Content, PublishError> {
+        let mut content: EmailContent = typed_content(&CHANNEL, content)?;
+        if let Some(subject) = variation.text {
+            subject.clone_into(&mut content.subject);
+        }
+        let winner = variation.arm == Arm::Winner;
+        content.split = Some(Split {
+            experiment: variation.experiment.to_owned(),
+            arm: variation.arm.as_str().to_owned(),
+            fraction: (!winner).then_some(variation.fraction),
+            rest: winner.then_some(true),
+        });
+        Content::from_typed(&CHANNEL, &content)
     }
 
     fn metrics_batch(&self) -> usize {
@@ -375,6 +420,8 @@ mod tests {
             priority: Priority::Normal,
             link: Some("https://halcytone.example/a?b=1&c=2".to_owned()),
             segments: None,
+            subject_b: None,
+            hook_b: None,
             body: body.to_owned(),
             location: Location::Line(1),
         };
@@ -815,6 +862,96 @@ mod tests {
         assert!(
             check(serde_json::json!({"subject": "S"}))
                 .starts_with("email post is invalid: content does not have the email shape")
+        );
+    }
+
+    #[test]
+    fn an_arm_carries_its_subject_and_share_and_the_winner_goes_to_the_rest() {
+        let featured = item("Sleep timer", "Fades out.");
+        let at: jiff::ZonedDateTime = "2026-11-30T09:00:00+00:00[UTC]".parse().unwrap();
+        let id = PostId("post_arm".to_owned());
+        let renderer = Renderer::new(None).unwrap();
+        let input = RenderInput {
+            post_id: &id,
+            scheduled_at: &at,
+            item: &featured,
+            includes: &[],
+            locale: renderer.locale(),
+            segment: None,
+        };
+        let crm = publisher();
+        assert_eq!(crm.experiments(), Some(ExperimentKind::Split));
+        let arm_a = crm.render(&input, &renderer).unwrap();
+        let variation = |arm, text| Variation {
+            experiment: "exp_1",
+            arm,
+            fraction: 0.2,
+            text,
+        };
+        let arm_b = crm
+            .vary(&arm_a, &variation(Arm::B, Some("Fall asleep to the fade")))
+            .unwrap();
+        crm.validate(&arm_b).unwrap();
+        let body = |content: &Content| {
+            let post = OutgoingPost {
+                id: id.clone(),
+                scheduled_at: at.clone(),
+                content: content.clone(),
+            };
+            crm.build_requests(&post).unwrap()[0].body.clone().unwrap()
+        };
+        let sent = body(&arm_b);
+        assert_eq!(sent["subject"], "Fall asleep to the fade");
+        assert_eq!(
+            sent["split"],
+            serde_json::json!({"experiment": "exp_1", "arm": "B", "fraction": 0.2})
+        );
+        assert_eq!(
+            body(&arm_a).get("split"),
+            None,
+            "a post of no experiment has no split"
+        );
+        let winner = crm.vary(&arm_b, &variation(Arm::Winner, None)).unwrap();
+        crm.validate(&winner).unwrap();
+        let sent = body(&winner);
+        assert_eq!(
+            sent["subject"], "Fall asleep to the fade",
+            "the winner's content"
+        );
+        assert_eq!(
+            sent["split"],
+            serde_json::json!({"experiment": "exp_1", "arm": "winner", "rest": true})
+        );
+        // A share of more than half the list, or listmonk, is refused.
+        let greedy = crm
+            .vary(
+                &arm_a,
+                &Variation {
+                    fraction: 0.6,
+                    ..variation(Arm::A, None)
+                },
+            )
+            .unwrap();
+        assert!(
+            crm.validate(&greedy)
+                .unwrap_err()
+                .to_string()
+                .contains("split must be")
+        );
+        let listmonk = EmailPublisher::new(
+            EmailConfig {
+                backend: Backend::Listmonk,
+                ..EmailConfig::default()
+            },
+            halcytone_core::testkit::test_http_client(),
+        );
+        assert_eq!(listmonk.experiments(), None);
+        assert!(
+            listmonk
+                .validate(&arm_b)
+                .unwrap_err()
+                .to_string()
+                .contains("only the crm backend can send")
         );
     }
 }

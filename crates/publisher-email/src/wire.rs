@@ -15,6 +15,23 @@ pub(crate) struct NewsletterRequest<'a> {
     /// The segment of the list the issue goes to, when it is a segment's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) segment: Option<&'a str>,
+    /// The issue's share of an A/B experiment, when it is an arm or the
+    /// winner's send to the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) split: Option<&'a Split>,
+}
+
+/// The CRM's `split`: `{"experiment", "arm": "A"|"B", "fraction"}` for an
+/// arm, `{"experiment", "arm": "winner", "rest": true}` for the rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Split {
+    pub(crate) experiment: String,
+    pub(crate) arm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) fraction: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) rest: Option<bool>,
 }
 
 /// listmonk: `POST /api/campaigns` body.

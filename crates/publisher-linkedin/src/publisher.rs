@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use halcytone_core::prelude::*;
+use halcytone_core::text::replace_first_line;
 use jiff::civil::time;
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +11,7 @@ use crate::CHANNEL;
 use crate::config::LinkedinConfig;
 use crate::error::parse_error;
 use crate::lookup::{MAX_PAGES, PAGE_SIZE, Page, comparable};
-use crate::render::{MAX_COMMENTARY, commentary, displayed, first_unescaped};
+use crate::render::{MAX_COMMENTARY, commentary, displayed, escape, first_unescaped};
 use crate::wire::{Distribution, PostRequest};
 
 /// Posts whose figures one pass reads (two calls each for an organisation).
@@ -179,6 +180,21 @@ impl Publisher for LinkedinPublisher {
             days: Weekdays::MONDAY_TO_FRIDAY,
             time: time(12, 0, 0, 0),
         }])
+    }
+
+    /// The arms go out in two of the channel's slots.
+    fn experiments(&self) -> Option<ExperimentKind> {
+        Some(ExperimentKind::Slots)
+    }
+
+    /// Arm B opens with the item's `Hook B:` instead of its first line.
+    fn vary(&self, content: &Content, variation: &Variation<'_>) -> Result<Content, PublishError> {
+        let mut content: LinkedinContent = typed_content(&CHANNEL, content)?;
+        if let Some(hook) = variation.text {
+            // The commentary is escaped little text; so is its new first line.
+            content.commentary = replace_first_line(&content.commentary, &escape(hook));
+        }
+        Content::from_typed(&CHANNEL, &content)
     }
 
     fn metrics_batch(&self) -> usize {

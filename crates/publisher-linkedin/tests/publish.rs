@@ -37,6 +37,8 @@ fn rendered_post(publisher: &LinkedinPublisher) -> OutgoingPost {
         priority: Priority::Normal,
         link: None,
         segments: None,
+        subject_b: None,
+        hook_b: None,
         body: "Breathe 4:4 — ça va? 呼吸 🌬️".to_owned(),
         location: Location::Line(1),
     };

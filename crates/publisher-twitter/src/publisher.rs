@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use halcytone_core::prelude::*;
+use halcytone_core::text::replace_first_line;
 use jiff::civil::time;
 use serde::{Deserialize, Serialize};
 
@@ -210,6 +211,20 @@ impl Publisher for TwitterPublisher {
     /// X's free tier allows 17 posts a user in 24 hours.
     fn default_daily_cap(&self) -> Option<u32> {
         Some(17)
+    }
+
+    /// The arms go out in two of the channel's slots.
+    fn experiments(&self) -> Option<ExperimentKind> {
+        Some(ExperimentKind::Slots)
+    }
+
+    /// Arm B opens with the item's `Hook B:` instead of its first line.
+    fn vary(&self, content: &Content, variation: &Variation<'_>) -> Result<Content, PublishError> {
+        let mut content: TwitterContent = typed_content(&CHANNEL, content)?;
+        if let (Some(hook), Some(first)) = (variation.text, content.parts.first_mut()) {
+            *first = replace_first_line(first, hook);
+        }
+        Content::from_typed(&CHANNEL, &content)
     }
 
     fn metrics_batch(&self) -> usize {

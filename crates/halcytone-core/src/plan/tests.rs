@@ -57,6 +57,7 @@ fn default_channels() -> Vec<PlanChannel> {
             shape: PostShape::Digest { more: 5 },
             daily_cap: None,
             segment: None,
+            experiments: None,
         },
         PlanChannel {
             channel: channel("linkedin"),
@@ -64,6 +65,7 @@ fn default_channels() -> Vec<PlanChannel> {
             shape: PostShape::Single,
             daily_cap: None,
             segment: None,
+            experiments: None,
         },
         PlanChannel {
             channel: channel("twitter"),
@@ -71,6 +73,7 @@ fn default_channels() -> Vec<PlanChannel> {
             shape: PostShape::Single,
             daily_cap: None,
             segment: None,
+            experiments: None,
         },
         PlanChannel {
             channel: channel("web"),
@@ -78,6 +81,7 @@ fn default_channels() -> Vec<PlanChannel> {
             shape: PostShape::Single,
             daily_cap: None,
             segment: None,
+            experiments: None,
         },
     ]
 }
@@ -92,6 +96,7 @@ fn request(period: Period, start: Date, zone: &str, channels: Vec<PlanChannel>) 
         stored: Vec::new(),
         elsewhere: Vec::new(),
         locale: None,
+        ab: AbSettings::default(),
     }
 }
 
@@ -419,6 +424,7 @@ fn as_stored(plan: &Plan, status_holds_slot: bool) -> Vec<StoredSlot> {
             holds_slot: status_holds_slot,
             protected: false,
             segment: None,
+            experiment: None,
         })
         .collect()
 }
@@ -508,6 +514,7 @@ fn a_slot_that_went_out_stays_its_posts_even_when_its_item_left_the_document() {
         holds_slot: true,
         protected: true,
         segment: None,
+        experiment: None,
     }];
     let replanned = plan(&doc, &again).unwrap();
     assert!(
@@ -578,6 +585,7 @@ fn a_slot_in_the_spring_gap_moves_to_the_first_valid_time() {
         shape: PostShape::Single,
         daily_cap: None,
         segment: None,
+        experiments: None,
     }];
     let plan = plan(
         &many_items(),
@@ -674,7 +682,7 @@ proptest! {
         let start = date(2026, 12, 1);
         let cadence = Cadence(hours.iter().map(|hour| SlotRule { days: Weekdays::EVERY_DAY, time: time(*hour, 0, 0, 0) }).collect());
         let mut capped = request(Period::Days(days), start, "Europe/London", vec![PlanChannel {
-            channel: channel("twitter"), cadence, shape: PostShape::Single, daily_cap: Some(cap), segment: None,
+            channel: channel("twitter"), cadence, shape: PostShape::Single, daily_cap: Some(cap), segment: None, experiments: None,
         }]);
         let origin = start.to_zoned_datetime(TimeZone::UTC).unwrap().timestamp();
         capped.stored = stored_hours.iter().map(|hour| StoredSlot {
@@ -685,6 +693,7 @@ proptest! {
             holds_slot: true,
             protected: true,
             segment: None,
+            experiment: None,
         }).collect();
         let planned = plan(&many_items(), &capped).unwrap();
         let mut all: Vec<jiff::Timestamp> = planned.posts.iter().map(|post| post.scheduled_at.timestamp())
@@ -716,6 +725,7 @@ fn a_daily_cap_holds_in_every_24_hour_window_counting_stored_posts() {
         shape: PostShape::Single,
         daily_cap: Some(2),
         segment: None,
+        experiments: None,
     }];
     let mut capped_request = request(Period::Days(3), date(2026, 11, 30), "UTC", capped);
     let evening_before = date(2026, 11, 29)
@@ -731,6 +741,7 @@ fn a_daily_cap_holds_in_every_24_hour_window_counting_stored_posts() {
         holds_slot: true,
         protected: true,
         segment: None,
+        experiment: None,
     }];
     let planned = plan(&many_items(), &capped_request).unwrap();
     let times: Vec<String> = planned
@@ -794,6 +805,7 @@ fn another_locales_posts_have_their_own_ids_and_count_towards_the_cap() {
         shape: PostShape::Single,
         daily_cap: Some(3),
         segment: None,
+        experiments: None,
     }];
     let main = request(Period::Day, date(2026, 11, 30), "UTC", channels);
     let english = plan(&many_items(), &main).unwrap();
@@ -845,6 +857,7 @@ fn a_newsletter_per_segment_takes_only_the_items_of_its_segment() {
         shape: PostShape::Digest { more: 5 },
         daily_cap: None,
         segment: Some(segment.to_owned()),
+        experiments: None,
     };
     let items = document(&[
         ("Breathscape", "For everyone", &[]),
@@ -912,6 +925,7 @@ fn a_newsletter_per_segment_takes_only_the_items_of_its_segment() {
         holds_slot: true,
         protected: true,
         segment: Some("lapsed".to_owned()),
+        experiment: None,
     }];
     let replanned = plan(&items, &again).unwrap();
     let lapsed = replanned
@@ -926,4 +940,143 @@ fn a_newsletter_per_segment_takes_only_the_items_of_its_segment() {
         .find(|post| post.segment.as_deref() == Some("new"))
         .unwrap();
     assert_eq!(new.item.as_str(), "breathscape/for-everyone");
+}
+
+/// A stored post of `planned`, as the planner sees it on a re-plan.
+fn stored_from(planned: &PlannedPost) -> StoredSlot {
+    StoredSlot {
+        channel: planned.channel.clone(),
+        at: planned.scheduled_at.timestamp(),
+        item: planned.item.clone(),
+        includes: planned.includes.clone(),
+        holds_slot: true,
+        protected: false,
+        segment: planned.segment.clone(),
+        experiment: planned.experiment.clone(),
+    }
+}
+
+#[test]
+fn a_subject_b_splits_the_newsletter_into_two_arms_and_the_winners_send() {
+    let mut channels = default_channels();
+    channels.retain(|plan_channel| plan_channel.channel == channel("email"));
+    channels[0].experiments = Some(ExperimentKind::Split);
+    let items = document(&[
+        (
+            "Breathscape",
+            "Sleep timer",
+            &["Subject B: Fall asleep to the fade"],
+        ),
+        ("News", "Other", &[]),
+    ]);
+    let request = request(Period::Week, date(2026, 11, 30), "UTC", channels);
+    let planned = plan(&items, &request).unwrap();
+    let arms: Vec<(Option<Arm>, String)> = planned
+        .posts
+        .iter()
+        .map(|post| {
+            (
+                post.experiment.as_ref().map(|arm| arm.arm),
+                post.scheduled_at.strftime("%a %H:%M").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        arms,
+        [
+            (Some(Arm::A), "Mon 09:00".to_owned()),
+            (Some(Arm::B), "Mon 09:00".to_owned()),
+            (Some(Arm::Winner), "Mon 13:00".to_owned()),
+        ],
+        "the winner goes ab.decide_after (4h) after the arms"
+    );
+    let slot_id = post_id(&channel("email"), &planned.posts[0].scheduled_at);
+    assert_eq!(planned.posts[0].id, slot_id, "arm A keeps the slot's id");
+    let experiment = experiment_id(&slot_id);
+    assert!(
+        planned
+            .posts
+            .iter()
+            .all(|post| post.experiment.as_ref().unwrap().id == experiment
+                && post.item == planned.posts[0].item
+                && post.includes == planned.posts[0].includes)
+    );
+    let ids: BTreeSet<&PostId> = planned.posts.iter().map(|post| &post.id).collect();
+    assert_eq!(ids.len(), 3);
+
+    // A re-plan over the stored arms gives the same three posts.
+    let mut again = request.clone();
+    again.stored = planned.posts.iter().map(stored_from).collect();
+    assert_eq!(plan(&items, &again).unwrap().posts, planned.posts);
+
+    // A channel that runs no experiments sends the item as it is.
+    let mut plain = request;
+    plain.channels[0].experiments = None;
+    let planned = plan(&items, &plain).unwrap();
+    assert_eq!(planned.posts.len(), 1);
+    assert_eq!(planned.posts[0].experiment, None);
+}
+
+#[test]
+fn a_hook_b_puts_the_arms_in_two_slots_of_the_channel() {
+    let mut channels = default_channels();
+    channels.retain(|plan_channel| plan_channel.channel == channel("twitter"));
+    channels[0].experiments = Some(ExperimentKind::Slots);
+    let items = document(&[
+        (
+            "Breathscape",
+            "Sleep timer",
+            &["Hook B: Your phone can fall asleep too"],
+        ),
+        ("News", "Other", &[]),
+        ("Science", "Third", &[]),
+    ]);
+    let request = request(Period::Day, date(2026, 11, 30), "UTC", channels);
+    let planned = plan(&items, &request).unwrap();
+    let slots: Vec<(String, &str, Option<Arm>)> = planned
+        .posts
+        .iter()
+        .map(|post| {
+            (
+                post.scheduled_at.strftime("%H:%M").to_string(),
+                post.item.as_str(),
+                post.experiment.as_ref().map(|arm| arm.arm),
+            )
+        })
+        .collect();
+    assert_eq!(
+        slots,
+        [
+            ("09:00".to_owned(), "breathscape/sleep-timer", Some(Arm::A)),
+            ("17:00".to_owned(), "breathscape/sleep-timer", Some(Arm::B)),
+        ]
+    );
+    let experiment = experiment_id(&planned.posts[0].id);
+    assert_eq!(planned.posts[1].experiment.as_ref().unwrap().id, experiment);
+    assert_eq!(
+        planned.posts[1].id,
+        post_id(&channel("twitter"), &planned.posts[1].scheduled_at),
+        "arm B has its own slot's id"
+    );
+
+    // A re-plan keeps both arms where they are.
+    let mut again = request.clone();
+    again.stored = planned.posts.iter().map(stored_from).collect();
+    assert_eq!(plan(&items, &again).unwrap().posts, planned.posts);
+
+    // Without a second slot in the period, arm A goes out alone.
+    let mut short = request;
+    short.channels[0].cadence = Cadence(vec![SlotRule {
+        days: Weekdays::EVERY_DAY,
+        time: time(9, 0, 0, 0),
+    }]);
+    let planned = plan(&items, &short).unwrap();
+    assert_eq!(planned.posts.len(), 1);
+    assert_eq!(planned.posts[0].experiment, None);
+    assert!(
+        planned.warnings.iter().any(|warning| warning
+            .starts_with("the experiment of `breathscape/sleep-timer` has no second twitter slot")),
+        "{:#?}",
+        planned.warnings
+    );
 }

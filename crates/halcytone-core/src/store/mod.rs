@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::channel::Channel;
+use crate::experiment::{ArmOf, Decision};
 use crate::publisher::{PostId, PostStatus};
 
 pub use lifecycle::{Action, IllegalTransition};
@@ -51,6 +52,8 @@ pub struct NewPost {
     pub locale: String,
     /// The newsletter segment whose issue it is.
     pub segment: Option<String>,
+    /// Its experiment and arm, when it is an arm of an A/B experiment.
+    pub experiment: Option<ArmOf>,
     /// The channel's rendered content.
     pub content: serde_json::Value,
     /// Every request publishing sends, secrets redacted, as a JSON array.
@@ -261,6 +264,9 @@ pub struct StoredPost {
     /// The newsletter segment whose issue it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// Its experiment and arm, when it is an arm of an A/B experiment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<ArmOf>,
     /// The channel's rendered content.
     pub content: serde_json::Value,
     /// The requests publishing sends, secrets redacted.
@@ -297,6 +303,17 @@ pub struct StoredPost {
     /// A model's suggestion for the content (PRODUCT §11): never sent;
     /// accepting it is an edit.
     pub suggestion: Option<serde_json::Value>,
+}
+
+/// The content a decided experiment gives its winner's send.
+#[derive(Debug, Clone, Copy)]
+pub struct RestContent<'a> {
+    /// The winner's send.
+    pub post: &'a PostId,
+    /// The winning arm's content, with the rest of the list as its share.
+    pub content: &'a serde_json::Value,
+    /// The requests publishing it sends, secrets redacted.
+    pub request: &'a serde_json::Value,
 }
 
 /// What a plan rendered for a post that a person had edited.
@@ -748,6 +765,21 @@ pub trait Store: Send + Sync {
 
     /// The delivery log, newest events first, at most `limit`.
     async fn deliveries(&self, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    /// Records an experiment's decision, once: `false` when it was decided
+    /// already (and nothing changed). With `rest`, the winner's send takes
+    /// the winning arm's content in the same transaction, keeping its
+    /// approval (a person approved both arms' content); a post that is out,
+    /// going out or edited by a person keeps its own. Until its experiment
+    /// is decided, a winner's send is never due.
+    async fn decide_experiment(
+        &self,
+        decision: &Decision,
+        rest: Option<RestContent<'_>>,
+    ) -> Result<bool, StoreError>;
+
+    /// Every recorded decision, oldest first.
+    async fn decisions(&self) -> Result<Vec<Decision>, StoreError>;
 
     /// Keeps `suggestion` beside the post's content, or drops it (`None`).
     async fn set_suggestion(

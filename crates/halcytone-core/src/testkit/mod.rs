@@ -3,6 +3,7 @@
 //! Publisher crates snapshot what they render for the example living document
 //! through these helpers, so every channel is tested on the same input.
 
+use crate::experiment::AbSettings;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,10 +65,12 @@ pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
             shape: publisher.shape(),
             daily_cap: None,
             segment: None,
+            experiments: publisher.experiments(),
         }],
         stored: Vec::new(),
         elsewhere: Vec::new(),
         locale: None,
+        ab: AbSettings::default(),
     };
     let planned = plan(&document, &request).expect("the example week plans");
     let publishers = BTreeMap::from([(channel, publisher)]);
@@ -81,6 +84,7 @@ pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
         views: &ItemViews::default(),
         dry_run: true,
         initial_status: PostStatus::Draft,
+        ab: AbSettings::default(),
     }
     .compose(planned)
 }

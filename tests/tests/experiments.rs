@@ -1,0 +1,300 @@
+//! A/B experiments (PRODUCT §12) against an emulated CRM: an item's
+//! `Subject B:` sends arms A and B each to a share of the list, the winner's
+//! send waits for the decision, `experiments decide` reads the arms' figures
+//! and picks the arm they favour (or, with too few opens, keeps arm A), and
+//! the winner then goes to the rest. On X, a `Hook B:` puts the arms in two
+//! slots.
+
+use halcytone_e2e::{command, scratch};
+use serde_json::{Value, json};
+use wiremock::matchers::{body_partial_json, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const DOCUMENT: &str = "# Living document
+
+## Breathscape
+
+### Sleep timer fades out
+Subject B: Fall asleep to the fade
+Hook B: Your phone can fall asleep too
+
+The sleep timer now fades the session out over a minute.
+
+## News
+
+### Offline mode
+
+Every session can be downloaded.
+";
+
+/// The CRM: each arm's create answers its own id, and each id's figures
+/// are `opens_b` unique opens for arm B and 210 for arm A, of 1,000.
+async fn crm(opens_b: u64) -> MockServer {
+    let crm = MockServer::start().await;
+    for (arm, id) in [("A", "nl_a"), ("B", "nl_b"), ("winner", "nl_rest")] {
+        Mock::given(method("POST"))
+            .and(path("/api/v1/newsletters"))
+            .and(body_partial_json(json!({"split": {"arm": arm}})))
+            .respond_with(
+                ResponseTemplate::new(202).set_body_json(json!({"id": id, "status": "scheduled"})),
+            )
+            .mount(&crm)
+            .await;
+    }
+    for (id, opens) in [("nl_a", 210), ("nl_b", opens_b)] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v1/newsletters/{id}/stats")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": id, "sent": 1000, "delivered": 1000, "opens": opens + 40,
+                "unique_opens": opens, "clicks": 12, "unique_clicks": 10,
+                "unsubscribes": 1, "bounces": 0, "updated_at": "2026-01-05T13:00:00Z"
+            })))
+            .mount(&crm)
+            .await;
+    }
+    crm
+}
+
+fn project(name: &str, crm: &MockServer) -> std::path::PathBuf {
+    let directory = scratch(name);
+    std::fs::write(directory.join("living.md"), DOCUMENT).unwrap();
+    std::fs::write(
+        directory.join("halcytone.toml"),
+        format!(
+            r#"[source]
+path = "living.md"
+
+[approval]
+required = false
+
+[channels.email]
+base_url = "{}"
+api_key = "crm-secret"
+list_id = "newsletter-main"
+
+[ab]
+test_fraction = 0.15
+decide_after = "1s"
+min_sample = 100
+"#,
+            crm.uri()
+        ),
+    )
+    .unwrap();
+    directory
+}
+
+async fn run(directory: &std::path::Path, args: &[&str]) -> Value {
+    let output = command(directory).args(args).output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The bodies the CRM received, by the arm of their split.
+async fn sent(crm: &MockServer) -> Vec<(String, Value)> {
+    crm.received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|request| request.method.as_str() == "POST")
+        .map(|request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            (body["split"]["arm"].as_str().unwrap().to_owned(), body)
+        })
+        .collect()
+}
+
+/// Plans the day, sends what is due, decides, sends again: the winner's
+/// send to the rest as the CRM received it, and the experiment as shown.
+async fn experiment_day(name: &str, opens_b: u64) -> (Value, Value, MockServer) {
+    let crm = crm(opens_b).await;
+    let directory = project(name, &crm);
+    let plan = run(
+        &directory,
+        &[
+            "generate",
+            "--period",
+            "day",
+            "--start",
+            "2026-01-05",
+            "--channels",
+            "email",
+            "--json",
+        ],
+    )
+    .await;
+    let arms: Vec<&str> = plan["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|post| post["experiment"]["arm"].as_str().unwrap())
+        .collect();
+    assert_eq!(arms, ["A", "B", "winner"], "{plan}");
+    let experiment = plan["posts"][0]["experiment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The arms go out; the winner's send waits for the decision.
+    let first = run(&directory, &["publish", "--due", "--json"]).await;
+    assert_eq!(first["posts"].as_array().unwrap().len(), 2, "{first}");
+    let bodies = sent(&crm).await;
+    assert_eq!(bodies.len(), 2);
+    for (arm, body) in &bodies {
+        assert_eq!(
+            body["split"],
+            json!({"experiment": experiment, "arm": arm, "fraction": 0.15})
+        );
+        let subject = body["subject"].as_str().unwrap();
+        match arm.as_str() {
+            "A" => assert_eq!(subject, "This Week in Breathscape: Sleep timer fades out"),
+            _ => assert_eq!(subject, "Fall asleep to the fade"),
+        }
+    }
+    let running = run(&directory, &["experiments", "show", &experiment, "--json"]).await;
+    assert_eq!(running["status"], "running", "{running}");
+    let again = run(&directory, &["publish", "--due", "--json"]).await;
+    assert_eq!(
+        again["posts"].as_array().unwrap().len(),
+        0,
+        "the winner's send is held until the decision: {again}"
+    );
+
+    // ab.decide_after (1s) after the arms went out, the figures decide.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let decided = run(&directory, &["experiments", "decide", "--json"]).await;
+    assert_eq!(
+        decided["experiments"][0]["experiment"], experiment,
+        "{decided}"
+    );
+    let rest = run(&directory, &["publish", "--due", "--json"]).await;
+    assert_eq!(rest["posts"].as_array().unwrap().len(), 1, "{rest}");
+    assert_eq!(rest["posts"][0]["status"], "published", "{rest}");
+    let bodies = sent(&crm).await;
+    assert_eq!(bodies.len(), 3, "nothing is sent twice");
+    let (_, winner) = bodies.into_iter().find(|(arm, _)| arm == "winner").unwrap();
+    assert_eq!(
+        winner["split"],
+        json!({"experiment": experiment, "arm": "winner", "rest": true})
+    );
+    let shown = run(&directory, &["experiments", "show", &experiment, "--json"]).await;
+    // Deciding again changes nothing.
+    let twice = run(&directory, &["experiments", "decide", "--json"]).await;
+    assert_eq!(twice["experiments"], json!([]), "{twice}");
+    (winner, shown, crm)
+}
+
+#[tokio::test]
+async fn the_arm_with_the_higher_open_rate_goes_to_the_rest() {
+    let (winner, shown, _crm) = experiment_day("experiments-winner", 340).await;
+    assert_eq!(winner["subject"], "Fall asleep to the fade");
+    assert_eq!(shown["status"], "decided", "{shown}");
+    let decision = &shown["decision"];
+    assert_eq!(decision["winner"], "B");
+    assert_eq!(decision["inconclusive"], false);
+    assert_eq!(decision["rate"], "open_rate");
+    assert_eq!(decision["reason"], "B's open_rate 34.0% beats A's 21.0%");
+    assert_eq!(decision["a"]["figures"]["unique_opens"], 210.0);
+    assert_eq!(decision["b"]["figures"]["unique_opens"], 340.0);
+    let arms: Vec<(&str, &str)> = shown["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|arm| {
+            (
+                arm["arm"].as_str().unwrap(),
+                arm["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        arms,
+        [
+            ("A", "published"),
+            ("B", "published"),
+            ("winner", "published")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn too_few_opens_are_inconclusive_and_the_rest_gets_arm_a() {
+    let (winner, shown, _crm) = experiment_day("experiments-inconclusive", 60).await;
+    assert_eq!(
+        winner["subject"],
+        "This Week in Breathscape: Sleep timer fades out"
+    );
+    assert_eq!(shown["status"], "inconclusive", "{shown}");
+    assert_eq!(shown["decision"]["winner"], "A");
+    assert!(
+        shown["decision"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("too few unique_opens to decide (A 210, B 60; ab.min_sample is 100)"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn a_hook_b_puts_the_arms_in_two_x_slots_opening_differently() {
+    let directory = scratch("experiments-x");
+    std::fs::write(directory.join("living.md"), DOCUMENT).unwrap();
+    std::fs::write(
+        directory.join("halcytone.toml"),
+        "[source]\npath = \"living.md\"\n",
+    )
+    .unwrap();
+    let plan = run(
+        &directory,
+        &[
+            "generate",
+            "--period",
+            "day",
+            "--start",
+            "2026-01-05",
+            "--channels",
+            "twitter",
+            "--dry-run",
+            "--json",
+        ],
+    )
+    .await;
+    let posts: Vec<(&str, &str, &str)> = plan["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|post| {
+            (
+                post["scheduled_at"].as_str().unwrap(),
+                post["experiment"]["arm"].as_str().unwrap_or("-"),
+                post["content"]["parts"][0]
+                    .as_str()
+                    .unwrap()
+                    .lines()
+                    .next()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        posts,
+        [
+            ("2026-01-05T09:00:00Z", "A", "Sleep timer fades out"),
+            (
+                "2026-01-05T17:00:00Z",
+                "B",
+                "Your phone can fall asleep too"
+            ),
+        ],
+        "{plan}"
+    );
+    assert_eq!(
+        plan["posts"][0]["experiment"]["id"],
+        plan["posts"][1]["experiment"]["id"]
+    );
+}
