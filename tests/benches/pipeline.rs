@@ -9,6 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use halcytone_core::channel::Channel;
 use halcytone_core::compose::{Composer, ItemViews};
 use halcytone_core::document::{KnownChannels, LivingDocument};
+use halcytone_core::experiment::AbSettings;
 use halcytone_core::markdown::parse_markdown;
 use halcytone_core::plan::{Period, PlanChannel, PlanRequest, plan};
 use halcytone_core::publisher::{PostStatus, Publisher};
@@ -57,6 +58,7 @@ fn composer<'a>(
         views,
         dry_run: true,
         initial_status: PostStatus::Draft,
+        ab: AbSettings::default(),
     }
 }
 
@@ -77,11 +79,13 @@ fn bench_pipeline(criterion: &mut Criterion) {
                 shape: publisher.shape(),
                 daily_cap: None,
                 segment: None,
+                experiments: publisher.experiments(),
             })
             .collect(),
         stored: Vec::new(),
         elsewhere: Vec::new(),
         locale: None,
+        ab: AbSettings::default(),
     };
     for name in ["doc-60", "doc-600"] {
         let path = format!("{}/benches/data/{name}.md", env!("CARGO_MANIFEST_DIR"));

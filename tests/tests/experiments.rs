@@ -5,7 +5,7 @@
 //! the winner then goes to the rest. On X, a `Hook B:` puts the arms in two
 //! slots.
 
-use halcytone_e2e::{command, scratch};
+use halcytone_e2e::{Server, command, scratch};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -111,7 +111,10 @@ async fn sent(crm: &MockServer) -> Vec<(String, Value)> {
 
 /// Plans the day, sends what is due, decides, sends again: the winner's
 /// send to the rest as the CRM received it, and the experiment as shown.
-async fn experiment_day(name: &str, opens_b: u64) -> (Value, Value, MockServer) {
+async fn experiment_day(
+    name: &str,
+    opens_b: u64,
+) -> (Value, Value, std::path::PathBuf, MockServer) {
     let crm = crm(opens_b).await;
     let directory = project(name, &crm);
     let plan = run(
@@ -186,12 +189,12 @@ async fn experiment_day(name: &str, opens_b: u64) -> (Value, Value, MockServer) 
     // Deciding again changes nothing.
     let twice = run(&directory, &["experiments", "decide", "--json"]).await;
     assert_eq!(twice["experiments"], json!([]), "{twice}");
-    (winner, shown, crm)
+    (winner, shown, directory, crm)
 }
 
 #[tokio::test]
 async fn the_arm_with_the_higher_open_rate_goes_to_the_rest() {
-    let (winner, shown, _crm) = experiment_day("experiments-winner", 340).await;
+    let (winner, shown, directory, _crm) = experiment_day("experiments-winner", 340).await;
     assert_eq!(winner["subject"], "Fall asleep to the fade");
     assert_eq!(shown["status"], "decided", "{shown}");
     let decision = &shown["decision"];
@@ -224,7 +227,7 @@ async fn the_arm_with_the_higher_open_rate_goes_to_the_rest() {
 
 #[tokio::test]
 async fn too_few_opens_are_inconclusive_and_the_rest_gets_arm_a() {
-    let (winner, shown, _crm) = experiment_day("experiments-inconclusive", 60).await;
+    let (winner, shown, _, _crm) = experiment_day("experiments-inconclusive", 60).await;
     assert_eq!(
         winner["subject"],
         "This Week in Breathscape: Sleep timer fades out"

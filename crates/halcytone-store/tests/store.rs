@@ -4,6 +4,7 @@
 mod common;
 
 use halcytone_core::channel::Channel;
+use halcytone_core::experiment::{Arm, ArmFigures, ArmOf, Decision};
 use halcytone_core::publisher::{PostId, PostStatus, Reading};
 use halcytone_core::store::*;
 use halcytone_store::{Backend, SqlStore};
@@ -546,12 +547,131 @@ async fn readings(store: &SqlStore) {
     );
 }
 
+/// A split experiment's winner's send is never due before its decision;
+/// the decision is recorded once, and gives the send the winning content
+/// with its approval kept.
+async fn experiments(store: &SqlStore) {
+    let p = format!("{}_", unique("x"));
+    let experiment = format!("{p}exp");
+    let arm_post = |n: i64, arm: Arm| NewPost {
+        channel: Channel::parse("email").unwrap(),
+        experiment: Some(ArmOf {
+            id: experiment.clone(),
+            arm,
+        }),
+        content: json!({"subject": format!("arm {arm}")}),
+        ..post(&p, n, "arm")
+    };
+    let posts = [
+        arm_post(1, Arm::A),
+        arm_post(3, Arm::B),
+        arm_post(5, Arm::Winner),
+    ];
+    store.save_plan(&plan(&p, "x"), &posts).await.unwrap();
+    // Each post is scheduled by itself: `schedule_approved` would take
+    // other tests' posts in a shared database.
+    for post in &posts {
+        for action in [Action::Approve, Action::Schedule] {
+            store.transition(&post.id, action, None).await.unwrap();
+        }
+    }
+    let later = Timestamp::from_second(1_900_000_000).unwrap();
+    let due = || async {
+        let due: Vec<String> = store
+            .due(later, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|post| post.id.0.starts_with(&p))
+            .map(|post| post.id.0)
+            .collect();
+        due
+    };
+    assert_eq!(
+        due().await,
+        [posts[0].id.0.clone(), posts[1].id.0.clone()],
+        "the winner's send waits"
+    );
+    let stored = store.post(&posts[2].id).await.unwrap().unwrap();
+    assert_eq!(stored.experiment, posts[2].experiment);
+    let figures = |post: &NewPost| ArmFigures {
+        post: post.id.clone(),
+        figures: std::collections::BTreeMap::from([("unique_opens".to_owned(), 300.0)]),
+        rate: Some(0.3),
+        sample: 300.0,
+        sent: true,
+    };
+    let decision = Decision {
+        experiment: experiment.clone(),
+        winner: Some(Arm::B),
+        inconclusive: false,
+        reason: "B's open_rate 30.0% beats A's 20.0%".to_owned(),
+        rate: "open_rate".to_owned(),
+        a: figures(&posts[0]),
+        b: figures(&posts[1]),
+        decided_at: later,
+    };
+    let content = json!({"subject": "arm B", "split": {"arm": "winner"}});
+    let request = json!([]);
+    let rest = RestContent {
+        post: &posts[2].id,
+        content: &content,
+        request: &request,
+    };
+    assert!(
+        store
+            .decide_experiment(&decision, Some(rest))
+            .await
+            .unwrap()
+    );
+    assert_eq!(due().await.len(), 3, "decided, the winner's send is due");
+    let stored = store.post(&posts[2].id).await.unwrap().unwrap();
+    assert_eq!(stored.content, content);
+    assert_eq!(stored.status, PostStatus::Scheduled);
+    assert_eq!(
+        stored.approved_hash.as_deref(),
+        Some(stored.content_hash.as_str()),
+        "the approval holds: a person approved both arms"
+    );
+    // Decided once: a second decision changes nothing.
+    let other = json!({"subject": "arm A"});
+    let again = RestContent {
+        content: &other,
+        ..rest
+    };
+    assert!(
+        !store
+            .decide_experiment(
+                &Decision {
+                    winner: Some(Arm::A),
+                    ..decision.clone()
+                },
+                Some(again)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.post(&posts[2].id).await.unwrap().unwrap().content,
+        content
+    );
+    let recorded: Vec<Decision> = store
+        .decisions()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|recorded| recorded.experiment == experiment)
+        .collect();
+    assert_eq!(recorded, [decision]);
+}
+
 #[tokio::test]
 async fn sqlite_store_end_to_end() {
     let (store, _db) = sqlite().await;
     assert_eq!(store.backend(), Backend::Sqlite);
     scenario(&store).await;
     readings(&store).await;
+    experiments(&store).await;
 }
 
 #[tokio::test]
@@ -652,6 +772,7 @@ async fn postgres_store_end_to_end() {
     assert_eq!(store.backend(), Backend::Postgres);
     scenario(&store).await;
     readings(&store).await;
+    experiments(&store).await;
 }
 
 /// Leases `posts` scheduled posts of a channel of their own, eight at a
