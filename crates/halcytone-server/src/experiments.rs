@@ -90,7 +90,7 @@ fn finished(status: PostStatus) -> bool {
 
 /// What an arm's content tries: a newsletter's subject, or the first line
 /// of a social post.
-fn arm_text(content: &serde_json::Value) -> String {
+pub(crate) fn arm_text(content: &serde_json::Value) -> String {
     let text = content
         .get("subject")
         .or_else(|| content.get("commentary"))

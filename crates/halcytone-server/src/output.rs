@@ -39,6 +39,8 @@ fn summary(post: &ScheduledPost) -> String {
         .and_then(serde_json::Value::as_str)
     {
         Some(subject) => subject.to_owned(),
+        // An arm's opening line is what it tries.
+        None if post.experiment.is_some() => crate::experiments::arm_text(&post.content.0),
         None => post.item.title.clone(),
     };
     if !post.includes.is_empty() {
