@@ -302,6 +302,12 @@ impl Publisher for EmailPublisher {
     /// Arm B's subject is the item's `Subject B:`; the split is the arm's
     /// share of the list, or the rest for the winner's send.
     fn vary(&self, content: &Content, variation: &Variation<'_>) -> Result<Content, PublishError> {
+        ensure(
+            &CHANNEL,
+            self.config.backend == Backend::Crm,
+            "split",
+            || "cannot be sent: only the crm backend splits a send".to_owned(),
+        )?;
         let mut content: EmailContent = typed_content(&CHANNEL, content)?;
         if let Some(subject) = variation.text {
             subject.clone_into(&mut content.subject);

@@ -15,6 +15,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::dispatch::judge;
 use crate::error::PublishError;
+use crate::experiment::{Arm, ExperimentKind, Variation};
 use crate::http::{HttpClient, body_bytes};
 use crate::publisher::{
     Lookup, LookupContext, OutgoingPost, PostStatus, PublishContext, Publisher,
@@ -786,6 +787,70 @@ pub async fn a_failing_fetch_is_an_error_not_a_zero<H: Harness>() {
     assert!(readings.is_empty(), "{readings:?}");
 }
 
+/// A channel that runs experiments makes valid arms of its post: arm B
+/// carries its text into the request, and differs from arm A; one that
+/// runs none refuses to vary a post.
+pub async fn an_experiments_arms_are_valid_and_differ<H: Harness>() {
+    let answered = server::<H>().await;
+    let publisher = H::publisher(&answered.uri(), client(Duration::from_secs(5)));
+    let post = H::post();
+    let variation = |arm, text| Variation {
+        experiment: "exp_conformance",
+        arm,
+        fraction: 0.2,
+        text,
+    };
+    let text = "An opening line of its own";
+    let Some(kind) = publisher.experiments() else {
+        let refused = publisher.vary(&post.content, &variation(Arm::B, Some(text)));
+        assert!(
+            matches!(refused, Err(PublishError::Invalid { .. })),
+            "a channel of no experiments refuses to vary a post: {refused:?}"
+        );
+        return;
+    };
+    let body = |content: &crate::publisher::Content| {
+        let post = OutgoingPost {
+            content: content.clone(),
+            ..H::post()
+        };
+        let requests = publisher.build_requests(&post).expect("an arm builds");
+        requests
+            .iter()
+            .filter_map(|request| request.body.as_ref())
+            .map(serde_json::Value::to_string)
+            .collect::<String>()
+    };
+    let arm_a = publisher
+        .vary(&post.content, &variation(Arm::A, None))
+        .expect("arm A varies");
+    let arm_b = publisher
+        .vary(&post.content, &variation(Arm::B, Some(text)))
+        .expect("arm B varies");
+    for arm in [&arm_a, &arm_b] {
+        publisher.validate(arm).expect("an arm is valid");
+    }
+    assert!(body(&arm_b).contains(text), "arm B sends its text");
+    assert_ne!(body(&arm_a), body(&arm_b), "the arms differ");
+    if kind == ExperimentKind::Split {
+        let winner = publisher
+            .vary(&arm_b, &variation(Arm::Winner, None))
+            .expect("the winner's send varies");
+        publisher
+            .validate(&winner)
+            .expect("the winner's send is valid");
+        assert!(
+            body(&winner).contains(text),
+            "the winner's content is the winning arm's"
+        );
+        assert_ne!(
+            body(&winner),
+            body(&arm_b),
+            "the winner's send goes to the rest"
+        );
+    }
+}
+
 /// Expands one `#[tokio::test]` per conformance check for a [`Harness`].
 #[macro_export]
 macro_rules! conformance_tests {
@@ -807,7 +872,8 @@ macro_rules! conformance_tests {
             a_look_up_proves_an_absence,
             a_failing_look_up_is_never_an_absence,
             figures_are_read_as_the_api_reports_them,
-            a_failing_fetch_is_an_error_not_a_zero
+            a_failing_fetch_is_an_error_not_a_zero,
+            an_experiments_arms_are_valid_and_differ
         );
     };
     (@tests $harness:ty; $($check:ident),*) => {
