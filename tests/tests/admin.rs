@@ -293,6 +293,7 @@ async fn no_admin_page_shows_a_secret() {
         format!("/admin?start={WEEK}"),
         "/admin/channels".to_owned(),
         "/admin/analytics".to_owned(),
+        "/admin/experiments".to_owned(),
     ];
     for channel in ["twitter", "linkedin", "email", "web"] {
         let id = first_post(&server, channel).await;
@@ -792,6 +793,7 @@ async fn every_page_passes_axe_in_the_light_and_the_dark_scheme() {
         format!("/admin?start={WEEK}"),
         "/admin/channels".to_owned(),
         "/admin/analytics".to_owned(),
+        "/admin/experiments".to_owned(),
     ];
     for channel in ["twitter", "linkedin", "email", "web"] {
         let id = first_post(&server, channel).await;

@@ -223,6 +223,83 @@ async fn the_arm_with_the_higher_open_rate_goes_to_the_rest() {
             ("winner", "published")
         ]
     );
+
+    // The same over HTTP.
+    let living = directory.join("living.md").display().to_string();
+    let data = directory.join("data").display().to_string();
+    let server = Server::start(
+        "experiments-serve",
+        &[
+            ("HALCYTONE__SOURCE__PATH", living.as_str()),
+            ("HALCYTONE__DATA_DIR", data.as_str()),
+            ("HALCYTONE__SERVER__API_TOKEN", "experiments-token-1234"),
+            ("HALCYTONE__AB__DECIDE_AFTER", "1s"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: String| {
+        client
+            .get(server.url(&path))
+            .bearer_auth("experiments-token-1234")
+            .send()
+    };
+    let listed: Value = get("/experiments".to_owned())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["experiments"], json!([shown.clone()]));
+    let id = shown["id"].as_str().unwrap();
+    let one: Value = get(format!("/experiments/{id}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one, shown);
+    let missing = get("/experiments/exp_nope".to_owned()).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let problem: Value = missing.json().await.unwrap();
+    assert_eq!(problem["detail"], "no experiment `exp_nope`");
+
+    // And in the admin UI: the arms side by side with the decision.
+    let signed_in = client
+        .post(server.url("/admin/login"))
+        .form(&[("token", "experiments-token-1234"), ("next", "/admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let session = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = client
+        .get(server.url("/admin/experiments"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for text in [
+        "Sleep timer fades out",
+        "Fall asleep to the fade",
+        "beats A&#x27;s 21.0%",
+        "34.0%",
+        "decided",
+    ] {
+        assert!(page.contains(text), "the page shows {text}: {page}");
+    }
 }
 
 #[tokio::test]

@@ -57,6 +57,7 @@ pub(crate) fn router(app: Arc<App>, secure: bool) -> Result<Router, String> {
         .route("/logout", post(logout))
         .route("/channels", get(pages::channels))
         .route("/analytics", get(pages::analytics))
+        .route("/experiments", get(pages::experiments))
         .route("/generate", post(pages::generate))
         .route("/approve-all", post(pages::approve_all))
         .route("/posts/{id}", get(pages::post))

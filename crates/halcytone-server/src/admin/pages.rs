@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Form, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
+use halcytone_core::experiment::{Arm, ExperimentKind};
 use halcytone_core::plan::{Period, next_monday};
 use halcytone_core::publisher::{Measured, PostStatus, Publisher as _};
 use halcytone_core::store::{Action, StoredPost, lifecycle};
@@ -109,6 +110,11 @@ impl Admin {
             // Named only where posts are in more than one language.
             "locale": (self.app.editions.len() > 1).then(|| post.locale.clone()).flatten(),
             "segment": post.segment,
+            "experiment": post.experiment.as_ref().map(|arm| arm.id.clone()),
+            "arm": post.experiment.as_ref().map(|arm| match arm.arm {
+                Arm::Winner => "winner to the rest".to_owned(),
+                other => format!("arm {other}"),
+            }),
         })
     }
 }
@@ -700,6 +706,75 @@ pub(crate) async fn analytics(
             "charts": charts,
             "posts": posts,
             "width": CHARTED_WEEKS * 40,
+        }),
+    )
+}
+
+/// `GET /admin/experiments`: each A/B experiment, its arms side by side
+/// with what they try and their figures, and the decision with why.
+pub(crate) async fn experiments(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Response {
+    let visitor = match admin.visitor(&headers, "/admin/experiments") {
+        Ok(visitor) => visitor,
+        Err(redirect) => return *redirect,
+    };
+    let experiments = match admin.app.experiments().await {
+        Ok(experiments) => experiments,
+        Err(error) => return admin.app_error(&visitor, &error),
+    };
+    let zone = admin.app.settings.timezone.clone();
+    let at = |time: Timestamp| {
+        time.to_zoned_datetime(zone.clone())
+            .strftime("%a %-d %b, %H:%M")
+            .to_string()
+    };
+    let shown: Vec<Value> = experiments
+        .iter()
+        .map(|experiment| {
+            let rate = experiment.kind.rate();
+            let winner = experiment.decision.as_ref().and_then(|decision| decision.winner);
+            json!({
+                "id": experiment.id,
+                "channel": experiment.channel.as_str(),
+                "channel_name": channel_name(experiment.channel.as_str()),
+                "title": experiment.item.get("title").and_then(Value::as_str).unwrap_or_default(),
+                "status": experiment.status,
+                "status_class": match experiment.status {
+                    "decided" => "published",
+                    "inconclusive" => "failed",
+                    _ => "scheduled",
+                },
+                "kind": match experiment.kind {
+                    ExperimentKind::Split => "One send split between the arms, then the winner to the rest",
+                    ExperimentKind::Slots => "The arms in two slots",
+                },
+                "decides": experiment.decides_at.map(at),
+                "rate_label": capitalised(&rate.replace('_', " ")),
+                "reason": experiment.decision.as_ref().map(|decision| capitalised(&decision.reason)),
+                "arms": experiment.arms.iter().map(|arm| json!({
+                    "arm": if arm.arm == Arm::Winner { "To the rest".to_owned() } else { format!("Arm {}", arm.arm) },
+                    "won": arm.arm != Arm::Winner && winner == Some(arm.arm),
+                    "text": arm.text,
+                    "post": arm.post.0,
+                    "status": lifecycle::status_name(arm.status),
+                    "when": at(arm.published_at.unwrap_or(arm.scheduled_at)),
+                    "rate": arm.rates.get(rate).map_or_else(|| "—".to_owned(), |value| format!("{:.1}%", value * 100.0)),
+                    "figures": arm.figures.iter().map(|(metric, value)| format!("{} {}", metric.replace('_', " "), figure_text(*value))).collect::<Vec<_>>().join(" · "),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let settings = admin.app.settings.ab;
+    admin.page(
+        &visitor,
+        StatusCode::OK,
+        "templates/experiments",
+        json!({
+            "title": "Experiments",
+            "experiments": shown,
+            // jiff's friendly format: `4h`, `1h 30m`.
+            "decide_after": format!("{:#}", settings.decide_after),
+            "rates": "open rate (newsletter) or engagement rate (X, LinkedIn)",
+            "min_sample": settings.min_sample,
         }),
     )
 }
