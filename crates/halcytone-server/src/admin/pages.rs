@@ -747,7 +747,8 @@ pub(crate) async fn experiments(State(admin): State<Arc<Admin>>, headers: Header
                     ExperimentKind::Split => "One send split between the arms, then the winner to the rest",
                     ExperimentKind::Slots => "The arms in two slots",
                 },
-                "decides": experiment.decides_at.map(at),
+                "decides": experiment.decides_at.filter(|_| experiment.decision.is_none()).map(at),
+                "decided": experiment.decision.as_ref().map(|decision| at(decision.decided_at)),
                 "rate_label": capitalised(&rate.replace('_', " ")),
                 "reason": experiment.decision.as_ref().map(|decision| capitalised(&decision.reason)),
                 "arms": experiment.arms.iter().map(|arm| json!({
