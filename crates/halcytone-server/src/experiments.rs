@@ -312,10 +312,20 @@ impl App {
             let rest = match (decision.winner, arm(Arm::Winner)) {
                 (Some(winner), Some(rest)) => {
                     let winner_post = if winner == Arm::A { a } else { b };
-                    Some(
-                        self.rest_content(&experiment, &winner_post.post, rest)
-                            .await?,
-                    )
+                    // A channel disabled or a content refused since holds
+                    // this experiment only; the others are decided.
+                    match self
+                        .rest_content(&experiment, &winner_post.post, rest)
+                        .await
+                    {
+                        Ok(content) => Some(content),
+                        Err(error) => {
+                            outcomes.push(waiting(format!(
+                                "the winner's send cannot be prepared: {error}"
+                            )));
+                            continue;
+                        }
+                    }
                 }
                 _ => None,
             };
