@@ -230,82 +230,94 @@ impl App {
     ) -> Result<Vec<Decided>, AppError> {
         let store = self.store().await?;
         let mut outcomes = Vec::new();
+        let waiting = |experiment: &Experiment, why: String| Decided {
+            experiment: experiment.id.clone(),
+            decision: None,
+            waiting: Some(why),
+        };
+        // The experiments due now, and their arms that went out.
+        let mut due: Vec<String> = Vec::new();
+        let mut published: Vec<StoredPost> = Vec::new();
         for experiment in self.experiments().await? {
             if experiment.decision.is_some() {
                 continue;
             }
             let arm = |wanted: Arm| experiment.arms.iter().find(|arm| arm.arm == wanted);
-            let waiting = |why: String| Decided {
-                experiment: experiment.id.clone(),
-                decision: None,
-                waiting: Some(why),
-            };
             let (Some(a), Some(b)) = (arm(Arm::A), arm(Arm::B)) else {
-                outcomes.push(waiting(
-                    "it has no arm A or no arm B in the store".to_owned(),
-                ));
+                let why = "it has no arm A or no arm B in the store".to_owned();
+                outcomes.push(waiting(&experiment, why));
                 continue;
             };
             if let Some(open) = [a, b].into_iter().find(|arm| !finished(arm.status)) {
-                outcomes.push(waiting(format!(
+                let why = format!(
                     "arm {} is {} (its post {})",
                     open.arm,
                     status_name(open.status),
                     open.post
-                )));
+                );
+                outcomes.push(waiting(&experiment, why));
                 continue;
             }
             let out = [a, b].iter().filter_map(|arm| arm.published_at).max();
             if let Some(out) = out
                 && now < out + self.settings.ab.decide_after
             {
-                outcomes.push(waiting(format!(
+                let why = format!(
                     "it is decided at {}, ab.decide_after after its arms went out",
                     out + self.settings.ab.decide_after
-                )));
+                );
+                outcomes.push(waiting(&experiment, why));
                 continue;
             }
-            let published: Vec<StoredPost> = {
-                let mut posts = Vec::new();
-                for arm in [a, b]
-                    .iter()
-                    .filter(|arm| arm.status == PostStatus::Published)
+            for arm in [a, b] {
+                if arm.status == PostStatus::Published
+                    && let Some(post) = store.post(&arm.post).await?
                 {
-                    if let Some(post) = store.post(&arm.post).await? {
-                        posts.push(post);
-                    }
+                    published.push(post);
                 }
-                posts
-            };
-            if let Some(error) = self
-                .read_figures_of(&published)
-                .await?
-                .into_iter()
-                .find_map(|line| line.error)
-            {
-                outcomes.push(waiting(format!("its figures could not be read: {error}")));
+            }
+            due.push(experiment.id);
+        }
+        if due.is_empty() {
+            return Ok(outcomes);
+        }
+        // One read of every due arm's figures, a batch per channel; a
+        // channel that fails holds its own experiments only.
+        let unread: BTreeMap<Channel, String> = self
+            .read_figures_of(&published)
+            .await?
+            .into_iter()
+            .filter_map(|line| Some((line.channel, line.error?)))
+            .collect();
+        for experiment in self.experiments().await? {
+            if !due.contains(&experiment.id) {
                 continue;
             }
-            let fresh = self.experiment(&experiment.id).await?;
-            let figures_of = |wanted: Arm| -> ArmFigures {
-                let arm = fresh.arms.iter().find(|arm| arm.arm == wanted);
-                let figures = arm.map(|arm| arm.figures.clone()).unwrap_or_default();
-                ArmFigures {
-                    post: arm.map_or_else(|| PostId(String::new()), |arm| arm.post.clone()),
-                    rate: arm.and_then(|arm| arm.rates.get(experiment.kind.rate()).copied()),
-                    sample: figures
-                        .get(experiment.kind.sample())
-                        .copied()
-                        .unwrap_or(0.0),
-                    sent: arm.is_some_and(|arm| arm.status == PostStatus::Published),
-                    figures,
-                }
+            if let Some(error) = unread.get(&experiment.channel) {
+                let why = format!("its figures could not be read: {error}");
+                outcomes.push(waiting(&experiment, why));
+                continue;
+            }
+            let arm = |wanted: Arm| experiment.arms.iter().find(|arm| arm.arm == wanted);
+            let (Some(a), Some(b)) = (arm(Arm::A), arm(Arm::B)) else {
+                continue;
+            };
+            let figures_of = |arm: &ArmPost| ArmFigures {
+                post: arm.post.clone(),
+                rate: arm.rates.get(experiment.kind.rate()).copied(),
+                sample: arm
+                    .figures
+                    .get(experiment.kind.sample())
+                    .copied()
+                    .unwrap_or(0.0),
+                sent: arm.status == PostStatus::Published,
+                figures: arm.figures.clone(),
             };
             let decision = decide(
                 &experiment.id,
                 experiment.kind,
-                figures_of(Arm::A),
-                figures_of(Arm::B),
+                figures_of(a),
+                figures_of(b),
                 self.settings.ab.min_sample,
                 now,
             );
@@ -320,9 +332,8 @@ impl App {
                     {
                         Ok(content) => Some(content),
                         Err(error) => {
-                            outcomes.push(waiting(format!(
-                                "the winner's send cannot be prepared: {error}"
-                            )));
+                            let why = format!("the winner's send cannot be prepared: {error}");
+                            outcomes.push(waiting(&experiment, why));
                             continue;
                         }
                     }

@@ -689,7 +689,7 @@ pub(crate) async fn analytics(
                         "channel_name": channel_name(figures.channel.as_str()),
                         "title": figures.title,
                         "when": figures.scheduled_at.to_zoned_datetime(zone.clone()).strftime("%a %-d %b, %H:%M").to_string(),
-                        "figures": figures.figures.iter().map(|(metric, value)| format!("{} {}", metric.replace('_', " "), figure_text(*value))).collect::<Vec<_>>().join(" · "),
+                        "figures": figures_text(&figures.figures),
                         "read": relative(now, figures.read_at),
                         "top": weeks.last().is_some_and(|(_, report)| report.top.contains(&figures.id)),
                     })
@@ -708,6 +708,15 @@ pub(crate) async fn analytics(
             "width": CHARTED_WEEKS * 40,
         }),
     )
+}
+
+/// A post's figures on one line: `impressions 2,206 · likes 36`.
+fn figures_text(figures: &BTreeMap<String, f64>) -> String {
+    figures
+        .iter()
+        .map(|(metric, value)| format!("{} {}", metric.replace('_', " "), figure_text(*value)))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// `GET /admin/experiments`: each A/B experiment, its arms side by side
@@ -759,7 +768,7 @@ pub(crate) async fn experiments(State(admin): State<Arc<Admin>>, headers: Header
                     "status": lifecycle::status_name(arm.status),
                     "when": at(arm.published_at.unwrap_or(arm.scheduled_at)),
                     "rate": arm.rates.get(rate).map_or_else(|| "—".to_owned(), |value| format!("{:.1}%", value * 100.0)),
-                    "figures": arm.figures.iter().map(|(metric, value)| format!("{} {}", metric.replace('_', " "), figure_text(*value))).collect::<Vec<_>>().join(" · "),
+                    "figures": figures_text(&arm.figures),
                 })).collect::<Vec<_>>(),
             })
         })
