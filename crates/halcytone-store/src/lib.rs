@@ -619,7 +619,9 @@ impl Store for SqlStore {
                 "SELECT status, content_hash, approved_hash, external_ids, edited_at, \
                  planned_hash, CAST(CASE WHEN EXISTS (SELECT 1 FROM post_contents \
                  WHERE post_id = posts.id AND conflict IS NOT NULL) THEN 1 ELSE 0 END AS BIGINT) \
-                 AS pending_conflict FROM posts WHERE id = $1",
+                 AS pending_conflict, CAST(CASE WHEN arm = 'winner' AND experiment IN \
+                 (SELECT experiment FROM experiment_decisions) THEN 1 ELSE 0 END AS BIGINT) \
+                 AS decided_winner FROM posts WHERE id = $1",
             )
             .bind(post.id.0.as_str())
             .fetch_optional(&mut *tx)
@@ -661,7 +663,10 @@ impl Store for SqlStore {
             let status = status_of(&row)?;
             let stored_hash: String = row.try_get("content_hash").map_err(database)?;
             let approved_hash: Option<String> = row.try_get("approved_hash").map_err(database)?;
-            if is_protected(status) || partly_sent(&row)? {
+            // A decided experiment's winner's send has the winning arm's
+            // content, which the document's plan (arm A's) must not undo.
+            let decided_winner: i64 = row.try_get("decided_winner").map_err(database)?;
+            if is_protected(status) || partly_sent(&row)? || decided_winner == 1 {
                 report.kept.push(post.id.clone());
                 continue;
             }

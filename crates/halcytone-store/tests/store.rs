@@ -633,6 +633,13 @@ async fn experiments(store: &SqlStore) {
         Some(stored.content_hash.as_str()),
         "the approval holds: a person approved both arms"
     );
+    // A re-plan, which renders arm A's content for it, leaves it alone.
+    let report = store.save_plan(&plan(&p, "x"), &posts).await.unwrap();
+    assert!(report.kept.contains(&posts[2].id), "{report:?}");
+    assert_eq!(
+        store.post(&posts[2].id).await.unwrap().unwrap().content,
+        content
+    );
     // Decided once: a second decision changes nothing.
     let other = json!({"subject": "arm A"});
     let again = RestContent {

@@ -611,7 +611,8 @@ pub trait Store: Send + Sync {
     /// parts out already, is never touched (`kept`). Any other post whose content changed gets the new content;
     /// an approved, scheduled or failed one returns to the new post's initial
     /// status with its approval voided. Rejected and cancelled posts keep
-    /// their state.
+    /// their state, and a decided experiment's winner's send keeps the
+    /// winning arm's content (`kept`).
     async fn save_plan(
         &self,
         plan: &PlanRecord,
