@@ -554,6 +554,16 @@ async fn serve_survives_sigkill_at_random_moments_and_reconciles_every_unconfirm
         let serve = Serve::start(&directory, &environment, &log).await;
         let after = Duration::from_millis(random.u64(150..1_500));
         tokio::time::sleep(after).await;
+        // Aim the kill at a request in flight, as a crash usually finds
+        // one: wait (up to a second) for a request that has half its
+        // answer's latency left, so a loaded machine's timing does not
+        // decide where the kills land.
+        for _ in 0..200 {
+            if apis.in_flight_at(jiff::Timestamp::now(), LATENCY / 2) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let moment = jiff::Timestamp::now();
         serve.kill().await;
         let in_flight = apis.in_flight_at(moment, LATENCY);
