@@ -260,3 +260,80 @@ async fn an_unreachable_google_doc_shows_each_retry_and_gives_up_at_the_timeout(
         "{stderr}"
     );
 }
+
+/// `doctor --online` asks Notion who the token is (`GET /v1/users/me`):
+/// a working token names its integration, a revoked one fails the check
+/// by name, and the token is in neither report.
+#[tokio::test]
+async fn doctor_online_checks_the_notion_token_on_its_own() {
+    let page = "1a8f0c2e9b3d4e7a8c516d2f4b9e0a17";
+    for (token, status) in [("ntn_working", 200), ("ntn_revoked", 401)] {
+        let server = MockServer::start().await;
+        let answer = if status == 200 {
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "object": "user", "id": "16d84278-ab0e-484c-9bdd-b35da3bd8905", "name": "Halcytone",
+                "type": "bot", "bot": {"owner": {"type": "workspace", "workspace": true},
+                "workspace_name": "Breathscape"}}))
+        } else {
+            ResponseTemplate::new(401).set_body_json(serde_json::json!({
+                "object": "error", "status": 401, "code": "unauthorized",
+                "message": "API token is invalid."}))
+        };
+        Mock::given(method("GET"))
+            .and(path("/v1/users/me"))
+            .and(header("authorization", format!("Bearer {token}").as_str()))
+            .and(header("notion-version", "2025-09-03"))
+            .respond_with(answer.clone())
+            .expect(1..)
+            .mount(&server)
+            .await;
+        let blocks = if status == 200 {
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "object": "list", "has_more": false, "next_cursor": null, "type": "block", "block": {},
+                "results": [heading("heading_2", "Breathscape", "b1"),
+                            heading("heading_3", "Morning resonance sessions", "b2"),
+                            paragraph("Morning sessions are live.", "b3")]}))
+        } else {
+            answer
+        };
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/blocks/{page}/children")))
+            .respond_with(blocks)
+            .mount(&server)
+            .await;
+        let mut doctor = halcytone_e2e::command(&scratch("doctor-notion"));
+        doctor.args(["doctor", "--online"]).envs([
+            ("HALCYTONE__SOURCE__KIND", "notion"),
+            ("HALCYTONE__SOURCE__PAGE_ID", page),
+            ("HALCYTONE__SOURCE__TOKEN", token),
+            ("HALCYTONE__SOURCE__BASE_URL", server.uri().as_str()),
+        ]);
+        let output = doctor.output().await.unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stdout.contains(token) && !stderr.contains(token),
+            "{stdout}\n{stderr}"
+        );
+        if status == 200 {
+            assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+            assert!(
+                stdout.contains(
+                    "notion.credentials: ok, the token is the integration `Halcytone` of \
+                     workspace `Breathscape`"
+                ),
+                "{stdout}"
+            );
+        } else {
+            assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+            assert!(
+                stdout.contains(&format!(
+                    "notion.credentials: FAILING, Notion page {page}: Notion refused the token \
+                     while reading the token's bot user (GET /v1/users/me) (401 unauthorized: \
+                     API token is invalid.)"
+                )),
+                "{stdout}"
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use crate::document::{DocumentError, KnownChannels, ParsedDocument};
 use crate::markdown::parse_markdown;
+use crate::preflight::Check;
 
 /// Why a living document could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,15 @@ pub trait Source: Send + Sync + 'static {
         &self,
         known_channels: &KnownChannels,
     ) -> Result<Arc<ParsedDocument>, SourceError>;
+
+    /// Checks that the source's credentials still work, apart from reading
+    /// the document (PRODUCT §14: Notion's `GET /v1/users/me`, the Google
+    /// token exchange), so that a revoked token is named as such. None by
+    /// default: the pre-flight pass reads the document as well, and for a
+    /// local file that read is the whole check.
+    async fn preflight(&self) -> Vec<Check> {
+        Vec::new()
+    }
 }
 
 /// A Markdown living document: a file, or text given at start.

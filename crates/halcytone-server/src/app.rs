@@ -174,10 +174,16 @@ impl Edition {
 
     /// The name of its pre-flight check: `source`, or `source:de`.
     pub(crate) fn check_name(&self) -> String {
+        self.name_check("source")
+    }
+
+    /// A pre-flight check's name for this document: a further document's
+    /// carries its locale (`source:de`, `notion.credentials:de`).
+    fn name_check(&self, check: &str) -> String {
         if self.main {
-            "source".to_owned()
+            check.to_owned()
         } else {
-            format!("source:{}", self.locale())
+            format!("{check}:{}", self.locale())
         }
     }
 
@@ -1109,6 +1115,10 @@ impl App {
             .flatten()
             .collect();
         for edition in &self.editions {
+            for mut check in edition.source.preflight().await {
+                check.name = edition.name_check(&check.name);
+                checks.push(check);
+            }
             let name = edition.check_name();
             checks.push(match self.fetch_document(edition).await {
                 Ok(parsed) => Check::pass(

@@ -32,6 +32,9 @@ use crate::auth::{JWT_BEARER, ServiceAccount, TokenCache, TokenResponse};
 /// The source kind.
 pub const KIND: &str = "gdocs";
 
+/// The name of the pre-flight check of the service account's key.
+pub const CREDENTIALS_CHECK: &str = "gdocs.credentials";
+
 /// The name the HTTP client uses for this source in its errors.
 const SERVICE: Service = Service::from_static("gdocs");
 
@@ -300,6 +303,27 @@ impl Source for GdocsSource {
         // Without a known version every fetch parses again.
         *last = revision.map(|revision| (revision, Arc::clone(&parsed)));
         Ok(parsed)
+    }
+
+    /// A service account's key is exchanged afresh (a cached token would
+    /// hide a key revoked since); a ready access token is checked by the
+    /// document read alone, as Google has no cheaper call that proves it.
+    async fn preflight(&self) -> Vec<Check> {
+        let Credentials::ServiceAccount(account) = &self.credentials else {
+            return Vec::new();
+        };
+        self.tokens.clear().await;
+        let correlation_id = format!("gdocs-preflight-{}", self.config.document_id);
+        vec![match self.token(&correlation_id).await {
+            Ok(_) => Check::pass(
+                CREDENTIALS_CHECK,
+                format!(
+                    "the key of {} was exchanged for an access token at {}",
+                    account.client_email, account.token_uri
+                ),
+            ),
+            Err(error) => Check::fail(CREDENTIALS_CHECK, error.to_string()),
+        }]
     }
 }
 

@@ -317,3 +317,101 @@ fn configuration_errors_name_the_key() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_preflight_check_exchanges_the_key_afresh() {
+    let server = MockServer::start().await;
+    mount_token(&server, 2).await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/documents/{DOCUMENT}")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(document()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = source(&server);
+    source.fetch(&known()).await.unwrap();
+    // A cached token would pass even after the key was revoked.
+    let checks = source.preflight().await;
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0].name, "gdocs.credentials");
+    assert!(checks[0].ok, "{checks:?}");
+    assert_eq!(
+        checks[0].detail,
+        format!(
+            "the key of {EMAIL} was exchanged for an access token at {}/token",
+            server.uri()
+        )
+    );
+    let received = server.received_requests().await.unwrap();
+    let exchanges: Vec<_> = received
+        .iter()
+        .filter(|request| request.url.path() == "/token")
+        .collect();
+    assert_eq!(exchanges.len(), 2);
+    assert_eq!(
+        verified_claims(exchanges[1], &format!("{}/token", server.uri()))["iss"],
+        EMAIL
+    );
+}
+
+#[tokio::test]
+async fn the_preflight_check_fails_when_the_exchange_is_refused() {
+    let cases: [(ResponseTemplate, u64, &str); 3] = [
+        (
+            ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant",
+                "error_description": "Invalid JWT Signature."})),
+            1,
+            "Invalid JWT Signature.",
+        ),
+        (
+            ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client",
+                "error_description": "The OAuth client was not found."})),
+            1,
+            "The OAuth client was not found.",
+        ),
+        (ResponseTemplate::new(503), 3, "503"),
+    ];
+    for (response, attempts, expected) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(response)
+            .expect(attempts)
+            .mount(&server)
+            .await;
+        let checks = source(&server).preflight().await;
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert!(!checks[0].ok, "{checks:?}");
+        let detail = &checks[0].detail;
+        assert!(
+            detail.starts_with(&format!(
+                "Google Doc {DOCUMENT}: the token exchange failed: "
+            )),
+            "{detail}"
+        );
+        assert!(detail.contains(expected), "{detail}");
+    }
+}
+
+#[tokio::test]
+async fn a_ready_access_token_has_no_check_of_its_own() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token_ok())
+        .expect(0)
+        .mount(&server)
+        .await;
+    let source = GdocsSource::new(
+        GdocsConfig {
+            document_id: DOCUMENT.to_owned(),
+            credentials_file: None,
+            access_token: Some(SecretString::new("ya29.ready")),
+            base_url: BaseUrl::parse(&server.uri()).unwrap(),
+            drive_base_url: BaseUrl::parse(&server.uri()).unwrap(),
+            token_url: None,
+        },
+        &context(),
+    )
+    .unwrap();
+    assert!(source.preflight().await.is_empty());
+}

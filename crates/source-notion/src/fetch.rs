@@ -43,6 +43,8 @@ pub(crate) enum Object {
     DataSource(String),
     /// The page of one database row.
     Row(String),
+    /// The token's own bot user, read by the pre-flight check.
+    BotUser,
 }
 
 impl fmt::Display for Object {
@@ -53,6 +55,7 @@ impl fmt::Display for Object {
             Self::Database(id) => write!(formatter, "database {id}"),
             Self::DataSource(id) => write!(formatter, "data source {id}"),
             Self::Row(id) => write!(formatter, "row page {id}"),
+            Self::BotUser => write!(formatter, "the token's bot user (GET /v1/users/me)"),
         }
     }
 }
@@ -104,6 +107,14 @@ fn classify(response: &HttpResponse) -> PublishError {
 }
 
 impl NotionSource {
+    /// Whether no token (or a blank one) is configured.
+    pub(crate) fn token_missing(&self) -> bool {
+        self.config
+            .token
+            .as_ref()
+            .is_none_or(|token| token.expose().trim().is_empty())
+    }
+
     /// The message when no token is configured.
     pub(crate) fn missing_token(&self) -> SourceError {
         self.unavailable(
@@ -133,6 +144,46 @@ impl NotionSource {
             .ok()?;
         let at = page.last_edited_time.parse().ok()?;
         Some((page.last_edited_time, at))
+    }
+
+    /// The integration the token belongs to (`GET /v1/users/me`), named as
+    /// `name` of workspace `workspace` where Notion says them.
+    pub(crate) async fn bot_user(&self) -> Result<String, SourceError> {
+        #[derive(serde::Deserialize)]
+        struct User {
+            object: String,
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            bot: Option<Bot>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Bot {
+            #[serde(default)]
+            workspace_name: Option<String>,
+        }
+        if self.token_missing() {
+            return Err(self.missing_token());
+        }
+        let request = OutboundRequest::get(self.url(&["v1", "users", "me"], &[])?, self.headers());
+        let user: User = self
+            .call(&request, &Object::BotUser, "notion-users-me")
+            .await?;
+        if user.object != "user" {
+            return Err(self.unavailable(format!(
+                "Notion's answer for {} is a `{}` object, not a `user`",
+                Object::BotUser,
+                user.object
+            )));
+        }
+        let name = user.name.map_or_else(
+            || "an unnamed integration".to_owned(),
+            |name| format!("the integration `{name}`"),
+        );
+        Ok(match user.bot.and_then(|bot| bot.workspace_name) {
+            Some(workspace) => format!("{name} of workspace `{workspace}`"),
+            None => name,
+        })
     }
 
     fn unavailable(&self, message: String) -> SourceError {
@@ -235,7 +286,7 @@ impl NotionSource {
                 status: status @ (403 | 404),
                 message,
                 ..
-            } => format!(
+            } if !matches!(object, Object::BotUser) => format!(
                 "Notion cannot find {object}, or it is not shared with the integration ({status} \
                  {message}): open it in Notion, choose Share → Connections (or ••• → \
                  Connections) and add the integration{check}"

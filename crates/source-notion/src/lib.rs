@@ -43,6 +43,9 @@ use crate::fetch::Object;
 /// The source kind.
 pub const KIND: &str = "notion";
 
+/// The name of the pre-flight check of the token.
+pub const CREDENTIALS_CHECK: &str = "notion.credentials";
+
 /// Reads a Notion page or database.
 pub struct NotionSource {
     config: NotionConfig,
@@ -118,12 +121,7 @@ impl Source for NotionSource {
         &self,
         known_channels: &KnownChannels,
     ) -> Result<Arc<ParsedDocument>, SourceError> {
-        if self
-            .config
-            .token
-            .as_ref()
-            .is_none_or(|token| token.expose().trim().is_empty())
-        {
+        if self.token_missing() {
             return Err(self.missing_token());
         }
         let parsed = match &self.target {
@@ -170,6 +168,13 @@ impl Source for NotionSource {
             }
         };
         Ok(Arc::new(parsed))
+    }
+
+    async fn preflight(&self) -> Vec<Check> {
+        vec![match self.bot_user().await {
+            Ok(user) => Check::pass(CREDENTIALS_CHECK, format!("the token is {user}")),
+            Err(error) => Check::fail(CREDENTIALS_CHECK, error.to_string()),
+        }]
     }
 }
 

@@ -718,3 +718,129 @@ async fn a_page_edited_this_minute_is_read_again() {
     source.fetch(&known()).await.unwrap();
     source.fetch(&known()).await.unwrap();
 }
+
+/// The pre-flight check's one result.
+async fn preflight(source: &NotionSource) -> halcytone_core::preflight::Check {
+    let mut checks = source.preflight().await;
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    let check = checks.remove(0);
+    assert_eq!(check.name, "notion.credentials");
+    assert!(!check.detail.contains(TOKEN), "{}", check.detail);
+    check
+}
+
+fn users_me() -> MockBuilder {
+    notion("GET", "/v1/users/me").and(ExactQuery(""))
+}
+
+#[tokio::test]
+async fn the_preflight_check_reads_the_tokens_bot_user() {
+    let server = MockServer::start().await;
+    users_me()
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "user", "id": "16d84278-ab0e-484c-9bdd-b35da3bd8905",
+            "name": "Halcytone", "avatar_url": null, "type": "bot",
+            "bot": {"owner": {"type": "workspace", "workspace": true},
+                    "workspace_name": "Breathscape"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let check = preflight(&page_source(&server)).await;
+    assert!(check.ok, "{check:?}");
+    assert_eq!(
+        check.detail,
+        "the token is the integration `Halcytone` of workspace `Breathscape`"
+    );
+}
+
+#[tokio::test]
+async fn the_preflight_check_fails_on_every_refusal_with_its_reason() {
+    let cases: [(ResponseTemplate, u64, &str); 5] = [
+        (
+            notion_error(401, "unauthorized", "API token is invalid."),
+            1,
+            "Notion refused the token while reading the token's bot user (GET /v1/users/me) \
+             (401 unauthorized: API token is invalid.)",
+        ),
+        (
+            notion_error(403, "restricted_resource", "Insufficient permissions."),
+            1,
+            "Notion refused the request for the token's bot user (GET /v1/users/me) (403 \
+             restricted_resource: Insufficient permissions.); check source.version",
+        ),
+        (
+            notion_error(400, "invalid_request", "Invalid request."),
+            1,
+            "(400 invalid_request: Invalid request.)",
+        ),
+        (
+            notion_error(503, "service_unavailable", "Notion is unavailable."),
+            3,
+            "Notion did not serve the token's bot user (GET /v1/users/me) through 3 attempts",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_json(json!({"object": "error"})),
+            1,
+            "is a `error` object, not a `user`",
+        ),
+    ];
+    for (response, attempts, expected) in cases {
+        let server = MockServer::start().await;
+        users_me()
+            .respond_with(response)
+            .expect(attempts)
+            .mount(&server)
+            .await;
+        let check = preflight(&page_source(&server)).await;
+        assert!(!check.ok, "{check:?}");
+        assert!(
+            check.detail.starts_with(&format!("Notion page {PAGE}: ")),
+            "{}",
+            check.detail
+        );
+        assert!(check.detail.contains(expected), "{}", check.detail);
+    }
+}
+
+#[tokio::test]
+async fn the_preflight_check_waits_out_a_429() {
+    let server = MockServer::start().await;
+    users_me()
+        .respond_with(
+            notion_error(429, "rate_limited", "Rate limited.").insert_header("retry-after", "0"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    users_me()
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"object": "user", "type": "bot"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let check = preflight(&page_source(&server)).await;
+    assert!(check.ok, "{check:?}");
+    assert_eq!(check.detail, "the token is an unnamed integration");
+}
+
+#[tokio::test]
+async fn the_preflight_check_without_a_token_sends_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let config: NotionConfig =
+        serde_json::from_value(json!({"page_id": PAGE, "base_url": server.uri()})).unwrap();
+    let check = preflight(&NotionSource::new(config, &context()).unwrap()).await;
+    assert!(!check.ok);
+    assert!(
+        check.detail.contains("no Notion token is configured"),
+        "{}",
+        check.detail
+    );
+}
