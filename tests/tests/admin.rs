@@ -391,6 +391,55 @@ async fn the_week_filters_by_language_when_there_are_two() {
         german.contains("&amp;locale&#x3D;de\" class=\"button\" rel=\"next\""),
         "{german}"
     );
+    // "Approve all" sends the page's own filter and approves what it shows, no more.
+    let form = german
+        .split("<form method=\"post\" action=\"/admin/approve-all\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</form>").next())
+        .unwrap();
+    let fields: Vec<(String, String)> = form
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|input| {
+            let (name, rest) = input.split_once("\" value=\"").unwrap();
+            let value = rest.split('"').next().unwrap();
+            (
+                name.to_owned(),
+                value.replace("&amp;", "&").replace("&#x3D;", "="),
+            )
+        })
+        .collect();
+    assert!(
+        fields.contains(&("locale".to_owned(), "de".to_owned())),
+        "{fields:?}"
+    );
+    let response = http()
+        .post(server.url("/admin/approve-all"))
+        .header("cookie", &session)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let stored = api(&server, "/posts?limit=1000").await;
+    let statuses = |locale: &str| -> Vec<String> {
+        stored["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|post| post["locale"] == locale)
+            .map(|post| post["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (de, en) = (statuses("de"), statuses("en-GB"));
+    assert!(
+        !de.is_empty() && de.iter().all(|status| status == "approved"),
+        "{de:?}"
+    );
+    assert!(
+        !en.is_empty() && en.iter().all(|status| status == "draft"),
+        "{en:?}"
+    );
 }
 
 #[tokio::test]

@@ -252,6 +252,8 @@ pub(crate) async fn week(
             "channels": channels.iter().map(|name| json!({"name": name, "label": channel_name(name)})).collect::<Vec<_>>(),
             "all_channels": all_channels,
             "statuses": statuses,
+            "filter_channel": channel.unwrap_or_default(),
+            "filter_locale": locale.unwrap_or_default(),
             // A language filter only where there is more than one language.
             "locales": (admin.app.editions.len() > 1).then(|| admin.app.editions.iter().map(|edition| json!({
                 "code": edition.locale(),
@@ -359,10 +361,15 @@ pub(crate) struct RangeForm {
     #[serde(default)]
     start: String,
     period: Option<String>,
+    /// The week page's channel and language filters: "Approve all"
+    /// approves the drafts the page shows, no others.
+    channel: Option<String>,
+    locale: Option<String>,
     back: Option<String>,
 }
 
-/// `POST /admin/approve-all`: approves every draft of the range that the
+/// `POST /admin/approve-all`: approves every draft of the range (of the
+/// filtered channel and language, when the page was filtered) that the
 /// store takes; the message names those it refused and why.
 pub(crate) async fn approve_all(
     State(admin): State<Arc<Admin>>,
@@ -385,6 +392,8 @@ async fn approve_range(admin: &Admin, form: &RangeForm) -> Result<String, String
         .app
         .posts(&PostsRequest {
             status: Some("draft"),
+            channel: form.channel.as_deref().filter(|name| !name.is_empty()),
+            locale: form.locale.as_deref().filter(|code| !code.is_empty()),
             from: Some(&shown.start.to_string()),
             to: Some(&shown.end.to_string()),
             ..PostsRequest::default()
