@@ -497,7 +497,9 @@ fn chromedriver() -> Option<PathBuf> {
     .map(PathBuf::from)
 }
 
-/// Chromium under chromedriver, headless, killed when dropped.
+/// Chromium under chromedriver, headless, killed when dropped: chromedriver
+/// leads a process group of its own, and the whole group is killed, since
+/// Chromium outlives a chromedriver killed alone.
 struct Browser {
     driver: tokio::process::Child,
     client: Client,
@@ -515,6 +517,7 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver starts");
@@ -637,6 +640,11 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        if let Some(group) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .status();
+        }
         let _ = self.driver.start_kill();
     }
 }
