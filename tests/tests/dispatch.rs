@@ -359,6 +359,8 @@ fn count(posts: &[Value], status: &str) -> usize {
 /// A running `halcytone serve`, its log kept in a file.
 struct Serve {
     child: Child,
+    /// Where it listens: `http://127.0.0.1:<port>`.
+    base: String,
 }
 
 impl Serve {
@@ -383,8 +385,24 @@ impl Serve {
         .await
         .expect("halcytone serve prints its address")
         .unwrap();
-        assert!(line.contains("listening on http://127.0.0.1:"), "{line}");
-        Self { child }
+        let base = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .filter(|base| base.starts_with("http://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        Self { child, base }
+    }
+
+    /// Its `/metrics` text.
+    async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     async fn kill(mut self) {
@@ -907,6 +925,14 @@ async fn webhook_events_survive_a_kill_and_arrive_signed_with_stable_ids() {
         assert!(tokio::time::Instant::now() < deadline, "no delivery tried");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Each failed try is counted once its outcome is on record.
+    let mut metrics = serve.metrics().await;
+    while !metrics.contains("halcytone_webhook_deliveries_total{outcome=\"retry\"}") {
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        metrics = serve.metrics().await;
+    }
+    assert!(!metrics.contains("outcome=\"delivered\""), "{metrics}");
     serve.kill().await;
 
     down.store(false, Ordering::SeqCst);
@@ -935,6 +961,13 @@ async fn webhook_events_survive_a_kill_and_arrive_signed_with_stable_ids() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
+    let metrics = serve.metrics().await;
+    assert!(
+        metrics.contains(&format!(
+            "halcytone_webhook_deliveries_total{{outcome=\"delivered\"}} {stored}\n"
+        )),
+        "{metrics}"
+    );
     serve.kill().await;
 
     let requests = receiver.received_requests().await.unwrap();

@@ -246,6 +246,14 @@ impl Deliverer {
             self.store
                 .record_delivery(&delivery.event_id, &delivery.url, &outcome, (self.clock)())
                 .await?;
+            // By outcome alone: a receiver's URL may hold its secret.
+            let outcome = match outcome {
+                DeliveryOutcome::Delivered { .. } => "delivered",
+                DeliveryOutcome::Retry { .. } => "retry",
+                DeliveryOutcome::GaveUp { .. } => "failed",
+            };
+            metrics::counter!("halcytone_webhook_deliveries_total", "outcome" => outcome)
+                .increment(1);
         }
         Ok(tried)
     }
