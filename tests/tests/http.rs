@@ -718,6 +718,18 @@ async fn a_draft_is_edited_revalidated_and_its_approval_voided() {
         .await
         .unwrap();
     let id = listed["posts"][0]["id"].as_str().unwrap().to_owned();
+    // A filter's unknown channel names the query field it came in.
+    for path in ["/posts?channel=twiter", "/analytics?channel=twiter"] {
+        let body = problem(client().get(server.url(path)).send().await.unwrap(), 400).await;
+        assert_eq!(body["field"], "channel", "{path}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("unknown channel `twiter`"),
+            "{body}"
+        );
+    }
     let url = server.url(&format!("/posts/{id}"));
     let approved = client()
         .post(format!("{url}/approve"))

@@ -222,7 +222,9 @@ impl App {
         to: Timestamp,
         channel: Option<&str>,
     ) -> Result<Report, AppError> {
-        let channel = channel.map(|name| self.check_channel(name)).transpose()?;
+        let channel = channel
+            .map(|name| self.check_channel(name, "channel"))
+            .transpose()?;
         let store = self.store().await?;
         let latest = store.latest_readings(from, to, channel.as_ref()).await?;
         let posts = store

@@ -454,7 +454,7 @@ impl App {
             }
             Some(requested) => requested
                 .iter()
-                .map(|name| self.check_channel(name))
+                .map(|name| self.check_channel(name, "channels"))
                 .collect::<Result<_, _>>()?,
         };
         let mut selected = Vec::new();
@@ -556,11 +556,14 @@ impl App {
             })
     }
 
-    pub(crate) fn check_channel(&self, name: &str) -> Result<Channel, AppError> {
-        let bad = |message: String| AppError::BadRequest {
-            field: "channels",
-            message,
-        };
+    /// `name` as an enabled channel of this build; a refusal names `field`
+    /// (`channels` of a plan, `channel` of a filter) and why.
+    pub(crate) fn check_channel(
+        &self,
+        name: &str,
+        field: &'static str,
+    ) -> Result<Channel, AppError> {
+        let bad = |message: String| AppError::BadRequest { field, message };
         let available: Vec<&str> = self.publishers.keys().map(Channel::as_str).collect();
         let channel = Channel::parse(name).map_err(|_| {
             bad(format!(
@@ -807,7 +810,7 @@ impl App {
             .transpose()?;
         let channel = request
             .channel
-            .map(|name| self.check_channel(name))
+            .map(|name| self.check_channel(name, "channel"))
             .transpose()?;
         let filter = PostFilter {
             status,
