@@ -24,7 +24,7 @@ use crate::publisher::{
     PublishReceipt, Publisher, QuotaLeft, RenderInput,
 };
 use crate::render::Renderer;
-use crate::request::OutboundRequest;
+use crate::request::{OutboundRequest, RequestPreview};
 
 /// A channel's quota: at most `count` requests per `period`, as `100/15m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -597,6 +597,10 @@ impl Publisher for Resilient {
         self.inner.build_requests(post)
     }
 
+    fn preview(&self, post: &OutgoingPost) -> Result<Vec<RequestPreview>, PublishError> {
+        self.inner.preview(post)
+    }
+
     fn measure(&self, content: &Content) -> Vec<Measured> {
         self.inner.measure(content)
     }
@@ -691,7 +695,6 @@ mod tests {
 
     use super::*;
     use crate::publisher::PostId;
-    use crate::request::RequestPreview;
 
     mockall::mock! {
         Channel {}
@@ -772,6 +775,24 @@ mod tests {
                 .unwrap_or_else(|| Ok(receipt()))
         });
         (mock, calls)
+    }
+
+    #[test]
+    fn a_channels_own_preview_is_shown() {
+        let mut mock = MockChannel::new();
+        mock.expect_channel().return_const(TWITTER);
+        mock.expect_preview().times(1).returning(|_| {
+            Ok(vec![RequestPreview {
+                method: crate::request::Method::Post,
+                url: "https://api.example/own".to_owned(),
+                headers: serde_json::Map::new(),
+                body: None,
+            }])
+        });
+        mock.expect_build_requests().times(0);
+        let resilient = Resilient::new(Arc::new(mock), settings(), None);
+        let preview = resilient.preview(&post()).unwrap();
+        assert_eq!(preview[0].url, "https://api.example/own");
     }
 
     #[tokio::test(start_paused = true)]
