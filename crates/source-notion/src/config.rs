@@ -63,6 +63,12 @@ pub struct PropertyNames {
     /// A multi-select: the `Segments:` line (newsletter segments); not
     /// read unless named.
     pub segments: String,
+    /// A text property: the `Subject B:` line (an experiment's newsletter
+    /// subject); not read unless named.
+    pub subject_b: String,
+    /// A text property: the `Hook B:` line (an experiment's opening line on
+    /// X and LinkedIn); not read unless named.
+    pub hook_b: String,
 }
 
 impl Default for PropertyNames {
@@ -76,6 +82,8 @@ impl Default for PropertyNames {
             tags: "Tags".to_owned(),
             link: "Link".to_owned(),
             segments: String::new(),
+            subject_b: String::new(),
+            hook_b: String::new(),
         }
     }
 }

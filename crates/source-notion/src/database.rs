@@ -235,6 +235,8 @@ fn check_properties(
             &names.segments,
             "items go in every segment's issue",
         ),
+        ("subject_b", &names.subject_b, "items have no `Subject B:`"),
+        ("hook_b", &names.hook_b, "items have no `Hook B:`"),
     ];
     for (key, name, consequence) in optional {
         if !name.is_empty() && !page.has_property(name) {
@@ -279,6 +281,8 @@ fn item(builder: &mut DocumentBuilder<'_>, row: &Row, names: &PropertyNames) {
         ("Tags", &names.tags),
         ("Link", &names.link),
         ("Segments", &names.segments),
+        ("Subject B", &names.subject_b),
+        ("Hook B", &names.hook_b),
     ];
     for (key, name) in fields {
         match text(page.property(name), name) {
@@ -488,6 +492,47 @@ mod tests {
         let parsed = parse(&rows).unwrap();
         assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
         assert_eq!(parsed.document.items().next().unwrap().segments, None);
+    }
+
+    #[test]
+    fn subject_b_and_hook_b_properties_make_experiments_when_named() {
+        let rich = |text: &str| json!({"id": "r", "type": "rich_text", "rich_text": [{"type": "text", "plain_text": text}]});
+        let mut properties = full("r1", "Sleep sounds", "News");
+        properties["Subject B"] = rich("Fall asleep to the fade");
+        properties["Hook B"] = rich("Your phone can fall asleep too");
+        let rows = [row("r1", properties, vec![paragraph("b1", "Body.")])];
+        let names = PropertyNames {
+            subject_b: "Subject B".to_owned(),
+            hook_b: "Hook B".to_owned(),
+            ..PropertyNames::default()
+        };
+        let parsed = parse_rows("db", &info(Vec::new()), &rows, &names, &known()).unwrap();
+        let item = parsed.document.items().next().unwrap();
+        assert_eq!(item.subject_b.as_deref(), Some("Fall asleep to the fade"));
+        assert_eq!(
+            item.hook_b.as_deref(),
+            Some("Your phone can fall asleep too")
+        );
+        // Not named (the default): not read, and no warning.
+        let parsed = parse(&rows).unwrap();
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        let item = parsed.document.items().next().unwrap();
+        assert_eq!((&item.subject_b, &item.hook_b), (&None, &None));
+        // Named but absent from the rows: a warning naming the setting.
+        let names = PropertyNames {
+            hook_b: "Opening B".to_owned(),
+            ..PropertyNames::default()
+        };
+        let parsed = parse_rows("db", &info(Vec::new()), &rows, &names, &known()).unwrap();
+        assert!(
+            parsed
+                .warnings
+                .iter()
+                .any(|warning| warning.to_string().contains("`Opening B`")
+                    && warning.to_string().contains("source.properties.hook_b")),
+            "{:?}",
+            parsed.warnings
+        );
     }
 
     #[test]
