@@ -861,7 +861,7 @@ fn a_daily_cap_leaves_slots_out_of_the_plan_and_channels_shows_what_is_left() {
         .collect();
     assert_eq!(left_out.len(), 7, "{:#?}", plan["warnings"]);
     assert!(
-        left_out[0].starts_with("left out twitter at Mon 2026-11-30 17:00 UTC: the channel's daily_cap of 1 posts in 24 hours is reached there"),
+        left_out[0].starts_with("left out twitter at Mon 2026-11-30 17:00 UTC: the channel's daily_cap of 1 post in 24 hours is reached there"),
         "{left_out:?}"
     );
 

@@ -455,8 +455,9 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             {
                 let busiest = busiest_window_with(&taken, slot.at.timestamp());
                 if busiest > usize::try_from(cap).unwrap_or(usize::MAX) {
+                    let posts = if cap == 1 { "post" } else { "posts" };
                     warnings.push(format!(
-                        "left out {shown} at {} {timezone}: the channel's daily_cap of {cap} posts in 24 hours is reached there, counting stored posts",
+                        "left out {shown} at {} {timezone}: the channel's daily_cap of {cap} {posts} in 24 hours is reached there, counting stored posts",
                         slot.at.strftime("%a %Y-%m-%d %H:%M")
                     ));
                     continue;
