@@ -80,6 +80,7 @@ fn bench_pipeline(criterion: &mut Criterion) {
                 daily_cap: None,
                 segment: None,
                 experiments: publisher.experiments(),
+                experiments_refused: publisher.experiments_refused(),
             })
             .collect(),
         stored: Vec::new(),

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 
 use crate::channel::Channel;
 use crate::document::{Item, ItemId, LivingDocument};
-use crate::experiment::{AbSettings, Arm, ArmOf, ExperimentKind, Variation};
+use crate::experiment::{AbSettings, Arm, ArmOf, Variation};
 use crate::plan::{Period, Plan, StoredSlot};
 use crate::publisher::{
     Content, ItemView, OutgoingPost, PostId, PostStatus, Publisher, RenderInput,
@@ -288,11 +288,8 @@ impl Composer<'_> {
             };
             let arm_text = planned.experiment.as_ref().and_then(|arm| {
                 let item = items.get(&planned.item)?;
-                match (arm.arm, publisher.experiments()?) {
-                    (Arm::B, ExperimentKind::Split) => item.subject_b.as_deref(),
-                    (Arm::B, ExperimentKind::Slots) => item.hook_b.as_deref(),
-                    _ => None,
-                }
+                let kind = publisher.experiments()?;
+                (arm.arm == Arm::B).then(|| kind.arm_b_text(item)).flatten()
             });
             let outgoing = publisher.render(&input, self.renderer).and_then(|content| {
                 let content = match &planned.experiment {

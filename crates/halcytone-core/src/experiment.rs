@@ -104,6 +104,15 @@ impl ExperimentKind {
             Self::Slots => "Hook B",
         }
     }
+
+    /// The item's text for arm B of an experiment of this kind, if it asks
+    /// for one.
+    pub fn arm_b_text(self, item: &crate::document::Item) -> Option<&str> {
+        match self {
+            Self::Split => item.subject_b.as_deref(),
+            Self::Slots => item.hook_b.as_deref(),
+        }
+    }
 }
 
 /// The `[ab]` settings.

@@ -118,6 +118,9 @@ pub struct PlanChannel {
     /// How the channel runs an item's A/B experiment; `None`: it cannot,
     /// and the item goes out as the document has it.
     pub experiments: Option<ExperimentKind>,
+    /// An experiment the channel cannot run in its configuration, and why
+    /// ([`crate::publisher::Publisher::experiments_refused`]).
+    pub experiments_refused: Option<(ExperimentKind, &'static str)>,
 }
 
 /// Whether a stored post is a split experiment's arm B or winner's send.
@@ -566,6 +569,17 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             }
             let id = post_id_in(channel, &slot.at, request.locale.as_deref(), segment);
             let pinned_arm = holder.and_then(|stored| stored.experiment.clone());
+            if let Some((refused, why)) = plan_channel.experiments_refused
+                && kind.is_none()
+                && refused.arm_b_text(item).is_some()
+            {
+                warnings.push(format!(
+                    "`{}` has a `{}:` line, but {shown} cannot run its experiment: {why}; the post at {} {timezone} goes out as the document has it",
+                    item.id,
+                    refused.line(),
+                    slot.at.strftime("%a %Y-%m-%d %H:%M")
+                ));
+            }
             let planned = PlannedPost {
                 id: id.clone(),
                 channel: channel.clone(),

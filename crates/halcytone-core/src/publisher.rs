@@ -434,6 +434,13 @@ pub trait Publisher: Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// An experiment the channel's kind runs but this configuration of it
+    /// cannot, and why (a newsletter through listmonk and `Subject B:`):
+    /// the plan warns for each item that asks for one.
+    fn experiments_refused(&self) -> Option<(crate::experiment::ExperimentKind, &'static str)> {
+        None
+    }
+
     /// The content of an experiment's arm: `content` (arm A's, or the
     /// winner's) with the arm's text and, for a split send, its share of
     /// the list. Only called on a channel whose [`Publisher::experiments`]

@@ -621,6 +621,10 @@ impl Publisher for Resilient {
         self.inner.experiments()
     }
 
+    fn experiments_refused(&self) -> Option<(crate::experiment::ExperimentKind, &'static str)> {
+        self.inner.experiments_refused()
+    }
+
     fn vary(
         &self,
         content: &Content,

@@ -473,6 +473,7 @@ impl App {
                     daily_cap: entry.daily_cap,
                     segment: None,
                     experiments: entry.publisher.experiments(),
+                    experiments_refused: entry.publisher.experiments_refused(),
                 });
             }
         }

@@ -299,6 +299,13 @@ impl Publisher for EmailPublisher {
         (self.config.backend == Backend::Crm).then_some(ExperimentKind::Split)
     }
 
+    fn experiments_refused(&self) -> Option<(ExperimentKind, &'static str)> {
+        (self.config.backend == Backend::Listmonk).then_some((
+            ExperimentKind::Split,
+            "listmonk cannot split one send between arms (the CRM backend can)",
+        ))
+    }
+
     /// Arm B's subject is the item's `Subject B:`; the split is the arm's
     /// share of the list, or the rest for the winner's send.
     fn vary(&self, content: &Content, variation: &Variation<'_>) -> Result<Content, PublishError> {
@@ -887,6 +894,7 @@ mod tests {
         };
         let crm = publisher();
         assert_eq!(crm.experiments(), Some(ExperimentKind::Split));
+        assert_eq!(crm.experiments_refused(), None);
         let arm_a = crm.render(&input, &renderer).unwrap();
         let variation = |arm, text| Variation {
             experiment: "exp_1",
@@ -952,6 +960,11 @@ mod tests {
             halcytone_core::testkit::test_http_client(),
         );
         assert_eq!(listmonk.experiments(), None);
+        assert!(
+            listmonk
+                .experiments_refused()
+                .is_some_and(|(kind, why)| kind == ExperimentKind::Split && why.contains("CRM"))
+        );
         assert!(
             listmonk
                 .validate(&arm_b)

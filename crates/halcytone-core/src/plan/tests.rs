@@ -58,6 +58,7 @@ fn default_channels() -> Vec<PlanChannel> {
             daily_cap: None,
             segment: None,
             experiments: None,
+            experiments_refused: None,
         },
         PlanChannel {
             channel: channel("linkedin"),
@@ -66,6 +67,7 @@ fn default_channels() -> Vec<PlanChannel> {
             daily_cap: None,
             segment: None,
             experiments: None,
+            experiments_refused: None,
         },
         PlanChannel {
             channel: channel("twitter"),
@@ -74,6 +76,7 @@ fn default_channels() -> Vec<PlanChannel> {
             daily_cap: None,
             segment: None,
             experiments: None,
+            experiments_refused: None,
         },
         PlanChannel {
             channel: channel("web"),
@@ -82,6 +85,7 @@ fn default_channels() -> Vec<PlanChannel> {
             daily_cap: None,
             segment: None,
             experiments: None,
+            experiments_refused: None,
         },
     ]
 }
@@ -586,6 +590,7 @@ fn a_slot_in_the_spring_gap_moves_to_the_first_valid_time() {
         daily_cap: None,
         segment: None,
         experiments: None,
+        experiments_refused: None,
     }];
     let plan = plan(
         &many_items(),
@@ -682,7 +687,7 @@ proptest! {
         let start = date(2026, 12, 1);
         let cadence = Cadence(hours.iter().map(|hour| SlotRule { days: Weekdays::EVERY_DAY, time: time(*hour, 0, 0, 0) }).collect());
         let mut capped = request(Period::Days(days), start, "Europe/London", vec![PlanChannel {
-            channel: channel("twitter"), cadence, shape: PostShape::Single, daily_cap: Some(cap), segment: None, experiments: None,
+            channel: channel("twitter"), cadence, shape: PostShape::Single, daily_cap: Some(cap), segment: None, experiments: None, experiments_refused: None,
         }]);
         let origin = start.to_zoned_datetime(TimeZone::UTC).unwrap().timestamp();
         capped.stored = stored_hours.iter().map(|hour| StoredSlot {
@@ -726,6 +731,7 @@ fn a_daily_cap_holds_in_every_24_hour_window_counting_stored_posts() {
         daily_cap: Some(2),
         segment: None,
         experiments: None,
+        experiments_refused: None,
     }];
     let mut capped_request = request(Period::Days(3), date(2026, 11, 30), "UTC", capped);
     let evening_before = date(2026, 11, 29)
@@ -806,6 +812,7 @@ fn another_locales_posts_have_their_own_ids_and_count_towards_the_cap() {
         daily_cap: Some(3),
         segment: None,
         experiments: None,
+        experiments_refused: None,
     }];
     let main = request(Period::Day, date(2026, 11, 30), "UTC", channels);
     let english = plan(&many_items(), &main).unwrap();
@@ -858,6 +865,7 @@ fn a_newsletter_per_segment_takes_only_the_items_of_its_segment() {
         daily_cap: None,
         segment: Some(segment.to_owned()),
         experiments: None,
+        experiments_refused: None,
     };
     let items = document(&[
         ("Breathscape", "For everyone", &[]),
@@ -1015,6 +1023,20 @@ fn a_subject_b_splits_the_newsletter_into_two_arms_and_the_winners_send() {
     let planned = plan(&items, &plain).unwrap();
     assert_eq!(planned.posts.len(), 1);
     assert_eq!(planned.posts[0].experiment, None);
+    assert!(planned.warnings.is_empty(), "{:?}", planned.warnings);
+
+    // One whose configuration cannot run it says so, naming the item.
+    plain.channels[0].experiments_refused =
+        Some((ExperimentKind::Split, "listmonk cannot split one send"));
+    let planned = plan(&items, &plain).unwrap();
+    assert_eq!(planned.posts.len(), 1);
+    assert_eq!(
+        planned.warnings,
+        [format!(
+            "`{}` has a `Subject B:` line, but email cannot run its experiment: listmonk cannot split one send; the post at Mon 2026-11-30 09:00 UTC goes out as the document has it",
+            planned.posts[0].item
+        )]
+    );
 }
 
 #[test]

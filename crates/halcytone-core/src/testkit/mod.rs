@@ -66,6 +66,7 @@ pub fn example_week(publisher: Arc<dyn Publisher>) -> ContentPlan {
             daily_cap: None,
             segment: None,
             experiments: publisher.experiments(),
+            experiments_refused: publisher.experiments_refused(),
         }],
         stored: Vec::new(),
         elsewhere: Vec::new(),
