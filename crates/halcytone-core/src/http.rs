@@ -127,8 +127,9 @@ impl HttpClient {
     ///
     /// # Errors
     /// `NotConfigured` when a credential the request needs is unset;
-    /// `Transient` when the connection fails; `OutcomeUnknown` when no answer
-    /// came in time, since the request may have been applied.
+    /// `Transient` when no connection could be made, or a read's connection
+    /// failed; `OutcomeUnknown` when no answer came in time, or a write's
+    /// connection failed once made, since the request may have been applied.
     pub async fn send(
         &self,
         service: impl Into<Service>,
@@ -178,7 +179,7 @@ impl HttpClient {
         let response = builder
             .send()
             .await
-            .map_err(|error| self.transport_error(&service, &error))?;
+            .map_err(|error| self.transport_error(&service, request.method, &error))?;
         self.read(&service, request.method, response).await
     }
 
@@ -207,7 +208,7 @@ impl HttpClient {
             .body(body)
             .send()
             .await
-            .map_err(|error| self.transport_error(&service, &error))?;
+            .map_err(|error| self.transport_error(&service, Method::Post, &error))?;
         self.read(&service, Method::Post, response).await
     }
 
@@ -253,10 +254,14 @@ impl HttpClient {
                 .content_length()
                 .is_some_and(|length| length > limit as u64);
         while !too_large {
-            let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|error| self.transport_error(service, &error))?
+            let Some(chunk) = response.chunk().await.map_err(|error| {
+                if is_success(status) {
+                    self.transport_error(service, method, &error)
+                } else {
+                    // The API said no, so nothing was applied, whatever the method.
+                    self.transport_error(service, Method::Get, &error)
+                }
+            })?
             else {
                 break;
             };
@@ -287,11 +292,26 @@ impl HttpClient {
         })
     }
 
-    fn transport_error(&self, service: &Service, error: &reqwest::Error) -> PublishError {
+    fn transport_error(
+        &self,
+        service: &Service,
+        method: Method,
+        error: &reqwest::Error,
+    ) -> PublishError {
         // reqwest's Display repeats the URL, which may carry an id but never a secret.
         let detail =
             std::error::Error::source(error).map_or_else(|| error.to_string(), ToString::to_string);
-        if error.is_timeout() && !error.is_connect() {
+        if error.is_connect() {
+            return PublishError::Transient {
+                service: service.clone(),
+                message: format!("cannot connect: {detail}"),
+                source: None,
+            };
+        }
+        // Once connected, the request may have reached the API: a write
+        // whose connection then fails (a reset after the request went out,
+        // a success's body cut off) may have been applied, like a timeout.
+        if error.is_timeout() {
             return PublishError::OutcomeUnknown {
                 service: service.clone(),
                 message: format!(
@@ -300,14 +320,17 @@ impl HttpClient {
                 ),
             };
         }
-        let message = if error.is_connect() {
-            format!("cannot connect: {detail}")
-        } else {
-            format!("the connection failed: {detail}")
-        };
+        if matches!(method, Method::Post | Method::Put) {
+            return PublishError::OutcomeUnknown {
+                service: service.clone(),
+                message: format!(
+                    "the connection failed once made ({detail}); the request may have been applied"
+                ),
+            };
+        }
         PublishError::Transient {
             service: service.clone(),
-            message,
+            message: format!("the connection failed: {detail}"),
             source: None,
         }
     }

@@ -398,33 +398,9 @@ pub async fn a_slow_answer_is_an_unknown_outcome<H: Harness>() {
     server.verify().await;
 }
 
-/// A refused or reset connection is transient.
-pub async fn connection_failures_are_transient<H: Harness>() {
-    // Reset: a server that accepts and closes every connection at once.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let address = listener.local_addr().expect("has an address");
-    let resets = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            // A zero linger makes the close a TCP reset; it never blocks,
-            // which is what the deprecation warns about for other values.
-            #[allow(deprecated)]
-            let _ = stream.set_linger(Some(Duration::ZERO));
-            drop(stream);
-        }
-    });
-    let publisher = H::publisher(&format!("http://{address}"), client(Duration::from_secs(5)));
-    let error = publisher
-        .publish(&H::post(), &context())
-        .await
-        .expect_err("reset");
-    assert!(
-        matches!(error, PublishError::Transient { .. }),
-        "reset gives {error:?}"
-    );
-    resets.abort();
-    // Refused: nothing listens on a port that was just released.
+/// A refused connection is transient: the request never left.
+pub async fn a_refused_connection_is_transient<H: Harness>() {
+    // Nothing listens on a port that was just released.
     let port = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds")
@@ -443,6 +419,182 @@ pub async fn connection_failures_are_transient<H: Harness>() {
         matches!(error, PublishError::Transient { .. }),
         "refused gives {error:?}"
     );
+}
+
+/// A connection lost once the request went out (reset after the API read
+/// it, or a success whose body is cut off) may have been applied: the
+/// outcome is unknown, and the request is sent again only on channels with
+/// idempotency keys.
+pub async fn a_connection_lost_after_the_request_is_an_unknown_outcome<H: Harness>() {
+    for loss in [Loss::ResetAfterReading, Loss::SuccessCutOff] {
+        let server = server::<H>().await;
+        let probe = H::publisher(&server.uri(), client(Duration::from_secs(5)));
+        let request = the_request::<H>(probe.as_ref());
+        let url = url::Url::parse(&request.url).expect("publishers build absolute URLs");
+        let lossy = LossyProxy::start(
+            &server,
+            request.method.as_str(),
+            url.path().to_owned(),
+            loss,
+        )
+        .await;
+        let publisher = H::publisher(&lossy.uri(), client(Duration::from_secs(5)));
+        let idempotent = publisher.idempotent();
+        let error = Resilient::new(publisher, fast_settings(2), None)
+            .publish(&H::post(), &context())
+            .await
+            .expect_err("the connection is lost");
+        assert!(error.is_outcome_unknown(), "{loss:?} gives {error:?}");
+        let calls = if idempotent { 2 } else { 1 };
+        assert_eq!(
+            lossy.lost(),
+            calls,
+            "{loss:?}: the request under test was tried"
+        );
+    }
+}
+
+/// How [`LossyProxy`] loses the request under test.
+#[derive(Debug, Clone, Copy)]
+enum Loss {
+    /// Reads the whole request, then resets the connection.
+    ResetAfterReading,
+    /// Answers `201` with a body shorter than its `Content-Length`, then closes.
+    SuccessCutOff,
+}
+
+/// A TCP proxy in front of a wiremock server that loses every request with
+/// the given method and path as `loss` says and forwards the rest: wiremock
+/// itself always answers whole.
+struct LossyProxy {
+    address: std::net::SocketAddr,
+    lost: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LossyProxy {
+    async fn start(upstream: &MockServer, method: &str, path: String, loss: Loss) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let address = listener.local_addr().expect("has an address");
+        let upstream = *upstream.address();
+        let lost = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let target = format!("{method} {path}");
+        let counter = Arc::clone(&lost);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let target = target.clone();
+                let counter = Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let _ = proxy_connection(stream, upstream, &target, loss, &counter).await;
+                });
+            }
+        });
+        Self {
+            address,
+            lost,
+            task,
+        }
+    }
+
+    fn uri(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn lost(&self) -> usize {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves one client connection: each request is read whole, then lost or
+/// forwarded over a connection of its own that wiremock closes when done.
+async fn proxy_connection(
+    mut client: tokio::net::TcpStream,
+    upstream: std::net::SocketAddr,
+    target: &str,
+    loss: Loss,
+    lost: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buffer = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let mut chunk = [0_u8; 4096];
+            let read = client.read(&mut chunk).await?;
+            if read == 0 {
+                return Ok(());
+            }
+            buffer.extend_from_slice(&chunk[..read]);
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        while buffer.len() < head_end + length {
+            let mut chunk = [0_u8; 4096];
+            let read = client.read(&mut chunk).await?;
+            if read == 0 {
+                return Ok(());
+            }
+            buffer.extend_from_slice(&chunk[..read]);
+        }
+        let request: Vec<u8> = buffer.drain(..head_end + length).collect();
+        let line = head.lines().next().unwrap_or_default();
+        let method_and_path = line
+            .rsplit_once(' ')
+            .map_or(line, |(start, _)| start)
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        if method_and_path == target {
+            lost.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match loss {
+                Loss::ResetAfterReading => {
+                    // A zero linger makes the close a TCP reset; it never
+                    // blocks, which is what the deprecation warns about.
+                    #[allow(deprecated)]
+                    client.set_linger(Some(Duration::ZERO))?;
+                }
+                Loss::SuccessCutOff => {
+                    client
+                        .write_all(
+                            b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"id\":",
+                        )
+                        .await?;
+                    client.flush().await?;
+                }
+            }
+            return Ok(());
+        }
+        // Forwarded with `Connection: close`, so wiremock's answer ends
+        // where its connection does.
+        let mut forwarded = tokio::net::TcpStream::connect(upstream).await?;
+        let line_end = request
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .map_or(0, |end| end + 2);
+        forwarded.write_all(&request[..line_end]).await?;
+        forwarded.write_all(b"connection: close\r\n").await?;
+        forwarded.write_all(&request[line_end..]).await?;
+        let mut answer = Vec::new();
+        forwarded.read_to_end(&mut answer).await?;
+        client.write_all(&answer).await?;
+    }
 }
 
 /// After five transient failures the circuit opens and no call is made.
@@ -863,7 +1015,8 @@ macro_rules! conformance_tests {
             rate_limits_wait_and_retry,
             a_slow_answer_is_an_unknown_outcome,
             an_unknown_outcome_is_unconfirmed_unless_idempotent,
-            connection_failures_are_transient,
+            a_refused_connection_is_transient,
+            a_connection_lost_after_the_request_is_an_unknown_outcome,
             an_open_circuit_makes_no_call,
             invalid_posts_are_never_sent,
             the_idempotency_key_is_stable,
