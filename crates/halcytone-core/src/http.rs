@@ -298,9 +298,19 @@ impl HttpClient {
         method: Method,
         error: &reqwest::Error,
     ) -> PublishError {
-        // reqwest's Display repeats the URL, which may carry an id but never a secret.
-        let detail =
-            std::error::Error::source(error).map_or_else(|| error.to_string(), ToString::to_string);
+        // The causes under reqwest's own error, down to the socket's: its
+        // Display repeats the URL, which may carry an id but never a secret.
+        let mut causes = Vec::new();
+        let mut cause = std::error::Error::source(error);
+        while let Some(inner) = cause {
+            causes.push(inner.to_string());
+            cause = inner.source();
+        }
+        let detail = if causes.is_empty() {
+            error.to_string()
+        } else {
+            causes.join(": ")
+        };
         if error.is_connect() {
             return PublishError::Transient {
                 service: service.clone(),
