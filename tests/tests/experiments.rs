@@ -84,6 +84,18 @@ min_sample = 100
     directory
 }
 
+/// Plans and stores the experiment's day of newsletters.
+const PLAN_THE_NEWSLETTER: [&str; 8] = [
+    "generate",
+    "--period",
+    "day",
+    "--start",
+    "2026-01-05",
+    "--channels",
+    "email",
+    "--json",
+];
+
 async fn run(directory: &std::path::Path, args: &[&str]) -> Value {
     let output = command(directory).args(args).output().await.unwrap();
     assert!(
@@ -117,20 +129,7 @@ async fn experiment_day(
 ) -> (Value, Value, std::path::PathBuf, MockServer) {
     let crm = crm(opens_b).await;
     let directory = project(name, &crm);
-    let plan = run(
-        &directory,
-        &[
-            "generate",
-            "--period",
-            "day",
-            "--start",
-            "2026-01-05",
-            "--channels",
-            "email",
-            "--json",
-        ],
-    )
-    .await;
+    let plan = run(&directory, &PLAN_THE_NEWSLETTER).await;
     let arms: Vec<&str> = plan["posts"]
         .as_array()
         .unwrap()
@@ -376,5 +375,77 @@ async fn a_hook_b_puts_the_arms_in_two_x_slots_opening_differently() {
     assert_eq!(
         plan["posts"][0]["experiment"]["id"],
         plan["posts"][1]["experiment"]["id"]
+    );
+}
+
+/// The document drops its `Subject B:` line before anything went out: the
+/// stored arm B and winner's send are cancelled, the plan says so, and the
+/// whole list gets the newsletter once, split no more.
+#[tokio::test]
+async fn a_subject_b_dropped_before_the_send_cancels_its_arms() {
+    let crm = crm(340).await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/newsletters"))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .set_body_json(json!({"id": "nl_whole", "status": "scheduled"})),
+        )
+        .mount(&crm)
+        .await;
+    let directory = project("experiments-dropped", &crm);
+    let plan = run(&directory, &PLAN_THE_NEWSLETTER).await;
+    assert_eq!(plan["posts"].as_array().unwrap().len(), 3, "{plan}");
+    let experiment = plan["posts"][0]["experiment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let arm_b = plan["posts"][1]["id"].as_str().unwrap().to_owned();
+    let winner = plan["posts"][2]["id"].as_str().unwrap().to_owned();
+
+    std::fs::write(
+        directory.join("living.md"),
+        DOCUMENT.replace("Subject B: Fall asleep to the fade\n", ""),
+    )
+    .unwrap();
+    let replanned = run(&directory, &PLAN_THE_NEWSLETTER).await;
+    let posts = replanned["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 1, "{replanned}");
+    assert_eq!(posts[0]["experiment"], Value::Null, "{replanned}");
+    let warnings: Vec<&str> = replanned["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for (id, which) in [(&arm_b, "arm B"), (&winner, "the winner's send")] {
+        assert!(
+            warnings.contains(&format!("cancelled {id} ({which} of {experiment}): `breathscape/sleep-timer-fades-out` no longer has its experiment's B line, and none of the experiment had gone out").as_str()),
+            "{warnings:#?}"
+        );
+    }
+    let shown = run(&directory, &["experiments", "show", &experiment, "--json"]).await;
+    assert_eq!(shown["status"], "cancelled", "{shown}");
+
+    let published = run(&directory, &["publish", "--due", "--json"]).await;
+    assert_eq!(
+        published["posts"].as_array().unwrap().len(),
+        1,
+        "{published}"
+    );
+    let again = run(&directory, &["publish", "--due", "--json"]).await;
+    assert_eq!(again["posts"].as_array().unwrap().len(), 0, "{again}");
+    let bodies: Vec<Value> = crm
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|request| request.method.as_str() == "POST")
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 1, "one newsletter: {bodies:#?}");
+    assert_eq!(bodies[0]["split"], Value::Null, "{bodies:#?}");
+    assert_eq!(
+        bodies[0]["subject"],
+        "This Week in Breathscape: Sleep timer fades out"
     );
 }

@@ -119,6 +119,52 @@ pub fn stored_slot(post: &StoredPost) -> Option<StoredSlot> {
     })
 }
 
+/// The stored arms an experiment no longer has in the document: for each
+/// stored arm A that `planned` replans with no experiment or another one,
+/// the other posts of its experiment (arm B, the winner's send) that
+/// `planned` does not replan, are still to go and are not rejected or
+/// cancelled. An experiment with any post out is left to run to its end.
+pub fn retired_arms<'a>(
+    stored: &[&'a StoredPost],
+    planned: &[ScheduledPost],
+) -> Vec<&'a StoredPost> {
+    let out = |post: &StoredPost| {
+        crate::store::lifecycle::is_protected(post.status) || !post.external_ids.is_empty()
+    };
+    let retired: Vec<&str> = stored
+        .iter()
+        .filter_map(|post| {
+            let arm = post.experiment.as_ref().filter(|arm| arm.arm == Arm::A)?;
+            let replanned = planned.iter().find(|planned| planned.id == post.id)?;
+            let same = replanned
+                .experiment
+                .as_ref()
+                .is_some_and(|new| new.id == arm.id);
+            (!same).then_some(arm.id.as_str())
+        })
+        .filter(|experiment| {
+            !stored.iter().any(|post| {
+                out(post)
+                    && post
+                        .experiment
+                        .as_ref()
+                        .is_some_and(|arm| arm.id == *experiment)
+            })
+        })
+        .collect();
+    stored
+        .iter()
+        .copied()
+        .filter(|post| {
+            post.experiment
+                .as_ref()
+                .is_some_and(|arm| arm.arm != Arm::A && retired.contains(&arm.id.as_str()))
+                && !planned.iter().any(|planned| planned.id == post.id)
+                && !matches!(post.status, PostStatus::Rejected | PostStatus::Cancelled)
+        })
+        .collect()
+}
+
 /// A plan with its rendered posts (PRODUCT §3).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContentPlan {

@@ -493,7 +493,15 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                         && item.reaches(segment)
                         && (stored.protected || item.date.is_none_or(|date| date <= day))
                 })?;
-                Some((item, *stored))
+                // An arm B whose item lost its B line gives its slot back,
+                // unless it is out.
+                let stale_arm_b = !stored.protected
+                    && stored
+                        .experiment
+                        .as_ref()
+                        .is_some_and(|arm| arm.arm == Arm::B)
+                    && kind.and_then(|kind| kind.arm_b_text(item)).is_none();
+                (!stale_arm_b).then_some((item, *stored))
             });
             if pinned.is_none() && holder.is_some_and(|stored| stored.protected) {
                 // Out, or going out, with an item the document no longer
@@ -568,7 +576,16 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
                 taken.insert(index, slot.at.timestamp());
             }
             let id = post_id_in(channel, &slot.at, request.locale.as_deref(), segment);
-            let pinned_arm = holder.and_then(|stored| stored.experiment.clone());
+            let pinned_arm = pinned.and_then(|(_, stored)| stored.experiment.clone());
+            let started = |experiment: &str| {
+                stored.iter().any(|stored| {
+                    stored.protected
+                        && stored
+                            .experiment
+                            .as_ref()
+                            .is_some_and(|arm| arm.id == experiment)
+                })
+            };
             if let Some((refused, why)) = plan_channel.experiments_refused
                 && kind.is_none()
                 && refused.arm_b_text(item).is_some()
@@ -592,6 +609,19 @@ pub fn plan(document: &LivingDocument, request: &PlanRequest) -> Result<Plan, Pl
             match kind {
                 // A slot that holds an arm B keeps it.
                 _ if pinned_arm.as_ref().is_some_and(|arm| arm.arm == Arm::B) => {
+                    posts.push(PlannedPost {
+                        experiment: pinned_arm,
+                        ..planned
+                    });
+                }
+                // A split experiment with a send out runs to its end without
+                // its B line: its winner's send has the rest of the list to reach.
+                Some(ExperimentKind::Split)
+                    if item.subject_b.is_none()
+                        && pinned_arm
+                            .as_ref()
+                            .is_some_and(|arm| arm.arm == Arm::A && started(&arm.id)) =>
+                {
                     posts.push(PlannedPost {
                         experiment: pinned_arm,
                         ..planned

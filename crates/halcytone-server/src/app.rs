@@ -8,11 +8,14 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use halcytone_core::cadence::Cadence;
 use halcytone_core::channel::Channel;
-use halcytone_core::compose::{Composer, ContentPlan, ItemViews, ScheduledPost, stored_slot};
+use halcytone_core::compose::{
+    Composer, ContentPlan, ItemViews, ScheduledPost, retired_arms, stored_slot,
+};
 use halcytone_core::dispatch::{Dispatcher, Reconciled};
 use halcytone_core::document::{KnownChannels, ParsedDocument};
 use halcytone_core::error::ConfigError;
 use halcytone_core::error::PublishError;
+use halcytone_core::experiment::Arm;
 use halcytone_core::http::HttpClient;
 use halcytone_core::locale::Locale;
 use halcytone_core::plan::{
@@ -681,6 +684,8 @@ impl App {
         // languages, stored or planned just before, count towards the caps.
         let mut elsewhere: BTreeMap<PostId, (Channel, jiff::Timestamp)> = BTreeMap::new();
         let mut editions = Vec::with_capacity(self.editions.len());
+        // Arms of experiments the document dropped before any of them went out.
+        let mut retired: Vec<&StoredPost> = Vec::new();
         let owners: Vec<usize> = stored_posts
             .iter()
             .map(|post| self.edition_of(post))
@@ -750,6 +755,8 @@ impl App {
             };
             let mut composed = composer.compose(planned);
             composed.changes = changes;
+            let own_posts: Vec<&StoredPost> = own.iter().map(|(post, _)| *post).collect();
+            retired.extend(retired_arms(&own_posts, &composed.posts));
             for post in &composed.posts {
                 elsewhere.insert(
                     post.id.clone(),
@@ -782,12 +789,36 @@ impl App {
                 .iter()
                 .map(ScheduledPost::to_new_post)
                 .collect::<Result<Vec<_>, _>>()?;
-            let report = self
-                .store()
-                .await?
-                .save_plan(&content_plan.record(), &posts)
-                .await?;
+            let store = self.store().await?;
+            let report = store.save_plan(&content_plan.record(), &posts).await?;
             content_plan.stored = Some(report);
+            for post in retired {
+                let arm = post.experiment.as_ref().map_or_else(String::new, |arm| {
+                    let which = if arm.arm == Arm::Winner {
+                        "the winner's send"
+                    } else {
+                        "arm B"
+                    };
+                    format!("{which} of {}", arm.id)
+                });
+                let item = post
+                    .item
+                    .get("id")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("?");
+                content_plan.warnings.push(
+                    match store.transition(&post.id, Action::Cancel, None).await {
+                        Ok(_) => format!(
+                            "cancelled {} ({arm}): `{item}` no longer has its experiment's B line, and none of the experiment had gone out",
+                            post.id
+                        ),
+                        Err(error) => format!(
+                            "{} ({arm}) belongs to an experiment `{item}` no longer has, but could not be cancelled: {error}",
+                            post.id
+                        ),
+                    },
+                );
+            }
         }
         Ok(content_plan)
     }

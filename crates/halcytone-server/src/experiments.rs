@@ -28,7 +28,8 @@ pub(crate) struct Experiment {
     pub(crate) kind: ExperimentKind,
     /// The item, as plans show it (`{id, section, title}`).
     pub(crate) item: serde_json::Value,
-    /// `running`, `decided` or `inconclusive`.
+    /// `running`, `decided`, `inconclusive` or `cancelled` (each of its
+    /// posts rejected or cancelled, as when the document drops its B line).
     pub(crate) status: &'static str,
     /// When it is decided: `ab.decide_after` after the later arm went
     /// out; absent until both arms are out.
@@ -164,7 +165,11 @@ impl App {
                     .flatten()
                     .map(|out| out + decide_after);
                 let decision = decisions.remove(&id);
+                let dropped = posts.iter().all(|post| {
+                    matches!(post.status, PostStatus::Rejected | PostStatus::Cancelled)
+                });
                 let status = match &decision {
+                    None if dropped => "cancelled",
                     None => "running",
                     Some(decision) if decision.inconclusive => "inconclusive",
                     Some(_) => "decided",

@@ -1017,6 +1017,21 @@ fn a_subject_b_splits_the_newsletter_into_two_arms_and_the_winners_send() {
     again.stored = planned.posts.iter().map(stored_from).collect();
     assert_eq!(plan(&items, &again).unwrap().posts, planned.posts);
 
+    // The document drops the Subject B line: arm A alone, of no experiment
+    // (the stored arm B and winner's send are the composer's to retire).
+    let unsplit = document(&[("Breathscape", "Sleep timer", &[]), ("News", "Other", &[])]);
+    let replanned = plan(&unsplit, &again).unwrap();
+    assert_eq!(replanned.posts.len(), 1);
+    assert_eq!(replanned.posts[0].id, planned.posts[0].id);
+    assert_eq!(replanned.posts[0].experiment, None);
+    // Once an arm is out, arm A keeps its experiment: the winner's send has
+    // the rest of the list to reach.
+    let mut out = again.clone();
+    out.stored[1].protected = true;
+    let replanned = plan(&unsplit, &out).unwrap();
+    assert_eq!(replanned.posts.len(), 1);
+    assert_eq!(replanned.posts[0].experiment, planned.posts[0].experiment);
+
     // A channel that runs no experiments sends the item as it is.
     let mut plain = request;
     plain.channels[0].experiments = None;
@@ -1085,6 +1100,31 @@ fn a_hook_b_puts_the_arms_in_two_slots_of_the_channel() {
     let mut again = request.clone();
     again.stored = planned.posts.iter().map(stored_from).collect();
     assert_eq!(plan(&items, &again).unwrap().posts, planned.posts);
+
+    // The document drops the Hook B line: arm B's slot goes to another
+    // item, and arm A is a post of no experiment.
+    let unhooked = document(&[
+        ("Breathscape", "Sleep timer", &[]),
+        ("News", "Other", &[]),
+        ("Science", "Third", &[]),
+    ]);
+    let replanned = plan(&unhooked, &again).unwrap();
+    let slots: Vec<(&str, Option<&ArmOf>)> = replanned
+        .posts
+        .iter()
+        .map(|post| (post.item.as_str(), post.experiment.as_ref()))
+        .collect();
+    assert_eq!(
+        slots,
+        [("breathscape/sleep-timer", None), ("news/other", None)]
+    );
+    assert_eq!(replanned.posts[1].id, planned.posts[1].id);
+    // Once arm B is out, its slot stays its own.
+    let mut out = again.clone();
+    out.stored[1].protected = true;
+    let replanned = plan(&unhooked, &out).unwrap();
+    assert_eq!(replanned.posts[1].item, planned.posts[1].item);
+    assert_eq!(replanned.posts[1].experiment, planned.posts[1].experiment);
 
     // Without a second slot in the period, arm A goes out alone.
     let mut short = request;

@@ -759,6 +759,8 @@ pub(crate) async fn experiments(State(admin): State<Arc<Admin>>, headers: Header
                 "status_class": match experiment.status {
                     "decided" => "published",
                     "inconclusive" => "failed",
+                    // No colour of its own: it is over, with nothing sent.
+                    "cancelled" => "cancelled",
                     _ => "scheduled",
                 },
                 "kind": match experiment.kind {
