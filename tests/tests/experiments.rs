@@ -107,17 +107,23 @@ async fn run(directory: &std::path::Path, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-/// The bodies the CRM received, by the arm of their split.
-async fn sent(crm: &MockServer) -> Vec<(String, Value)> {
+/// The newsletters the CRM received, as sent.
+async fn posted(crm: &MockServer) -> Vec<Value> {
     crm.received_requests()
         .await
         .unwrap()
         .iter()
         .filter(|request| request.method.as_str() == "POST")
-        .map(|request| {
-            let body: Value = serde_json::from_slice(&request.body).unwrap();
-            (body["split"]["arm"].as_str().unwrap().to_owned(), body)
-        })
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect()
+}
+
+/// The newsletters the CRM received, by the arm of their split.
+async fn sent(crm: &MockServer) -> Vec<(String, Value)> {
+    posted(crm)
+        .await
+        .into_iter()
+        .map(|body| (body["split"]["arm"].as_str().unwrap().to_owned(), body))
         .collect()
 }
 
@@ -434,14 +440,7 @@ async fn a_subject_b_dropped_before_the_send_cancels_its_arms() {
     );
     let again = run(&directory, &["publish", "--due", "--json"]).await;
     assert_eq!(again["posts"].as_array().unwrap().len(), 0, "{again}");
-    let bodies: Vec<Value> = crm
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|request| request.method.as_str() == "POST")
-        .map(|request| serde_json::from_slice(&request.body).unwrap())
-        .collect();
+    let bodies = posted(&crm).await;
     assert_eq!(bodies.len(), 1, "one newsletter: {bodies:#?}");
     assert_eq!(bodies[0]["split"], Value::Null, "{bodies:#?}");
     assert_eq!(

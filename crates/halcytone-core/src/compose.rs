@@ -112,11 +112,15 @@ pub fn stored_slot(post: &StoredPost) -> Option<StoredSlot> {
             .filter_map(|id| serde_json::from_value(serde_json::Value::from(id.as_str())).ok())
             .collect(),
         holds_slot: !matches!(post.status, PostStatus::Rejected | PostStatus::Cancelled),
-        protected: crate::store::lifecycle::is_protected(post.status)
-            || !post.external_ids.is_empty(),
+        protected: is_out(post),
         segment: post.segment.clone(),
         experiment: post.experiment.clone(),
     })
+}
+
+/// Whether a stored post is going out or out, or partly sent.
+fn is_out(post: &StoredPost) -> bool {
+    crate::store::lifecycle::is_protected(post.status) || !post.external_ids.is_empty()
 }
 
 /// The stored arms an experiment no longer has in the document: for each
@@ -128,9 +132,6 @@ pub fn retired_arms<'a>(
     stored: &[&'a StoredPost],
     planned: &[ScheduledPost],
 ) -> Vec<&'a StoredPost> {
-    let out = |post: &StoredPost| {
-        crate::store::lifecycle::is_protected(post.status) || !post.external_ids.is_empty()
-    };
     let retired: Vec<&str> = stored
         .iter()
         .filter_map(|post| {
@@ -144,7 +145,7 @@ pub fn retired_arms<'a>(
         })
         .filter(|experiment| {
             !stored.iter().any(|post| {
-                out(post)
+                is_out(post)
                     && post
                         .experiment
                         .as_ref()

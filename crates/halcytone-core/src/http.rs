@@ -179,7 +179,7 @@ impl HttpClient {
         let response = builder
             .send()
             .await
-            .map_err(|error| self.transport_error(&service, request.method, &error))?;
+            .map_err(|error| self.transport_error(&service, request.method.is_write(), &error))?;
         self.read(&service, request.method, response).await
     }
 
@@ -208,7 +208,7 @@ impl HttpClient {
             .body(body)
             .send()
             .await
-            .map_err(|error| self.transport_error(&service, Method::Post, &error))?;
+            .map_err(|error| self.transport_error(&service, true, &error))?;
         self.read(&service, Method::Post, response).await
     }
 
@@ -253,15 +253,13 @@ impl HttpClient {
             && response
                 .content_length()
                 .is_some_and(|length| length > limit as u64);
+        // An error answer says nothing was applied, whatever the method.
+        let may_apply = method.is_write() && is_success(status);
         while !too_large {
-            let Some(chunk) = response.chunk().await.map_err(|error| {
-                if is_success(status) {
-                    self.transport_error(service, method, &error)
-                } else {
-                    // The API said no, so nothing was applied, whatever the method.
-                    self.transport_error(service, Method::Get, &error)
-                }
-            })?
+            let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|error| self.transport_error(service, may_apply, &error))?
             else {
                 break;
             };
@@ -292,10 +290,12 @@ impl HttpClient {
         })
     }
 
+    /// `may_apply`: whether the request, once it reached the API, may have
+    /// changed something there (a write, not answered with an error).
     fn transport_error(
         &self,
         service: &Service,
-        method: Method,
+        may_apply: bool,
         error: &reqwest::Error,
     ) -> PublishError {
         // The causes under reqwest's own error, down to the socket's: its
@@ -330,7 +330,7 @@ impl HttpClient {
                 ),
             };
         }
-        if matches!(method, Method::Post | Method::Put) {
+        if may_apply {
             return PublishError::OutcomeUnknown {
                 service: service.clone(),
                 message: format!(

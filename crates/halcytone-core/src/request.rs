@@ -29,6 +29,12 @@ impl Method {
             Self::Put => "PUT",
         }
     }
+
+    /// Whether the request changes something on the API, so that one whose
+    /// answer is lost may have been applied.
+    pub fn is_write(self) -> bool {
+        matches!(self, Self::Post | Self::Put)
+    }
 }
 
 /// A header value that may hold a secret.

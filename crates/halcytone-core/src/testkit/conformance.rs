@@ -427,9 +427,7 @@ pub async fn a_refused_connection_is_transient<H: Harness>() {
 /// idempotency keys.
 pub async fn a_connection_lost_after_the_request_is_an_unknown_outcome<H: Harness>() {
     for loss in [Loss::ResetAfterReading, Loss::SuccessCutOff] {
-        let server = server::<H>().await;
-        let probe = H::publisher(&server.uri(), client(Duration::from_secs(5)));
-        let request = the_request::<H>(probe.as_ref());
+        let (server, _, request) = setup::<H>(Duration::from_secs(5)).await;
         let url = url::Url::parse(&request.url).expect("publishers build absolute URLs");
         let lossy = LossyProxy::start(
             &server,
@@ -523,18 +521,25 @@ async fn proxy_connection(
     lost: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // Reads more of the client's bytes; false once it closed.
+    async fn read_more(
+        client: &mut tokio::net::TcpStream,
+        buffer: &mut Vec<u8>,
+    ) -> std::io::Result<bool> {
+        let mut chunk = [0_u8; 4096];
+        let read = client.read(&mut chunk).await?;
+        buffer.extend_from_slice(&chunk[..read]);
+        Ok(read > 0)
+    }
     let mut buffer = Vec::new();
     loop {
         let head_end = loop {
             if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
                 break end + 4;
             }
-            let mut chunk = [0_u8; 4096];
-            let read = client.read(&mut chunk).await?;
-            if read == 0 {
+            if !read_more(&mut client, &mut buffer).await? {
                 return Ok(());
             }
-            buffer.extend_from_slice(&chunk[..read]);
         };
         let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
         let length: usize = head
@@ -546,12 +551,9 @@ async fn proxy_connection(
             })
             .unwrap_or(0);
         while buffer.len() < head_end + length {
-            let mut chunk = [0_u8; 4096];
-            let read = client.read(&mut chunk).await?;
-            if read == 0 {
+            if !read_more(&mut client, &mut buffer).await? {
                 return Ok(());
             }
-            buffer.extend_from_slice(&chunk[..read]);
         }
         let request: Vec<u8> = buffer.drain(..head_end + length).collect();
         let line = head.lines().next().unwrap_or_default();
